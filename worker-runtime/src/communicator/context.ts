@@ -1,0 +1,162 @@
+import { UsageError } from '../errors.js';
+import { MsgKind } from '../protocol/frame.js';
+import { sameKind, type Payload, type TypedArray } from '../protocol/dtype.js';
+import { CollOp, type ReduceOp } from '../ops.js';
+import { CollCall } from '../collectives/call.js';
+import * as algo from '../collectives/algorithms.js';
+import type { PackLayout, PackRange } from '../topology.js';
+import type { Endpoint } from './endpoint.js';
+
+/** Options every blocking call accepts. */
+export interface CallOptions {
+  /** Give up after this many milliseconds (default: the burst's operation timeout). */
+  timeoutMs?: number;
+}
+
+export interface BurstInfo {
+  readonly burstId: string;
+  readonly burstSize: number;
+  readonly workerId: number;
+  readonly packId: number;
+  readonly packCount: number;
+  readonly isPackLeader: boolean;
+  /** Worker ids [start, end) of pack `p`. */
+  packRange(p: number): PackRange;
+  packOf(worker: number): number;
+}
+
+/**
+ * What a worker function receives: its identity, MPI-style point-to-point calls and collectives, and
+ * shared-memory allocation. All collectives must be called by every worker in the same order (as in MPI).
+ */
+export interface WorkerContext {
+  readonly info: BurstInfo;
+  send(dest: number, data: Payload, opts?: CallOptions): Promise<void>;
+  recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T>;
+  broadcast<T extends TypedArray = Uint8Array>(data: Payload | undefined, root: number, opts?: CallOptions): Promise<T>;
+  scatter<T extends TypedArray = Uint8Array>(parts: readonly Payload[] | undefined, root: number, opts?: CallOptions): Promise<T>;
+  gather<T extends TypedArray = Uint8Array>(data: Payload, root: number, opts?: CallOptions): Promise<T[] | undefined>;
+  allGather<T extends TypedArray = Uint8Array>(data: Payload, opts?: CallOptions): Promise<T[]>;
+  allToAll<T extends TypedArray = Uint8Array>(parts: readonly Payload[], opts?: CallOptions): Promise<T[]>;
+  reduce<T extends TypedArray>(data: T, op: ReduceOp<T>, root: number, opts?: CallOptions): Promise<T | undefined>;
+  allReduce<T extends TypedArray>(data: T, op: ReduceOp<T>, opts?: CallOptions): Promise<T>;
+  barrier(opts?: CallOptions): Promise<void>;
+  /**
+   * `bytes` of shared memory: sending it to a pack mate passes a reference, not a copy. Ownership moves
+   * with the send: do not write to a buffer after sending it.
+   */
+  alloc(bytes: number): Uint8Array;
+  /** A typed array over shared memory, e.g. `allocArray(Float64Array, n)`. */
+  allocArray<T extends TypedArray>(kind: { new (buffer: SharedArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, length: number): T;
+}
+
+export function burstInfo(burstId: string, layout: PackLayout, workerId: number): BurstInfo {
+  const packId = layout.packOf(workerId);
+  return Object.freeze({
+    burstId,
+    burstSize: layout.burstSize,
+    workerId,
+    packId,
+    packCount: layout.packCount,
+    isPackLeader: layout.leaderOf(packId) === workerId,
+    packRange: (p: number) => layout.packRange(p),
+    packOf: (w: number) => layout.packOf(w),
+  });
+}
+
+export class Communicator implements WorkerContext {
+  readonly info: BurstInfo;
+  private collSeq = 0;
+
+  constructor(
+    private readonly ep: Endpoint,
+    burstId: string,
+  ) {
+    this.info = burstInfo(burstId, ep.layout, ep.me);
+  }
+
+  async send(dest: number, data: Payload, _opts?: CallOptions): Promise<void> {
+    this.ep.layout.checkWorker(dest, 'send: destination');
+    checkPayload('send', data);
+    const seq = this.ep.nextP2PSeq(dest);
+    this.ep.send([dest], { kind: MsgKind.P2P, src: this.ep.me, seq, tag: 0, op: 0, root: -1 }, data);
+  }
+
+  async recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T> {
+    this.ep.layout.checkWorker(src, 'recv: source');
+    return (await this.ep.recv(() => this.ep.matcher.takeP2P(src), { op: 'recv', peer: src }, opts?.timeoutMs)) as T;
+  }
+
+  broadcast<T extends TypedArray = Uint8Array>(data: Payload | undefined, root: number, opts?: CallOptions): Promise<T> {
+    if (root === this.ep.me && data !== undefined) checkPayload('broadcast', data);
+    return this.collective(CollOp.Broadcast, root, opts, (c) => algo.broadcast(c, data)) as Promise<T>;
+  }
+
+  scatter<T extends TypedArray = Uint8Array>(parts: readonly Payload[] | undefined, root: number, opts?: CallOptions): Promise<T> {
+    if (root === this.ep.me) parts?.forEach((p, i) => checkPayload(`scatter part ${i}`, p));
+    return this.collective(CollOp.Scatter, root, opts, (c) => algo.scatter(c, parts)) as Promise<T>;
+  }
+
+  gather<T extends TypedArray = Uint8Array>(data: Payload, root: number, opts?: CallOptions): Promise<T[] | undefined> {
+    checkPayload('gather', data);
+    return this.collective(CollOp.Gather, root, opts, (c) => algo.gather(c, data)) as Promise<T[] | undefined>;
+  }
+
+  allGather<T extends TypedArray = Uint8Array>(data: Payload, opts?: CallOptions): Promise<T[]> {
+    checkPayload('allGather', data);
+    return this.collective(CollOp.AllGather, -1, opts, (c) => algo.allGather(c, data)) as Promise<T[]>;
+  }
+
+  allToAll<T extends TypedArray = Uint8Array>(parts: readonly Payload[], opts?: CallOptions): Promise<T[]> {
+    if (!Array.isArray(parts)) throw new UsageError('allToAll: parts must be an array with one payload per worker');
+    parts.forEach((p, i) => checkPayload(`allToAll part ${i}`, p));
+    return this.collective(CollOp.AllToAll, -1, opts, (c) => algo.allToAll(c, parts)) as Promise<T[]>;
+  }
+
+  reduce<T extends TypedArray>(data: T, op: ReduceOp<T>, root: number, opts?: CallOptions): Promise<T | undefined> {
+    checkPayload('reduce', data);
+    return this.collective(CollOp.Reduce, root, opts, (c) => algo.reduce(c, data, op));
+  }
+
+  allReduce<T extends TypedArray>(data: T, op: ReduceOp<T>, opts?: CallOptions): Promise<T> {
+    checkPayload('allReduce', data);
+    return this.collective(CollOp.AllReduce, 0, opts, (c) => algo.allReduce(c, data, op));
+  }
+
+  barrier(opts?: CallOptions): Promise<void> {
+    return this.collective(CollOp.Barrier, -1, opts, (c) => algo.barrier(c));
+  }
+
+  alloc(bytes: number): Uint8Array {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new UsageError(`alloc: bytes must be a non-negative integer (got ${bytes})`);
+    return this.ep.alloc(bytes);
+  }
+
+  allocArray<T extends TypedArray>(kind: { new (buffer: SharedArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, length: number): T {
+    const bytes = this.alloc(length * kind.BYTES_PER_ELEMENT);
+    return new kind(bytes.buffer as SharedArrayBuffer, 0, length);
+  }
+
+  /** Runs one collective: numbers it, checks the root, and keeps its messages apart from every other call. */
+  private async collective<R>(op: CollOp, root: number, opts: CallOptions | undefined, body: (c: CollCall) => Promise<R>): Promise<R> {
+    if (root >= 0 || op === CollOp.Broadcast || op === CollOp.Scatter || op === CollOp.Gather || op === CollOp.Reduce) {
+      this.ep.layout.checkWorker(root, 'root');
+    }
+    this.ep.throwIfAborted();
+    const seq = this.collSeq++;
+    this.ep.matcher.enter(seq, op, root);
+    try {
+      return await body(new CollCall(this.ep, seq, op, root, opts?.timeoutMs));
+    } finally {
+      this.ep.matcher.leave(seq);
+    }
+  }
+}
+
+function checkPayload(what: string, p: unknown): void {
+  if (!ArrayBuffer.isView(p)) {
+    throw new UsageError(`${what}: payload must be a typed array or DataView (use encodeJson(value) for JSON values), got ${p === null ? 'null' : typeof p}`);
+  }
+}
+
+export { sameKind };

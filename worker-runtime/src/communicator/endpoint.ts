@@ -1,0 +1,233 @@
+import { performance } from 'node:perf_hooks';
+import { BurstAbortedError, CollectiveTimeoutError } from '../errors.js';
+import { decodeBatch, encodeBatch } from '../protocol/batch.js';
+import { bytesOf, dtypeOf, isShared, viewAs, type Payload, type TypedArray } from '../protocol/dtype.js';
+import { HEADER_BYTES, MsgKind, writeHeader } from '../protocol/frame.js';
+import { SIGNAL, type Ring } from '../shm/ring.js';
+import type { PackLayout } from '../topology.js';
+import type { AbortInfo, FromWorker } from '../pack/messages.js';
+import { readRingBody, ringBodyBytes, toHeader, writeRingBody, type Envelope, type EnvelopeHead } from './envelope.js';
+import { Matcher } from './matcher.js';
+import { emptyCounters, type TrafficCounters } from './stats.js';
+
+export interface PortLike {
+  postMessage(msg: FromWorker, transfer?: ArrayBuffer[]): void;
+}
+
+export interface EndpointOptions {
+  me: number;
+  layout: PackLayout;
+  /** Mailbox rings of this pack's workers, by worker id (this worker's own included). */
+  rings: ReadonlyMap<number, Ring>;
+  port: PortLike;
+  /** Payloads up to this size are copied into the receiver's ring; larger ones go by reference. */
+  inlineMaxBytes: number;
+  /** Poll the mailbox this long before sleeping (0 = never spin; used when threads outnumber cores). */
+  spinMicros: number;
+  /** Pack-wide message id counter (keys chunk reassembly at the receiving pack). */
+  msgIds: Int32Array;
+  defaultTimeoutMs: number;
+}
+
+/** Where a blocking call is waiting, for timeout messages. */
+export interface WaitSite {
+  op: string;
+  peer?: number;
+}
+
+/**
+ * A worker's view of the wire: routes each message to itself, to a pack mate (ring or shared-memory
+ * reference) or to another pack (frames handed to the pack's main thread), and waits for messages.
+ * Collectives and point-to-point calls are built on top of this; it knows nothing about their semantics.
+ */
+export class Endpoint {
+  readonly me: number;
+  readonly layout: PackLayout;
+  readonly matcher: Matcher;
+  readonly counters: TrafficCounters = emptyCounters();
+  readonly myPack: number;
+  chunkBytes = 1 << 20;
+  private readonly ring: Ring;
+  private readonly p2pNext = new Map<number, number>();
+  private abortError: BurstAbortedError | undefined;
+
+  constructor(private readonly o: EndpointOptions) {
+    this.me = o.me;
+    this.layout = o.layout;
+    this.myPack = o.layout.packOf(o.me);
+    this.matcher = new Matcher(o.me);
+    const ring = o.rings.get(o.me);
+    if (ring === undefined) throw new Error(`no mailbox ring for worker ${o.me}`);
+    this.ring = ring;
+  }
+
+  get defaultTimeoutMs(): number {
+    return this.o.defaultTimeoutMs;
+  }
+
+  /** Next sequence number of the p2p stream to `dst`. */
+  nextP2PSeq(dst: number): number {
+    const s = this.p2pNext.get(dst) ?? 0;
+    this.p2pNext.set(dst, (s + 1) >>> 0);
+    return s;
+  }
+
+  /**
+   * Sends one payload to several workers. `userBytes` is what the traffic counters record per destination
+   * (defaults to the payload size; batches pass the sum of their parts).
+   */
+  send(dsts: readonly number[], head: Omit<EnvelopeHead, 'dst' | 'dtype'>, payload: Payload, userBytes?: number): void {
+    this.throwIfAborted();
+    const bytes = bytesOf(payload);
+    const dtype = dtypeOf(payload);
+    const counted = userBytes ?? bytes.byteLength;
+    let byRef: number[] | undefined;
+    for (const dst of dsts) {
+      const h: EnvelopeHead = { ...head, dst, dtype };
+      if (this.layout.packOf(dst) !== this.myPack) {
+        this.sendRemote(h, bytes);
+        this.counters.remoteMsgsSent++;
+        this.counters.remoteBytesSent += counted;
+        continue;
+      }
+      this.counters.localMsgsSent++;
+      this.counters.localBytesSent += counted;
+      if (dst === this.me) {
+        this.matcher.deliver({ ...h, payload: isShared(bytes) ? bytes : bytes.slice() });
+        continue;
+      }
+      if (bytes.byteLength <= this.o.inlineMaxBytes) {
+        const ring = this.o.rings.get(dst)!;
+        if (ring.tryWrite(ringBodyBytes(bytes.byteLength), (t) => writeRingBody(t, h, bytes))) continue;
+      }
+      (byRef ??= []).push(dst);
+    }
+    if (byRef !== undefined) {
+      // One post for all pack mates: the main thread hands every one of them the same shared memory.
+      const shared = isShared(bytes) ? bytes : toSharedBytes(bytes);
+      const { dst: _omit, ...rest } = { ...head, dst: 0, dtype };
+      this.o.port.postMessage({ t: 'send', head: rest, dsts: byRef, payload: shared });
+    }
+  }
+
+  sendBatch(dsts: readonly number[], head: Omit<EnvelopeHead, 'dst' | 'dtype'>, parts: readonly Payload[]): void {
+    let user = 0;
+    for (const p of parts) user += p.byteLength;
+    this.send(dsts, head, encodeBatch(parts, allocShared), user);
+  }
+
+  /** Payload of the next message matching `take`, as the typed array it was sent as. */
+  async recv(take: () => Envelope | undefined, site: WaitSite, timeoutMs?: number): Promise<TypedArray> {
+    const e = await this.wait(take, site, timeoutMs);
+    this.countRecv(e.src, e.payload.byteLength);
+    return viewAs(e.dtype, e.payload);
+  }
+
+  async recvBatch(take: () => Envelope | undefined, site: WaitSite, timeoutMs?: number): Promise<TypedArray[]> {
+    const e = await this.wait(take, site, timeoutMs);
+    const parts = decodeBatch(e.payload);
+    let user = 0;
+    for (const p of parts) user += p.byteLength;
+    this.countRecv(e.src, user);
+    return parts;
+  }
+
+  /** Waits until `take` yields a message, the call times out, or the burst aborts. */
+  async wait(take: () => Envelope | undefined, site: WaitSite, timeoutMs = this.o.defaultTimeoutMs): Promise<Envelope> {
+    const deadline = performance.now() + timeoutMs;
+    const ctrl = this.ring.ctrl;
+    for (;;) {
+      this.pump();
+      const e = take();
+      if (e !== undefined) return e;
+      this.throwIfAborted();
+      this.matcher.throwIfMismatch();
+      const left = deadline - performance.now();
+      if (left <= 0) throw new CollectiveTimeoutError(site.op, this.me, site.peer, timeoutMs);
+      if (this.o.spinMicros > 0) {
+        const until = performance.now() + Math.min(left, this.o.spinMicros / 1000);
+        while (!this.ring.hasData() && performance.now() < until) {
+          /* poll: a pack mate's reply usually lands within a few microseconds */
+        }
+        if (this.ring.hasData()) continue;
+      }
+      const seen = Atomics.load(ctrl, SIGNAL);
+      if (this.ring.hasData()) continue;
+      const w = Atomics.waitAsync(ctrl, SIGNAL, seen, left);
+      if (w.async) await w.value;
+    }
+  }
+
+  /** Moves everything in this worker's ring into the matcher. */
+  pump(): void {
+    this.ring.drain((body) => this.matcher.deliver(readRingBody(body)));
+  }
+
+  /** A message that came through the port (large local payload or a message from another pack). */
+  deliverFromPort(e: Envelope): void {
+    this.matcher.deliver(e);
+    this.ring.signal();
+  }
+
+  abort(info: AbortInfo): void {
+    this.abortError ??= new BurstAbortedError(info.failedWorker, info.failedPack, info.reason);
+    this.ring.signal();
+  }
+
+  get aborted(): BurstAbortedError | undefined {
+    return this.abortError;
+  }
+
+  throwIfAborted(): void {
+    if (this.abortError !== undefined) throw this.abortError;
+  }
+
+  /** Allocates shared memory that pack mates can read without a copy. */
+  alloc(bytes: number): Uint8Array {
+    return allocShared(bytes);
+  }
+
+  private countRecv(src: number, bytes: number): void {
+    if (this.layout.packOf(src) === this.myPack) {
+      this.counters.localMsgsRecv++;
+      this.counters.localBytesRecv += bytes;
+    } else {
+      this.counters.remoteMsgsRecv++;
+      this.counters.remoteBytesRecv += bytes;
+    }
+  }
+
+  /** Builds this message's frames here (one copy) and hands them to the main thread by transfer. */
+  private sendRemote(h: EnvelopeHead, bytes: Uint8Array): void {
+    const total = bytes.byteLength;
+    const chunk = this.chunkBytes;
+    const count = Math.max(1, Math.ceil(total / chunk));
+    const msgId = count > 1 ? Atomics.add(this.o.msgIds, 0, 1) >>> 0 : 0;
+    const frames: Uint8Array[] = new Array(count);
+    const transfer: ArrayBuffer[] = new Array(count);
+    const base = toHeader(h, total, msgId);
+    for (let i = 0; i < count; i++) {
+      const off = i * chunk;
+      const len = Math.min(chunk, total - off);
+      const buf = new ArrayBuffer(HEADER_BYTES + len);
+      const frame = new Uint8Array(buf);
+      writeHeader(frame, { ...base, chunkIndex: i, chunkCount: count, chunkBytes: len, chunkOffset: off });
+      if (len > 0) frame.set(bytes.subarray(off, off + len), HEADER_BYTES);
+      frames[i] = frame;
+      transfer[i] = buf;
+    }
+    this.o.port.postMessage({ t: 'frames', pack: this.layout.packOf(h.dst), frames }, transfer);
+  }
+}
+
+export function allocShared(bytes: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(bytes));
+}
+
+function toSharedBytes(bytes: Uint8Array): Uint8Array {
+  const out = allocShared(bytes.byteLength);
+  out.set(bytes);
+  return out;
+}
+
+export { MsgKind };

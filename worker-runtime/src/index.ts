@@ -1,0 +1,25 @@
+/**
+ * @kubeburst/worker-runtime — the API a worker function uses, and the pieces a launcher needs.
+ */
+export { defineWorker, type WorkerFn, type WorkerDefinition } from './worker.js';
+export type { WorkerContext, BurstInfo, CallOptions } from './communicator/context.js';
+export type { TrafficCounters } from './communicator/stats.js';
+export { encodeJson, decodeJson, type Payload, type TypedArray } from './protocol/dtype.js';
+export type { ReduceOp, BuiltinOp, ReduceFn } from './ops.js';
+export { PackLayout, type PackRange } from './topology.js';
+export {
+  KubeburstError,
+  ConfigError,
+  FrameError,
+  CollectiveTimeoutError,
+  CollectiveMismatchError,
+  BurstAbortedError,
+  PeerLostError,
+  TransportError,
+  UsageError,
+  type SerializedError,
+} from './errors.js';
+export type { PackReport, PackEvent, WireCounters } from './pack/run-pack.js';
+export type { WorkerReport, WorkerTimings, AbortInfo } from './pack/messages.js';
+export { ENV as PACK_ENV, DEFAULTS as PACK_DEFAULTS } from './pack/config.js';
+export type { TransportKind } from './transport/types.js';

@@ -1,0 +1,169 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+import { ENV } from '../pack/config.js';
+import type { AbortInfo, WorkerReport } from '../pack/messages.js';
+import type { PackEvent, PackReport } from '../pack/run-pack.js';
+import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
+import { PackLayout } from '../topology.js';
+import type { TransportKind } from '../transport/types.js';
+import { cleanupBurst } from './cleanup.js';
+
+/**
+ * Runs a flare on this machine: one child process per pack, each executing the same pack entrypoint a
+ * pod runs (worker-runtime/dist/pack.js), so a local run exercises exactly the code a cluster runs.
+ */
+export interface LocalFlareOptions {
+  /** Defaults to a fresh random id. */
+  burstId?: string;
+  size: number;
+  /** Workers per pack (default: the whole burst in one pack). Ignored when packSizes is given. */
+  granularity?: number;
+  packSizes?: number[];
+  transport: { kind: TransportKind; url?: string; chunkBytes?: number };
+  /** Absolute path of the worker module. */
+  modulePath: string;
+  params?: { list: unknown[] } | { value: unknown };
+  joinTimeoutMs?: number;
+  operationTimeoutMs?: number;
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** Extra environment for every pack (e.g. KB_INLINE_MAX_BYTES). */
+  env?: Record<string, string>;
+  onEvent?: (e: PackEvent) => void;
+  /** Called with each pack's process once it is spawned (tests use it to kill a pack). */
+  onSpawn?: (pack: number, child: ChildProcess) => void;
+  /** Kill every pack after this long (default: none). */
+  wallTimeoutMs?: number;
+  /** Pack entrypoint (default: the compiled pack.js of this package). */
+  packEntry?: string;
+  /** Extra node flags for pack processes. */
+  execArgv?: string[];
+}
+
+export interface FlareResult {
+  burstId: string;
+  ok: boolean;
+  layout: { size: number; packSizes: number[] };
+  transport: TransportKind;
+  /** Reports of the packs that produced one, by pack id. */
+  packs: PackReport[];
+  /** Every worker's report, by worker id (synthesized for packs that died without reporting). */
+  workers: WorkerReport[];
+  /** The first failure, if any: the worker (or pack) named by the abort. */
+  failure?: AbortInfo;
+  exitCodes: (number | null)[];
+  wallMs: number;
+  counters: TrafficCounters;
+  /** Pack-side stderr of packs that failed, for diagnostics. */
+  stderr: Record<number, string>;
+}
+
+export function defaultPackEntry(): string {
+  // Works from src (tests) and from dist: the entry is always the compiled dist/pack.js.
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const root = join(here, '..', '..');
+  return join(root, 'dist', 'pack.js');
+}
+
+export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> {
+  const layout = o.packSizes ? PackLayout.fromSizes(o.packSizes) : PackLayout.fromGranularity(o.size, o.granularity ?? o.size);
+  if (layout.burstSize !== o.size) throw new ConfigError('packSizes', `add up to ${layout.burstSize}, but size is ${o.size}`);
+  const burstId = o.burstId ?? `local-${randomBytes(6).toString('hex')}`;
+  const entry = o.packEntry ?? defaultPackEntry();
+  if (!existsSync(entry)) throw new ConfigError('packEntry', `${entry} does not exist: run \`npm run build\` first`);
+  const dir = mkdtempSync(join(tmpdir(), 'kubeburst-'));
+  const started = Date.now();
+  try {
+    const paramsFile = join(dir, 'params.json');
+    writeFileSync(paramsFile, JSON.stringify(o.params ?? { value: null }));
+    const base: Record<string, string> = {
+      [ENV.burstId]: burstId,
+      [ENV.burstSize]: String(o.size),
+      [ENV.packSizes]: layout.packSizes().join(','),
+      [ENV.transport]: o.transport.kind,
+      [ENV.function]: o.modulePath,
+      [ENV.paramsFile]: paramsFile,
+      ...(o.transport.url ? { [ENV.transportUrl]: o.transport.url } : {}),
+      ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
+      ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),
+      ...(o.operationTimeoutMs ? { [ENV.operationTimeoutMs]: String(o.operationTimeoutMs) } : {}),
+      ...(o.heartbeatMs ? { [ENV.heartbeatMs]: String(o.heartbeatMs) } : {}),
+      ...(o.heartbeatTimeoutMs ? { [ENV.heartbeatTimeoutMs]: String(o.heartbeatTimeoutMs) } : {}),
+      ...o.env,
+    };
+    const P = layout.packCount;
+    const stderr: Record<number, string> = {};
+    const children: ChildProcess[] = [];
+    const exits = Array.from({ length: P }, (_, p) => {
+      const child = fork(entry, [], {
+        env: { ...process.env, ...base, [ENV.packIndex]: String(p), [ENV.resultFile]: join(dir, `pack-${p}.json`) },
+        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+        execArgv: o.execArgv ?? [],
+      });
+      children.push(child);
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => {
+        if (err.length < 64 * 1024) err += d.toString();
+      });
+      child.on('message', (e: PackEvent) => o.onEvent?.(e));
+      o.onSpawn?.(p, child);
+      return new Promise<number | null>((resolve) => {
+        child.on('exit', (code, signal) => {
+          if (code !== 0) stderr[p] = err + (signal ? `\n(killed by ${signal})` : '');
+          resolve(code);
+        });
+      });
+    });
+    let wallTimer: NodeJS.Timeout | undefined;
+    if (o.wallTimeoutMs !== undefined) wallTimer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), o.wallTimeoutMs);
+    const exitCodes = await Promise.all(exits);
+    if (wallTimer) clearTimeout(wallTimer);
+
+    const packs: PackReport[] = [];
+    for (let p = 0; p < P; p++) {
+      const f = join(dir, `pack-${p}.json`);
+      if (existsSync(f)) packs.push(JSON.parse(readFileSync(f, 'utf8')) as PackReport);
+    }
+    const workers: WorkerReport[] = [];
+    const byWorker = new Map(packs.flatMap((r) => r.workers.map((w) => [w.workerId, w] as const)));
+    for (let w = 0; w < o.size; w++) {
+      const pack = layout.packOf(w);
+      workers.push(
+        byWorker.get(w) ?? {
+          workerId: w,
+          packId: pack,
+          ok: false,
+          error: { name: 'PackLostError', message: `pack ${pack} exited with ${exitCodes[pack] ?? 'a signal'} without reporting` },
+          timings: { processStart: 0, loaded: 0, joined: 0, functionStart: 0, functionEnd: 0 },
+          counters: emptyCounters(),
+        },
+      );
+    }
+    // The abort every surviving pack agrees on names the first failure; fall back to a dead pack.
+    const failure =
+      packs.find((r) => r.abort !== undefined)?.abort ??
+      (exitCodes.some((c) => c !== 0) ? { failedPack: exitCodes.findIndex((c) => c !== 0), reason: 'pack process failed' } : undefined);
+    await cleanupBurst(o.transport.kind, o.transport.url, burstId).catch(() => 0);
+    const ok = exitCodes.every((c) => c === 0) && workers.every((w) => w.ok);
+    return {
+      burstId,
+      ok,
+      layout: { size: o.size, packSizes: layout.packSizes() },
+      transport: o.transport.kind,
+      packs,
+      workers,
+      ...(failure !== undefined && !ok ? { failure } : {}),
+      exitCodes,
+      wallMs: Date.now() - started,
+      counters: workers.reduce((a, w) => addCounters(a, w.counters), emptyCounters()),
+      stderr,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,79 @@
+import { UsageError } from './errors.js';
+import { sameKind, type TypedArray } from './protocol/dtype.js';
+
+/** Built-in element-wise reductions over typed arrays. */
+export type BuiltinOp = 'sum' | 'prod' | 'min' | 'max';
+/** A user reduction: must be associative; the runtime combines in worker-id order (a0 ⊕ a1 ⊕ … ⊕ aN-1). */
+export type ReduceFn<T> = (a: T, b: T) => T;
+export type ReduceOp<T> = BuiltinOp | ReduceFn<T>;
+
+export const BUILTIN_OPS: readonly BuiltinOp[] = ['sum', 'prod', 'min', 'max'];
+
+/**
+ * Returns a combiner `(acc, x) => acc'`. Built-ins write into `acc` when the caller owns it (`inPlace`),
+ * so a reduction tree allocates one accumulator per node, not one per step.
+ */
+export function combiner<T>(op: ReduceOp<T>): (acc: T, x: T, accOwned: boolean) => T {
+  if (typeof op === 'function') return (a, b) => op(a, b);
+  if (!BUILTIN_OPS.includes(op)) throw new UsageError(`unknown reduce op '${String(op)}': use one of ${BUILTIN_OPS.join(', ')} or a function (a, b) => c`);
+  return ((acc: TypedArray, x: TypedArray, owned: boolean): TypedArray => {
+    if (acc.length !== x.length) throw new UsageError(`reduce '${op}': arrays differ in length (${acc.length} vs ${x.length}); every worker must pass the same length`);
+    if (acc.constructor !== x.constructor) throw new UsageError(`reduce '${op}': arrays differ in type (${acc.constructor.name} vs ${x.constructor.name})`);
+    const out = owned ? acc : copyOf(acc);
+    applyBuiltin(op, out, x);
+    return out;
+  }) as unknown as (acc: T, x: T, accOwned: boolean) => T;
+}
+
+function copyOf(a: TypedArray): TypedArray {
+  const c = sameKind(a);
+  (c as Uint8Array).set(a as Uint8Array);
+  return c;
+}
+
+function applyBuiltin(op: BuiltinOp, out: TypedArray, x: TypedArray): void {
+  const n = out.length;
+  // Separate loops per op keep each loop monomorphic and fast.
+  if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
+    const o = out as BigInt64Array;
+    const y = x as BigInt64Array;
+    switch (op) {
+      case 'sum': for (let i = 0; i < n; i++) o[i] = o[i]! + y[i]!; break;
+      case 'prod': for (let i = 0; i < n; i++) o[i] = o[i]! * y[i]!; break;
+      case 'min': for (let i = 0; i < n; i++) if (y[i]! < o[i]!) o[i] = y[i]!; break;
+      case 'max': for (let i = 0; i < n; i++) if (y[i]! > o[i]!) o[i] = y[i]!; break;
+    }
+    return;
+  }
+  const o = out as Float64Array;
+  const y = x as Float64Array;
+  switch (op) {
+    case 'sum': for (let i = 0; i < n; i++) o[i] = o[i]! + y[i]!; break;
+    case 'prod': for (let i = 0; i < n; i++) o[i] = o[i]! * y[i]!; break;
+    case 'min': for (let i = 0; i < n; i++) if (y[i]! < o[i]! || Number.isNaN(y[i]!)) o[i] = y[i]!; break;
+    case 'max': for (let i = 0; i < n; i++) if (y[i]! > o[i]! || Number.isNaN(y[i]!)) o[i] = y[i]!; break;
+  }
+}
+
+/** Op codes carried in frames so a mismatched collective is caught on arrival. */
+export const enum CollOp {
+  Barrier = 1,
+  Broadcast = 2,
+  Scatter = 3,
+  Gather = 4,
+  AllGather = 5,
+  AllToAll = 6,
+  Reduce = 7,
+  AllReduce = 8,
+}
+
+export const COLL_NAMES: Record<number, string> = {
+  1: 'barrier',
+  2: 'broadcast',
+  3: 'scatter',
+  4: 'gather',
+  5: 'allGather',
+  6: 'allToAll',
+  7: 'reduce',
+  8: 'allReduce',
+};

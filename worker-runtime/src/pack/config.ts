@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { ConfigError } from '../errors.js';
+import { PackLayout } from '../topology.js';
+import { TRANSPORT_KINDS, type TransportKind } from '../transport/types.js';
+
+/**
+ * Everything a pack process needs, parsed once at start (from the environment, for a pod or a local
+ * child process) and passed down; nothing below reads the environment.
+ */
+export interface PackConfig {
+  /** Unique per flare attempt: namespaces broker keys and subjects. */
+  burstId: string;
+  layout: PackLayout;
+  packId: number;
+  transport: { kind: TransportKind; url: string; chunkBytes: number };
+  /** Path of the worker module (its default export is defineWorker(...)). */
+  modulePath: string;
+  /** Params of this pack's workers, by worker id. */
+  params: ReadonlyMap<number, unknown>;
+  joinTimeoutMs: number;
+  operationTimeoutMs: number;
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+  /** After an abort, how long workers get to wind down before their threads are terminated. */
+  abortGraceMs: number;
+  ringBytes: number;
+  inlineMaxBytes: number;
+  spinMicros: number;
+  resultFile?: string;
+  /** Readiness endpoint (/readyz turns 200 once every pack has joined) and /healthz. */
+  http?: { host: string; port: number };
+}
+
+/** Environment variables a pack reads (the operator and `kubeburst run` set them). */
+export const ENV = {
+  burstId: 'KB_BURST_ID',
+  burstSize: 'KB_BURST_SIZE',
+  granularity: 'KB_GRANULARITY',
+  packSizes: 'KB_PACK_SIZES',
+  packIndex: 'KB_PACK_INDEX',
+  transport: 'KB_TRANSPORT',
+  transportUrl: 'KB_TRANSPORT_URL',
+  chunkBytes: 'KB_CHUNK_BYTES',
+  function: 'KB_FUNCTION',
+  paramsFile: 'KB_PARAMS_FILE',
+  params: 'KB_PARAMS',
+  joinTimeoutMs: 'KB_JOIN_TIMEOUT_MS',
+  operationTimeoutMs: 'KB_OPERATION_TIMEOUT_MS',
+  heartbeatMs: 'KB_HEARTBEAT_MS',
+  heartbeatTimeoutMs: 'KB_HEARTBEAT_TIMEOUT_MS',
+  ringBytes: 'KB_RING_BYTES',
+  inlineMaxBytes: 'KB_INLINE_MAX_BYTES',
+  spinMicros: 'KB_SPIN_MICROS',
+  resultFile: 'KB_RESULT_FILE',
+  httpPort: 'KB_HTTP_PORT',
+  httpHost: 'KB_HTTP_HOST',
+} as const;
+
+export const DEFAULTS = {
+  chunkBytes: 1024 * 1024,
+  joinTimeoutMs: 120_000,
+  operationTimeoutMs: 300_000,
+  heartbeatMs: 200,
+  heartbeatTimeoutMs: 1_200,
+  abortGraceMs: 1_000,
+  ringBytes: 1 << 20,
+  inlineMaxBytes: 16 * 1024,
+  spinMicros: 50,
+} as const;
+
+const DEFAULT_URLS: Record<TransportKind, string> = {
+  redis: 'redis://127.0.0.1:6379',
+  nats: 'nats://127.0.0.1:4222',
+  direct: '',
+};
+
+export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackConfig {
+  const get = (k: string): string | undefined => (env[k] === undefined || env[k] === '' ? undefined : env[k]);
+  const need = (k: string): string => {
+    const v = get(k);
+    if (v === undefined) throw new ConfigError(k, 'is required');
+    return v;
+  };
+  const int = (k: string, dflt: number, min = 0): number => {
+    const v = get(k);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(k, `must be an integer >= ${min} (got '${v}')`);
+    return n;
+  };
+
+  let layout: PackLayout;
+  const sizes = get(ENV.packSizes);
+  if (sizes !== undefined) {
+    layout = PackLayout.parseSizes(sizes);
+    const n = get(ENV.burstSize);
+    if (n !== undefined && Number(n) !== layout.burstSize) throw new ConfigError(ENV.packSizes, `pack sizes add up to ${layout.burstSize}, but ${ENV.burstSize} is ${n}`);
+  } else {
+    const n = int(ENV.burstSize, -1, 1);
+    if (n < 0) throw new ConfigError(ENV.burstSize, `is required (or set ${ENV.packSizes})`);
+    layout = PackLayout.fromGranularity(n, int(ENV.granularity, n, 1));
+  }
+
+  const packId = packIndexFrom(env, layout.packCount);
+  const kind = (get(ENV.transport) ?? (layout.packCount === 1 ? 'direct' : undefined)) as TransportKind | undefined;
+  if (kind === undefined) throw new ConfigError(ENV.transport, `is required when the burst has more than one pack: one of ${TRANSPORT_KINDS.join(', ')}`);
+  if (!TRANSPORT_KINDS.includes(kind)) throw new ConfigError(ENV.transport, `must be one of ${TRANSPORT_KINDS.join(', ')} (got '${kind}')`);
+
+  const range = layout.packRange(packId);
+  const params = loadParams(env, layout.burstSize, range.start, range.end);
+  const port = get(ENV.httpPort);
+  return {
+    burstId: need(ENV.burstId),
+    layout,
+    packId,
+    transport: { kind, url: get(ENV.transportUrl) ?? DEFAULT_URLS[kind], chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1) },
+    modulePath: need(ENV.function),
+    params,
+    joinTimeoutMs: int(ENV.joinTimeoutMs, DEFAULTS.joinTimeoutMs, 1),
+    operationTimeoutMs: int(ENV.operationTimeoutMs, DEFAULTS.operationTimeoutMs, 1),
+    heartbeatMs: int(ENV.heartbeatMs, DEFAULTS.heartbeatMs, 10),
+    heartbeatTimeoutMs: int(ENV.heartbeatTimeoutMs, DEFAULTS.heartbeatTimeoutMs, 50),
+    abortGraceMs: DEFAULTS.abortGraceMs,
+    ringBytes: pow2(int(ENV.ringBytes, DEFAULTS.ringBytes, 4096)),
+    inlineMaxBytes: int(ENV.inlineMaxBytes, DEFAULTS.inlineMaxBytes, 0),
+    spinMicros: int(ENV.spinMicros, defaultSpin(range.end - range.start), 0),
+    ...(get(ENV.resultFile) !== undefined ? { resultFile: get(ENV.resultFile)! } : {}),
+    ...(port !== undefined ? { http: { host: get(ENV.httpHost) ?? '127.0.0.1', port: int(ENV.httpPort, 0, 0) } } : {}),
+  };
+}
+
+/**
+ * Polling only pays when every waiting thread has a core; with more threads than cores it steals cycles
+ * from the threads doing work, so large packs sleep at once (Atomics.waitAsync).
+ */
+export function defaultSpin(threads: number): number {
+  return threads + 1 <= availableParallelism() ? DEFAULTS.spinMicros : 0;
+}
+
+/**
+ * The pack index comes from KB_PACK_INDEX, else from an indexed Job's JOB_COMPLETION_INDEX, else from
+ * a StatefulSet-style hostname suffix (`name-3`).
+ */
+function packIndexFrom(env: NodeJS.ProcessEnv, packCount: number): number {
+  const raw = env[ENV.packIndex] ?? env.JOB_COMPLETION_INDEX ?? /-(\d+)$/.exec(env.HOSTNAME ?? hostname())?.[1];
+  if (raw === undefined) throw new ConfigError(ENV.packIndex, 'is required (the index of this pack, 0-based)');
+  const p = Number(raw);
+  if (!Number.isInteger(p) || p < 0 || p >= packCount) throw new ConfigError(ENV.packIndex, `must be an integer in 0..${packCount - 1} (got '${raw}')`);
+  return p;
+}
+
+/**
+ * Params: a JSON file or inline JSON, either `{"list": [p0, p1, …]}` (one entry per worker) or
+ * `{"value": v}` (every worker gets v; it knows its own id from ctx.info.workerId). A bare array is a list.
+ */
+export function loadParams(env: NodeJS.ProcessEnv, burstSize: number, start: number, end: number): Map<number, unknown> {
+  const file = env[ENV.paramsFile];
+  const inline = env[ENV.params];
+  let doc: unknown = { value: null };
+  if (file !== undefined && file !== '') {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(ENV.paramsFile, `cannot read ${file}: ${(err as Error).message}`);
+    }
+    doc = parseJson(ENV.paramsFile, text);
+  } else if (inline !== undefined && inline !== '') {
+    doc = parseJson(ENV.params, inline);
+  }
+  return paramsFor(doc, burstSize, start, end, file ? ENV.paramsFile : ENV.params);
+}
+
+export function paramsFor(doc: unknown, burstSize: number, start: number, end: number, field = 'params'): Map<number, unknown> {
+  const out = new Map<number, unknown>();
+  const list = Array.isArray(doc) ? doc : (doc as { list?: unknown })?.list;
+  if (Array.isArray(list)) {
+    if (list.length !== burstSize) throw new ConfigError(field, `has ${list.length} entries but the burst has ${burstSize} workers (one entry per worker)`);
+    for (let w = start; w < end; w++) out.set(w, list[w]);
+    return out;
+  }
+  if (typeof doc === 'object' && doc !== null && 'value' in doc) {
+    for (let w = start; w < end; w++) out.set(w, (doc as { value: unknown }).value);
+    return out;
+  }
+  throw new ConfigError(field, 'must be {"list": [...]} (one entry per worker), {"value": v} (the same for all) or a JSON array');
+}
+
+function parseJson(field: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(field, `is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function pow2(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
+}

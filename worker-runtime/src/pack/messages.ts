@@ -1,0 +1,47 @@
+import type { EnvelopeHead } from '../communicator/envelope.js';
+import type { SerializedError } from '../errors.js';
+import type { TrafficCounters } from '../communicator/stats.js';
+
+/** Why a burst stopped early: the first failure, as every worker reports it. */
+export interface AbortInfo {
+  failedWorker?: number;
+  failedPack?: number;
+  reason: string;
+}
+
+/** Timestamps (ms since the Unix epoch) of one worker's life. */
+export interface WorkerTimings {
+  /** The pack process started. */
+  processStart: number;
+  /** The worker thread loaded the function module. */
+  loaded: number;
+  /** Every pack had joined (start barrier passed). */
+  joined: number;
+  functionStart: number;
+  functionEnd: number;
+}
+
+export interface WorkerReport {
+  workerId: number;
+  packId: number;
+  ok: boolean;
+  result?: unknown;
+  error?: SerializedError;
+  timings: WorkerTimings;
+  counters: TrafficCounters;
+}
+
+/** main thread → worker thread */
+export type ToWorker =
+  | { t: 'start'; joined: number; chunkBytes: number }
+  | { t: 'deliver'; head: EnvelopeHead; payload: Uint8Array }
+  | { t: 'abort'; info: AbortInfo };
+
+/** worker thread → main thread */
+export type FromWorker =
+  | { t: 'loaded'; at: number }
+  /** Large payload for workers of this pack, by reference (SharedArrayBuffer): relayed without a copy. */
+  | { t: 'send'; head: Omit<EnvelopeHead, 'dst'>; dsts: number[]; payload: Uint8Array }
+  /** Ready-made frames for another pack (built on the worker thread, so the main thread only does I/O). */
+  | { t: 'frames'; pack: number; frames: Uint8Array[] }
+  | { t: 'done'; report: Omit<WorkerReport, 'packId'> };

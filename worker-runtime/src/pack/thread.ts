@@ -1,0 +1,103 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { Communicator } from '../communicator/context.js';
+import { Endpoint, type PortLike } from '../communicator/endpoint.js';
+import { serializeError, describeError } from '../errors.js';
+import { Ring } from '../shm/ring.js';
+import { PackLayout } from '../topology.js';
+import { resolveWorker } from '../worker.js';
+import type { FromWorker, ToWorker } from './messages.js';
+
+/** What the pack's main thread hands each worker thread at start. */
+export interface ThreadData {
+  burstId: string;
+  workerId: number;
+  packSizes: number[];
+  rings: Record<number, SharedArrayBuffer>;
+  msgIds: SharedArrayBuffer;
+  modulePath: string;
+  params: unknown;
+  inlineMaxBytes: number;
+  spinMicros: number;
+  defaultTimeoutMs: number;
+  processStart: number;
+}
+
+const data = workerData as ThreadData;
+const port = parentPort!;
+const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
+
+const layout = PackLayout.fromSizes(data.packSizes);
+const rings = new Map<number, Ring>();
+for (const [w, sab] of Object.entries(data.rings)) rings.set(Number(w), new Ring(sab));
+
+const ep = new Endpoint({
+  me: data.workerId,
+  layout,
+  rings,
+  port: { postMessage: post } as PortLike,
+  inlineMaxBytes: data.inlineMaxBytes,
+  spinMicros: data.spinMicros,
+  msgIds: new Int32Array(data.msgIds),
+  defaultTimeoutMs: data.defaultTimeoutMs,
+});
+
+let joined = 0;
+let startResolve: (() => void) | undefined;
+const started = new Promise<void>((r) => (startResolve = r));
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'deliver':
+      ep.deliverFromPort({ ...m.head, payload: m.payload });
+      break;
+    case 'start':
+      joined = m.joined;
+      ep.chunkBytes = m.chunkBytes;
+      startResolve?.();
+      break;
+    case 'abort':
+      ep.abort(m.info);
+      startResolve?.();
+      break;
+  }
+});
+
+async function main(): Promise<void> {
+  let fn;
+  let loadError: unknown;
+  try {
+    const mod: unknown = await import(pathToFileURL(data.modulePath).href);
+    fn = resolveWorker(mod);
+    if (fn === undefined) loadError = new Error(`${data.modulePath} has no worker function: its default export must be defineWorker(async (ctx, params) => …)`);
+  } catch (err) {
+    loadError = err;
+  }
+  const loaded = Date.now();
+  post({ t: 'loaded', at: loaded });
+  await started;
+  const functionStart = Date.now();
+  let report;
+  try {
+    if (loadError !== undefined) throw loadError;
+    ep.throwIfAborted();
+    const result = await fn!(new Communicator(ep, data.burstId), data.params);
+    report = { workerId: data.workerId, ok: true, result: toJsonSafe(result) } as const;
+  } catch (err) {
+    report = { workerId: data.workerId, ok: false, error: serializeError(err) } as const;
+  }
+  const timings = { processStart: data.processStart, loaded, joined, functionStart, functionEnd: Date.now() };
+  post({ t: 'done', report: { ...report, timings, counters: { ...ep.counters } } });
+}
+
+/** Results travel as JSON: typed arrays become plain arrays, bigints strings. */
+function toJsonSafe(v: unknown): unknown {
+  if (v === undefined) return null;
+  try {
+    return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : ArrayBuffer.isView(x) && !(x instanceof DataView) ? Array.from(x as unknown as ArrayLike<number>) : x)));
+  } catch (err) {
+    throw new Error(`the worker's result is not JSON-serializable: ${describeError(err)}`);
+  }
+}
+
+void main();

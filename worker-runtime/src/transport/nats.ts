@@ -1,0 +1,89 @@
+import { connect, type NatsConnection, type Subscription } from 'nats';
+import { TransportError } from '../errors.js';
+import type { FrameSink, Transport, TransportOptions } from './types.js';
+
+/**
+ * NATS transport: every pack subscribes to `kb.<burst>.<pack>` and senders publish frames there. Core NATS
+ * keeps nothing on the server (no stream, no key), so there is nothing to delete when a burst ends: the
+ * subscription ends with the connection. Core NATS is at-most-once for subscribers that are not there
+ * yet; the pack's join protocol retries until every pack is subscribed, and user traffic starts only then.
+ *
+ * Flow control: publish() only buffers; after every `flushEveryBytes` a send waits for a server round trip
+ * (flush), so a fast sender cannot grow the client buffer or the server's per-client queue without bound.
+ * Frames never exceed the server's max_payload: the runtime sizes chunks from `maxFrameBytes`.
+ */
+export interface NatsTransportOptions extends TransportOptions {
+  flushEveryBytes?: number;
+}
+
+export function natsSubject(burstId: string, pack: number): string {
+  return `kb.${burstId.replace(/[^A-Za-z0-9_-]/g, '_')}.${pack}`;
+}
+
+export class NatsTransport implements Transport {
+  readonly kind = 'nats' as const;
+  maxFrameBytes = 1024 * 1024;
+  private nc: NatsConnection | undefined;
+  private sub: Subscription | undefined;
+  private unflushed = 0;
+  private closing = false;
+  private readonly flushEvery: number;
+
+  constructor(private readonly o: NatsTransportOptions) {
+    this.flushEvery = o.flushEveryBytes ?? 8 * 1024 * 1024;
+  }
+
+  async connect(sink: FrameSink): Promise<void> {
+    try {
+      this.nc = await connect({
+        servers: this.o.url.split(','),
+        name: `kubeburst:${this.o.burstId}:${this.o.packId}`,
+        maxReconnectAttempts: 10,
+        reconnectTimeWait: 200,
+      });
+    } catch (err) {
+      throw new TransportError('nats', `cannot connect to ${this.o.url}: ${(err as Error).message} (is nats-server running? set spec.transport.url)`, { cause: err });
+    }
+    this.maxFrameBytes = this.nc.info?.max_payload ?? this.maxFrameBytes;
+    this.sub = this.nc.subscribe(natsSubject(this.o.burstId, this.o.packId), {
+      callback: (err, msg) => {
+        if (err) sink.error(new TransportError('nats', `subscription failed: ${err.message}`, { cause: err }));
+        else sink.frame(msg.data);
+      },
+    });
+    void this.nc.closed().then((err) => {
+      if (!this.closing) sink.error(new TransportError('nats', `connection closed${err ? `: ${err.message}` : ''}`, { cause: err }));
+    });
+    // The subscription is live on the server once a round trip completes.
+    await this.nc.flush();
+  }
+
+  async send(pack: number, frames: readonly Uint8Array[]): Promise<void> {
+    const nc = this.nc!;
+    const subject = natsSubject(this.o.burstId, pack);
+    for (const f of frames) {
+      nc.publish(subject, f);
+      this.unflushed += f.byteLength;
+      if (this.unflushed >= this.flushEvery) {
+        this.unflushed = 0;
+        await nc.flush();
+      }
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    this.sub?.unsubscribe();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.nc !== undefined && !this.nc.isClosed()) {
+      try {
+        await this.nc.flush();
+      } catch {
+        /* closing anyway */
+      }
+      await this.nc.close();
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import { Redis } from 'ioredis';
+import { TransportError } from '../errors.js';
+import type { FrameSink, Transport, TransportOptions } from './types.js';
+
+/**
+ * Redis transport: every pack owns one list, `kb:{<burst>}:inbox:<pack>`. Senders RPUSH frames (pipelined,
+ * so order per sender is kept); the owner pops up to 256 at a time with BLMPOP on a dedicated connection.
+ * Lists persist, so a frame sent before its receiver starts listening is not lost. Every push refreshes a
+ * TTL on the list as a safety net; the pack deletes its list when the burst ends (success or failure),
+ * and `deleteBurstKeys` removes anything left after a crash.
+ *
+ * The `{…}` hash tag keeps all of a burst's keys in one Redis Cluster slot.
+ */
+export const REDIS_KEY_PREFIX = 'kb:';
+const POP_BATCH = 256;
+
+export function redisInboxKey(burstId: string, pack: number): string {
+  return `${REDIS_KEY_PREFIX}{${burstId}}:inbox:${pack}`;
+}
+
+export interface RedisTransportOptions extends TransportOptions {
+  /** Milliseconds an inbox outlives its last push if nobody deletes it (default one day). */
+  keyTtlMs?: number;
+}
+
+export class RedisTransport implements Transport {
+  readonly kind = 'redis' as const;
+  /** Redis' proto-max-bulk-len default is 512 MiB. */
+  readonly maxFrameBytes = 512 * 1024 * 1024;
+  private pub: Redis | undefined;
+  private sub: Redis | undefined;
+  private closed = false;
+  private readonly inbox: string;
+  private readonly ttlMs: number;
+
+  constructor(private readonly o: RedisTransportOptions) {
+    this.inbox = redisInboxKey(o.burstId, o.packId);
+    this.ttlMs = o.keyTtlMs ?? 24 * 3600 * 1000;
+  }
+
+  async connect(sink: FrameSink): Promise<void> {
+    const common = { lazyConnect: true, maxRetriesPerRequest: null, enableAutoPipelining: false, connectionName: `kubeburst:${this.o.burstId}:${this.o.packId}` };
+    this.pub = new Redis(this.o.url, common);
+    this.sub = new Redis(this.o.url, common);
+    // ioredis emits 'error' on every failed reconnect attempt; without a listener Node would crash.
+    this.pub.on('error', () => {});
+    this.sub.on('error', () => {});
+    try {
+      await Promise.all([this.pub.connect(), this.sub.connect()]);
+    } catch (err) {
+      await this.close();
+      throw new TransportError('redis', `cannot connect to ${this.o.url}: ${(err as Error).message} (is Redis running? set spec.transport.url)`, { cause: err });
+    }
+    void this.receiveLoop(sink);
+  }
+
+  private async receiveLoop(sink: FrameSink): Promise<void> {
+    const sub = this.sub!;
+    while (!this.closed) {
+      let reply: [Buffer, Buffer[]] | null;
+      try {
+        reply = (await sub.callBuffer('BLMPOP', 0, 1, this.inbox, 'LEFT', 'COUNT', POP_BATCH)) as [Buffer, Buffer[]] | null;
+      } catch (err) {
+        if (!this.closed) sink.error(new TransportError('redis', `receive failed: ${(err as Error).message}`, { cause: err }));
+        return;
+      }
+      if (reply === null) continue;
+      for (const f of reply[1]) sink.frame(f);
+    }
+  }
+
+  async send(pack: number, frames: readonly Uint8Array[]): Promise<void> {
+    const key = redisInboxKey(this.o.burstId, pack);
+    const p = this.pub!.pipeline();
+    for (const f of frames) p.rpush(key, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
+    p.pexpire(key, this.ttlMs);
+    const results = await p.exec();
+    const failed = results?.find(([err]) => err !== null);
+    if (failed) throw new TransportError('redis', `RPUSH to ${key} failed: ${failed[0]!.message}`, { cause: failed[0] });
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.pub !== undefined && this.pub.status === 'ready') await this.pub.del(this.inbox);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.sub?.disconnect();
+    if (this.pub !== undefined) {
+      try {
+        if (this.pub.status === 'ready') await this.pub.quit();
+        else this.pub.disconnect();
+      } catch {
+        this.pub.disconnect();
+      }
+    }
+  }
+}
+
+/** Deletes every key of a burst (all packs' inboxes): the operator's finalizer and the launcher call this. */
+export async function deleteRedisBurstKeys(url: string, burstId: string): Promise<number> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on('error', () => {});
+  await r.connect();
+  try {
+    let deleted = 0;
+    let cursor = '0';
+    const pattern = `${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`;
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await r.del(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Lists a burst's keys (tests assert that none are left). */
+export async function listRedisBurstKeys(url: string, burstId: string): Promise<string[]> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on('error', () => {});
+  await r.connect();
+  try {
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`, 'COUNT', 1000);
+      cursor = next;
+      out.push(...keys);
+    } while (cursor !== '0');
+    return out;
+  } finally {
+    r.disconnect();
+  }
+}
+
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,39 @@
+/**
+ * A Transport moves frames between packs and knows nothing else: not workers, not collectives, not
+ * chunking. Frames arrive whole (the transport preserves frame boundaries) and, per (sender, receiver)
+ * pack pair, in the order they were sent.
+ */
+export type TransportKind = 'nats' | 'redis' | 'direct';
+
+export const TRANSPORT_KINDS: readonly TransportKind[] = ['nats', 'redis', 'direct'];
+
+export interface FrameSink {
+  /** One frame for this pack. The bytes may be reused after the call returns: copy what you keep. */
+  frame(frame: Uint8Array): void;
+  /** The transport failed and cannot continue (connection lost for good, protocol error). */
+  error(err: Error): void;
+}
+
+export interface TransportOptions {
+  /** Unique per flare attempt; namespaces every key, subject or socket name the transport uses. */
+  burstId: string;
+  packId: number;
+  packCount: number;
+  /** e.g. redis://127.0.0.1:6379, nats://127.0.0.1:4222, or the direct transport's peer list. */
+  url: string;
+}
+
+export interface Transport {
+  readonly kind: TransportKind;
+  /** Largest frame (header + chunk) the transport carries; known after connect. */
+  readonly maxFrameBytes: number;
+  /** Connects and starts delivering this pack's frames to `sink`. Resolves once frames sent to this pack will be received. */
+  connect(sink: FrameSink): Promise<void>;
+  /** Sends frames to a pack, in order. Resolves when the transport has accepted them (for flow control). */
+  send(pack: number, frames: readonly Uint8Array[]): Promise<void>;
+  /** Deletes what this pack created on the broker (its inbox). Idempotent; safe after errors. */
+  cleanup(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type TransportFactory = (kind: TransportKind, options: TransportOptions) => Transport | Promise<Transport>;
