@@ -1,0 +1,119 @@
+import type { ChildProcess } from 'node:child_process';
+import { runLocalFlare } from '../../worker-runtime/src/launch/local.js';
+import { listRedisBurstKeys } from '../../worker-runtime/src/transport/redis.js';
+import { BROKERS, fixture, REDIS_URL } from './helpers.js';
+
+const scenarios = fixture('scenarios');
+
+describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
+  test('a worker that throws fails the burst: every other worker rejects within 2 s, naming it', async () => {
+    const r = await runLocalFlare({ size: 6, granularity: 2, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'throw', failing: 3 } } });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({ failedWorker: 3 });
+    expect(r.failure!.reason).toMatch(/deliberate failure in worker 3/);
+    expect(r.exitCodes.every((c) => c === 1)).toBe(true);
+    const failed = r.workers.find((w) => w.workerId === 3)!;
+    expect(failed.ok).toBe(false);
+    expect(failed.error!.message).toMatch(/deliberate failure/);
+    for (const w of r.workers.filter((x) => x.workerId !== 3)) {
+      const res = w.result as { rejectedAfterMs: number; error: string; name: string };
+      expect(res.name).toBe('BurstAbortedError');
+      expect(res.error).toMatch(/worker 3 failed: Error: deliberate failure in worker 3/);
+      // The failing worker throws 300 ms after start; everyone learns of it within 2 s of that.
+      expect(res.rejectedAfterMs).toBeGreaterThan(0);
+      expect(res.rejectedAfterMs - 300).toBeLessThan(2000);
+    }
+    if (kind === 'redis') expect(await listRedisBurstKeys(REDIS_URL, r.burstId)).toEqual([]);
+  });
+
+  test('a pack that dies is detected by heartbeats: every other worker rejects within 2 s, naming the pack', async () => {
+    let victim: ChildProcess | undefined;
+    let killedAt = 0;
+    const r = await runLocalFlare({
+      size: 6,
+      granularity: 2,
+      transport: { kind, url },
+      modulePath: scenarios,
+      params: { value: { scenario: 'wait-forever' } },
+      onSpawn: (p, child) => {
+        if (p === 1) victim = child;
+      },
+      onEvent: (e) => {
+        if (e.event === 'joined' && e.pack === 1 && victim !== undefined && killedAt === 0) {
+          setTimeout(() => {
+            killedAt = Date.now();
+            victim!.kill('SIGKILL');
+          }, 200);
+        }
+      },
+    });
+    expect(killedAt).toBeGreaterThan(0);
+    expect(r.ok).toBe(false);
+    expect(r.exitCodes[1]).toBeNull(); // killed by signal
+    expect(r.failure).toMatchObject({ failedPack: 1 });
+    expect(r.failure!.reason).toMatch(/pack 1 sent no heartbeat/);
+    for (const w of r.workers.filter((x) => x.packId !== 1)) {
+      expect(w.ok).toBe(false);
+      expect(w.error!.name).toBe('BurstAbortedError');
+      expect(w.error!.message).toMatch(/pack 1 failed/);
+      const after = Number(/after (\d+) ms/.exec(w.error!.message)?.[1]);
+      // Rejected within 2 s of the kill (the worker measured from when it started waiting, which is earlier).
+      expect(w.timings.functionEnd - killedAt).toBeLessThan(2000);
+      expect(after).toBeGreaterThan(0);
+    }
+    if (kind === 'redis') expect(await listRedisBurstKeys(REDIS_URL, r.burstId)).toEqual([]);
+  });
+});
+
+describe('misuse gets a clear error instead of a hang', () => {
+  const transport = { kind: 'redis' as const, url: REDIS_URL };
+
+  test.each(['broadcast', 'barrier'] as const)('collectives called in a different order (%s vs reduce) raise CollectiveMismatchError', async (odd) => {
+    const r = await runLocalFlare({ size: 4, granularity: 2, transport, modulePath: scenarios, params: { value: { scenario: 'mismatch', odd } }, operationTimeoutMs: 20_000 });
+    expect(r.ok).toBe(false);
+    const messages = r.workers.map((w) => w.error?.message ?? '').join('\n');
+    expect(messages).toMatch(/collective mismatch: .*(broadcast|barrier).*reduce|reduce.*(broadcast|barrier)/);
+    expect(r.wallMs).toBeLessThan(15_000);
+  });
+
+  test('a recv nobody answers times out with the peer and the option to change', async () => {
+    const r = await runLocalFlare({ size: 2, granularity: 1, transport, modulePath: scenarios, params: { value: { scenario: 'timeout', timeoutMs: 300 } } });
+    expect(r.ok).toBe(false);
+    expect(r.failure!.reason).toMatch(/worker \d: recv timed out after 300 ms waiting for worker \d \(pass \{ timeoutMs \}/);
+  });
+
+  test.each([
+    ['send-out-of-range', /send: destination 3 is out of range: the burst has workers 0..2/],
+    ['alltoall-count', /allToAll: pass exactly 3 parts/],
+    ['not-a-payload', /send: payload must be a typed array or DataView \(use encodeJson/],
+  ])('%s is rejected with a UsageError', async (call, message) => {
+    const r = await runLocalFlare({ size: 3, granularity: 3, transport, modulePath: scenarios, params: { value: { scenario: 'bad-call', call } } });
+    expect(r.ok).toBe(false);
+    expect(r.failure!.reason).toMatch(message);
+  });
+
+  test('a missing worker module fails every pack with the path named', async () => {
+    const r = await runLocalFlare({ size: 2, granularity: 1, transport, modulePath: '/nonexistent/worker.js', params: { value: null } });
+    expect(r.ok).toBe(false);
+    expect(r.failure!.reason).toMatch(/\/nonexistent\/worker\.js/);
+  });
+});
+
+describe('large payloads', () => {
+  const MiB = 1024 * 1024;
+  test('64 MiB inside one pack, by reference', async () => {
+    const r = await runLocalFlare({ size: 3, granularity: 3, transport: { kind: 'redis', url: REDIS_URL }, modulePath: scenarios, params: { value: { scenario: 'big', bytes: 64 * MiB, from: 0, to: 2 } } });
+    expect(r.ok).toBe(true);
+    for (const w of r.workers) expect(w.result).toEqual({ p2pOk: true, bcastOk: true });
+    expect(r.counters.remoteBytesSent).toBe(0);
+  });
+
+  test.each(BROKERS)('64 MiB across packs over $kind, chunked and reassembled', async ({ kind, url }) => {
+    const r = await runLocalFlare({ size: 4, granularity: 2, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'big', bytes: 64 * MiB, from: 1, to: 3 } } });
+    expect(r.ok).toBe(true);
+    for (const w of r.workers) expect(w.result).toEqual({ p2pOk: true, bcastOk: true });
+    // p2p crosses once; the broadcast crosses once into the one remote pack.
+    expect(r.counters.remoteBytesSent).toBe(2 * 64 * MiB);
+    if (kind === 'redis') expect(await listRedisBurstKeys(REDIS_URL, r.burstId)).toEqual([]);
+  });
+});
