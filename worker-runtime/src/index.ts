@@ -7,6 +7,7 @@ export type { TrafficCounters } from './communicator/stats.js';
 export { encodeJson, decodeJson, type Payload, type TypedArray } from './protocol/dtype.js';
 export type { ReduceOp, BuiltinOp, ReduceFn } from './ops.js';
 export { PackLayout, type PackRange } from './topology.js';
+export { minimumRemote, COLLECTIVES, type CollectiveName } from './collectives/minimum.js';
 export {
   KubeburstError,
   ConfigError,

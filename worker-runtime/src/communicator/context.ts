@@ -6,6 +6,7 @@ import { CollCall } from '../collectives/call.js';
 import * as algo from '../collectives/algorithms.js';
 import type { PackLayout, PackRange } from '../topology.js';
 import type { Endpoint } from './endpoint.js';
+import type { TrafficCounters } from './stats.js';
 
 /** Options every blocking call accepts. */
 export interface CallOptions {
@@ -48,6 +49,8 @@ export interface WorkerContext {
   alloc(bytes: number): Uint8Array;
   /** A typed array over shared memory, e.g. `allocArray(Float64Array, n)`. */
   allocArray<T extends TypedArray>(kind: { new (buffer: SharedArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, length: number): T;
+  /** A snapshot of this worker's traffic so far (payload bytes and messages, local and remote). */
+  traffic(): TrafficCounters;
 }
 
 export function burstInfo(burstId: string, layout: PackLayout, workerId: number): BurstInfo {
@@ -135,6 +138,10 @@ export class Communicator implements WorkerContext {
   allocArray<T extends TypedArray>(kind: { new (buffer: SharedArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, length: number): T {
     const bytes = this.alloc(length * kind.BYTES_PER_ELEMENT);
     return new kind(bytes.buffer as SharedArrayBuffer, 0, length);
+  }
+
+  traffic(): TrafficCounters {
+    return { ...this.ep.counters };
   }
 
   /** Runs one collective: numbers it, checks the root, and keeps its messages apart from every other call. */
