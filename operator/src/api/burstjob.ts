@@ -12,6 +12,23 @@ export const KIND = 'BurstJob';
 export const PLURAL = 'burstjobs';
 export const SHORT_NAMES = ['bj', 'burst'];
 
+/** A CEL rule the API server enforces (x-kubernetes-validations); the zod refinements say the same thing. */
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+}
+const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
+/**
+ * Fields that cannot change once the BurstJob exists (the pods of a running attempt were built from them).
+ * A marker rather than a rule, because a second .meta() on the same schema replaces the first: the CRD
+ * generator turns it into a `self == oldSelf` rule next to the field's own rules.
+ */
+export const IMMUTABLE_KEY = 'x-kubeburst-immutable';
+export const IMMUTABLE_RULE: CelRule = { rule: 'self == oldSelf', message: 'is immutable (delete and re-create the BurstJob)' };
+const immutable = { [IMMUTABLE_KEY]: true };
+
 const quantity = z
   .string()
   .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/, 'must be a Kubernetes quantity such as 500m, 1, 2Gi');
@@ -57,11 +74,14 @@ export const FunctionSpec = z
 
 export const ParamsSpec = z
   .object({
-    list: z.array(z.unknown()).optional().describe('One entry per worker (length must equal spec.size).'),
+    list: z.array(z.unknown()).max(100_000).optional().describe('One entry per worker (length must equal spec.size).'),
     value: z.unknown().optional().describe('The same value for every worker; each knows its own id.'),
   })
   .refine((p) => !(p.list !== undefined && p.value !== undefined), { message: 'set either list or value, not both' })
-  .describe('Per-worker parameters.');
+  // CEL cannot see untyped fields (list items and value are any JSON), so the API server checks this one
+  // with maxProperties.
+  .meta({ maxProperties: 1 })
+  .describe('Per-worker parameters, mounted into every pack as a file (KB_PARAMS_FILE).');
 
 export const TimeoutsSpec = z
   .object({
@@ -73,7 +93,7 @@ export const TimeoutsSpec = z
       .min(1)
       .max(86_400)
       .default(60)
-      .describe('All pack pods must be scheduled within this time once ungated, or the attempt is torn down and retried.'),
+      .describe('Once the gang is admitted (gates lifted), every pack pod must be running within this time, or the attempt is torn down and retried (spec.gang.maxScheduleRetries).'),
   })
   .describe('Timeouts.');
 
@@ -90,7 +110,7 @@ export const PackingSpec = z
       .enum(['Fixed', 'Auto'])
       .default('Fixed')
       .describe('Fixed: packs of spec.granularity workers. Auto: the largest packs that fit the nodes (by allocatable CPU and memory).'),
-    maxGranularity: z.number().int().min(1).optional().describe('Auto mode: never put more workers than this in one pack.'),
+    maxGranularity: z.number().int().min(1).max(100_000).optional().describe('Auto mode: never put more workers than this in one pack.'),
   })
   .describe('How workers are grouped into packs (pods).');
 
@@ -99,15 +119,24 @@ export const GangSpec = z
     backend: z
       .enum(['SchedulingGates'])
       .default('SchedulingGates')
-      .describe('How all-or-nothing admission is enforced. SchedulingGates: pods are created gated and ungated together once the cluster has room for all.'),
+      .describe(
+        'How all-or-nothing admission is enforced. SchedulingGates: pods are created gated and ungated together once the cluster has room for all of them (nodes’ allocatable minus what bound pods request).',
+      ),
+    maxScheduleRetries: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(3)
+      .describe('Admitted attempts torn down because not every pack started within timeouts.scheduleSeconds are retried (with backoff) this many times; then the BurstJob fails. Does not count against maxRestarts.'),
   })
   .describe('Gang scheduling: all packs start together or none does.');
 
 export const PodTemplateSpec = z
   .object({
-    labels: z.record(z.string(), z.string()).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-    nodeSelector: z.record(z.string(), z.string()).optional(),
+    labels: z.record(z.string(), z.string()).optional().describe('Extra labels on every pack pod.'),
+    annotations: z.record(z.string(), z.string()).optional().describe('Extra annotations on every pack pod.'),
+    nodeSelector: z.record(z.string(), z.string()).optional().describe('Pack pods only run on nodes with these labels (also limits where the gang looks for room).'),
     tolerations: z
       .array(
         z.object({
@@ -118,34 +147,37 @@ export const PodTemplateSpec = z
           tolerationSeconds: z.number().int().optional(),
         }),
       )
-      .optional(),
-    serviceAccountName: z.string().optional(),
-    priorityClassName: z.string().optional(),
-    env: z.array(z.object({ name: z.string().min(1), value: z.string() })).optional(),
+      .optional()
+      .describe('Tolerations of the pack pods (core/v1 Toleration); nodes whose taints they do not tolerate are not counted as room.'),
+    serviceAccountName: z.string().optional().describe('ServiceAccount the pack pods run as (default: the namespace default).'),
+    priorityClassName: z.string().optional().describe('PriorityClass of the pack pods.'),
+    env: z.array(z.object({ name: z.string().min(1), value: z.string() })).optional().describe('Extra environment variables of the pack container.'),
   })
   .describe('Extra settings for the pack pods.');
 
 export const BurstJobSpec = z
   .object({
-    size: z.number().int().min(1).max(100_000).describe('Number of workers in the burst.'),
+    size: z.number().int().min(1).max(100_000).meta(immutable).describe('Number of workers in the burst.'),
     granularity: z
       .number()
       .int()
       .min(1)
+      .max(100_000)
       .optional()
+      .meta(immutable)
       .describe('Workers per pack (pod). Packs hold contiguous worker ids; the last may be smaller. Default: the whole burst in one pack (Fixed mode).'),
-    packing: PackingSpec.optional(),
-    function: FunctionSpec,
-    params: ParamsSpec.optional(),
-    transport: TransportSpec.default({ kind: 'direct', chunkBytes: 1024 * 1024 }),
+    packing: PackingSpec.optional().meta(immutable),
+    function: FunctionSpec.meta(immutable),
+    params: ParamsSpec.optional().meta(immutable),
+    transport: TransportSpec.default({ kind: 'direct', chunkBytes: 1024 * 1024 }).meta(immutable),
     timeouts: TimeoutsSpec.default({ joinSeconds: 120, operationSeconds: 300, scheduleSeconds: 60 }),
-    resources: ResourcesSpec.default({ cpu: '1', memory: '256Mi' }),
-    gang: GangSpec.default({ backend: 'SchedulingGates' }),
+    resources: ResourcesSpec.default({ cpu: '1', memory: '256Mi' }).meta(immutable),
+    gang: GangSpec.default({ backend: 'SchedulingGates', maxScheduleRetries: 3 }).meta(immutable),
     maxRestarts: z.number().int().min(0).max(100).default(0).describe('Restart the whole flare this many times after a failed attempt.'),
-    activeDeadlineSeconds: z.number().int().min(1).optional().describe('Fail the BurstJob when it runs longer than this (all attempts).'),
-    ttlSecondsAfterFinished: z.number().int().min(0).optional().describe('Delete the BurstJob this long after it succeeds or fails.'),
+    activeDeadlineSeconds: z.number().int().min(1).max(31_536_000).optional().describe('Fail the BurstJob when it runs longer than this (all attempts).'),
+    ttlSecondsAfterFinished: z.number().int().min(0).max(31_536_000).optional().describe('Delete the BurstJob this long after it succeeds or fails.'),
     suspend: z.boolean().default(false).describe('While true, no pods exist; setting it back to false starts a new attempt.'),
-    template: PodTemplateSpec.optional(),
+    template: PodTemplateSpec.optional().meta(immutable),
   })
   .superRefine((s, ctx) => {
     if (s.params?.list !== undefined && s.params.list.length !== s.size) {
@@ -164,13 +196,39 @@ export const BurstJobSpec = z
       ctx.addIssue({ code: 'custom', path: ['transport', 'url'], message: 'the direct transport takes no url (packs find each other by the job’s headless Service)' });
     }
   })
+  .meta(
+    // params.list has untyped items, which CEL cannot see: its length is checked by the operator (InvalidSpec).
+    cel(
+      { rule: '!has(self.granularity) || self.granularity <= self.size', message: 'granularity must be <= size', fieldPath: '.granularity' },
+      {
+        rule: "!has(self.granularity) || !has(self.packing) || !has(self.packing.mode) || self.packing.mode != 'Auto'",
+        message: 'granularity must not be set when packing.mode is Auto (use packing.maxGranularity)',
+        fieldPath: '.granularity',
+      },
+      { rule: '!has(self.transport) || !(has(self.transport.url) && has(self.transport.secretRef))', message: 'transport: set either url or secretRef, not both', fieldPath: '.transport' },
+      {
+        rule: "!has(self.transport) || !has(self.transport.kind) || self.transport.kind != 'direct' || !(has(self.transport.url) || has(self.transport.secretRef))",
+        message: 'the direct transport takes no url or secretRef (packs find each other through the job’s headless Service)',
+        fieldPath: '.transport',
+      },
+    ),
+  )
   .describe('What to run: a flare of `size` workers packed `granularity` per pod.');
 
 export type BurstJobSpec = z.infer<typeof BurstJobSpec>;
 export type BurstJobSpecInput = z.input<typeof BurstJobSpec>;
 
+const NAME_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const NAME_RULE = 'must be a DNS-1035 label: at most 63 lowercase letters, digits and -, starting with a letter (it also names the job’s Service)';
+/** The same rule on metadata.name, for the CRD (CEL at the root may read metadata.name). */
+export const NAME_CEL: CelRule = {
+  rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${NAME_PATTERN.source}')`,
+  message: `metadata.name ${NAME_RULE}`,
+};
+
 export const ObjectMeta = z.object({
-  name: z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and -, at most 63 characters'),
+  // The name also names the job's headless Service, so it must be a DNS-1035 label (starts with a letter).
+  name: z.string().min(1).max(63).regex(NAME_PATTERN, NAME_RULE),
   namespace: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
