@@ -24,3 +24,5 @@ export type { PackReport, PackEvent, WireCounters } from './pack/run-pack.js';
 export type { WorkerReport, WorkerTimings, AbortInfo } from './pack/messages.js';
 export { ENV as PACK_ENV, DEFAULTS as PACK_DEFAULTS } from './pack/config.js';
 export type { TransportKind } from './transport/types.js';
+export { cleanupBurst } from './launch/cleanup.js';
+export { TERMINATION_LOG_ENV, TERMINATION_MESSAGE_MAX_BYTES, type TerminationReport } from './pack/termination.js';

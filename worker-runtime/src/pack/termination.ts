@@ -1,0 +1,55 @@
+import { writeFileSync } from 'node:fs';
+import type { PackReport } from './run-pack.js';
+
+/**
+ * A compact pack report for the pod's termination message (/dev/termination-log), which is how the
+ * operator learns a pack's results and failure reason without any extra permission: the kubelet copies
+ * the file into the pod status. Kubernetes keeps at most 4096 bytes of it, so results that do not fit are
+ * left out (`truncated`) rather than cut mid-JSON; large results belong in the function's own storage.
+ */
+export const TERMINATION_LOG_ENV = 'KB_TERMINATION_LOG';
+export const TERMINATION_MESSAGE_MAX_BYTES = 4096;
+
+export interface TerminationReport {
+  v: 1;
+  burst: string;
+  pack: number;
+  ok: boolean;
+  /** First worker id of the pack: results[i] belongs to worker first + i. */
+  first: number;
+  results?: unknown[];
+  /** Results were left out: they did not fit. */
+  truncated?: true;
+  /** Why the burst failed, as this pack learned it. */
+  abort?: { reason: string; failedWorker?: number; failedPack?: number };
+  /** Start barrier passed / pack finished (ms since the epoch; 0 if never). */
+  joined: number;
+  finished: number;
+}
+
+export function terminationReport(report: PackReport, first: number, maxBytes = TERMINATION_MESSAGE_MAX_BYTES): string {
+  const base: TerminationReport = {
+    v: 1,
+    burst: report.burstId,
+    pack: report.packId,
+    ok: report.ok,
+    first,
+    joined: report.timings.joined,
+    finished: report.timings.finished,
+  };
+  if (report.abort !== undefined) base.abort = { ...report.abort };
+  const full = JSON.stringify({ ...base, results: report.workers.map((w) => w.result ?? null) });
+  if (Buffer.byteLength(full) <= maxBytes) return full;
+  const lean: TerminationReport = { ...base, truncated: true };
+  let text = JSON.stringify(lean);
+  if (Buffer.byteLength(text) > maxBytes && lean.abort !== undefined) {
+    // Only a huge abort reason can overflow what is left: shorten it.
+    lean.abort.reason = lean.abort.reason.slice(0, Math.max(0, lean.abort.reason.length - (Buffer.byteLength(text) - maxBytes) - 3)) + '...';
+    text = JSON.stringify(lean);
+  }
+  return text;
+}
+
+export function writeTerminationReport(path: string, report: PackReport, first: number): void {
+  writeFileSync(path, terminationReport(report, first));
+}
