@@ -219,16 +219,18 @@ export type BurstJobSpec = z.infer<typeof BurstJobSpec>;
 export type BurstJobSpecInput = z.input<typeof BurstJobSpec>;
 
 const NAME_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const NAME_RULE = 'must be a DNS-1035 label: at most 63 lowercase letters, digits and -, starting with a letter (it also names the job’s Service)';
+/** Pack pods are named (and DNS-addressed) `<name>-a<attempt>-<pack>`, which must fit a 63-character label. */
+export const MAX_NAME_LENGTH = 48;
+const NAME_RULE = `must be at most ${MAX_NAME_LENGTH} lowercase letters, digits and -, starting with a letter (it names the job’s Service, and pack pods <name>-a<attempt>-<pack> must fit in 63 characters)`;
 /** The same rule on metadata.name, for the CRD (CEL at the root may read metadata.name). */
 export const NAME_CEL: CelRule = {
-  rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${NAME_PATTERN.source}')`,
+  rule: `size(self.metadata.name) <= ${MAX_NAME_LENGTH} && self.metadata.name.matches('${NAME_PATTERN.source}')`,
   message: `metadata.name ${NAME_RULE}`,
 };
 
 export const ObjectMeta = z.object({
   // The name also names the job's headless Service, so it must be a DNS-1035 label (starts with a letter).
-  name: z.string().min(1).max(63).regex(NAME_PATTERN, NAME_RULE),
+  name: z.string().min(1).max(MAX_NAME_LENGTH, NAME_RULE).regex(NAME_PATTERN, NAME_RULE),
   namespace: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),

@@ -85,7 +85,8 @@ export const REASON = {
   AllPacksSucceeded: 'AllPacksSucceeded',
   JobSuspended: 'JobSuspended',
   JobResumed: 'JobResumed',
-  NotFinished: 'NotFinished',
+  InvalidSpec: 'InvalidSpec',
+  WaitingForOldPods: 'WaitingForOldPods',
 } as const;
 export type Reason = (typeof REASON)[keyof typeof REASON];
 
@@ -95,6 +96,7 @@ export const EVENT = {
   GangAdmitted: REASON.GangAdmitted,
   InsufficientCapacity: REASON.InsufficientCapacity,
   PackTooLarge: REASON.PackTooLarge,
+  QueuedBehind: REASON.QueuedBehind,
   ScheduleTimeout: REASON.ScheduleTimeout,
   Started: 'Started',
   PackFailed: REASON.PackFailed,
@@ -110,6 +112,7 @@ export const EVENT = {
   BrokerCleanupFailed: 'BrokerCleanupFailed',
   TTLExpired: 'TTLExpired',
   ReconcileError: 'ReconcileError',
+  InvalidSpec: REASON.InvalidSpec,
 } as const;
 export type EventReason = (typeof EVENT)[keyof typeof EVENT];
 
@@ -119,7 +122,7 @@ export const POD = {
   httpPort: 8080,
   httpPortName: 'kb-http',
   /** TCP port of the direct transport between packs. */
-  directPort: 7070,
+  directPort: 7100,
   directPortName: 'kb-direct',
   paramsDir: '/etc/kubeburst/params',
   paramsKey: 'params.json',

@@ -1,0 +1,185 @@
+import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
+import { ANNOTATIONS, COMPONENTS, GANG_SCHEDULING_GATE, LABELS, POD } from '../api/constants.js';
+import type { GangDemand, Resources } from './capacity.js';
+import { packRanges, uniformGranularity } from './layout.js';
+import { bytes, cpuMillis, formatBytes, formatCpu } from './quantity.js';
+import type { JobView } from './types.js';
+
+/**
+ * The objects a BurstJob owns, built as plain values (the executor only sends them):
+ *
+ *   Service   <job>                headless, publishNotReadyAddresses: packs resolve each other before joining
+ *   ConfigMap <job>-params         params.json, mounted into every pack (KB_PARAMS_FILE)
+ *   Pod       <job>-a<attempt>-<p> one per pack; hostname = pod name, subdomain = <job>, so pack p of
+ *                                  attempt a is reachable at <job>-a<a>-<p>.<job>:7100 (direct transport)
+ *   ConfigMap <job>-results        results.json once the burst succeeded
+ *
+ * Names are deterministic, so creating twice is a harmless AlreadyExists and a restarted operator can
+ * never duplicate a pod.
+ */
+export const packPodName = (job: string, attempt: number, pack: number): string => `${job}-a${attempt}-${pack}`;
+export const serviceName = (job: string): string => job;
+export const paramsConfigMapName = (job: string): string => `${job}-params`;
+export const resultsConfigMapName = (job: string): string => `${job}-results`;
+/** Unique per attempt (namespaces broker keys): a new attempt never reads an old one's messages. */
+export const burstIdOf = (uid: string, attempt: number): string => `${uid.replaceAll('-', '').slice(0, 10)}-a${attempt}`;
+
+export interface PodOptions {
+  /** Worker image when spec.function.image is not set (operator flag --worker-image). */
+  defaultImage: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+}
+
+export type K8sObject = Record<string, unknown> & { metadata: Record<string, unknown> };
+
+export function ownerReference(job: JobView): Record<string, unknown> {
+  return { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, name: job.name, uid: job.uid, controller: true, blockOwnerDeletion: true };
+}
+
+function ownedMeta(job: JobView, name: string, component: string, extra: Record<string, string> = {}): Record<string, unknown> {
+  return {
+    name,
+    namespace: job.namespace,
+    labels: { 'app.kubernetes.io/managed-by': 'kubeburst', [LABELS.jobName]: job.name, [LABELS.jobUid]: job.uid, [LABELS.component]: component, ...extra },
+    ownerReferences: [ownerReference(job)],
+  };
+}
+
+export const perWorker = (job: JobView): Resources => ({
+  cpu: cpuMillis(job.spec.resources.cpu, 'spec.resources.cpu'),
+  memory: bytes(job.spec.resources.memory, 'spec.resources.memory'),
+  pods: 0,
+});
+
+export const packRequest = (job: JobView, workers: number): Resources => {
+  const w = perWorker(job);
+  return { cpu: w.cpu * workers, memory: w.memory * workers, pods: 1 };
+};
+
+/** What the gang needs from the cluster, for admission. */
+export function gangDemand(job: JobView, sizes: readonly number[]): GangDemand {
+  const counts = new Map<number, number>();
+  for (const s of sizes) counts.set(s, (counts.get(s) ?? 0) + 1);
+  return {
+    key: `${job.namespace}/${job.name}`,
+    groups: [...counts].map(([workers, count]) => ({ request: packRequest(job, workers), count })),
+    ...(job.spec.template?.nodeSelector ? { nodeSelector: job.spec.template.nodeSelector } : {}),
+    ...(job.spec.template?.tolerations ? { tolerations: job.spec.template.tolerations } : {}),
+  };
+}
+
+export function headlessService(job: JobView): K8sObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMeta(job, serviceName(job.name), COMPONENTS.peers),
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: { [LABELS.jobUid]: job.uid, [LABELS.component]: COMPONENTS.pack },
+      ports: [{ name: POD.directPortName, port: POD.directPort, targetPort: POD.directPort, protocol: 'TCP' }],
+    },
+  };
+}
+
+export function paramsConfigMap(job: JobView): K8sObject {
+  const p = job.spec.params;
+  const doc = p?.list !== undefined ? { list: p.list } : { value: p?.value ?? null };
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: ownedMeta(job, paramsConfigMapName(job.name), COMPONENTS.params), data: { [POD.paramsKey]: JSON.stringify(doc) } };
+}
+
+export function resultsConfigMap(job: JobView, data: Record<string, string>): K8sObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: ownedMeta(job, resultsConfigMapName(job.name), COMPONENTS.results), data };
+}
+
+/**
+ * The pack's environment (worker-runtime/src/pack/config.ts reads it). One function, so a transport's
+ * addressing convention changes in one place.
+ */
+export function packEnv(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[]): Record<string, unknown>[] {
+  const s = job.spec;
+  const env: Record<string, unknown>[] = [];
+  const set = (name: string, value: string | number): void => void env.push({ name, value: String(value) });
+  set('KB_BURST_ID', burstId);
+  set('KB_BURST_SIZE', s.size);
+  const g = uniformGranularity(sizes);
+  if (g !== undefined) set('KB_GRANULARITY', g);
+  else set('KB_PACK_SIZES', sizes.join(','));
+  set('KB_PACK_INDEX', pack);
+  set('KB_TRANSPORT', s.transport.kind);
+  if (s.transport.kind === 'direct') {
+    // tcp://<job>-a<attempt>-{pack}.<service>:7100 — each pack listens on 0.0.0.0:7100 (transport/direct-address.ts).
+    set('KB_TRANSPORT_URL', `tcp://${packPodName(job.name, attempt, 0).slice(0, -1)}{pack}.${serviceName(job.name)}:${POD.directPort}`);
+  } else if (s.transport.secretRef !== undefined) {
+    env.push({ name: 'KB_TRANSPORT_URL', valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
+  } else if (s.transport.url !== undefined) {
+    set('KB_TRANSPORT_URL', s.transport.url);
+  }
+  set('KB_CHUNK_BYTES', s.transport.chunkBytes);
+  set('KB_FUNCTION', s.function.module);
+  set('KB_PARAMS_FILE', `${POD.paramsDir}/${POD.paramsKey}`);
+  set('KB_JOIN_TIMEOUT_MS', s.timeouts.joinSeconds * 1000);
+  set('KB_OPERATION_TIMEOUT_MS', s.timeouts.operationSeconds * 1000);
+  set('KB_HTTP_HOST', '0.0.0.0');
+  set('KB_HTTP_PORT', POD.httpPort);
+  set('KB_TERMINATION_LOG', POD.terminationLog);
+  for (const e of s.template?.env ?? []) env.push({ name: e.name, value: e.value });
+  return env;
+}
+
+/** Pack `pack` of attempt `attempt`, created gated: it cannot be scheduled until the whole gang is admitted. */
+export function packPod(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[], opts: PodOptions): K8sObject {
+  const s = job.spec;
+  const t = s.template ?? {};
+  const range = packRanges(sizes)[pack]!;
+  const workers = sizes[pack]!;
+  const req = packRequest(job, workers);
+  const name = packPodName(job.name, attempt, pack);
+  const meta = ownedMeta(job, name, COMPONENTS.pack, { ...t.labels, [LABELS.attempt]: String(attempt), [LABELS.packIndex]: String(pack) });
+  meta.annotations = { ...t.annotations, [ANNOTATIONS.workers]: `${range.start}-${range.end - 1}`, [ANNOTATIONS.burstId]: burstId };
+  const pullPolicy = s.function.imagePullPolicy ?? opts.imagePullPolicy;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: meta,
+    spec: {
+      schedulingGates: [{ name: GANG_SCHEDULING_GATE }],
+      restartPolicy: 'Never',
+      hostname: name,
+      subdomain: serviceName(job.name),
+      // Packs never call the API server, and 1 000 pods × every Service's env vars is noise.
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 5,
+      ...(t.nodeSelector ? { nodeSelector: t.nodeSelector } : {}),
+      ...(t.tolerations ? { tolerations: t.tolerations } : {}),
+      ...(t.serviceAccountName ? { serviceAccountName: t.serviceAccountName } : {}),
+      ...(t.priorityClassName ? { priorityClassName: t.priorityClassName } : {}),
+      containers: [
+        {
+          name: POD.container,
+          image: s.function.image ?? opts.defaultImage,
+          ...(pullPolicy ? { imagePullPolicy: pullPolicy } : {}),
+          env: packEnv(job, attempt, burstId, pack, sizes),
+          ports: [
+            { name: POD.httpPortName, containerPort: POD.httpPort, protocol: 'TCP' },
+            { name: POD.directPortName, containerPort: POD.directPort, protocol: 'TCP' },
+          ],
+          resources: {
+            requests: { cpu: formatCpu(req.cpu), memory: formatBytes(req.memory) },
+            // Memory limit = request: a pack never gets OOM-killed for what another pod uses.
+            limits: { memory: formatBytes(req.memory) },
+          },
+          // Ready = joined the start barrier (/readyz turns 200 then): how the operator sees joins.
+          readinessProbe: { httpGet: { path: '/readyz', port: POD.httpPortName }, periodSeconds: 1, failureThreshold: 1, successThreshold: 1 },
+          terminationMessagePath: POD.terminationLog,
+          // A pack that crashes before writing its report still says why (the tail of its log).
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+          volumeMounts: [{ name: 'params', mountPath: POD.paramsDir, readOnly: true }],
+          securityContext: { allowPrivilegeEscalation: false },
+        },
+      ],
+      volumes: [{ name: 'params', configMap: { name: paramsConfigMapName(job.name) } }],
+    },
+  };
+}

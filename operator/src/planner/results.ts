@@ -1,0 +1,91 @@
+import type { TerminationReport } from '@kubeburst/worker-runtime';
+import type { ResultsRef } from '../api/status.js';
+import { packRanges } from './layout.js';
+import { resultsConfigMapName } from './pods.js';
+import type { ObservedPod } from './types.js';
+
+/**
+ * Results of a succeeded burst, gathered from the packs' termination messages (each pack writes a compact
+ * report, worker-runtime/src/pack/termination.ts) into a ConfigMap owned by the BurstJob:
+ *
+ *   results.json   {"workers": [result of worker 0, 1, …]}   null where a result was not collected
+ *   summary.json   {"burstId", "attempt", "packs", "workers", "collected", "missing", "missingPacks"}
+ *
+ * No pod needs API access and no extra RBAC is involved; the price is Kubernetes' 4 KiB per termination
+ * message and 1 MiB per ConfigMap. Results larger than that belong in the function's own storage; they
+ * are reported as missing, never silently cut.
+ */
+export const RESULTS_KEY = 'results.json';
+export const SUMMARY_KEY = 'summary.json';
+/** ConfigMaps hold at most 1 MiB; leave room for the summary and metadata. */
+export const MAX_RESULTS_BYTES = 900 * 1024;
+
+export interface CollectedResults {
+  data: Record<string, string>;
+  ref: ResultsRef;
+  /** Why some results are missing, if any are. */
+  problem?: string;
+}
+
+export function parseTerminationReport(message: string | undefined): TerminationReport | undefined {
+  if (message === undefined || message === '') return undefined;
+  try {
+    const r = JSON.parse(message) as Partial<TerminationReport>;
+    if (r?.v === 1 && typeof r.pack === 'number' && typeof r.first === 'number') return r as TerminationReport;
+  } catch {
+    // Not a report (FallbackToLogsOnError puts the log tail here).
+  }
+  return undefined;
+}
+
+export function collectResults(jobName: string, attempt: number, burstId: string, pods: readonly ObservedPod[], sizes: readonly number[]): CollectedResults {
+  const size = sizes.reduce((a, b) => a + b, 0);
+  const workers: unknown[] = new Array(size).fill(null);
+  const ranges = packRanges(sizes);
+  const missingPacks: number[] = [];
+  let collected = 0;
+  for (let p = 0; p < sizes.length; p++) {
+    const pod = pods.find((x) => x.pack === p && x.attempt === attempt);
+    const report = parseTerminationReport(pod?.terminated?.message);
+    const { start, end } = ranges[p]!;
+    if (report?.results === undefined || report.first !== start || report.results.length !== end - start) {
+      missingPacks.push(p);
+      continue;
+    }
+    for (let i = 0; i < report.results.length; i++) workers[start + i] = report.results[i];
+    collected += end - start;
+  }
+  let resultsJson = JSON.stringify({ workers });
+  let problem: string | undefined;
+  if (missingPacks.length > 0) {
+    problem = `results of ${missingPacks.length} pack(s) were not collected (${preview(missingPacks)}): a pack's results must fit its 4096-byte termination message`;
+  }
+  if (Buffer.byteLength(resultsJson) > MAX_RESULTS_BYTES) {
+    problem = `results take ${Buffer.byteLength(resultsJson)} bytes, more than a ConfigMap holds (${MAX_RESULTS_BYTES}); write large results to storage from the function`;
+    resultsJson = JSON.stringify({ workers: null, error: problem });
+    collected = 0;
+  }
+  const missing = size - collected;
+  const summary = { burstId, attempt, packs: sizes.length, workers: size, collected, missing, missingPacks };
+  return {
+    data: { [RESULTS_KEY]: resultsJson, [SUMMARY_KEY]: JSON.stringify(summary) },
+    ref: { configMap: resultsConfigMapName(jobName), key: RESULTS_KEY, workers: collected, missing },
+    ...(problem !== undefined ? { problem } : {}),
+  };
+}
+
+/** Why a pack failed, for status and events: the pack's own abort reason, else what Kubernetes says. */
+export function failureMessage(pod: ObservedPod): string {
+  const report = parseTerminationReport(pod.terminated?.message);
+  if (report?.abort !== undefined) {
+    const who = report.abort.failedWorker !== undefined ? `worker ${report.abort.failedWorker}` : report.abort.failedPack !== undefined ? `pack ${report.abort.failedPack}` : 'the burst';
+    return `${who}: ${report.abort.reason}`;
+  }
+  const t = pod.terminated;
+  const parts = [t ? `exit code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}` : undefined, pod.reason, t?.message?.trim() || pod.message].filter((x) => x);
+  return (parts.join(': ') || 'failed').slice(0, 1024);
+}
+
+function preview(xs: number[]): string {
+  return xs.length <= 8 ? `packs ${xs.join(', ')}` : `packs ${xs.slice(0, 8).join(', ')}, …`;
+}

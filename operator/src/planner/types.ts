@@ -1,0 +1,94 @@
+import type { BurstJobSpec } from '../api/burstjob.js';
+import type { EventReason } from '../api/constants.js';
+import type { BurstJobStatus, ResultsRef } from '../api/status.js';
+import type { GangDemand, NodeView } from './capacity.js';
+
+/** A BurstJob as the planner sees it: parsed spec (defaults applied), status, and the metadata it needs. */
+export interface JobView {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation: number;
+  /** ms since the epoch. */
+  creationTimestamp: number;
+  deletionTimestamp?: number;
+  finalizers: string[];
+  spec: BurstJobSpec;
+  /** Set when the stored spec fails validation the API server cannot do (e.g. params.list length). */
+  specError?: string;
+  status: BurstJobStatus;
+}
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+
+/** A pack pod reduced to what decisions need (the controller derives it from the Pod). */
+export interface ObservedPod {
+  name: string;
+  attempt: number;
+  pack: number;
+  /** Still holds the gang scheduling gate. */
+  gated: boolean;
+  nodeName?: string;
+  phase: PodPhase;
+  /** Ready condition: the pack joined the start barrier. */
+  ready: boolean;
+  /** Has a deletionTimestamp. */
+  deleting: boolean;
+  /** The pack container's termination, once it ended. */
+  terminated?: { exitCode: number; reason?: string; message?: string };
+  /** Pod-level status reason/message (Evicted, NodeLost…). */
+  reason?: string;
+  message?: string;
+  /** Why the scheduler could not place it (PodScheduled=False). */
+  unschedulable?: string;
+}
+
+export interface Observed {
+  /** Every pod labelled with this job's uid, of any attempt. */
+  pods: ObservedPod[];
+  /** Nodes with their free room (allocatable minus bound pods' requests). */
+  nodes: NodeView[];
+  /** Other gangs admitted but not yet bound: their room is taken. */
+  reserved: GangDemand[];
+  /** Older BurstJobs waiting for admission, oldest first. */
+  ahead: GangDemand[];
+}
+
+/** Operator-wide policy (flags), not per job. */
+export interface Policy {
+  /** First restart/retry backoff; doubles each time up to backoffMaxMs. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** How often a gang waiting for room is re-checked even without a cluster change (safety net). */
+  admissionRecheckMs: number;
+  /** After this long, a BurstJob being deleted drops its broker finalizer even if cleanup keeps failing. */
+  brokerCleanupGiveUpMs: number;
+}
+
+export const DEFAULT_POLICY: Policy = { backoffBaseMs: 10_000, backoffMaxMs: 300_000, admissionRecheckMs: 30_000, brokerCleanupGiveUpMs: 300_000 };
+
+export type Action =
+  /** Headless Service (stable pack DNS names) and the params ConfigMap: create if absent. */
+  | { kind: 'ensureService' }
+  | { kind: 'ensureParams' }
+  | { kind: 'createPods'; attempt: number; packs: number[] }
+  | { kind: 'ungatePods'; pods: string[] }
+  | { kind: 'deletePods'; pods: string[]; why: string }
+  | { kind: 'writeResults'; data: Record<string, string>; ref: ResultsRef }
+  /** Delete the broker keys of these bursts (Redis); best effort outside deletion. */
+  | { kind: 'cleanupBroker'; burstIds: string[] }
+  | { kind: 'addFinalizer' }
+  /** Clean the broker, then drop the finalizer; `giveUp`: drop it even if cleaning fails. */
+  | { kind: 'finalize'; burstIds: string[]; giveUp: boolean }
+  | { kind: 'deleteJob'; why: string }
+  | { kind: 'event'; type: 'Normal' | 'Warning'; reason: EventReason; message: string };
+
+export interface Plan {
+  actions: Action[];
+  /** The status to persist (one write per reconcile); undefined: leave it alone (object being deleted). */
+  status: BurstJobStatus | undefined;
+  /** Reconcile again after this long even if nothing changes (timeouts, backoff, TTL). */
+  requeueAfterMs?: number;
+  /** Set when this plan admits the gang: the controller reserves its room until the pods are bound. */
+  admitted?: GangDemand;
+}
