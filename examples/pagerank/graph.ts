@@ -2,8 +2,9 @@ import { Sfc32 } from '../common/random.js';
 
 /**
  * R-MAT power-law graph (Chakrabarti et al., 2004): each edge picks one quadrant of the adjacency matrix per
- * level, with probabilities a, b, c, d, down `scale` levels. Edge `i` depends only on (seed, i), so a worker
- * generates its edge range [from, to) alone and the union over workers is exactly the sequential graph.
+ * level, with probabilities a, b, c, d, down `scale` levels. Edge `i` depends only on (seed, i) (it is drawn
+ * from the random stream of its block of edges), so a worker generates its edge range [from, to) alone and the
+ * union over workers is exactly the sequential graph.
  */
 export interface GraphSpec {
   /** 2^scale vertices. */
@@ -29,13 +30,19 @@ export function edgeCount(g: GraphSpec): number {
   return g.edgeFactor * 2 ** g.scale;
 }
 
+/** Edges are drawn from one random stream per block of this many edges (a stream per edge costs more than the edge). */
+const BLOCK = 4096;
+
 /** Edges [from, to) as parallel arrays of source and destination vertex ids. */
 export function rmatEdges(g: GraphSpec, from: number, to: number): { src: Int32Array; dst: Int32Array } {
   const n = Math.max(0, to - from);
   const src = new Int32Array(n);
   const dst = new Int32Array(n);
-  for (let e = 0; e < n; e++) {
-    const rng = new Sfc32(g.seed, from + e);
+  let rng = new Sfc32(g.seed, Math.floor(from / BLOCK));
+  // Skip the draws of the block's edges before `from`, so edge i is the same whoever generates it.
+  for (let skip = (from % BLOCK) * g.scale; skip > 0; skip--) rng.next();
+  for (let e = from; e < from + n; e++) {
+    if (e % BLOCK === 0) rng = new Sfc32(g.seed, e / BLOCK);
     let s = 0;
     let d = 0;
     for (let l = 0; l < g.scale; l++) {
@@ -51,8 +58,8 @@ export function rmatEdges(g: GraphSpec, from: number, to: number): { src: Int32A
         d |= 1;
       }
     }
-    src[e] = s;
-    dst[e] = d;
+    src[e - from] = s;
+    dst[e - from] = d;
   }
   return { src, dst };
 }

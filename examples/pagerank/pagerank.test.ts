@@ -14,9 +14,10 @@ function expectedRemoteBytes(p: PageRankParams, packs: number): number {
 
 describe('R-MAT generator', () => {
   test('any split of the edge range reproduces the sequential edge list', () => {
-    const g: GraphSpec = { scale: 8, edgeFactor: 4, seed: 9 };
+    const g: GraphSpec = { scale: 10, edgeFactor: 16, seed: 9 };
     const all = rmatEdges(g, 0, edgeCount(g));
-    const cuts = [0, 1, 17, 300, 301, edgeCount(g)];
+    // Cuts inside and on the boundaries of the generator's 4096-edge blocks.
+    const cuts = [0, 1, 17, 4095, 4096, 4097, 9000, 12288, edgeCount(g)];
     for (let k = 0; k + 1 < cuts.length; k++) {
       const part = rmatEdges(g, cuts[k]!, cuts[k + 1]!);
       expect(Array.from(part.src)).toEqual(Array.from(all.src.subarray(cuts[k], cuts[k + 1])));
