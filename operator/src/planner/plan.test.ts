@@ -5,6 +5,8 @@ import { burstJob, condition, GI, kinds, node, nodes, T0, TEST_POLICY, World } f
 import type { Action } from './types.js';
 
 const act = <K extends Action['kind']>(p: { actions: Action[] }, kind: K) => p.actions.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
+/** createPods actions without the layout details. */
+const creates = (p: { actions: Action[] }) => act(p, 'createPods').map(({ attempt, packs }) => ({ kind: 'createPods', attempt, packs }));
 const eventReasons = (w: World) => w.events.map((e) => e.reason);
 
 describe('packing: ceil(N / G) pods of contiguous workers', () => {
@@ -17,7 +19,7 @@ describe('packing: ceil(N / G) pods of contiguous workers', () => {
     const b = burstJob('j').size(size);
     const w = new World((g ? b.granularity(g) : b).obj(), nodes(20, 48));
     const p = w.reconcile();
-    expect(act(p, 'createPods')).toEqual([{ kind: 'createPods', attempt: 0, packs: Array.from({ length: pods }, (_, i) => i) }]);
+    expect(creates(p)).toEqual([{ kind: 'createPods', attempt: 0, packs: Array.from({ length: pods }, (_, i) => i) }]);
     expect(kinds(p).slice(0, 2)).toEqual(['ensureService', 'ensureParams']);
     expect(w.status.attempt).toMatchObject({ index: 0, layout, startTime: new Date(T0).toISOString() });
     expect(w.status.packs).toEqual({ total: pods, gated: 0, pending: 0, running: 0, ready: 0, succeeded: 0, failed: 0 });
@@ -52,7 +54,7 @@ describe('gang admission', () => {
     w.pods.delete('j-a0-3');
     const p = w.reconcile();
     expect(act(p, 'ungatePods')).toEqual([]);
-    expect(act(p, 'createPods')).toEqual([{ kind: 'createPods', attempt: 0, packs: [3] }]);
+    expect(creates(p)).toEqual([{ kind: 'createPods', attempt: 0, packs: [3] }]);
   });
 
   it('keeps every pod gated and says why when the cluster has no room for all of them', () => {
@@ -170,11 +172,11 @@ describe('schedule timeout', () => {
     expect(w.status.lastFailure).toMatchObject({ attempt: 0, reason: 'ScheduleTimeout' });
 
     // Backoff not over: nothing new; over, but old pods still terminating: still nothing new.
-    expect(act(w.advance(5_000).reconcile(), 'createPods')).toEqual([]);
-    expect(act(w.advance(5_000).reconcile(), 'createPods')).toEqual([]);
+    expect(creates(w.advance(5_000).reconcile())).toEqual([]);
+    expect(creates(w.advance(5_000).reconcile())).toEqual([]);
     expect(condition(w.status, 'Admitted')!.reason).toBe('WaitingForOldPods');
     w.finishDeletes();
-    expect(act(w.reconcile(), 'createPods')).toEqual([{ kind: 'createPods', attempt: 1, packs: [0, 1, 2, 3] }]);
+    expect(creates(w.reconcile())).toEqual([{ kind: 'createPods', attempt: 1, packs: [0, 1, 2, 3] }]);
     expect(w.status.attempt).toMatchObject({ index: 1, burstId: 'uidj000000-a1' });
     expect(w.podList().map((x) => x.name)).toEqual(['j-a1-0', 'j-a1-1', 'j-a1-2', 'j-a1-3']);
 
@@ -230,7 +232,7 @@ describe('failure policy', () => {
     w.reconcile();
     w.reconcile();
     w.pods.delete('j-a0-0');
-    expect(act(w.reconcile(), 'createPods')).toEqual([{ kind: 'createPods', attempt: 0, packs: [0] }]);
+    expect(creates(w.reconcile())).toEqual([{ kind: 'createPods', attempt: 0, packs: [0] }]);
     expect(w.status.phase).toBe('Pending');
   });
 
@@ -294,7 +296,7 @@ describe('suspend, TTL and the broker finalizer', () => {
     expect(w.status.startTime).toBeUndefined();
     w.finishDeletes();
     w.job = { ...w.job, spec: { ...w.job.spec, suspend: false } };
-    expect(act(w.reconcile(), 'createPods')).toEqual([{ kind: 'createPods', attempt: 1, packs: [0, 1] }]);
+    expect(creates(w.reconcile())).toEqual([{ kind: 'createPods', attempt: 1, packs: [0, 1] }]);
     expect(condition(w.status, 'Suspended')).toMatchObject({ status: 'False', reason: 'JobResumed' });
     expect(eventReasons(w)).toEqual(['GangAdmitted', 'Started', 'Suspended', 'Resumed']);
   });

@@ -223,7 +223,7 @@ class Planner {
           this.act({ kind: 'ensureService' });
           this.act({ kind: 'ensureParams' });
         }
-        this.act({ kind: 'createPods', attempt: attempt.index, packs: missing });
+        this.act({ kind: 'createPods', attempt: attempt.index, burstId: attempt.burstId, layout: attempt.layout, packs: missing });
       }
       this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `${sizes.length - missing.length - terminating} of ${sizes.length} gated pack pod(s) exist`);
       return;

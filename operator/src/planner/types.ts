@@ -71,7 +71,8 @@ export type Action =
   /** Headless Service (stable pack DNS names) and the params ConfigMap: create if absent. */
   | { kind: 'ensureService' }
   | { kind: 'ensureParams' }
-  | { kind: 'createPods'; attempt: number; packs: number[] }
+  /** Pack pods of the attempt (layout as in status.attempt.layout), created gated. */
+  | { kind: 'createPods'; attempt: number; burstId: string; layout: string; packs: number[] }
   | { kind: 'ungatePods'; pods: string[] }
   | { kind: 'deletePods'; pods: string[]; why: string }
   | { kind: 'writeResults'; data: Record<string, string>; ref: ResultsRef }

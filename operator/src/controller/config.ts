@@ -1,0 +1,113 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/**
+ * Operator configuration: parsed once in main.ts from flags (with environment fallbacks, which is what
+ * the Helm chart sets) and passed down; nothing below reads process.env or argv.
+ */
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be a duration such as 500ms, 10s, 5m or 1h')
+  .transform((d) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d)!;
+    return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  });
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false']).transform((b) => b === 'true');
+const address = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d+$/, 'must be host:port (":8080" for every interface, "127.0.0.1:0" for a free local port)');
+
+export const ConfigSchema = z.object({
+  kubeconfig: z.string().optional(),
+  namespaces: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== ''),
+    ),
+  workerImage: z.string().min(1).default('ghcr.io/kubeburst/worker:0.1.0'),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+  workers: int(1, 256).default(8),
+  podCreateConcurrency: int(1, 1024).default(100),
+  kubeApiQps: int(1, 100_000).default(500),
+  kubeApiBurst: int(1, 100_000).default(1000),
+  metricsBindAddress: address.default(':8080'),
+  leaderElect: bool.default(true),
+  leaderElectionNamespace: z.string().min(1).default('kubeburst-system'),
+  leaderElectionId: z.string().min(1).default('kubeburst-operator'),
+  leaseDuration: duration.default(15_000),
+  renewDeadline: duration.default(10_000),
+  retryPeriod: duration.default(2_000),
+  identity: z.string().min(1).default(`${hostname()}_${process.pid}`),
+  restartBackoff: duration.default(10_000),
+  restartBackoffMax: duration.default(300_000),
+  admissionRecheck: duration.default(30_000),
+  brokerCleanupTimeout: duration.default(300_000),
+  resyncPeriod: duration.default(300_000),
+  watchdog: duration.default(300_000),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+export type Config = z.output<typeof ConfigSchema>;
+
+/** flag name → [config key, environment variable]. */
+const FLAGS: Record<string, [keyof Config, string]> = {
+  kubeconfig: ['kubeconfig', 'KUBECONFIG'],
+  namespaces: ['namespaces', 'KUBEBURST_NAMESPACES'],
+  'worker-image': ['workerImage', 'KUBEBURST_WORKER_IMAGE'],
+  'image-pull-policy': ['imagePullPolicy', 'KUBEBURST_IMAGE_PULL_POLICY'],
+  workers: ['workers', 'KUBEBURST_WORKERS'],
+  'pod-create-concurrency': ['podCreateConcurrency', 'KUBEBURST_POD_CREATE_CONCURRENCY'],
+  'kube-api-qps': ['kubeApiQps', 'KUBEBURST_KUBE_API_QPS'],
+  'kube-api-burst': ['kubeApiBurst', 'KUBEBURST_KUBE_API_BURST'],
+  'metrics-bind-address': ['metricsBindAddress', 'KUBEBURST_METRICS_BIND_ADDRESS'],
+  'leader-elect': ['leaderElect', 'KUBEBURST_LEADER_ELECT'],
+  'leader-election-namespace': ['leaderElectionNamespace', 'POD_NAMESPACE'],
+  'leader-election-id': ['leaderElectionId', 'KUBEBURST_LEADER_ELECTION_ID'],
+  'lease-duration': ['leaseDuration', 'KUBEBURST_LEASE_DURATION'],
+  'renew-deadline': ['renewDeadline', 'KUBEBURST_RENEW_DEADLINE'],
+  'retry-period': ['retryPeriod', 'KUBEBURST_RETRY_PERIOD'],
+  identity: ['identity', 'POD_NAME'],
+  'restart-backoff': ['restartBackoff', 'KUBEBURST_RESTART_BACKOFF'],
+  'restart-backoff-max': ['restartBackoffMax', 'KUBEBURST_RESTART_BACKOFF_MAX'],
+  'admission-recheck': ['admissionRecheck', 'KUBEBURST_ADMISSION_RECHECK'],
+  'broker-cleanup-timeout': ['brokerCleanupTimeout', 'KUBEBURST_BROKER_CLEANUP_TIMEOUT'],
+  'resync-period': ['resyncPeriod', 'KUBEBURST_RESYNC_PERIOD'],
+  watchdog: ['watchdog', 'KUBEBURST_WATCHDOG'],
+  'log-level': ['logLevel', 'KUBEBURST_LOG_LEVEL'],
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const USAGE = `kubeburst-operator [flags]\n${Object.entries(FLAGS)
+  .map(([flag, [, env]]) => `  --${flag.padEnd(26)} (env ${env})`)
+  .join('\n')}`;
+
+/** Flags win over environment variables; unknown flags and bad values fail with the flag's name. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])), strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\n${USAGE}`);
+  }
+  const raw: Record<string, unknown> = {};
+  for (const [flag, [key, envName]] of Object.entries(FLAGS)) {
+    const v = values[flag] ?? (env[envName] === '' ? undefined : env[envName]);
+    if (v !== undefined) raw[key] = v;
+  }
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const byKey = Object.fromEntries(Object.entries(FLAGS).map(([flag, [key, envName]]) => [key, `--${flag} (env ${envName})`]));
+    throw new ConfigError(r.error.issues.map((i) => `${byKey[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('\n'));
+  }
+  if (r.data.renewDeadline >= r.data.leaseDuration) throw new ConfigError('--renew-deadline must be shorter than --lease-duration');
+  return r.data;
+}

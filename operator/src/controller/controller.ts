@@ -1,0 +1,370 @@
+import { EVENT, LABELS, type Phase } from '../api/constants.js';
+import type { BurstJobStatus } from '../api/status.js';
+import { plan } from '../planner/plan.js';
+import type { JobView, Policy } from '../planner/types.js';
+import type { Config } from './config.js';
+import { EventRecorder } from './events.js';
+import { Executor } from './executor.js';
+import { Informer, keyOf } from './informer.js';
+import { isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { jobView, observePod, slimBoundPod, type BoundPod } from './observe.js';
+import { AdmissionLedger, Room, waitingForAdmission } from './room.js';
+import { WorkQueue } from './queue.js';
+
+/**
+ * The BurstJob controller: informers feed a keyed work queue; a worker takes a key, reads the current
+ * state from the caches, asks the planner what to do, lets the executor do it, and writes the status
+ * once. Nothing here decides anything: decisions are in planner/plan.ts.
+ *
+ * Caches:
+ *   burstjobs   (watched namespaces)            the jobs
+ *   own pods    (watched namespaces, labelled)  every pack pod, any phase
+ *   bound pods  (cluster-wide, unfinished)      slim {node, requests}: what the nodes' room is used by
+ *   nodes       (cluster-wide)                  allocatable, taints, labels, readiness
+ */
+const ACTIVE_PHASES: readonly (Phase | undefined)[] = ['Starting', 'Running', 'Succeeded', 'Failed'];
+
+export class Controller {
+  readonly jobs: Informer<Json>[];
+  readonly ownPods: Informer<Json>[];
+  readonly boundPods: Informer<BoundPod>;
+  readonly nodes: Informer<Json>;
+  readonly queue = new WorkQueue(100, 300_000);
+  readonly ledger = new AdmissionLedger();
+  readonly metrics: Metrics;
+  readonly executor: Executor;
+  private readonly recorder: EventRecorder;
+  private readonly room: Room;
+  private readonly podsByJob = new Map<string, Set<string>>();
+  private readonly views = new Map<string, { rv: string; view: JobView }>();
+  /** resourceVersion of our last status write per job: until the cache has it, reconciling would act on a stale status. */
+  private readonly written = new Map<string, { rv: string; at: number }>();
+  private readonly policy: Policy;
+  private running = false;
+  private workers: Promise<void>[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private kickTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly kube: KubeClient,
+    private readonly log: Logger,
+  ) {
+    const scopes = cfg.namespaces.length > 0 ? cfg.namespaces : [undefined];
+    const informerOpts = { watchdogMs: cfg.watchdog };
+    this.jobs = scopes.map((ns) => new Informer<Json>(kube, { name: `burstjobs${ns ? `/${ns}` : ''}`, path: paths.burstjobs(ns), ...informerOpts }, log));
+    this.ownPods = scopes.map(
+      (ns) => new Informer<Json>(kube, { name: `pack-pods${ns ? `/${ns}` : ''}`, path: paths.pods(ns), labelSelector: LABELS.jobUid, ...informerOpts }, log),
+    );
+    this.boundPods = new Informer<BoundPod>(
+      kube,
+      { name: 'bound-pods', path: paths.pods(), fieldSelector: 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed', transform: slimBoundPod, ...informerOpts },
+      log,
+    );
+    this.nodes = new Informer<Json>(kube, { name: 'nodes', path: paths.nodes(), ...informerOpts }, log);
+    this.metrics = new Metrics(
+      () => {
+        const counts = new Map<string, number>();
+        for (const j of this.allJobs()) counts.set(j.status?.phase ?? 'Unknown', (counts.get(j.status?.phase ?? 'Unknown') ?? 0) + 1);
+        return counts;
+      },
+      () => this.queue.depth,
+    );
+    this.recorder = new EventRecorder(kube, cfg.identity, log);
+    this.executor = new Executor(
+      kube,
+      this.recorder,
+      this.metrics,
+      { podCreateConcurrency: cfg.podCreateConcurrency, pod: { defaultImage: cfg.workerImage, ...(cfg.imagePullPolicy ? { imagePullPolicy: cfg.imagePullPolicy } : {}) } },
+      (ns, name) => this.findPod(ns, name)?.spec?.schedulingGates,
+      log,
+    );
+    this.room = new Room({ nodes: this.nodes, boundPods: this.boundPods, ownPods: this.mergedPods(), jobs: () => this.allViews() }, this.ledger);
+    this.policy = {
+      backoffBaseMs: cfg.restartBackoff,
+      backoffMaxMs: cfg.restartBackoffMax,
+      admissionRecheckMs: cfg.admissionRecheck,
+      brokerCleanupGiveUpMs: cfg.brokerCleanupTimeout,
+    };
+    this.wire();
+  }
+
+  // ---- caches and event handlers ---------------------------------------------------------------------
+
+  private wire(): void {
+    for (const inf of this.jobs) {
+      inf.on({
+        add: (j) => this.queue.add(keyOf(j)),
+        update: (j, old) => {
+          const key = keyOf(j);
+          const w = this.written.get(key);
+          if (w !== undefined && w.rv === j.metadata.resourceVersion) this.written.delete(key);
+          this.queue.add(key);
+          // A job that stopped waiting (admitted, finished, suspended) may free the queue for younger ones.
+          if (old.status?.phase !== j.status?.phase) this.kickWaiting();
+        },
+        delete: (j) => {
+          const key = keyOf(j);
+          this.ledger.forget(key);
+          this.views.delete(key);
+          this.written.delete(key);
+          this.kickWaiting();
+        },
+      });
+    }
+    for (const inf of this.ownPods) {
+      inf.on({
+        add: (p) => {
+          this.index(p, true);
+          this.executor.creates.observed(keyOf(p));
+          this.enqueueOwner(p);
+        },
+        update: (p, old) => {
+          this.enqueueOwner(p);
+          if (isFinished(p) && !isFinished(old)) this.kickWaiting();
+        },
+        delete: (p) => {
+          this.index(p, false);
+          this.executor.deletes.observed(keyOf(p));
+          this.enqueueOwner(p);
+          this.kickWaiting();
+        },
+      });
+    }
+    this.boundPods.on({ delete: () => this.kickWaiting() });
+    this.nodes.on({ add: () => this.kickWaiting(), update: (n, old) => nodeChanged(n, old) && this.kickWaiting(), delete: () => this.kickWaiting() });
+  }
+
+  private index(p: Json, present: boolean): void {
+    const uid = p.metadata.labels?.[LABELS.jobUid];
+    if (uid === undefined) return;
+    const set = this.podsByJob.get(uid) ?? new Set<string>();
+    if (present) set.add(keyOf(p));
+    else set.delete(keyOf(p));
+    if (set.size === 0) this.podsByJob.delete(uid);
+    else this.podsByJob.set(uid, set);
+  }
+
+  private enqueueOwner(p: Json): void {
+    const name = p.metadata.labels?.[LABELS.jobName];
+    if (name !== undefined) this.queue.add(`${p.metadata.namespace}/${name}`);
+  }
+
+  /** Room may have freed up: every job waiting for admission takes another look (debounced). */
+  private kickWaiting(): void {
+    if (this.kickTimer !== undefined) return;
+    this.kickTimer = setTimeout(() => {
+      this.kickTimer = undefined;
+      for (const v of this.allViews()) if (waitingForAdmission(v)) this.queue.add(`${v.namespace}/${v.name}`);
+    }, 100);
+  }
+
+  private findPod(ns: string, name: string): Json | undefined {
+    for (const inf of this.ownPods) {
+      const p = inf.get(`${ns}/${name}`);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+
+  private findJob(key: string): Json | undefined {
+    for (const inf of this.jobs) {
+      const j = inf.get(key);
+      if (j !== undefined) return j;
+    }
+    return undefined;
+  }
+
+  private allJobs(): Json[] {
+    return this.jobs.flatMap((i) => i.list());
+  }
+
+  private view(raw: Json): JobView {
+    const key = keyOf(raw);
+    const rv = raw.metadata.resourceVersion as string;
+    const hit = this.views.get(key);
+    if (hit !== undefined && hit.rv === rv) return hit.view;
+    const view = jobView(raw);
+    this.views.set(key, { rv, view });
+    return view;
+  }
+
+  private allViews(): JobView[] {
+    return this.allJobs().map((j) => this.view(j));
+  }
+
+  private mergedPods(): Informer<Json> {
+    if (this.ownPods.length === 1) return this.ownPods[0]!;
+    const all = this.ownPods;
+    return { list: () => all.flatMap((i) => i.list()) } as unknown as Informer<Json>;
+  }
+
+  get informers(): Informer<any>[] {
+    return [...this.jobs, ...this.ownPods, this.boundPods, this.nodes];
+  }
+
+  get synced(): boolean {
+    return this.informers.every((i) => i.synced);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------
+
+  startInformers(): void {
+    for (const i of this.informers) i.start();
+  }
+
+  async waitForSync(timeoutMs = 120_000): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.waitForSync(timeoutMs)));
+  }
+
+  /** Starts the reconcile workers (only the leader does this). */
+  run(): void {
+    if (this.running) return;
+    this.running = true;
+    for (const j of this.allJobs()) this.queue.add(keyOf(j));
+    this.workers = Array.from({ length: this.cfg.workers }, () => this.worker());
+    this.timers.push(
+      setInterval(() => {
+        for (const j of this.allJobs()) this.queue.add(keyOf(j));
+        this.ledger.prune(120_000);
+      }, this.cfg.resyncPeriod),
+    );
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    this.queue.shutdown();
+    for (const t of this.timers) clearInterval(t);
+    if (this.kickTimer) clearTimeout(this.kickTimer);
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      this.inFlight++;
+      const t0 = process.hrtime.bigint();
+      let result = 'ok';
+      try {
+        const ok = await this.reconcile(key);
+        if (ok) this.queue.forget(key);
+        else {
+          result = 'error';
+          this.queue.addRateLimited(key);
+        }
+      } catch (err) {
+        result = 'error';
+        const delay = this.queue.addRateLimited(key);
+        this.log.error('reconcile failed', { job: key, error: (err as Error).message, retryInMs: delay });
+      } finally {
+        this.metrics.reconcileDuration.observe({ result }, Number(process.hrtime.bigint() - t0) / 1e9);
+        this.inFlight--;
+        this.queue.done(key);
+      }
+    }
+  }
+
+  // ---- reconcile -----------------------------------------------------------------------------------
+
+  /** One reconcile of one BurstJob; false: retry with backoff. */
+  async reconcile(key: string): Promise<boolean> {
+    const raw = this.findJob(key);
+    if (raw === undefined) {
+      this.ledger.forget(key);
+      return true;
+    }
+    const w = this.written.get(key);
+    if (w !== undefined) {
+      // Our last status write is not in the cache yet: acting on the older status would repeat decisions
+      // (count a restart twice, delete the new attempt's pods). The cache update re-queues the key.
+      if (w.rv !== raw.metadata.resourceVersion && Date.now() - w.at < 15_000) {
+        this.queue.addAfter(key, 15_000);
+        return true;
+      }
+      this.written.delete(key);
+    }
+    const job = this.view(raw);
+    const log = this.log.child({ job: key });
+    const pods = [...(this.podsByJob.get(job.uid) ?? [])].map((k) => this.findPod(...(split(k) as [string, string]))).filter((p): p is Json => p !== undefined);
+    const needRoom = job.deletionTimestamp === undefined && !job.spec.suspend && !ACTIVE_PHASES.includes(job.status.phase);
+    const jobsByUid = needRoom ? new Map(this.allViews().map((v) => [v.uid, v])) : new Map<string, JobView>();
+    const p = plan(
+      job,
+      {
+        pods: pods.map(observePod),
+        nodes: needRoom ? this.room.nodes() : [],
+        reserved: needRoom ? this.room.reserved(job.uid, jobsByUid) : [],
+        ahead: needRoom ? this.room.ahead(job, [...jobsByUid.values()]) : [],
+      },
+      Date.now(),
+      this.policy,
+    );
+    // Recorded before any await: the next reconcile of a competing gang already sees this room taken.
+    if (p.admitted !== undefined && p.status?.attempt !== undefined) {
+      this.ledger.record(key, p.status.attempt.index);
+      this.metrics.admissions.inc();
+    }
+    const interesting = p.actions.filter((a) => a.kind !== 'event').map((a) => a.kind);
+    if (interesting.length > 0) log.debug('plan', { actions: interesting, phase: p.status?.phase });
+
+    const res = await this.executor.apply(job, raw, p.actions);
+    const ok = res.errors.length === 0;
+    if (p.status !== undefined && !res.blocking && JSON.stringify(p.status) !== JSON.stringify(job.status)) {
+      try {
+        const updated = await this.kube.replace<Json>(`${paths.burstjob(job.namespace, job.name)}/status`, { ...res.latest, status: p.status });
+        this.written.set(key, { rv: updated.metadata.resourceVersion, at: Date.now() });
+        this.observeTransitions(job.status, p.status, log);
+      } catch (err) {
+        if (isConflict(err)) {
+          log.debug('status write conflict; retrying with the newer object');
+          this.queue.addAfter(key, 50);
+          return true;
+        }
+        if (isNotFound(err)) return true;
+        throw err;
+      }
+    }
+    if (!ok) {
+      const message = res.errors.map((e) => e.message).join('; ');
+      log.warn('some actions failed; retrying with backoff', { errors: message });
+      void this.recorder.record(job, 'Warning', EVENT.ReconcileError, message);
+    }
+    if (p.requeueAfterMs !== undefined) this.queue.addAfter(key, p.requeueAfterMs + 5);
+    return ok;
+  }
+
+  private observeTransitions(before: BurstJobStatus, after: BurstJobStatus, log: Logger): void {
+    if (before.phase !== after.phase) log.info('phase', { from: before.phase ?? '', to: after.phase, attempt: after.attempt?.index });
+    const a = after.attempt;
+    if (a === undefined) return;
+    const sameAttempt = before.attempt?.index === a.index;
+    if (a.runningTime !== undefined && !(sameAttempt && before.attempt?.runningTime !== undefined)) {
+      this.metrics.startup.observe({ stage: 'running' }, (Date.parse(a.runningTime) - Date.parse(a.startTime)) / 1000);
+    }
+    if (a.joinedTime !== undefined && !(sameAttempt && before.attempt?.joinedTime !== undefined)) {
+      this.metrics.startup.observe({ stage: 'joined' }, (Date.parse(a.joinedTime) - Date.parse(a.startTime)) / 1000);
+    }
+    if (after.lastFailure !== undefined && JSON.stringify(after.lastFailure) !== JSON.stringify(before.lastFailure)) {
+      this.metrics.attemptsEnded.inc({ reason: after.lastFailure.reason });
+    }
+  }
+}
+
+const split = (k: string): string[] => {
+  const i = k.indexOf('/');
+  return [k.slice(0, i), k.slice(i + 1)];
+};
+
+const isFinished = (p: Json): boolean => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+
+function nodeChanged(n: Json, old: Json): boolean {
+  return (
+    JSON.stringify([n.status?.allocatable, n.spec?.taints, n.spec?.unschedulable, n.metadata?.labels, (n.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status]) !==
+    JSON.stringify([old.status?.allocatable, old.spec?.taints, old.spec?.unschedulable, old.metadata?.labels, (old.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status])
+  );
+}

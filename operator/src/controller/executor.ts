@@ -1,0 +1,261 @@
+import { cleanupBurst } from '@kubeburst/worker-runtime';
+import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '../api/constants.js';
+import { decodeLayout } from '../planner/layout.js';
+import { headlessService, packPod, paramsConfigMap, resultsConfigMap, type PodOptions } from '../planner/pods.js';
+import type { Action, JobView } from '../planner/types.js';
+import type { EventRecorder } from './events.js';
+import { ApiError, isAlreadyExists, isNotFound, paths, type Json, type KubeClient } from './kube.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * Applies a plan's actions to the API server. Every action is idempotent (deterministic names, create
+ * tolerates AlreadyExists, delete tolerates NotFound), so re-applying a plan after a crash or a stale
+ * cache is harmless. Pod creations, gate lifts and deletions run concurrently in a bounded pool: a
+ * 1 000-pod flare is created in parallel, not one request after another.
+ *
+ * Expectations: a pod this operator just created (or deleted) is not created (or deleted) again until
+ * the informer has seen it or a while has passed, so reconciles that run before the cache catches up do
+ * not send hundreds of redundant requests.
+ */
+export interface ExecutorOptions {
+  podCreateConcurrency: number;
+  pod: PodOptions;
+}
+
+export interface ExecResult {
+  /** The BurstJob as last returned by the API server (a finalizer patch changes its resourceVersion). */
+  latest: Json;
+  errors: Error[];
+  /** A failure that must keep the status from moving on (results not stored yet). */
+  blocking: boolean;
+}
+
+const EXPECTATION_TTL_MS = 30_000;
+
+export class Expectations {
+  private readonly pending = new Map<string, number>();
+  expect(key: string): void {
+    this.pending.set(key, Date.now() + EXPECTATION_TTL_MS);
+  }
+  observed(key: string): void {
+    this.pending.delete(key);
+  }
+  isPending(key: string): boolean {
+    const until = this.pending.get(key);
+    if (until === undefined) return false;
+    if (until < Date.now()) {
+      this.pending.delete(key);
+      return false;
+    }
+    return true;
+  }
+}
+
+export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<Error[]> {
+  const errors: Error[] = [];
+  let next = 0;
+  const run = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        errors.push(err as Error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return errors;
+}
+
+export class Executor {
+  readonly creates = new Expectations();
+  readonly deletes = new Expectations();
+
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly recorder: EventRecorder,
+    private readonly metrics: Metrics,
+    private readonly opts: ExecutorOptions,
+    private readonly podGates: (ns: string, name: string) => Json[] | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  async apply(job: JobView, raw: Json, actions: readonly Action[]): Promise<ExecResult> {
+    const res: ExecResult = { latest: raw, errors: [], blocking: false };
+    const ns = job.namespace;
+    const events: Promise<void>[] = [];
+    const attempt = async (what: string, f: () => Promise<void>, blocking = false): Promise<void> => {
+      try {
+        await f();
+      } catch (err) {
+        res.errors.push(new Error(`${what}: ${(err as Error).message}`));
+        if (blocking) res.blocking = true;
+      }
+    };
+    const order: Action['kind'][] = ['addFinalizer', 'ensureService', 'ensureParams', 'createPods', 'ungatePods', 'deletePods', 'writeResults', 'cleanupBroker', 'finalize', 'deleteJob', 'event'];
+    const sorted = [...actions].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+    for (const a of sorted) {
+      switch (a.kind) {
+        case 'addFinalizer':
+          await attempt('add finalizer', async () => {
+            const finalizers = [...(res.latest.metadata.finalizers ?? []), BROKER_FINALIZER];
+            res.latest = await this.kube.patch(paths.burstjob(ns, job.name), { metadata: { finalizers, resourceVersion: res.latest.metadata.resourceVersion } });
+          });
+          break;
+        case 'ensureService':
+          await attempt('create Service', () => this.createIfAbsent(paths.services(ns), headlessService(job)));
+          break;
+        case 'ensureParams':
+          await attempt('create params ConfigMap', () => this.kube.apply(paths.configmap(ns, `${job.name}-params`), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined));
+          break;
+        case 'createPods': {
+          const sizes = decodeLayout(a.layout);
+          const burstId = a.burstId;
+          const todo = a.packs.filter((p) => !this.creates.isPending(`${ns}/${packName(job, a.attempt, p)}`));
+          const errs = await pool(todo, this.opts.podCreateConcurrency, async (pack) => {
+            const pod = packPod(job, a.attempt, burstId, pack, sizes, this.opts.pod);
+            const key = `${ns}/${pod.metadata.name as string}`;
+            try {
+              await this.kube.create(paths.pods(ns), pod);
+              this.metrics.podsCreated.inc();
+              this.creates.expect(key);
+            } catch (err) {
+              if (!isAlreadyExists(err)) throw err;
+            }
+          });
+          if (errs.length) res.errors.push(summarize(`create ${errs.length} of ${todo.length} pod(s)`, errs));
+          break;
+        }
+        case 'ungatePods': {
+          const errs = await pool(a.pods, this.opts.podCreateConcurrency, (name) => this.ungate(ns, name));
+          if (errs.length) res.errors.push(summarize(`lift the gate of ${errs.length} of ${a.pods.length} pod(s)`, errs));
+          break;
+        }
+        case 'deletePods': {
+          const todo = a.pods.filter((n) => !this.deletes.isPending(`${ns}/${n}`));
+          const errs = await pool(todo, this.opts.podCreateConcurrency, async (name) => {
+            try {
+              await this.kube.delete(paths.pod(ns, name), { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' });
+              this.metrics.podsDeleted.inc();
+              this.deletes.expect(`${ns}/${name}`);
+            } catch (err) {
+              if (!isNotFound(err)) throw err;
+            }
+          });
+          if (errs.length) res.errors.push(summarize(`delete ${errs.length} of ${todo.length} pod(s) (${a.why})`, errs));
+          if (todo.length) this.log.info('deleted pods', { count: todo.length, why: a.why });
+          break;
+        }
+        case 'writeResults':
+          await attempt('write results ConfigMap', () => this.kube.apply(paths.configmap(ns, a.ref.configMap), resultsConfigMap(job, a.data), FIELD_MANAGER).then(() => undefined), true);
+          break;
+        case 'cleanupBroker': {
+          const failed = await this.cleanupBroker(job, a.burstIds);
+          if (failed !== undefined) events.push(this.recorder.record(job, 'Warning', EVENT.BrokerCleanupFailed, `${failed}; the keys expire on their own (TTL)`));
+          break;
+        }
+        case 'finalize':
+          await attempt('finalize', async () => {
+            const failed = await this.cleanupBroker(job, a.burstIds);
+            if (failed !== undefined && !a.giveUp) throw new Error(`${failed} (will retry; the finalizer is dropped after --broker-cleanup-timeout)`);
+            const finalizers = (res.latest.metadata.finalizers ?? []).filter((f: string) => f !== BROKER_FINALIZER);
+            try {
+              res.latest = await this.kube.patch(paths.burstjob(ns, job.name), { metadata: { finalizers, resourceVersion: res.latest.metadata.resourceVersion } });
+            } catch (err) {
+              if (!isNotFound(err)) throw err;
+            }
+          });
+          break;
+        case 'deleteJob':
+          await attempt('delete BurstJob', async () => {
+            try {
+              await this.kube.delete(paths.burstjob(ns, job.name), { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', preconditions: { uid: job.uid } });
+              this.log.info('deleted BurstJob', { why: a.why });
+            } catch (err) {
+              if (!isNotFound(err)) throw err;
+            }
+          });
+          break;
+        case 'event':
+          events.push(this.recorder.record(job, a.type, a.reason, a.message));
+          break;
+      }
+    }
+    await Promise.all(events);
+    return res;
+  }
+
+  private async createIfAbsent(path: string, body: Json): Promise<void> {
+    try {
+      await this.kube.create(path, body);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+
+  /** Removes only the gang gate, checking it is where we think (other gates may be added by others). */
+  private async ungate(ns: string, name: string): Promise<void> {
+    const gates = this.podGates(ns, name);
+    const i = gates === undefined ? 0 : gates.findIndex((g) => g.name === GANG_SCHEDULING_GATE);
+    if (i < 0) return;
+    try {
+      await this.kube.patch(
+        paths.pod(ns, name),
+        [
+          { op: 'test', path: `/spec/schedulingGates/${i}/name`, value: GANG_SCHEDULING_GATE },
+          { op: 'remove', path: `/spec/schedulingGates/${i}` },
+        ],
+        'application/json-patch+json',
+      );
+    } catch (err) {
+      // NotFound: the planner will see the pod is gone. 422: the gate moved or is gone already; the next
+      // reconcile, with a fresher cache, tries again if it is still there.
+      if (isNotFound(err) || (err instanceof ApiError && err.status === 422)) return;
+      throw err;
+    }
+  }
+
+  /** Deletes the bursts' broker keys; returns why it failed, or undefined. */
+  private async cleanupBroker(job: JobView, burstIds: readonly string[]): Promise<string | undefined> {
+    const t = job.spec.transport;
+    if (t.kind !== 'redis') return undefined;
+    let url = t.url;
+    try {
+      if (t.secretRef !== undefined) {
+        const secret = await this.kube.get<Json>(paths.secret(job.namespace, t.secretRef.name));
+        const b64 = secret.data?.[t.secretRef.key];
+        if (b64 === undefined) return `Secret ${t.secretRef.name} has no key ${t.secretRef.key}`;
+        url = Buffer.from(b64, 'base64').toString('utf8');
+      }
+      let deleted = 0;
+      for (const id of burstIds) deleted += await withTimeout(cleanupBurst('redis', url, id), 10_000, `cleaning Redis keys of burst ${id}`);
+      if (deleted > 0) this.log.info('deleted broker keys', { keys: deleted, bursts: burstIds.length });
+      return undefined;
+    } catch (err) {
+      return `cannot delete broker keys of ${burstIds.join(', ')}: ${(err as Error).message}`;
+    }
+  }
+}
+
+function packName(job: JobView, attempt: number, pack: number): string {
+  return `${job.name}-a${attempt}-${pack}`;
+}
+
+function summarize(what: string, errs: Error[]): Error {
+  const first = [...new Set(errs.map((e) => e.message))].slice(0, 3).join('; ');
+  return new Error(`could not ${what}: ${first}`);
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,98 @@
+import { BurstJobSpec } from '../api/burstjob.js';
+import { GANG_SCHEDULING_GATE, LABELS, POD } from '../api/constants.js';
+import { readStatus } from '../api/status.js';
+import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
+import { bytes, cpuMillis } from '../planner/quantity.js';
+import type { JobView, ObservedPod, PodPhase } from '../planner/types.js';
+import type { Json } from './kube.js';
+
+/** Kubernetes objects → the planner's views. Pure; the controller calls these on informer objects. */
+
+export function jobView(obj: Json): JobView {
+  const m = obj.metadata ?? {};
+  const parsed = BurstJobSpec.safeParse(obj.spec ?? {});
+  const specError = parsed.success ? undefined : parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
+  return {
+    name: m.name,
+    namespace: m.namespace,
+    uid: m.uid,
+    generation: m.generation ?? 0,
+    creationTimestamp: Date.parse(m.creationTimestamp ?? new Date(0).toISOString()),
+    ...(m.deletionTimestamp ? { deletionTimestamp: Date.parse(m.deletionTimestamp) } : {}),
+    finalizers: m.finalizers ?? [],
+    // An invalid spec still needs a value for the planner's bookkeeping; it is never used to build pods.
+    spec: parsed.success ? parsed.data : BurstJobSpec.parse({ size: 1, function: { module: '-' } }),
+    ...(specError !== undefined ? { specError } : {}),
+    status: readStatus(obj.status),
+  };
+}
+
+export function observePod(pod: Json): ObservedPod {
+  const labels = pod.metadata?.labels ?? {};
+  const st = pod.status ?? {};
+  const container = (st.containerStatuses ?? []).find((c: Json) => c.name === POD.container) ?? st.containerStatuses?.[0];
+  const term = container?.state?.terminated;
+  const ready = (st.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
+  const scheduled = (st.conditions ?? []).find((c: Json) => c.type === 'PodScheduled');
+  return {
+    name: pod.metadata.name,
+    attempt: Number(labels[LABELS.attempt] ?? -1),
+    pack: Number(labels[LABELS.packIndex] ?? -1),
+    gated: (pod.spec?.schedulingGates ?? []).some((g: Json) => g.name === GANG_SCHEDULING_GATE),
+    ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+    phase: (st.phase ?? 'Pending') as PodPhase,
+    ready,
+    deleting: pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
+    ...(term ? { terminated: { exitCode: term.exitCode ?? 0, ...(term.reason ? { reason: term.reason } : {}), ...(term.message ? { message: term.message } : {}) } } : {}),
+    ...(st.reason ? { reason: st.reason } : {}),
+    ...(st.message ? { message: st.message } : {}),
+    ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && scheduled.message ? { unschedulable: scheduled.message } : {}),
+  };
+}
+
+/** What the scheduler accounts a pod for: max(sum of containers, largest init container) + overhead. */
+export function podRequests(pod: Json): Resources {
+  const of = (c: Json): Resources => ({ cpu: cpuMillis(c.resources?.requests?.cpu), memory: bytes(c.resources?.requests?.memory), pods: 0 });
+  let sum = ZERO;
+  for (const c of pod.spec?.containers ?? []) sum = add(sum, of(c));
+  for (const c of pod.spec?.initContainers ?? []) {
+    const r = of(c);
+    if (c.restartPolicy === 'Always') sum = add(sum, r); // sidecars run alongside
+    else sum = { cpu: Math.max(sum.cpu, r.cpu), memory: Math.max(sum.memory, r.memory), pods: 0 };
+  }
+  const o = pod.spec?.overhead ?? {};
+  return { cpu: sum.cpu + cpuMillis(o.cpu), memory: sum.memory + bytes(o.memory), pods: 1 };
+}
+
+/** The slim record the cluster-wide pod cache keeps (one per bound, unfinished pod). */
+export interface BoundPod {
+  metadata: { namespace: string; name: string; resourceVersion?: string };
+  nodeName: string;
+  requests: Resources;
+}
+
+export function slimBoundPod(pod: Json): BoundPod {
+  return {
+    metadata: { namespace: pod.metadata.namespace, name: pod.metadata.name, resourceVersion: pod.metadata.resourceVersion },
+    nodeName: pod.spec?.nodeName ?? '',
+    requests: podRequests(pod),
+  };
+}
+
+export function nodeAllocatable(node: Json): Resources {
+  const a = node.status?.allocatable ?? {};
+  return { cpu: cpuMillis(a.cpu), memory: bytes(a.memory), pods: Number(a.pods ?? 0) };
+}
+
+export function nodeView(node: Json, used: Resources): NodeView {
+  const allocatable = nodeAllocatable(node);
+  const ready = (node.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
+  return {
+    name: node.metadata.name,
+    labels: node.metadata.labels ?? {},
+    taints: (node.spec?.taints ?? []).map((t: Json) => ({ key: t.key, ...(t.value ? { value: t.value } : {}), effect: t.effect })),
+    schedulable: ready && !node.spec?.unschedulable,
+    allocatable,
+    free: add(allocatable, used, -1),
+  };
+}
