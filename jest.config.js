@@ -1,5 +1,9 @@
-/** Unit tests live beside the code (worker-runtime/src, operator/src); integration suites under test/. */
-export default {
+/**
+ * Unit tests live beside the code (worker-runtime/src, operator/src); integration suites under test/.
+ * Two projects: `cluster` (test/integration, test/e2e) needs the local control plane, which its
+ * globalSetup starts (test/cluster/up.sh) only when at least one of its tests is selected.
+ */
+const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
@@ -9,9 +13,27 @@ export default {
     '^@kubeburst/worker-runtime$': '<rootDir>/worker-runtime/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  testMatch: ['<rootDir>/worker-runtime/src/**/*.test.ts', '<rootDir>/operator/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts', '<rootDir>/examples/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
-  testTimeout: 120000,
+};
+const CLUSTER_TESTS = ['/test/integration/', '/test/e2e/'];
+
+export default {
   maxWorkers: 2,
+  // Cluster tests set longer timeouts per test.
+  testTimeout: 120000,
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/worker-runtime/src/**/*.test.ts', '<rootDir>/operator/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts', '<rootDir>/examples/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/', ...CLUSTER_TESTS],
+    },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: CLUSTER_TESTS.map((d) => `<rootDir>${d}**/*.test.ts`),
+      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+      globalSetup: '<rootDir>/test/integration/harness/global-setup.ts',
+    },
+  ],
 };

@@ -151,6 +151,11 @@ export const PodTemplateSpec = z
       .describe('Tolerations of the pack pods (core/v1 Toleration); nodes whose taints they do not tolerate are not counted as room.'),
     serviceAccountName: z.string().optional().describe('ServiceAccount the pack pods run as (default: the namespace default).'),
     priorityClassName: z.string().optional().describe('PriorityClass of the pack pods.'),
+    schedulerName: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Scheduler that binds the pack pods (default: the cluster default scheduler). The gang is still admitted by the operator; spec.timeouts.scheduleSeconds bounds how long that scheduler may take.'),
     env: z.array(z.object({ name: z.string().min(1), value: z.string() })).optional().describe('Extra environment variables of the pack container.'),
   })
   .describe('Extra settings for the pack pods.');

@@ -242,6 +242,9 @@ export class KubeClient {
           return;
         }
         const lines = createInterface({ input: res, crlfDelay: Infinity });
+        // An aborted or broken stream ends the watch (the caller decides whether to watch again).
+        const ended = (err?: Error): void => (err === undefined || signal.aborted ? resolve() : reject(err));
+        lines.on('error', ended);
         lines.on('line', (line) => {
           if (line.trim() === '') return;
           let ev: Json;
@@ -252,9 +255,9 @@ export class KubeClient {
           }
           onEvent(ev.type, ev.object);
         });
-        res.on('error', reject);
-        res.on('end', () => resolve());
-        res.on('close', () => resolve());
+        res.on('error', ended);
+        res.on('end', () => ended());
+        res.on('close', () => ended());
       });
       req.on('error', (err) => (signal.aborted ? resolve() : reject(err)));
       req.end();

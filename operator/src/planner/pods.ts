@@ -155,6 +155,7 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
       ...(t.tolerations ? { tolerations: t.tolerations } : {}),
       ...(t.serviceAccountName ? { serviceAccountName: t.serviceAccountName } : {}),
       ...(t.priorityClassName ? { priorityClassName: t.priorityClassName } : {}),
+      ...(t.schedulerName ? { schedulerName: t.schedulerName } : {}),
       containers: [
         {
           name: POD.container,

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import type { KubeClient } from '../../operator/src/controller/kube.js';
+import { LABELS } from '../../operator/src/api/constants.js';
+import { condition, Flares, PodRecorder } from './harness/flare.js';
+import { adminClient, createNamespace, deleteNamespace, list, paths, type Json } from './harness/kube.js';
+import { OperatorUnderTest } from './harness/operator.js';
+import { NodePool } from './harness/pool.js';
+import { sleep, waitFor } from './harness/wait.js';
+
+/**
+ * A flare's life on a real kube-apiserver, kube-scheduler, kube-controller-manager and kwok nodes, driven by
+ * the operator running with the Helm chart's ServiceAccount token. Each test has its own node pool.
+ */
+const suffix = randomBytes(3).toString('hex');
+const ns = `it-flare-${suffix}`;
+let kube: KubeClient;
+let op: OperatorUnderTest;
+const pools: NodePool[] = [];
+
+async function poolOf(name: string, nodes: number, cpu: number): Promise<Flares> {
+  const pool = new NodePool(kube, `${ns}-${name}`);
+  pools.push(pool);
+  await pool.add(nodes, cpu);
+  return new Flares(kube, ns, pool);
+}
+
+beforeAll(async () => {
+  kube = await adminClient();
+  await createNamespace(kube, ns);
+  op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns });
+  await op.start();
+});
+
+afterAll(async () => {
+  await op?.stop();
+  op?.uninstall();
+  await deleteNamespace(kube, ns);
+  await Promise.all(pools.map((p) => p.delete()));
+  kube?.close();
+});
+
+describe('a BurstJob on the local control plane', () => {
+  it('creates every pack gated, lifts the gates together, runs, succeeds, and stores the results', async () => {
+    const flares = await poolOf('happy', 2, 16);
+    const rec = new PodRecorder(kube, ns, `${LABELS.jobName}=hello`);
+    await rec.start();
+    await flares.create('hello', { size: 16, granularity: 4, resources: { cpu: '1', memory: '1Gi' }, params: { value: { n: 7 } } });
+
+    const running = await flares.waitStatus('hello', 'every pack joined', (s) => s.phase === 'Running' && s.packs?.ready === 4);
+    await rec.stop();
+    // The gang invariant, seen from outside: every pod appeared gated; no gate went before the last pod existed.
+    const records = [...rec.pods.values()];
+    expect(records.map((r) => r.name).sort()).toEqual(['hello-a0-0', 'hello-a0-1', 'hello-a0-2', 'hello-a0-3']);
+    expect(records.every((r) => r.gatedWhenCreated)).toBe(true);
+    expect(Math.max(...records.map((r) => r.seen))).toBeLessThanOrEqual(Math.min(...records.map((r) => r.ungatedAt!)));
+    expect(records.every((r) => r.boundAt !== undefined)).toBe(true);
+
+    const s = running.status;
+    expect(s.attempt).toMatchObject({ index: 0, layout: '4x4' });
+    expect(s.packs).toEqual({ total: 4, gated: 0, pending: 0, running: 4, ready: 4, succeeded: 0, failed: 0 });
+    expect(s.observedGeneration).toBe(1);
+    for (const t of ['Admitted', 'PacksScheduled', 'Started']) expect(condition(running, t)).toMatchObject({ status: 'True', observedGeneration: 1 });
+    expect(s.startupLatency.packsRunningSeconds).toBeGreaterThanOrEqual(0);
+    expect(s.startupLatency.workersJoinedSeconds).toBeGreaterThanOrEqual(s.startupLatency.packsRunningSeconds);
+
+    // What the packs get: owner, stable DNS name under the headless Service, params, identity in env.
+    const pod = (await flares.pods('hello')).find((p) => p.metadata.name === 'hello-a0-2')!;
+    expect(pod.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'BurstJob', name: 'hello', uid: running.metadata.uid, controller: true })]);
+    expect([pod.spec.hostname, pod.spec.subdomain]).toEqual(['hello-a0-2', 'hello']);
+    const env = Object.fromEntries(pod.spec.containers[0].env.map((e: Json) => [e.name, e.value]));
+    expect(env).toMatchObject({ KB_BURST_SIZE: '16', KB_GRANULARITY: '4', KB_PACK_INDEX: '2', KB_TRANSPORT: 'direct', KB_TRANSPORT_URL: 'tcp://hello-a0-{pack}.hello:7100', KB_BURST_ID: s.attempt.burstId });
+    expect(pod.spec.containers[0].resources.requests).toEqual({ cpu: '4', memory: '4Gi' });
+    const svc = await kube.get<Json>(paths.service(ns, 'hello'));
+    expect(svc.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    const params = await kube.get<Json>(paths.configmap(ns, 'hello-params'));
+    expect(JSON.parse(params.data['params.json'])).toEqual({ value: { n: 7 } });
+
+    await flares.complete('hello');
+    const done = await flares.waitPhase('hello', 'Succeeded');
+    expect(condition(done, 'Succeeded')).toMatchObject({ status: 'True', reason: 'AllPacksSucceeded' });
+    expect(done.status.completionTime).toBeDefined();
+    expect(done.status.results).toEqual({ configMap: 'hello-results', key: 'results.json', workers: 16, missing: 0 });
+    const results = await kube.get<Json>(paths.configmap(ns, 'hello-results'));
+    expect(JSON.parse(results.data['results.json']).workers).toEqual(Array.from({ length: 16 }, (_, w) => ({ worker: w, square: w * w })));
+    expect(results.metadata.ownerReferences[0]).toMatchObject({ kind: 'BurstJob', name: 'hello' });
+
+    const reasons = (await flares.events('hello')).map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['GangAdmitted', 'Started', 'Succeeded']));
+    const metrics = await op.metrics();
+    expect(metrics).toMatch(/kubeburst_pods_created_total [1-9]/);
+    expect(metrics).toMatch(/kubeburst_flare_startup_seconds_count\{stage="joined"\} [1-9]/);
+    expect(metrics).toMatch(/kubeburst_burstjobs\{phase="Succeeded"\} [1-9]/);
+  });
+
+  it('without room for every pack binds none, says why in a condition and an event, and starts once room appears', async () => {
+    const flares = await poolOf('tight', 4, 32);
+    await flares.create('big', { size: 5, granularity: 1, resources: { cpu: '32', memory: '1Gi' } });
+    const waiting = await flares.waitStatus('big', 'Admitted=False InsufficientCapacity', (_, j) => condition(j, 'Admitted')?.reason === 'InsufficientCapacity');
+    expect(condition(waiting, 'Admitted')!.message).toContain('needs 5 pack(s) of 32 CPU, 1Gi memory; the 4 eligible node(s) have room for 4 of 5 pack(s)');
+    expect(waiting.status.phase).toBe('Pending');
+    await waitFor('the InsufficientCapacity event', async () => (await flares.events('big')).find((e) => e.reason === 'InsufficientCapacity' && e.type === 'Warning'));
+    await sleep(1500);
+    const pods = await flares.pods('big');
+    expect(pods).toHaveLength(5);
+    expect(pods.filter((p) => p.spec.nodeName)).toEqual([]);
+    expect(pods.every((p) => p.spec.schedulingGates?.[0]?.name === 'kubeburst.io/gang')).toBe(true);
+
+    await flares.pool.add(1, 32);
+    await flares.waitPhase('big', 'Running');
+    const nodes = (await flares.pods('big')).map((p) => p.spec.nodeName);
+    expect(new Set(nodes).size).toBe(5);
+    await flares.delete('big');
+  });
+
+  it('admits two gangs that cannot both fit one after the other, never both partly', async () => {
+    const flares = await poolOf('duel', 2, 32);
+    const rec = new PodRecorder(kube, ns, `${LABELS.jobName} in (duel-a,duel-b)`);
+    await rec.start();
+    // Each needs 3 packs of 16 CPU; the pool has room for 4 such packs.
+    await Promise.all([flares.create('duel-a', { size: 3, granularity: 1, resources: { cpu: '16' } }), flares.create('duel-b', { size: 3, granularity: 1, resources: { cpu: '16' } })]);
+    const first = await waitFor('one gang running', async () => {
+      for (const n of ['duel-a', 'duel-b']) if ((await flares.get(n)).status?.phase === 'Running') return n;
+      return undefined;
+    });
+    const second = first === 'duel-a' ? 'duel-b' : 'duel-a';
+    const waiting = await flares.waitStatus(second, 'waiting for room', (_, j) => ['QueuedBehind', 'InsufficientCapacity'].includes(condition(j, 'Admitted')?.reason));
+    expect(waiting.status.phase).toBe('Pending');
+    expect((await flares.pods(second)).every((p) => !p.spec.nodeName && p.spec.schedulingGates?.length === 1)).toBe(true);
+
+    await flares.complete(first);
+    await flares.waitPhase(first, 'Succeeded');
+    await flares.waitPhase(second, 'Running');
+    await rec.stop();
+    // The second gang's gates went only after the first had finished: they never shared the pool.
+    const byJob = (j: string) => [...rec.pods.values()].filter((r) => r.name.startsWith(`${j}-`));
+    expect(Math.min(...byJob(second).map((r) => r.ungatedAt!))).toBeGreaterThan(Math.max(...byJob(first).map((r) => r.ungatedAt!)));
+    await flares.complete(second);
+    await flares.waitPhase(second, 'Succeeded');
+  });
+
+  it('garbage-collects pods, Service and ConfigMaps when the BurstJob is deleted', async () => {
+    const flares = await poolOf('gc', 1, 16);
+    await flares.create('gone', { size: 4, granularity: 2 });
+    await flares.waitPhase('gone', 'Running');
+    expect(await flares.pods('gone')).toHaveLength(2);
+    await flares.delete('gone');
+    await waitFor(
+      'pods, Service and ConfigMaps of the deleted BurstJob to be gone',
+      async () => {
+        const left = [
+          ...(await flares.pods('gone')),
+          ...(await list(kube, `/api/v1/namespaces/${ns}/services`, `${LABELS.jobName}=gone`)),
+          ...(await list(kube, `/api/v1/namespaces/${ns}/configmaps`, `${LABELS.jobName}=gone`)),
+        ];
+        return left.length === 0;
+      },
+      60_000,
+    );
+  });
+});

@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** Where the local control plane of test/cluster lives, and how to reach it. */
+export const REPO = resolve(import.meta.dirname, '../../..');
+
+export interface ClusterEnv {
+  stateDir: string;
+  kubeconfig: string;
+  kubectl: string;
+  helm: string;
+  apiServer: string;
+  kubeVersion: string;
+}
+
+export function stateDir(): string {
+  return process.env.KUBEBURST_CLUSTER_DIR ?? resolve(REPO, '.cache/cluster-state');
+}
+
+export function clusterEnv(): ClusterEnv {
+  const dir = stateDir();
+  const file = resolve(dir, 'env');
+  if (!existsSync(file)) throw new Error(`no local control plane in ${dir}: run test/cluster/up.sh (the jest globalSetup of the cluster project does)`);
+  const env = Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  return {
+    stateDir: dir,
+    kubeconfig: env.KUBECONFIG!,
+    kubectl: resolve(env.KUBEBURST_KUBE_BIN_DIR!, 'kubectl'),
+    helm: resolve(env.KUBEBURST_HELM_BIN_DIR!, 'helm'),
+    apiServer: env.KUBEBURST_API_SERVER!,
+    kubeVersion: env.KUBEBURST_KUBE_VERSION!,
+  };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion; `check` throws with its output when it fails. */
+export function run(cmd: string, args: string[], opts: { input?: string; check?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunResult {
+  const r = spawnSync(cmd, args, { input: opts.input, encoding: 'utf8', cwd: opts.cwd ?? REPO, env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
+  const res = { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
+  if ((opts.check ?? true) && res.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${res.code}:\n${res.stderr}${res.stdout}`);
+  return res;
+}
+
+export function kubectl(args: string[], opts: { input?: string; check?: boolean } = {}): RunResult {
+  const c = clusterEnv();
+  return run(c.kubectl, ['--kubeconfig', c.kubeconfig, ...args], opts);
+}
+
+export function helm(args: string[], opts: { input?: string; check?: boolean } = {}): RunResult {
+  const c = clusterEnv();
+  return run(c.helm, args, { ...opts, env: { ...process.env, KUBECONFIG: c.kubeconfig, HELM_CACHE_HOME: resolve(REPO, '.cache/helm'), HELM_CONFIG_HOME: resolve(REPO, '.cache/helm'), HELM_DATA_HOME: resolve(REPO, '.cache/helm') } });
+}

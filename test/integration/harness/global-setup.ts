@@ -1,0 +1,30 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/**
+ * Jest globalSetup of the `cluster` project: runs once per `npm test` when an integration or e2e test is
+ * selected. Starts the local control plane (builds it first if the cache is cold; a no-op when it already
+ * runs), builds the operator the tests start as a child process, and installs the CRD.
+ *
+ * Jest loads this file outside its module mapper, so it imports only Node built-ins.
+ */
+const REPO = resolve(import.meta.dirname, '../../..');
+const CRD_FILE = 'crds/kubeburst.io_burstjobs.yaml';
+
+export default async function globalSetup(): Promise<void> {
+  const t0 = Date.now();
+  const state = process.env.KUBEBURST_CLUSTER_DIR ?? resolve(REPO, '.cache/cluster-state');
+  const step = (what: string, cmd: string, args: string[]): void => {
+    const r = spawnSync(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${what} failed (${cmd} ${args.join(' ')} exited ${r.status}): see the output above`);
+  };
+  step('starting the local control plane', resolve(REPO, 'test/cluster/up.sh'), [state]);
+  step('building the operator', 'npx', ['tsc', '-b', 'operator']);
+  const env = readFileSync(resolve(state, 'env'), 'utf8');
+  const kubectl = resolve(/^KUBEBURST_KUBE_BIN_DIR=(.*)$/m.exec(env)![1]!, 'kubectl');
+  const kubeconfig = resolve(state, 'kubeconfig');
+  step('installing the CRD', kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', resolve(REPO, CRD_FILE)]);
+  step('waiting for the CRD', kubectl, ['--kubeconfig', kubeconfig, 'wait', '--for', 'condition=Established', '--timeout=60s', 'crd/burstjobs.kubeburst.io']);
+  process.stderr.write(`\n[cluster] control plane ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${state})\n`);
+}
