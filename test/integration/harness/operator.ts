@@ -17,6 +17,8 @@ export interface OperatorOptions {
   namespace: string;
   /** Extra flags (tests shorten backoffs and lease times). */
   args?: string[];
+  /** Several instances of one install (leader election): each names its process identity and log. */
+  instance?: string;
 }
 
 export class OperatorUnderTest {
@@ -40,7 +42,7 @@ export class OperatorUnderTest {
   }
 
   static async install(kube: KubeClient, o: OperatorOptions): Promise<OperatorUnderTest> {
-    const dir = resolve(REPO, '.cache/test-operators', o.release);
+    const dir = resolve(REPO, '.cache/test-operators', o.release, o.instance ?? 'main');
     mkdirSync(dir, { recursive: true });
     kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests(o.release, o.namespace) });
     const op = new OperatorUnderTest(kube, o, dir);
@@ -74,7 +76,8 @@ export class OperatorUnderTest {
     );
   }
 
-  async start(): Promise<void> {
+  /** Starts the process; resolves once it reconciles (`untilLeading: false`: once its caches are synced). */
+  async start(untilLeading = true): Promise<void> {
     if (this.child !== undefined) throw new Error('operator already running');
     this.starts++;
     const out = openSync(this.logFile, 'a');
@@ -84,7 +87,7 @@ export class OperatorUnderTest {
       `--namespaces=${this.o.namespace}`,
       `--leader-election-namespace=${this.o.namespace}`,
       `--leader-election-id=${this.o.release}-kubeburst`,
-      `--identity=${this.o.release}-${this.starts}`,
+      `--identity=${this.identity}`,
       '--metrics-bind-address=127.0.0.1:0',
       '--worker-image=kubeburst/worker:test',
       '--lease-duration=3s',
@@ -103,7 +106,7 @@ export class OperatorUnderTest {
     child.on('exit', () => {
       if (this.child === child) this.child = undefined;
     });
-    const marker = `"identity":"${this.o.release}-${this.starts}"`;
+    const marker = `"identity":"${this.identity}"`;
     await waitFor(
       `operator ${this.o.release} to start reconciling (log: ${this.logFile})`,
       () => {
@@ -112,10 +115,14 @@ export class OperatorUnderTest {
         const start = lines.findIndex((l) => l.includes('"operator starting"') && l.includes(marker));
         if (start < 0) return false;
         this.port = JSON.parse(lines[start]!).http as number;
-        return lines.slice(start).some((l) => l.includes('"msg":"reconciling"'));
+        return lines.slice(start).some((l) => l.includes(untilLeading ? '"msg":"reconciling"' : '"msg":"caches synced"'));
       },
       60_000,
     );
+  }
+
+  get identity(): string {
+    return `${this.o.release}-${this.o.instance ?? 'main'}-${this.starts}`;
   }
 
   get pid(): number | undefined {
@@ -130,6 +137,16 @@ export class OperatorUnderTest {
     child.kill(signal);
     await exited;
     this.child = undefined;
+  }
+
+  /** Resolves once this instance logs that it leads. */
+  async waitLeading(timeoutMs = 30_000): Promise<void> {
+    const marker = `"identity":"${this.identity}"`;
+    await waitFor(`${this.identity} to lead`, () => {
+      const lines = this.logs().split('\n');
+      const start = lines.findIndex((l) => l.includes('"operator starting"') && l.includes(marker));
+      return start >= 0 && lines.slice(start).some((l) => l.includes('"msg":"reconciling"'));
+    }, timeoutMs);
   }
 
   logs(): string {
