@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 import { PackLayout } from '../topology.js';
+import { parseDirectUrl } from '../transport/direct-address.js';
 import { TRANSPORT_KINDS, type TransportKind } from '../transport/types.js';
 
 /**
@@ -40,6 +41,11 @@ export const ENV = {
   packSizes: 'KB_PACK_SIZES',
   packIndex: 'KB_PACK_INDEX',
   transport: 'KB_TRANSPORT',
+  /**
+   * redis://…, nats://…, or for the direct transport where each pack listens (see transport/direct-address.ts):
+   * `unix:///tmp/kb/p{pack}.sock`, `tcp://<job>-a<attempt>-{pack}.<headless-service>:7100` (a pod listens on
+   * 0.0.0.0:7100), or `host:port,host:port,…` (one per pack); `?listen=host:port` overrides where this pack listens.
+   */
   transportUrl: 'KB_TRANSPORT_URL',
   chunkBytes: 'KB_CHUNK_BYTES',
   function: 'KB_FUNCTION',
@@ -107,6 +113,10 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   if (kind === undefined) throw new ConfigError(ENV.transport, `is required when the burst has more than one pack: one of ${TRANSPORT_KINDS.join(', ')}`);
   if (!TRANSPORT_KINDS.includes(kind)) throw new ConfigError(ENV.transport, `must be one of ${TRANSPORT_KINDS.join(', ')} (got '${kind}')`);
 
+  const url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
+  // A bad direct-transport address list fails here, at start, not at the first send.
+  if (kind === 'direct' && layout.packCount > 1) parseDirectUrl(url, layout.packCount, packId);
+
   const range = layout.packRange(packId);
   const params = loadParams(env, layout.burstSize, range.start, range.end);
   const port = get(ENV.httpPort);
@@ -114,7 +124,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     burstId: need(ENV.burstId),
     layout,
     packId,
-    transport: { kind, url: get(ENV.transportUrl) ?? DEFAULT_URLS[kind], chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1) },
+    transport: { kind, url, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1) },
     modulePath: need(ENV.function),
     params,
     joinTimeoutMs: int(ENV.joinTimeoutMs, DEFAULTS.joinTimeoutMs, 1),
@@ -131,11 +141,12 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
 }
 
 /**
- * Polling only pays when every waiting thread has a core; with more threads than cores it steals cycles
- * from the threads doing work, so large packs sleep at once (Atomics.waitAsync).
+ * Polling only pays when every worker thread has a core (the pack's main thread mostly sleeps in I/O);
+ * with more threads than cores it steals cycles from the threads doing work, so large packs sleep at
+ * once (Atomics.waitAsync).
  */
 export function defaultSpin(threads: number): number {
-  return threads + 1 <= availableParallelism() ? DEFAULTS.spinMicros : 0;
+  return threads <= availableParallelism() ? DEFAULTS.spinMicros : 0;
 }
 
 /**

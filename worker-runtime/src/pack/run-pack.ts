@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { envelopeFromHeader } from '../communicator/envelope.js';
 import { ringBodyBytes, writeRingBody } from '../communicator/envelope.js';
 import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
-import { describeError, serializeError, TransportError } from '../errors.js';
+import { describeError, PeerLostError, serializeError, TransportError } from '../errors.js';
 import { HEADER_BYTES, MsgKind, Reassembler, readHeader } from '../protocol/frame.js';
 import { createRingBuffer, Ring } from '../shm/ring.js';
 import { defaultTransportFactory, type Transport, type TransportFactory } from '../transport/index.js';
@@ -218,28 +218,30 @@ class Pack {
       packId: this.me,
       packCount: this.P,
       url: this.cfg.transport.url,
+      connectTimeoutMs: this.cfg.joinTimeoutMs,
     });
     await this.transport.connect({
       frame: (f) => this.onFrame(f),
-      error: (err) => this.fail({ failedPack: this.me, reason: `transport failed: ${err.message}` }),
+      // A lost peer (the direct transport sees its socket close) is the failed pack, not this one.
+      error: (err) => this.fail({ failedPack: err instanceof PeerLostError ? err.pack : this.me, reason: `transport failed: ${err.message}` }),
     });
     this.connectedAt = Date.now();
     this.emit({ event: 'connected', pack: this.me, at: this.connectedAt });
   }
 
-  private sendFrames(pack: number, frames: readonly Uint8Array[]): void {
+  private sendFrames(pack: number, frames: readonly Uint8Array[], urgent = false): void {
     if (this.transport === undefined) return;
     for (const f of frames) {
       this.wire.framesSent++;
       this.wire.bytesSent += f.byteLength;
     }
-    this.transport.send(pack, frames).catch((err: unknown) => {
+    this.transport.send(pack, frames, urgent).catch((err: unknown) => {
       this.fail({ failedPack: this.me, reason: `sending to pack ${pack} failed: ${describeError(err)}` });
     });
   }
 
   private sendControl(pack: number, msg: ControlMsg): void {
-    this.sendFrames(pack, controlFrames(this.me, pack, msg));
+    this.sendFrames(pack, controlFrames(this.me, pack, msg), msg.type === 'hb' || msg.type === 'abort');
   }
 
   private onFrame(frame: Uint8Array): void {
@@ -248,6 +250,8 @@ class Pack {
     let msg;
     try {
       const h = readHeader(frame);
+      // Any frame from the watched pack proves it alive (its heartbeat may sit behind data on a stream).
+      if ((h.kind === MsgKind.Control ? h.src : this.cfg.layout.packOf(h.src)) === this.prev()) this.lastHeard = Date.now();
       if (h.kind === MsgKind.Control) {
         this.onControl(h.src, parseControl(frame.subarray(HEADER_BYTES)));
         return;
@@ -283,8 +287,7 @@ class Pack {
 
   // ---- join, liveness, end ------------------------------------------------------------------------
 
-  private onControl(from: number, m: ControlMsg): void {
-    if (from === this.prev()) this.lastHeard = Date.now();
+  private onControl(_from: number, m: ControlMsg): void {
     switch (m.type) {
       case 'hello':
         if (this.me !== 0) return;
@@ -360,10 +363,17 @@ class Pack {
   private startHeartbeats(): void {
     const next = (this.me + 1) % this.P;
     this.lastHeard = Date.now();
+    let lastTick = Date.now();
     this.timers.push(
       setInterval(() => {
         this.sendControl(next, { type: 'hb' });
-        const silent = Date.now() - this.lastHeard;
+        const now = Date.now();
+        // If this event loop itself stalled (a long parse, a busy machine), frames may be waiting unread:
+        // do not count our own stall as the peer's silence.
+        const stall = now - lastTick - this.cfg.heartbeatMs;
+        if (stall > this.cfg.heartbeatMs) this.lastHeard += stall;
+        lastTick = now;
+        const silent = now - this.lastHeard;
         if (silent > this.cfg.heartbeatTimeoutMs && !this.finishing) {
           this.fail({ failedPack: this.prev(), reason: `pack ${this.prev()} sent no heartbeat for ${silent} ms (process died, was killed, or lost its network)` });
         }

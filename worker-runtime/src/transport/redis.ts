@@ -3,8 +3,10 @@ import { TransportError } from '../errors.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
 /**
- * Redis transport: every pack owns one list, `kb:{<burst>}:inbox:<pack>`. Senders RPUSH frames (pipelined,
- * so order per sender is kept); the owner pops up to 256 at a time with BLMPOP on a dedicated connection.
+ * Redis transport: every pack owns two lists, `kb:{<burst>}:ctl:<pack>` (control: heartbeats, aborts) and
+ * `kb:{<burst>}:inbox:<pack>` (data). Senders RPUSH frames (pipelined, so order per sender is kept); the
+ * owner pops up to 32 at a time with BLMPOP over both keys on a dedicated connection. BLMPOP serves the
+ * first non-empty key, so a heartbeat never waits behind hundreds of MiB of queued data.
  * Lists persist, so a frame sent before its receiver starts listening is not lost. Every push refreshes a
  * TTL on the list as a safety net; the pack deletes its list when the burst ends (success or failure),
  * and `deleteBurstKeys` removes anything left after a crash.
@@ -12,10 +14,11 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * The `{…}` hash tag keeps all of a burst's keys in one Redis Cluster slot.
  */
 export const REDIS_KEY_PREFIX = 'kb:';
-const POP_BATCH = 256;
+/** At most this many frames per reply: 32 × 1 MiB chunks keeps one reply's parse short. */
+const POP_BATCH = 32;
 
-export function redisInboxKey(burstId: string, pack: number): string {
-  return `${REDIS_KEY_PREFIX}{${burstId}}:inbox:${pack}`;
+export function redisInboxKey(burstId: string, pack: number, urgent = false): string {
+  return `${REDIS_KEY_PREFIX}{${burstId}}:${urgent ? 'ctl' : 'inbox'}:${pack}`;
 }
 
 export interface RedisTransportOptions extends TransportOptions {
@@ -31,10 +34,12 @@ export class RedisTransport implements Transport {
   private sub: Redis | undefined;
   private closed = false;
   private readonly inbox: string;
+  private readonly control: string;
   private readonly ttlMs: number;
 
   constructor(private readonly o: RedisTransportOptions) {
     this.inbox = redisInboxKey(o.burstId, o.packId);
+    this.control = redisInboxKey(o.burstId, o.packId, true);
     this.ttlMs = o.keyTtlMs ?? 24 * 3600 * 1000;
   }
 
@@ -59,7 +64,7 @@ export class RedisTransport implements Transport {
     while (!this.closed) {
       let reply: [Buffer, Buffer[]] | null;
       try {
-        reply = (await sub.callBuffer('BLMPOP', 0, 1, this.inbox, 'LEFT', 'COUNT', POP_BATCH)) as [Buffer, Buffer[]] | null;
+        reply = (await sub.callBuffer('BLMPOP', 0, 2, this.control, this.inbox, 'LEFT', 'COUNT', POP_BATCH)) as [Buffer, Buffer[]] | null;
       } catch (err) {
         if (!this.closed) sink.error(new TransportError('redis', `receive failed: ${(err as Error).message}`, { cause: err }));
         return;
@@ -69,8 +74,8 @@ export class RedisTransport implements Transport {
     }
   }
 
-  async send(pack: number, frames: readonly Uint8Array[]): Promise<void> {
-    const key = redisInboxKey(this.o.burstId, pack);
+  async send(pack: number, frames: readonly Uint8Array[], urgent = false): Promise<void> {
+    const key = redisInboxKey(this.o.burstId, pack, urgent);
     const p = this.pub!.pipeline();
     for (const f of frames) p.rpush(key, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
     p.pexpire(key, this.ttlMs);
@@ -80,7 +85,7 @@ export class RedisTransport implements Transport {
   }
 
   async cleanup(): Promise<void> {
-    if (this.pub !== undefined && this.pub.status === 'ready') await this.pub.del(this.inbox);
+    if (this.pub !== undefined && this.pub.status === 'ready') await this.pub.del(this.inbox, this.control);
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,8 @@ export interface TransportOptions {
   packCount: number;
   /** e.g. redis://127.0.0.1:6379, nats://127.0.0.1:4222, or the direct transport's peer list. */
   url: string;
+  /** How long to keep trying to reach a peer that is not listening yet (the pack passes its join timeout). */
+  connectTimeoutMs?: number;
 }
 
 export interface Transport {
@@ -29,8 +31,12 @@ export interface Transport {
   readonly maxFrameBytes: number;
   /** Connects and starts delivering this pack's frames to `sink`. Resolves once frames sent to this pack will be received. */
   connect(sink: FrameSink): Promise<void>;
-  /** Sends frames to a pack, in order. Resolves when the transport has accepted them (for flow control). */
-  send(pack: number, frames: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Sends frames to a pack, in order. Resolves when the transport has accepted them (for flow control).
+   * `urgent` marks control traffic (heartbeats, aborts) that may overtake queued data when the transport
+   * can do that (Redis: a separate list popped first); order among urgent frames is still kept.
+   */
+  send(pack: number, frames: readonly Uint8Array[], urgent?: boolean): Promise<void>;
   /** Deletes what this pack created on the broker (its inbox). Idempotent; safe after errors. */
   cleanup(): Promise<void>;
   close(): Promise<void>;

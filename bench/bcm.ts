@@ -1,0 +1,303 @@
+/**
+ * `npm run bench:bcm` — the BCM benchmark. Writes bench/results/bcm.json and bench/results/bcm.md.
+ *
+ * Side by side in one run: pair throughput and latency for 8 B … 64 MiB in a pack (shared memory), over
+ * NATS, Redis and (when built) the direct transport, and over the raw clients with no BCM (ioredis, nats,
+ * a bare TCP socket); then every collective at burst 48 with G ∈ {1, 6, 12, 24, 48}, with the remote bytes
+ * it moved next to the theoretical minimum. `--quick` runs a subset.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runLocalFlare } from '@kubeburst/worker-runtime/launch';
+import { COLLECTIVES, minimumRemote, PackLayout, type CollectiveName } from '@kubeburst/worker-runtime';
+import type { OpMeasure } from '../test/fixtures/collective.js';
+import { machine } from './lib/env.js';
+import { memcpySeconds, postMessageRttSeconds } from './lib/reference.js';
+import { fmtBytes, fmtSeconds, KiB, median, MiB, table } from './lib/stats.js';
+import type { PairMeasure, PairParams } from './workers/pair.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    transports: { type: 'string', default: 'redis,nats,direct' },
+    'skip-collectives': { type: 'boolean', default: false },
+    'skip-pairs': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(root, 'bench', 'results') },
+  },
+});
+
+const REDIS = process.env.KB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const NATS = process.env.KB_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
+const URLS: Record<string, string | undefined> = { redis: REDIS, nats: NATS, direct: undefined };
+const SIZES = args.quick ? [8, KiB, 64 * KiB, MiB, 64 * MiB] : [8, KiB, 4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB, 4 * MiB, 16 * MiB, 64 * MiB];
+const GRANULARITIES = args.quick ? [1, 12, 48] : [1, 6, 12, 24, 48];
+const COLL_BURST = 48;
+const COLL_BYTES = 16 * KiB;
+
+export interface BenchRecord {
+  /** pair-stream | pair-rtt | collective | reference */
+  kind: string;
+  transport: string;
+  operation: string;
+  payloadBytes: number;
+  burstSize: number;
+  granularity: number;
+  medianSeconds: number;
+  throughputMiBps?: number;
+  messages?: number;
+  remoteBytes?: number;
+  remoteMessages?: number;
+  minRemoteBytes?: number;
+  minRemoteMessages?: number;
+}
+
+const records: BenchRecord[] = [];
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+async function availableTransports(): Promise<string[]> {
+  const wanted = args.transports.split(',').filter(Boolean);
+  const out: string[] = [];
+  for (const t of wanted) {
+    if (t !== 'direct') out.push(t);
+    else {
+      if (existsSync(join(root, 'worker-runtime', 'dist', 'transport', 'direct.js'))) out.push(t);
+      else log('direct transport not built yet: skipping it');
+    }
+  }
+  return out;
+}
+
+async function pairs(transports: string[]): Promise<void> {
+  const params: PairParams = { sizes: SIZES, bytesPerRun: args.quick ? 32 * MiB : 128 * MiB, minCount: 4, maxCount: 4000, runs: 3, pings: 400 };
+  const modulePath = join(root, 'bench', 'dist', 'workers', 'pair.js');
+  for (const t of ['in-pack', ...transports]) {
+    log(`pair: ${t}`);
+    const inPack = t === 'in-pack';
+    const r = await runLocalFlare({
+      size: 2,
+      granularity: inPack ? 2 : 1,
+      transport: { kind: (inPack ? 'redis' : t) as 'redis', url: URLS[inPack ? 'redis' : t] },
+      modulePath,
+      params: { value: params },
+      operationTimeoutMs: 600_000,
+    });
+    if (!r.ok) throw new Error(`pair flare over ${t} failed: ${r.failure?.reason} ${JSON.stringify(r.stderr)}`);
+    for (const m of r.workers[0]!.result as PairMeasure[]) pairRecords(t, inPack ? 2 : 1, m.bytes, m.count, m.streamSeconds, m.rttSeconds);
+  }
+}
+
+function pairRecords(transport: string, g: number, bytes: number, count: number, stream: number[], rtt: number[]): void {
+  const s = median(stream);
+  const base = { transport, payloadBytes: bytes, burstSize: 2, granularity: g };
+  records.push({ ...base, kind: 'pair-stream', operation: 'send/recv stream', medianSeconds: s / count, throughputMiBps: (bytes * count) / MiB / s, messages: count });
+  records.push({ ...base, kind: 'pair-rtt', operation: 'ping-pong round trip', medianSeconds: median(rtt), messages: rtt.length });
+}
+
+const peers = new Set<ReturnType<typeof spawn>>();
+process.on('exit', () => peers.forEach((p) => p.kill()));
+
+function runPeer(args: string[]): { proc: ReturnType<typeof spawn>; line: Promise<string> } {
+  const proc = spawn(process.execPath, [join(root, 'bench', 'dist', 'raw', 'peer.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = new Promise<string>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const i = buf.indexOf('\n');
+      if (i >= 0) resolve(buf.slice(0, i));
+    });
+    proc.on('exit', (code) => (code !== 0 ? reject(new Error(`raw peer ${args.join(' ')} exited ${code}`)) : undefined));
+    peers.add(proc);
+    proc.on('exit', () => peers.delete(proc));
+  });
+  return { proc, line };
+}
+
+async function raw(kinds: string[]): Promise<void> {
+  for (const kind of kinds) {
+    log(`raw: ${kind}`);
+    for (const bytes of SIZES) {
+      const count = Math.min(4000, Math.max(4, Math.ceil((args.quick ? 32 * MiB : 128 * MiB) / bytes)));
+      const pings = Math.max(5, Math.min(400, Math.ceil((400 * 64 * KiB) / bytes)));
+      const ns = randomBytes(4).toString('hex');
+      const url = kind === 'redis' ? REDIS : kind === 'nats' ? NATS : '0';
+      const recv = runPeer([kind, 'recv', url, String(bytes), String(count), '3', String(pings), ns]);
+      const ready = await recv.line;
+      const port = kind === 'tcp' ? ready.split(' ')[1]! : url;
+      const send = runPeer([kind, 'send', port, String(bytes), String(count), '3', String(pings), ns]);
+      const res = JSON.parse(await send.line) as { streamSeconds: number[]; rttSeconds: number[] };
+      await Promise.all([send.proc, recv.proc].map((p) => new Promise((r) => (p.exitCode !== null ? r(0) : p.once('exit', r)))));
+      pairRecords(`raw-${kind}`, 1, bytes, count, res.streamSeconds, res.rttSeconds);
+    }
+  }
+}
+
+async function collectives(transports: string[]): Promise<void> {
+  const modulePath = join(root, 'test', 'fixtures', 'dist', 'collective.js');
+  const rootWorker = 5; // a non-leader root in most layouts
+  for (const t of transports) {
+    for (const g of GRANULARITIES) {
+      log(`collectives: ${t} G=${g}`);
+      const layout = PackLayout.fromGranularity(COLL_BURST, g);
+      const r = await runLocalFlare({
+        size: COLL_BURST,
+        granularity: g,
+        transport: { kind: t as 'redis', url: URLS[t] },
+        modulePath,
+        params: { value: { ops: COLLECTIVES, bytes: COLL_BYTES, root: rootWorker, reps: args.quick ? 3 : 7 } },
+        operationTimeoutMs: 600_000,
+        joinTimeoutMs: 300_000,
+      });
+      if (!r.ok) throw new Error(`collective flare ${t} G=${g} failed: ${r.failure?.reason}`);
+      COLLECTIVES.forEach((op: CollectiveName, i) => {
+        const per = r.workers.map((w) => (w.result as OpMeasure[])[i]!);
+        const reps = per[0]!.seconds.length;
+        const slowest = Array.from({ length: reps }, (_, k) => Math.max(...per.map((m) => m.seconds[k]!)));
+        const min = minimumRemote(op, layout, COLL_BYTES, rootWorker);
+        records.push({
+          kind: 'collective',
+          transport: t,
+          operation: op,
+          payloadBytes: COLL_BYTES,
+          burstSize: COLL_BURST,
+          granularity: g,
+          medianSeconds: median(slowest),
+          remoteBytes: per.reduce((a, m) => a + m.traffic.remoteBytesSent, 0),
+          remoteMessages: per.reduce((a, m) => a + m.traffic.remoteMsgsSent, 0),
+          minRemoteBytes: min.bytes,
+          minRemoteMessages: min.messages,
+        });
+      });
+    }
+  }
+}
+
+function find(kind: string, transport: string, bytes: number): BenchRecord | undefined {
+  return records.find((r) => r.kind === kind && r.transport === transport && r.payloadBytes === bytes);
+}
+
+interface Target {
+  goal: string;
+  measured: string;
+  met: boolean | null;
+}
+
+function targets(memcpy: number, pmRtt: number): Target[] {
+  const out: Target[] = [];
+  const ratio = (a?: number, b?: number): number => (a !== undefined && b !== undefined ? a / b : NaN);
+  const inPack64 = find('pair-stream', 'in-pack', 64 * MiB)?.medianSeconds;
+  const redis64 = find('pair-stream', 'redis', 64 * MiB)?.medianSeconds;
+  const r1 = ratio(redis64, inPack64);
+  out.push({ goal: 'in-pack 64 MiB send ≥ 20× faster than through Redis', measured: `${r1.toFixed(0)}× (${fmtSeconds(inPack64 ?? NaN)} vs ${fmtSeconds(redis64 ?? NaN)} per message)`, met: Number.isFinite(r1) ? r1 >= 20 : null });
+  const r2 = ratio(inPack64, memcpy);
+  out.push({ goal: 'in-pack delivery of 64 MiB ≤ 0.1× one 64 MiB memcpy (zero copy)', measured: `${r2.toFixed(3)}× (${fmtSeconds(inPack64 ?? NaN)} vs memcpy ${fmtSeconds(memcpy)})`, met: Number.isFinite(r2) ? r2 <= 0.1 : null });
+  for (const b of ['redis', 'nats']) {
+    const bcm = find('pair-stream', b, MiB)?.throughputMiBps;
+    const rawT = find('pair-stream', `raw-${b}`, MiB)?.throughputMiBps;
+    const r = ratio(bcm, rawT);
+    out.push({ goal: `BCM over ${b} at 1 MiB ≥ 0.8× the raw client`, measured: `${r.toFixed(2)}× (${bcm?.toFixed(0)} vs ${rawT?.toFixed(0)} MiB/s)`, met: Number.isFinite(r) ? r >= 0.8 : null });
+  }
+  const direct = find('pair-stream', 'direct', MiB)?.throughputMiBps;
+  const redis1 = find('pair-stream', 'redis', MiB)?.throughputMiBps;
+  if (direct !== undefined) {
+    const r = ratio(direct, redis1);
+    out.push({ goal: 'direct transport ≥ 3× Redis at 1 MiB', measured: `${r.toFixed(2)}× (${direct.toFixed(0)} vs ${redis1?.toFixed(0)} MiB/s)`, met: r >= 3 });
+  }
+  const small = find('pair-rtt', 'in-pack', 8)?.medianSeconds;
+  const r3 = ratio(small, pmRtt);
+  out.push({ goal: 'in-pack small-message (8 B) round trip ≤ 0.7× a postMessage round trip', measured: `${r3.toFixed(2)}× (${fmtSeconds(small ?? NaN)} vs ${fmtSeconds(pmRtt)})`, met: Number.isFinite(r3) ? r3 <= 0.7 : null });
+  const colls = records.filter((r) => r.kind === 'collective');
+  if (colls.length > 0) {
+    const off = colls.filter((r) => r.remoteBytes !== r.minRemoteBytes);
+    out.push({
+      goal: 'every collective moves the minimum remote bytes',
+      measured: off.length === 0 ? `${colls.length}/${colls.length} runs at the minimum` : `${off.length} runs above: ${off.map((r) => `${r.transport} ${r.operation} G=${r.granularity}`).join(', ')}`,
+      met: off.length === 0,
+    });
+  }
+  return out;
+}
+
+function markdown(meta: Record<string, unknown>, memcpy: number, pmRtt: number, tg: Target[]): string {
+  const transports = [...new Set(records.filter((r) => r.kind === 'pair-stream').map((r) => r.transport))];
+  const sizes = [...new Set(records.filter((r) => r.kind === 'pair-stream').map((r) => r.payloadBytes))];
+  const cell = (kind: string, t: string, b: number, f: (r: BenchRecord) => string): string => {
+    const r = find(kind, t, b);
+    return r ? f(r) : '—';
+  };
+  const colls = records.filter((r) => r.kind === 'collective');
+  const collT = [...new Set(colls.map((r) => r.transport))];
+  return [
+    '# BCM benchmark',
+    '',
+    `Generated by \`npm run bench:bcm${args.quick ? ' -- --quick' : ''}\` on ${meta.date} (commit ${meta.commit}; ${meta.cpus} × ${meta.cpuModel}; Node ${meta.node}). All numbers come from this one run; medians.`,
+    `NODE_EXTRA_CA_CERTS is ${meta.nodeExtraCaCerts}: it slows process start, not the steady-state numbers below.`,
+    '',
+    '## Targets',
+    '',
+    table(['goal', 'measured', 'met'], tg.map((t) => [t.goal, t.measured, t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'])),
+    '',
+    `Reference points measured in the same run: one 64 MiB memcpy ${fmtSeconds(memcpy)} (${(64 / memcpy / 1024).toFixed(1)} GiB/s); postMessage round trip ${fmtSeconds(pmRtt)}.`,
+    '',
+    '## Pair throughput (MiB/s), worker 0 streaming to worker 1',
+    '',
+    'in-pack = both workers in one pack (shared memory, payload from ctx.alloc: sent by reference); redis / nats / direct = one worker per pack (two processes) through the BCM; raw-* = the bare client (ioredis RPUSH/BLPOP, nats pub/sub, a TCP socket) in two processes, no BCM.',
+    '',
+    table(['payload', ...transports], sizes.map((b) => [fmtBytes(b), ...transports.map((t) => cell('pair-stream', t, b, (r) => r.throughputMiBps!.toFixed(r.throughputMiBps! < 10 ? 2 : 0)))])),
+    '',
+    '## Pair latency: median ping-pong round trip',
+    '',
+    table(['payload', ...transports], sizes.map((b) => [fmtBytes(b), ...transports.map((t) => cell('pair-rtt', t, b, (r) => fmtSeconds(r.medianSeconds)))])),
+    '',
+    `## Collectives at burst ${COLL_BURST}, ${fmtBytes(COLL_BYTES)} per part, root worker 5`,
+    '',
+    'Time = median over repetitions of the slowest worker. Remote = payload bytes that crossed pack boundaries (BCM headers and batch tables excluded), summed over workers; min = the theoretical minimum (worker-runtime/src/collectives/minimum.ts).',
+    '',
+    ...collT.flatMap((t) => [
+      `### ${t}`,
+      '',
+      table(
+        ['op', ...GRANULARITIES.map((g) => `G=${g} time`), ...GRANULARITIES.map((g) => `G=${g} remote / min`)],
+        COLLECTIVES.map((op) => {
+          const rs = GRANULARITIES.map((g) => colls.find((r) => r.transport === t && r.operation === op && r.granularity === g));
+          return [
+            op,
+            ...rs.map((r) => (r ? fmtSeconds(r.medianSeconds) : '—')),
+            ...rs.map((r) => (r ? `${fmtBytes(r.remoteBytes!)} / ${fmtBytes(r.minRemoteBytes!)}${r.remoteBytes === r.minRemoteBytes ? '' : ' ✗'}` : '—')),
+          ];
+        }),
+      ),
+      '',
+    ]),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const meta = machine();
+  const transports = await availableTransports();
+  log('reference: memcpy and postMessage');
+  const memcpy = memcpySeconds();
+  const pmRtt = await postMessageRttSeconds();
+  records.push({ kind: 'reference', transport: 'memory', operation: 'memcpy', payloadBytes: 64 * MiB, burstSize: 1, granularity: 1, medianSeconds: memcpy, throughputMiBps: 64 / memcpy });
+  records.push({ kind: 'reference', transport: 'worker_threads', operation: 'postMessage round trip', payloadBytes: 8, burstSize: 1, granularity: 1, medianSeconds: pmRtt });
+  if (!args['skip-pairs']) {
+    await pairs(transports);
+    await raw(['redis', 'nats', 'tcp']);
+  }
+  if (!args['skip-collectives']) await collectives(transports);
+  const tg = targets(memcpy, pmRtt);
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'bcm.json'), JSON.stringify({ machine: meta, targets: tg, records }, null, 2) + '\n');
+  writeFileSync(join(args.out, 'bcm.md'), markdown(meta, memcpy, pmRtt, tg) + '\n');
+  log(markdown(meta, memcpy, pmRtt, tg).split('## Pair throughput')[0]!);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${String((err as Error).stack ?? err)}\n`);
+  process.exit(1);
+});
