@@ -151,6 +151,9 @@ export function markdown(d: EvalData, chartDir: string): string {
   p(`  burst is ${Math.ceil(size / gMax)} pack${Math.ceil(size / gMax) === 1 ? ', so no byte crosses a pack boundary by construction' : 's'}.`);
   p(`- Transports: ${transports.join(', ')}.${Object.entries(d.config.skippedTransports).map(([k, why]) => ` Not measured: ${k} (${why}).`).join('')}`);
   p(`- ${d.config.repeats} repeat${d.config.repeats === 1 ? '' : 's'} of every configuration, interleaved (repeat-major), reporting medians. Scale: ${d.config.scale}.`);
+  const loads = d.runs.map((r) => r.loadAvg).sort((a, b) => a - b);
+  p(`- The machine is shared: its 1-minute load average during the flares ranged ${loads[0]!.toFixed(1)}–${loads[loads.length - 1]!.toFixed(1)} (median ${loads[loads.length >> 1]!.toFixed(1)}) on ${m.cpus} cores;`);
+  p('  other work slows every configuration alike in expectation, and the medians damp it, but single cells can be noisy.');
   p('- Wall time = launch of the first pack process → every result collected: what a FaaS user waits for. Startup = launch → the');
   p('  last pack passed the start barrier. Function = first function start → last function end. Phase times are the slowest');
   p("  worker's time in the phase. Remote/local bytes are user payload bytes sent across / within packs (BCM counters).");

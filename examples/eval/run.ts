@@ -1,4 +1,5 @@
 import { loadLauncher, type FlareResult } from '../common/launcher.js';
+import { loadavg } from 'node:os';
 import type { TransportKind } from '@kubeburst/worker-runtime';
 import type { EvalApp } from './apps.js';
 
@@ -28,6 +29,8 @@ export interface RunRecord {
   localMsgs: number;
   /** Bytes the packs put on the transport, headers and control messages included. */
   wireBytes: number;
+  /** The machine's 1-minute load average when the flare ended (other work on the machine shows here). */
+  loadAvg: number;
   /**
    * Per worker, ms since launch: its pack process started, its thread loaded the function module, the start
    * barrier passed (every pack joined), its function started.
@@ -83,6 +86,7 @@ function record(app: EvalApp, t: TransportSpec, f: FlareResult, launch: number, 
     remoteMsgs: f.counters.remoteMsgsSent,
     localMsgs: f.counters.localMsgsSent,
     wireBytes: f.packs.reduce((s, p) => s + p.wire.bytesSent, 0),
+    loadAvg: loadavg()[0]!,
     starts: {
       processStart: since(w.map((r) => r.timings.processStart)),
       loaded: since(w.map((r) => r.timings.loaded)),
