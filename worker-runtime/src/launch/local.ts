@@ -79,6 +79,8 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
   const dir = mkdtempSync(join(tmpdir(), 'kubeburst-'));
   const started = Date.now();
   try {
+    // The direct transport's local default: a Unix socket per pack in this flare's temp dir.
+    const transportUrl = o.transport.url || (o.transport.kind === 'direct' ? `unix://${join(dir, 'p{pack}.sock')}` : undefined);
     const paramsFile = join(dir, 'params.json');
     writeFileSync(paramsFile, JSON.stringify(o.params ?? { value: null }));
     const base: Record<string, string> = {
@@ -88,7 +90,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       [ENV.transport]: o.transport.kind,
       [ENV.function]: o.modulePath,
       [ENV.paramsFile]: paramsFile,
-      ...(o.transport.url ? { [ENV.transportUrl]: o.transport.url } : {}),
+      ...(transportUrl ? { [ENV.transportUrl]: transportUrl } : {}),
       ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),
       ...(o.operationTimeoutMs ? { [ENV.operationTimeoutMs]: String(o.operationTimeoutMs) } : {}),
