@@ -1,4 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runLocalFlare } from '../../worker-runtime/src/launch/local.js';
 import { listRedisBurstKeys } from '../../worker-runtime/src/transport/redis.js';
 import { BROKERS, fixture, REDIS_URL } from './helpers.js';
@@ -26,6 +29,19 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     if (kind === 'redis') expect(await listRedisBurstKeys(REDIS_URL, r.burstId)).toEqual([]);
   });
 
+  if (kind === 'direct') {
+    test('a failed burst leaves no socket files behind', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kb-sockets-'));
+      try {
+        const r = await runLocalFlare({ size: 4, granularity: 1, transport: { kind, url: `unix://${join(dir, 'p{pack}.sock')}` }, modulePath: scenarios, params: { value: { scenario: 'throw', failing: 2 } } });
+        expect(r.failure).toMatchObject({ failedWorker: 2 });
+        expect(readdirSync(dir)).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   test('a pack that dies is detected by heartbeats: every other worker rejects within 2 s, naming the pack', async () => {
     let victim: ChildProcess | undefined;
     let killedAt = 0;
@@ -51,7 +67,8 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     expect(r.ok).toBe(false);
     expect(r.exitCodes[1]).toBeNull(); // killed by signal
     expect(r.failure).toMatchObject({ failedPack: 1 });
-    expect(r.failure!.reason).toMatch(/pack 1 sent no heartbeat/);
+    // Brokers notice the silence (heartbeats); the direct transport also sees pack 1's sockets close.
+    expect(r.failure!.reason).toMatch(kind === 'direct' ? /pack 1 (sent no heartbeat|lost: direct transport: connection (to|from) pack 1)/ : /pack 1 sent no heartbeat/);
     for (const w of r.workers.filter((x) => x.packId !== 1)) {
       expect(w.ok).toBe(false);
       expect(w.error!.name).toBe('BurstAbortedError');
