@@ -82,3 +82,9 @@ describe('SVG charts', () => {
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
   });
 });
+
+test('a failed repeat is counted but left out of the medians', () => {
+  const failed: RunRecord = { ...run('hpo', 'nats', 1, 120_000, 0), ok: false, verified: false, problem: 'join timed out', startupMs: Number.NaN };
+  const [s] = summarize([run('hpo', 'nats', 1, 5_000, 10), failed, run('hpo', 'nats', 1, 7_000, 10)]);
+  expect(s).toMatchObject({ runs: 3, failed: 1, verified: false, wallMs: 6_000, remoteBytes: 10 });
+});

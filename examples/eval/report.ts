@@ -33,7 +33,8 @@ export interface EvalData {
   totalSeconds: number;
 }
 
-const sec = (ms: number): string => (ms / 1000).toFixed(2);
+const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '—');
+const sec = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : '—');
 
 export function writeCharts(d: EvalData, dir: string): string[] {
   mkdirSync(dir, { recursive: true });
@@ -204,7 +205,7 @@ export function markdown(d: EvalData, chartDir: string): string {
           ...phaseNames.map((ph) => sec(c.phasesMs[ph] ?? 0)),
           fmtMB(c.remoteBytes),
           fmtMB(c.localBytes),
-          c.verified ? 'yes' : '**no**',
+          c.verified ? 'yes' : `**${c.failed} of ${c.runs} failed**`,
         ]);
       }
     }
@@ -218,7 +219,7 @@ export function markdown(d: EvalData, chartDir: string): string {
       ['app', 'transport', 'G', 'process starts spread (ms)', 'function starts spread (ms)', 'startup (ms)'],
       d.summary
         .filter((s) => s.granularity === granularities[0] || s.granularity === gMax)
-        .map((s) => [s.app, s.transport, s.granularity, s.processStartSpreadMs.toFixed(0), s.functionStartSpreadMs.toFixed(0), s.startupMs.toFixed(0)]),
+        .map((s) => [s.app, s.transport, s.granularity, ms(s.processStartSpreadMs), ms(s.functionStartSpreadMs), ms(s.startupMs)]),
     ),
   );
   p();

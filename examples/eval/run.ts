@@ -52,8 +52,9 @@ export async function runOnce(app: EvalApp, t: TransportSpec, size: number, gran
     transport: t.url === undefined ? { kind: t.kind } : { kind: t.kind, url: t.url },
     modulePath: app.modulePath,
     params: { value: app.params },
+    joinTimeoutMs: 60_000,
     operationTimeoutMs: 120_000,
-    wallTimeoutMs: 600_000,
+    wallTimeoutMs: 300_000,
   });
   return record(app, t, flare, launch, granularity, repeat);
 }
@@ -66,7 +67,12 @@ function record(app: EvalApp, t: TransportSpec, f: FlareResult, launch: number, 
     for (const [k, v] of Object.entries(phases)) phasesMs[k] = Math.max(phasesMs[k] ?? 0, v);
   }
   const problem = f.ok ? app.verify(w.map((r) => r.result)) : `flare failed: ${f.failure?.reason ?? 'unknown'} ${JSON.stringify(f.stderr).slice(0, 300)}`;
-  const since = (xs: number[]): number[] => xs.map((x) => x - launch);
+  // A pack that died reports zero timestamps: leave those out rather than report nonsense.
+  const since = (xs: number[]): number[] => xs.map((x) => (x > 0 ? x - launch : Number.NaN));
+  const valid = (xs: number[]): number[] => xs.filter((x) => x > 0);
+  const joined = valid(w.map((r) => r.timings.joined));
+  const fnStart = valid(w.map((r) => r.timings.functionStart));
+  const fnEnd = valid(w.map((r) => r.timings.functionEnd));
   return {
     app: app.name,
     transport: t.kind,
@@ -78,8 +84,8 @@ function record(app: EvalApp, t: TransportSpec, f: FlareResult, launch: number, 
     verified: problem === null,
     ...(problem !== null ? { problem } : {}),
     wallMs: f.wallMs,
-    startupMs: Math.max(...w.map((r) => r.timings.joined)) - launch,
-    functionMs: Math.max(...w.map((r) => r.timings.functionEnd)) - Math.min(...w.map((r) => r.timings.functionStart)),
+    startupMs: f.ok ? Math.max(...joined) - launch : Number.NaN,
+    functionMs: f.ok ? Math.max(...fnEnd) - Math.min(...fnStart) : Number.NaN,
     phasesMs,
     remoteBytes: f.counters.remoteBytesSent,
     localBytes: f.counters.localBytesSent,

@@ -9,6 +9,8 @@ export interface Summary {
   granularity: number;
   packs: number;
   runs: number;
+  /** Repeats that failed or gave a wrong answer (left out of the medians). */
+  failed: number;
   /** Every repeat succeeded and matched the sequential reference. */
   verified: boolean;
   wallMs: number;
@@ -36,7 +38,10 @@ export interface Target {
   met: boolean;
 }
 
-const spread = (xs: number[]): number => Math.max(...xs) - Math.min(...xs);
+const spread = (xs: number[]): number => {
+  const ok = xs.filter(Number.isFinite);
+  return ok.length === 0 ? Number.NaN : Math.max(...ok) - Math.min(...ok);
+};
 
 export function summarize(runs: readonly RunRecord[]): Summary[] {
   const cells = new Map<string, RunRecord[]>();
@@ -44,8 +49,10 @@ export function summarize(runs: readonly RunRecord[]): Summary[] {
     const k = `${r.app}|${r.transport}|${r.granularity}`;
     cells.set(k, [...(cells.get(k) ?? []), r]);
   }
-  return [...cells.values()].map((rs) => {
-    const first = rs[0]!;
+  return [...cells.values()].map((all) => {
+    const first = all[0]!;
+    // Times and bytes come from the flares that succeeded; a failed flare only counts in `failed`.
+    const rs = all.filter((r) => r.ok && r.verified);
     const phaseNames = [...new Set(rs.flatMap((r) => Object.keys(r.phasesMs)))];
     return {
       app: first.app,
@@ -53,8 +60,9 @@ export function summarize(runs: readonly RunRecord[]): Summary[] {
       size: first.size,
       granularity: first.granularity,
       packs: first.packs,
-      runs: rs.length,
-      verified: rs.every((r) => r.ok && r.verified),
+      runs: all.length,
+      failed: all.length - rs.length,
+      verified: rs.length === all.length,
       wallMs: median(rs.map((r) => r.wallMs)),
       startupMs: median(rs.map((r) => r.startupMs)),
       functionMs: median(rs.map((r) => r.functionMs)),
