@@ -155,6 +155,8 @@ export function markdown(d: EvalData, chartDir: string): string {
   const loads = d.runs.map((r) => r.loadAvg).sort((a, b) => a - b);
   p(`- The machine is shared: its 1-minute load average during the flares ranged ${loads[0]!.toFixed(1)}–${loads[loads.length - 1]!.toFixed(1)} (median ${loads[loads.length >> 1]!.toFixed(1)}) on ${m.cpus} cores;`);
   p('  other work slows every configuration alike in expectation, and the medians damp it, but single cells can be noisy.');
+  p('- Every flare runs with a 10 s heartbeat timeout instead of the default 1.2 s: with 32 processes on a shared 2-core');
+  p('  machine a live pack can miss the default deadline (heartbeats still go out every 200 ms).');
   p('- Wall time = launch of the first pack process → every result collected: what a FaaS user waits for. Startup = launch → the');
   p('  last pack passed the start barrier. Function = first function start → last function end. Phase times are the slowest');
   p("  worker's time in the phase. Remote/local bytes are user payload bytes sent across / within packs (BCM counters).");
