@@ -45,7 +45,7 @@ fi
 # tells down.sh that this directory is ours to delete.
 rm -rf "$STATE/etcd" "$STATE/pki" "$STATE/logs"
 mkdir -p "$STATE/logs" "$STATE/pki" "$STATE/etcd"
-chmod 700 "$STATE/pki"
+chmod 700 "$STATE/pki" "$STATE/etcd"
 touch "$STATE/.kubeburst-cluster-state"
 
 # If anything below fails, stop what was already started so nothing leaks.
@@ -62,6 +62,7 @@ trap cleanup_on_failure EXIT
 # Random ports below the kernel's ephemeral range (32768+), so a port we pick
 # cannot be grabbed as the source port of an outgoing connection before the
 # component binds it; checked against listening sockets and each other.
+# free_port VAR: assigns (no subshell, so USED_PORTS remembers the picks).
 declare -A USED_PORTS=()
 free_port() {
   local p i
@@ -70,18 +71,18 @@ free_port() {
     [[ -n ${USED_PORTS[$p]:-} ]] && continue
     if [[ -z $(ss -Htan "( sport = :$p )" 2>/dev/null) ]]; then
       USED_PORTS[$p]=1
-      echo "$p"
+      printf -v "$1" '%s' "$p"
       return
     fi
   done
   die "no free port found"
 }
-ETCD_PORT=$(free_port)
-ETCD_PEER_PORT=$(free_port)
-API_PORT=$(free_port)
-KCM_PORT=$(free_port)
-SCHED_PORT=$(free_port)
-KWOK_PORT=$(free_port)
+free_port ETCD_PORT
+free_port ETCD_PEER_PORT
+free_port API_PORT
+free_port KCM_PORT
+free_port SCHED_PORT
+free_port KWOK_PORT
 declare -A PIDS=()
 # Record them right away so down.sh can clean up even a half-started cluster.
 write_env() {
@@ -114,27 +115,35 @@ PKI=$STATE/pki
 # EC P-256 keys are instant to generate; the service-account signing key is
 # RSA (RS256 is what every token consumer understands).
 new_ec_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-# sign_cert <name> <subject> <extensions> : <name>.key/<name>.crt signed by ca
-sign_cert() {
+# new_ca <name> <CN>: self-signed <name>.key/<name>.crt
+new_ca() {
   new_ec_key "$PKI/$1.key"
-  openssl req -new -key "$PKI/$1.key" -subj "$2" -out "$PKI/$1.csr" 2>/dev/null
-  printf '%s\n' "$3" >"$PKI/$1.ext"
-  openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
-    -days 30 -sha256 -extfile "$PKI/$1.ext" -out "$PKI/$1.crt" 2>/dev/null
-  rm -f "$PKI/$1.csr" "$PKI/$1.ext"
+  openssl req -x509 -new -key "$PKI/$1.key" -subj "/CN=$2" -days 30 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$PKI/$1.crt" 2>/dev/null
 }
-new_ec_key "$PKI/ca.key"
-openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=kubeburst-test-ca" -days 30 -sha256 \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-  -out "$PKI/ca.crt" 2>/dev/null
+# sign_cert <ca> <name> <subject> <extensions>: <name>.key/<name>.crt signed by <ca>
+sign_cert() {
+  new_ec_key "$PKI/$2.key"
+  openssl req -new -key "$PKI/$2.key" -subj "$3" -out "$PKI/$2.csr" 2>/dev/null
+  printf '%s\n' "$4" >"$PKI/$2.ext"
+  openssl x509 -req -in "$PKI/$2.csr" -CA "$PKI/$1.crt" -CAkey "$PKI/$1.key" -CAcreateserial \
+    -days 30 -sha256 -extfile "$PKI/$2.ext" -out "$PKI/$2.crt" 2>/dev/null
+  rm -f "$PKI/$2.csr" "$PKI/$2.ext"
+}
+new_ca ca kubeburst-test-ca
+# Front-proxy (request-header) CA: without it every component logs errors
+# about the missing requestheader CA, and aggregated APIs could not work.
+new_ca front-proxy-ca kubeburst-test-front-proxy-ca
 CLIENT_EXT=$'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth'
 # 10.96.0.1 is the in-cluster `kubernetes` service IP of 10.96.0.0/16.
-sign_cert apiserver "/CN=kube-apiserver" $'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local'
-sign_cert admin "/O=system:masters/CN=kubeburst-admin" "$CLIENT_EXT"
+sign_cert ca apiserver "/CN=kube-apiserver" $'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local'
+sign_cert ca admin "/O=system:masters/CN=kubeburst-admin" "$CLIENT_EXT"
 # RBAC ships bindings for these two users (system:kube-controller-manager,
 # system:kube-scheduler), so they run with their real, limited rights.
-sign_cert controller-manager "/CN=system:kube-controller-manager" "$CLIENT_EXT"
-sign_cert scheduler "/CN=system:kube-scheduler" "$CLIENT_EXT"
+sign_cert ca controller-manager "/CN=system:kube-controller-manager" "$CLIENT_EXT"
+sign_cert ca scheduler "/CN=system:kube-scheduler" "$CLIENT_EXT"
+sign_cert front-proxy-ca front-proxy-client "/CN=front-proxy-client" "$CLIENT_EXT"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
 openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 
@@ -203,6 +212,9 @@ wait_until etcd "${PIDS[etcd]}" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 # Default admission plugins stay on (ServiceAccount mounts token volumes,
 # TaintNodesByCondition taints new nodes until the node-lifecycle controller
 # sees them Ready). Scheduling gates are GA in 1.34: no feature gate needed.
+# --endpoint-reconciler-type=none: the `kubernetes` Service endpoint would be
+# the advertise address 127.0.0.1, which Endpoints validation rejects (and no
+# real pod could reach it anyway).
 start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
@@ -213,7 +225,12 @@ start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
   --service-cluster-ip-range=10.96.0.0/16 \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
   --allow-privileged=true --profiling=false \
+  --endpoint-reconciler-type=none \
   --enable-admission-plugins=NodeRestriction
 wait_until kube-apiserver "${PIDS[kube-apiserver]}" \
   "$KUBECTL" --kubeconfig "$STATE/kubeconfig" --request-timeout=5s get --raw /readyz
