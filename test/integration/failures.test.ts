@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await op?.stop();
+  await OperatorUnderTest.stopAll();
   op?.uninstall();
   await deleteNamespace(kube, ns);
   await Promise.all(pools.map((p) => p.delete()));

@@ -312,22 +312,20 @@ export class Controller {
     const interesting = p.actions.filter((a) => a.kind !== 'event').map((a) => a.kind);
     if (interesting.length > 0) log.debug('plan', { actions: interesting, phase: p.status?.phase });
 
-    const res = await this.executor.apply(job, raw, p.actions);
+    // A new attempt is remembered before its pods exist: an operator that dies while creating them leaves a
+    // status that names the attempt, so its successor adopts those pods instead of starting over.
+    const changed = p.status !== undefined && JSON.stringify(p.status) !== JSON.stringify(job.status);
+    const startsAttempt = p.status?.attempt !== undefined && p.status.attempt.index !== job.status.attempt?.index;
+    let latest = raw;
+    if (changed && startsAttempt) {
+      const written = await this.writeStatus(key, job, raw, p.status!, log);
+      if (written === undefined) return true;
+      latest = written;
+    }
+    const res = await this.executor.apply(job, latest, p.actions);
     const ok = res.errors.length === 0;
-    if (p.status !== undefined && !res.blocking && JSON.stringify(p.status) !== JSON.stringify(job.status)) {
-      try {
-        const updated = await this.kube.replace<Json>(`${paths.burstjob(job.namespace, job.name)}/status`, { ...res.latest, status: p.status });
-        this.written.set(key, { rv: updated.metadata.resourceVersion, at: Date.now() });
-        this.observeTransitions(job.status, p.status, log);
-      } catch (err) {
-        if (isConflict(err)) {
-          log.debug('status write conflict; retrying with the newer object');
-          this.queue.addAfter(key, 50);
-          return true;
-        }
-        if (isNotFound(err)) return true;
-        throw err;
-      }
+    if (changed && !startsAttempt && !res.blocking) {
+      if ((await this.writeStatus(key, job, res.latest, p.status!, log)) === undefined) return true;
     }
     if (!ok) {
       const message = res.errors.map((e) => e.message).join('; ');
@@ -336,6 +334,24 @@ export class Controller {
     }
     if (p.requeueAfterMs !== undefined) this.queue.addAfter(key, p.requeueAfterMs + 5);
     return ok;
+  }
+
+  /** The one status write of a reconcile; undefined when it lost a race (the key is re-queued). */
+  private async writeStatus(key: string, job: JobView, latest: Json, status: BurstJobStatus, log: Logger): Promise<Json | undefined> {
+    try {
+      const updated = await this.kube.replace<Json>(`${paths.burstjob(job.namespace, job.name)}/status`, { ...latest, status });
+      this.written.set(key, { rv: updated.metadata.resourceVersion, at: Date.now() });
+      this.observeTransitions(job.status, status, log);
+      return updated;
+    } catch (err) {
+      if (isConflict(err)) {
+        log.debug('status write conflict; retrying with the newer object');
+        this.queue.addAfter(key, 50);
+        return undefined;
+      }
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   private observeTransitions(before: BurstJobStatus, after: BurstJobStatus, log: Logger): void {

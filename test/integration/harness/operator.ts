@@ -22,6 +22,8 @@ export interface OperatorOptions {
 }
 
 export class OperatorUnderTest {
+  /** Every instance a test file started, so afterAll can stop them even when a test failed half-way. */
+  static readonly all = new Set<OperatorUnderTest>();
   private child: ChildProcess | undefined;
   private logFile: string;
   private kubeconfigFile: string;
@@ -46,6 +48,7 @@ export class OperatorUnderTest {
     mkdirSync(dir, { recursive: true });
     kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests(o.release, o.namespace) });
     const op = new OperatorUnderTest(kube, o, dir);
+    OperatorUnderTest.all.add(op);
     await op.writeKubeconfig();
     return op;
   }
@@ -76,7 +79,11 @@ export class OperatorUnderTest {
     );
   }
 
-  /** Starts the process; resolves once it reconciles (`untilLeading: false`: once its caches are synced). */
+  static async stopAll(): Promise<void> {
+    await Promise.all([...OperatorUnderTest.all].map((o) => o.stop('SIGKILL')));
+  }
+
+  /** Starts the process; resolves once it reconciles (`untilLeading: false`: once it waits for the Lease). */
   async start(untilLeading = true): Promise<void> {
     if (this.child !== undefined) throw new Error('operator already running');
     this.starts++;
@@ -115,7 +122,7 @@ export class OperatorUnderTest {
         const start = lines.findIndex((l) => l.includes('"operator starting"') && l.includes(marker));
         if (start < 0) return false;
         this.port = JSON.parse(lines[start]!).http as number;
-        return lines.slice(start).some((l) => l.includes(untilLeading ? '"msg":"reconciling"' : '"msg":"caches synced"'));
+        return lines.slice(start).some((l) => l.includes(untilLeading ? '"msg":"reconciling"' : '"msg":"waiting for leadership"'));
       },
       60_000,
     );

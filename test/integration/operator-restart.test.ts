@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import type { KubeClient } from '../../operator/src/controller/kube.js';
+import { LABELS } from '../../operator/src/api/constants.js';
+import { Flares } from './harness/flare.js';
+import { adminClient, createNamespace, deleteNamespace, type Json } from './harness/kube.js';
+import { OperatorUnderTest } from './harness/operator.js';
+import { NodePool } from './harness/pool.js';
+import { waitFor } from './harness/wait.js';
+
+/** The operator dies or hands over mid-flare: the flare carries on, with no pod created twice. */
+const suffix = randomBytes(3).toString('hex');
+const ns = `it-restart-${suffix}`;
+let kube: KubeClient;
+let op: OperatorUnderTest;
+let pool: NodePool;
+let flares: Flares;
+
+beforeAll(async () => {
+  kube = await adminClient();
+  await createNamespace(kube, ns);
+  pool = new NodePool(kube, ns);
+  await pool.add(4, 64, '256Gi', 110);
+  flares = new Flares(kube, ns, pool);
+  op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns, args: ['--kube-api-qps=100', '--kube-api-burst=20', '--pod-create-concurrency=4'] });
+  await op.start();
+});
+
+afterAll(async () => {
+  await OperatorUnderTest.stopAll();
+  op?.uninstall();
+  await deleteNamespace(kube, ns);
+  await pool?.delete();
+  kube?.close();
+});
+
+const podUids = async (name: string): Promise<Map<string, string>> => new Map((await flares.pods(name)).map((p: Json) => [p.metadata.name, p.metadata.uid]));
+
+describe('operator restarts', () => {
+  it('killed while creating a flare’s pods: the next operator finishes the job without duplicates', async () => {
+    // A slow client (20 QPS after a burst of 20) so the kill lands mid-creation.
+    await flares.create('big', { size: 200, granularity: 1, resources: { cpu: '100m', memory: '64Mi' } });
+    await waitFor('some but not all pods created', async () => {
+      const n = (await flares.pods('big')).length;
+      return n >= 20 && n < 200;
+    });
+    await op.stop('SIGKILL');
+    const before = await podUids('big');
+    expect(before.size).toBeLessThan(200);
+
+    await op.start(); // waits out the dead operator's Lease first
+    const running = await flares.waitPhase('big', 'Running', 120_000);
+    expect(running.status.attempt.index).toBe(0);
+    expect(running.status.restarts).toBeUndefined();
+    const pods = await flares.pods('big');
+    expect(pods).toHaveLength(200);
+    expect(new Set(pods.map((p) => p.metadata.labels[LABELS.packIndex])).size).toBe(200);
+    expect(pods.every((p) => p.metadata.labels[LABELS.attempt] === '0')).toBe(true);
+    // The pods the first operator created are the same objects (not deleted and made again).
+    const after = await podUids('big');
+    for (const [name, uid] of before) expect(after.get(name)).toBe(uid);
+    await flares.complete('big');
+    await flares.waitPhase('big', 'Succeeded', 60_000);
+    await flares.delete('big');
+  });
+
+  it('killed while a flare runs: the flare is not restarted and succeeds with its results', async () => {
+    await flares.create('steady', { size: 8, granularity: 2 });
+    await flares.waitPhase('steady', 'Running');
+    const before = await podUids('steady');
+    await op.stop('SIGKILL');
+    await op.start();
+    await flares.complete('steady');
+    const done = await flares.waitPhase('steady', 'Succeeded');
+    expect(done.status.attempt.index).toBe(0);
+    expect(done.status.results).toMatchObject({ workers: 8, missing: 0 });
+    expect(await podUids('steady')).toEqual(before);
+  });
+
+  it('hands over to a standby at once when the leader stops gracefully (Lease released)', async () => {
+    const standby = await OperatorUnderTest.install(kube, { release: ns, namespace: ns, instance: 'standby' });
+    await standby.start(false); // running, caches warm, waiting for the Lease
+    const t0 = Date.now();
+    await op.stop('SIGTERM');
+    await standby.waitLeading(10_000);
+    // Released, not expired: well under the 3 s lease.
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await flares.create('handover', { size: 2, granularity: 1 });
+    await flares.waitPhase('handover', 'Running');
+    await standby.stop();
+    await op.start();
+  });
+});
