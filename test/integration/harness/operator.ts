@@ -171,6 +171,10 @@ export class OperatorUnderTest {
 
   /** Removes the cluster-scoped RBAC the install created (namespaced objects go with the namespace). */
   uninstall(): void {
-    kubectl(['delete', '--ignore-not-found', '-f', '-'], { input: OperatorUnderTest.manifests(this.o.release, this.o.namespace), check: false });
+    OperatorUnderTest.uninstallManifests(this.o.release, this.o.namespace);
+  }
+
+  static uninstallManifests(release: string, namespace: string): void {
+    kubectl(['delete', '--ignore-not-found', '-f', '-'], { input: OperatorUnderTest.manifests(release, namespace), check: false });
   }
 }

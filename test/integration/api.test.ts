@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { KubeClient } from '../../operator/src/controller/kube.js';
+import { ApiError } from '../../operator/src/controller/kube.js';
+import { clusterEnv, helm, kubectl, REPO } from './harness/env.js';
+import { adminClient, createNamespace, deleteNamespace, paths, type Json } from './harness/kube.js';
+import { OperatorUnderTest } from './harness/operator.js';
+
+/**
+ * What the API server itself enforces from the generated CRD (OpenAPI schema and CEL rules), what
+ * `kubectl explain` and `kubectl get` show, and that the Helm chart renders to objects the API server
+ * accepts. No operator runs here: this is the API, as a user meets it.
+ */
+const ns = `it-api-${randomBytes(3).toString('hex')}`;
+let kube: KubeClient;
+
+beforeAll(async () => {
+  kube = await adminClient();
+  await createNamespace(kube, ns);
+});
+
+afterAll(async () => {
+  await deleteNamespace(kube, ns);
+  kube?.close();
+});
+
+const base = (name: string, spec: Json = {}): Json => ({
+  apiVersion: 'kubeburst.io/v1alpha1',
+  kind: 'BurstJob',
+  metadata: { name },
+  spec: { size: 8, granularity: 4, function: { module: '/app/w.js' }, ...spec },
+});
+
+async function rejection(obj: Json): Promise<string> {
+  try {
+    await kube.create(paths.burstjobs(ns), obj);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 422) return err.message;
+    throw err;
+  }
+  throw new Error(`the API server accepted ${JSON.stringify(obj.spec)}`);
+}
+
+describe('the BurstJob API on a real API server', () => {
+  it.each([
+    ['granularity above size', base('a', { size: 4, granularity: 8 }), 'spec.granularity: Invalid value: "object": granularity must be <= size'],
+    ['both params.list and params.value', base('b', { params: { list: [1], value: 2 } }), 'spec.params: Too many: 2: must have at most 1 item'],
+    ['a url for the direct transport', base('c', { transport: { kind: 'direct', url: 'redis://x' } }), 'the direct transport takes no url or secretRef'],
+    ['url and secretRef together', base('d', { transport: { kind: 'redis', url: 'redis://x', secretRef: { name: 's' } } }), 'transport: set either url or secretRef, not both'],
+    ['granularity with Auto packing', base('e', { packing: { mode: 'Auto' } }), 'granularity must not be set when packing.mode is Auto (use packing.maxGranularity)'],
+    ['size 0', base('f', { size: 0, granularity: undefined }), 'spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1'],
+    ['an unknown transport', base('g', { transport: { kind: 'tcp' } }), 'spec.transport.kind: Unsupported value: "tcp": supported values: "direct", "nats", "redis"'],
+    ['a CPU that is no quantity', base('h', { resources: { cpu: 'lots' } }), 'spec.resources.cpu: Invalid value: "lots"'],
+    ['no function', { ...base('i'), spec: { size: 2 } }, 'spec.function: Required value'],
+    ['a name that is no DNS-1035 label', base('9lives'), 'metadata.name must be at most 48 lowercase letters, digits and -, starting with a letter'],
+    ['a name too long for pod hostnames', base('x'.repeat(49)), 'pack pods <name>-a<attempt>-<pack> must fit in 63 characters'],
+  ])('rejects %s with a message naming the field and rule', async (_, obj, message) => {
+    expect(await rejection(obj)).toContain(message);
+  });
+
+  it('fills defaults, lets lifecycle fields change and refuses changes to what pods are built from', async () => {
+    const created = await kube.create<Json>(paths.burstjobs(ns), base('ok'));
+    expect(created.spec).toMatchObject({
+      transport: { kind: 'direct', chunkBytes: 1048576 },
+      timeouts: { joinSeconds: 120, operationSeconds: 300, scheduleSeconds: 60 },
+      resources: { cpu: '1', memory: '256Mi' },
+      gang: { backend: 'SchedulingGates', maxScheduleRetries: 3 },
+      maxRestarts: 0,
+      suspend: false,
+    });
+    await kube.patch(paths.burstjob(ns, 'ok'), { spec: { suspend: true, maxRestarts: 2, ttlSecondsAfterFinished: 60 } });
+    const e = await kube.patch(paths.burstjob(ns, 'ok'), { spec: { size: 16 } }).catch((err: unknown) => err as ApiError);
+    expect(e).toBeInstanceOf(ApiError);
+    expect((e as ApiError).message).toContain('spec.size: Invalid value: "integer": is immutable (delete and re-create the BurstJob)');
+  });
+
+  it('explains every field (kubectl explain) and prints the columns users look at (kubectl get)', () => {
+    const explain = kubectl(['explain', 'burstjob.spec.gang']).stdout;
+    expect(explain).toContain('maxScheduleRetries');
+    expect(explain).toContain('Gang scheduling: all packs start together or none does.');
+    expect(kubectl(['explain', 'burstjob.status.startupLatency']).stdout).toContain('workersJoinedSeconds');
+    const header = kubectl(['get', 'bj', '-n', ns]).stdout.split('\n')[0]!.split(/\s+/);
+    expect(header).toEqual(['NAME', 'SIZE', 'GRANULARITY', 'PACKS', 'PHASE', 'RESTARTS', 'AGE']);
+    expect(kubectl(['get', 'burst', '-n', ns, '-o', 'wide']).stdout.split('\n')[0]).toMatch(/JOINED\s+LAYOUT\s+TRANSPORT/);
+  });
+});
+
+describe('the Helm chart', () => {
+  const chart = resolve(REPO, 'helm/kubeburst');
+
+  it('lints clean', () => {
+    const r = helm(['lint', chart, '--strict']);
+    expect(r.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    expect(r.stdout).not.toMatch(/\[(WARNING|ERROR|INFO)\]/);
+  });
+
+  it.each([
+    ['defaults', []],
+    ['watching two namespaces, no Secret access, no leader election', ['--set', 'watchNamespaces={a,b}', '--set', 'rbac.readBrokerSecrets=false', '--set', 'leaderElection.enabled=false']],
+    ['three replicas, no metrics Service, custom images', ['--set', 'replicaCount=3', '--set', 'metrics.service.enabled=false', '--set', 'image.tag=dev', '--set', 'workerImage.repository=registry.local/worker']],
+  ])('renders (%s) to manifests the API server accepts (apply --dry-run=server)', (_, args) => {
+    const manifests = helm(['template', 'kb', chart, '--namespace', ns, '--include-crds', '--kube-version', clusterEnv().kubeVersion, ...args]).stdout;
+    const out = kubectl(['apply', '--dry-run=server', '-f', '-'], { input: manifests }).stdout.trim().split('\n');
+    const kinds = out.map((l) => l.split('/')[0]);
+    expect(out.every((l) => /(created|configured|unchanged) \(server dry run\)$/.test(l))).toBe(true);
+    expect(kinds).toEqual(expect.arrayContaining(['customresourcedefinition.apiextensions.k8s.io', 'serviceaccount', 'clusterrole.rbac.authorization.k8s.io', 'clusterrolebinding.rbac.authorization.k8s.io', 'deployment.apps']));
+  });
+
+  it('refuses values the schema does not know, naming them', () => {
+    const r = helm(['template', 'kb', chart, '--kube-version', clusterEnv().kubeVersion, '--set', 'operator.wrokers=3'], { check: false });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('wrokers');
+  });
+
+  it('grants the operator exactly what it uses (least privilege, checked by the API server)', async () => {
+    kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests('kb', ns) });
+    try {
+      const sa = `system:serviceaccount:${ns}:kb-kubeburst`;
+      const can = (verb: string, resource: string, where = ns): string => {
+        const [res, sub] = resource.split('/');
+        return kubectl(['auth', 'can-i', verb, res!, ...(sub ? [`--subresource=${sub}`] : []), '-n', where, `--as=${sa}`], { check: false }).stdout.trim();
+      };
+      const allowed: [string, string][] = [
+        ['watch', 'burstjobs.kubeburst.io'],
+        ['update', 'burstjobs.kubeburst.io/status'],
+        ['patch', 'burstjobs.kubeburst.io'],
+        ['create', 'pods'],
+        ['patch', 'pods'],
+        ['delete', 'pods'],
+        ['list', 'nodes'],
+        ['create', 'services'],
+        ['patch', 'configmaps'],
+        ['create', 'events'],
+        ['get', 'secrets'],
+        ['update', 'leases.coordination.k8s.io'],
+      ];
+      const denied: [string, string, string?][] = [
+        ['update', 'burstjobs.kubeburst.io'],
+        ['update', 'pods'],
+        ['get', 'configmaps'],
+        ['delete', 'services'],
+        ['patch', 'nodes'],
+        ['list', 'secrets'],
+        ['create', 'pods/exec'],
+        ['update', 'pods/status'],
+        ['update', 'leases.coordination.k8s.io', 'default'],
+        ['create', 'deployments.apps'],
+      ];
+      expect(allowed.map(([v, r]) => `${v} ${r}: ${can(v, r)}`)).toEqual(allowed.map(([v, r]) => `${v} ${r}: yes`));
+      expect(denied.map(([v, r, w]) => `${v} ${r}: ${can(v, r, w)}`)).toEqual(denied.map(([v, r]) => `${v} ${r}: no`));
+    } finally {
+      OperatorUnderTest.uninstallManifests('kb', ns);
+    }
+  });
+});
