@@ -13,7 +13,8 @@ const common = {
     '^@kubeburst/worker-runtime$': '<rootDir>/worker-runtime/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
+  // .cache holds the local cluster (etcd's *.snap files are not Jest snapshots).
+  modulePathIgnorePatterns: ['<rootDir>/.*/dist/', '<rootDir>/.cache/'],
 };
 const CLUSTER_TESTS = ['/test/integration/', '/test/e2e/'];
 

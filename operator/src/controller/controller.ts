@@ -39,8 +39,11 @@ export class Controller {
   private readonly room: Room;
   private readonly podsByJob = new Map<string, Set<string>>();
   private readonly views = new Map<string, { rv: string; view: JobView }>();
-  /** resourceVersion of our last status write per job: until the cache has it, reconciling would act on a stale status. */
-  private readonly written = new Map<string, { rv: string; at: number }>();
+  /**
+   * Our last status write per job: until the cache shows it, reconciling would act on a stale status. Matched
+   * by resourceVersion or by the status itself (a later write, e.g. a finalizer patch, changes the version).
+   */
+  private readonly written = new Map<string, { rv: string; status: string; at: number }>();
   private readonly policy: Policy;
   private running = false;
   private workers: Promise<void>[] = [];
@@ -101,7 +104,7 @@ export class Controller {
         update: (j, old) => {
           const key = keyOf(j);
           const w = this.written.get(key);
-          if (w !== undefined && w.rv === j.metadata.resourceVersion) this.written.delete(key);
+          if (w !== undefined && caughtUp(w, j)) this.written.delete(key);
           this.queue.add(key);
           // A job that stopped waiting (admitted, finished, suspended) may free the queue for younger ones.
           if (old.status?.phase !== j.status?.phase) this.kickWaiting();
@@ -282,7 +285,7 @@ export class Controller {
     if (w !== undefined) {
       // Our last status write is not in the cache yet: acting on the older status would repeat decisions
       // (count a restart twice, delete the new attempt's pods). The cache update re-queues the key.
-      if (w.rv !== raw.metadata.resourceVersion && Date.now() - w.at < 15_000) {
+      if (!caughtUp(w, raw) && Date.now() - w.at < 15_000) {
         this.queue.addAfter(key, 15_000);
         return true;
       }
@@ -340,7 +343,7 @@ export class Controller {
   private async writeStatus(key: string, job: JobView, latest: Json, status: BurstJobStatus, log: Logger): Promise<Json | undefined> {
     try {
       const updated = await this.kube.replace<Json>(`${paths.burstjob(job.namespace, job.name)}/status`, { ...latest, status });
-      this.written.set(key, { rv: updated.metadata.resourceVersion, at: Date.now() });
+      this.written.set(key, { rv: updated.metadata.resourceVersion, status: JSON.stringify(updated.status), at: Date.now() });
       this.observeTransitions(job.status, status, log);
       return updated;
     } catch (err) {
@@ -370,6 +373,8 @@ export class Controller {
     }
   }
 }
+
+const caughtUp = (w: { rv: string; status: string }, cached: Json): boolean => cached.metadata.resourceVersion === w.rv || JSON.stringify(cached.status) === w.status;
 
 const split = (k: string): string[] => {
   const i = k.indexOf('/');

@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { KubeClient } from '../../operator/src/controller/kube.js';
+import { BROKER_FINALIZER } from '../../operator/src/api/constants.js';
+import { redisInboxKey } from '../../worker-runtime/src/transport/redis.js';
+import { Flares } from './harness/flare.js';
+import { adminClient, createNamespace, deleteNamespace, paths, type Json } from './harness/kube.js';
+import { OperatorUnderTest } from './harness/operator.js';
+import { NodePool } from './harness/pool.js';
+import { waitFor } from './harness/wait.js';
+
+/**
+ * State outside the cluster: a Redis-transport BurstJob holds a finalizer, and its broker keys (the packs'
+ * inboxes, left behind when packs are killed) are deleted after a failed attempt and before the BurstJob
+ * goes. Real Redis on 127.0.0.1:6379 (make services).
+ */
+const REDIS = 'redis://127.0.0.1:6379';
+const ns = `it-broker-${randomBytes(3).toString('hex')}`;
+let kube: KubeClient;
+let redis: Redis;
+let pool: NodePool;
+let flares: Flares;
+
+beforeAll(async () => {
+  kube = await adminClient();
+  redis = new Redis(REDIS, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await redis.connect();
+  await createNamespace(kube, ns);
+  pool = new NodePool(kube, ns);
+  await pool.add(1, 16);
+  flares = new Flares(kube, ns, pool);
+  const op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns });
+  await op.start();
+});
+
+afterAll(async () => {
+  await OperatorUnderTest.stopAll();
+  for (const op of OperatorUnderTest.all) op.uninstall();
+  await deleteNamespace(kube, ns);
+  await pool?.delete();
+  redis?.disconnect();
+  kube?.close();
+});
+
+/** What a killed pack leaves behind: its inbox list. */
+const leaveInbox = (burstId: string, pack: number): Promise<number> => redis.rpush(redisInboxKey(burstId, pack), 'frame');
+
+describe('broker cleanup (Redis transport)', () => {
+  it('deletes a failed attempt’s keys, and every attempt’s keys before the finalizer lets the BurstJob go', async () => {
+    // A Secret holds the URL: pods get it through env, the operator reads it only to clean up.
+    await kube.create(`/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'redis' }, stringData: { url: REDIS } });
+    await flares.create('rj', { size: 4, granularity: 2, maxRestarts: 1, transport: { kind: 'redis', secretRef: { name: 'redis' } } });
+    const running = await flares.waitPhase('rj', 'Running');
+    expect(running.metadata.finalizers).toEqual([BROKER_FINALIZER]);
+    const pod = (await flares.pods('rj'))[0]!;
+    expect(pod.spec.containers[0].env.find((e: Json) => e.name === 'KB_TRANSPORT_URL')).toEqual({ name: 'KB_TRANSPORT_URL', valueFrom: { secretKeyRef: { name: 'redis', key: 'url' } } });
+
+    const first = running.status.attempt.burstId as string;
+    await leaveInbox(first, 1);
+    await flares.fail('rj-a0-0', 'killed');
+    const second = await flares.waitStatus('rj', 'attempt 1 running', (s) => s.attempt?.index === 1 && s.phase === 'Running');
+    await waitFor('attempt 0 inbox deleted', async () => (await redis.exists(redisInboxKey(first, 1))) === 0);
+
+    const burstId = second.status.attempt.burstId as string;
+    await leaveInbox(burstId, 0);
+    await leaveInbox(burstId, 1);
+    await flares.delete('rj');
+    await waitFor('the BurstJob gone', () => kube.get(paths.burstjob(ns, 'rj')).then(() => false, () => true), 30_000);
+    expect(await redis.exists(redisInboxKey(burstId, 0), redisInboxKey(burstId, 1))).toBe(0);
+  });
+
+  it('holds no finalizer when nothing lives outside the cluster', async () => {
+    await flares.create('dj', { size: 2, granularity: 1 });
+    const running = await flares.waitPhase('dj', 'Running');
+    expect(running.metadata.finalizers ?? []).toEqual([]);
+  });
+});
