@@ -1,0 +1,256 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:flare — how fast a 960-worker flare starts on the local control plane, by granularity.
+ *
+ * 20 kwok nodes of 48 CPUs (a dedicated, tainted pool), the operator as a child process, and for each
+ * G ∈ {1, 6, 12, 24, 48} a BurstJob of 960 workers × 1 CPU packed G per pod. A watch records, per pod,
+ * when it appeared and when it was Running. Reported per G (median of --reps runs):
+ *   create → all Running     from the client's create request to the last pod Running
+ *   create → all joined      ... to the last pod Ready (kwok makes a Running pod Ready at once)
+ *   start spread             last − first pod Running
+ *   pods created / s         pods ÷ (last − first pod appearing), as the watch saw them
+ * Targets (issue 4): G=48 at least 10× faster than G=1 to all Running; at least 250 pods/s created at G=1.
+ * Output: bench/results/flare.json and flare.md. Numbers are measured, never asserted.
+ *
+ *   npm run bench:flare -- [--reps 3] [--sizes 1,6,12,24,48] [--state .cache/cluster-state]
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { KubeClient, loadKubeConfig, paths, type Json } from '@kubeburst/operator/controller';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const WORKERS = 960;
+const NODES = 20;
+const NODE_CPUS = 48;
+const NS = 'bench-flare';
+const POOL = 'bench-flare';
+
+const { values: args } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    sizes: { type: 'string', default: '1,6,12,24,48' },
+    state: { type: 'string', default: process.env.KUBEBURST_CLUSTER_DIR ?? resolve(REPO, '.cache/cluster-state') },
+    qps: { type: 'string', default: '500' },
+    concurrency: { type: 'string', default: '100' },
+  },
+});
+const reps = Number(args.reps);
+const granularities = args.sizes!.split(',').map(Number);
+
+interface Run {
+  g: number;
+  pods: number;
+  allRunningS: number;
+  allJoinedS: number;
+  spreadS: number;
+  creationS: number;
+  podsPerSecond: number;
+  firstRunningS: number;
+  p50RunningS: number;
+  p95RunningS: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+function sh(cmd: string, a: string[], input?: string): string {
+  const r = spawnSync(cmd, a, { cwd: REPO, input, encoding: 'utf8', stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')} exited ${r.status}`);
+  return r.stdout;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function setup(kube: KubeClient, kubectl: string, kubeconfig: string): Promise<void> {
+  sh(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', resolve(REPO, 'crds/kubeburst.io_burstjobs.yaml')]);
+  sh(kubectl, ['--kubeconfig', kubeconfig, 'wait', '--for', 'condition=Established', 'crd/burstjobs.kubeburst.io']);
+  await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }).catch(() => undefined);
+  await waitFor('default ServiceAccount', () => kube.get(`/api/v1/namespaces/${NS}/serviceaccounts/default`).then(() => true));
+  for (let i = 0; i < NODES; i++) {
+    const name = `${POOL}-${i}`;
+    await kube
+      .create('/api/v1/nodes', {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' }, labels: { type: 'kwok', pool: POOL, 'kubernetes.io/hostname': name } },
+        spec: { taints: [{ key: 'pool', value: POOL, effect: 'NoSchedule' }] },
+        status: { allocatable: { cpu: String(NODE_CPUS), memory: '192Gi', pods: '110' }, capacity: { cpu: String(NODE_CPUS), memory: '192Gi', pods: '110' } },
+      })
+      .catch(() => undefined);
+  }
+  await waitFor(
+    `${NODES} nodes schedulable`,
+    async () => {
+      const nodes = (await kube.get<{ items: Json[] }>('/api/v1/nodes?labelSelector=pool%3D' + POOL)).items;
+      return nodes.length === NODES && nodes.every((n) => (n.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') && !(n.spec?.taints ?? []).some((t: Json) => t.key.startsWith('node.kubernetes.io/')));
+    },
+    120_000,
+  );
+}
+
+function startOperator(kubeconfig: string, log: string): ChildProcess {
+  const out = openSync(log, 'w');
+  return spawn(
+    process.execPath,
+    [
+      resolve(REPO, 'operator/dist/controller/main.js'),
+      `--kubeconfig=${kubeconfig}`,
+      `--namespaces=${NS}`,
+      '--leader-elect=false',
+      '--metrics-bind-address=127.0.0.1:0',
+      `--kube-api-qps=${args.qps}`,
+      `--kube-api-burst=${Number(args.qps) * 2}`,
+      `--pod-create-concurrency=${args.concurrency}`,
+      '--log-level=info',
+    ],
+    { stdio: ['ignore', out, out] },
+  );
+}
+
+async function runOnce(kube: KubeClient, g: number, rep: number): Promise<Run> {
+  const name = `flare-g${g}-r${rep}`;
+  const selector = `kubeburst.io/job-name=${name}`;
+  const list = await kube.get<{ metadata: { resourceVersion: string } }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`);
+  const appeared = new Map<string, number>();
+  const running = new Map<string, number>();
+  const ready = new Map<string, number>();
+  const abort = new AbortController();
+  const packs = Math.ceil(WORKERS / g);
+  const watching = kube
+    .watch(
+      paths.pods(NS),
+      { labelSelector: selector, resourceVersion: list.metadata.resourceVersion },
+      (type, pod) => {
+        const now = performance.now();
+        const n = pod.metadata.name as string;
+        if (!appeared.has(n)) appeared.set(n, now);
+        if (type === 'DELETED') return;
+        if (pod.status?.phase === 'Running' && !running.has(n)) running.set(n, now);
+        if ((pod.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') && !ready.has(n)) ready.set(n, now);
+      },
+      abort.signal,
+    )
+    .catch(() => undefined);
+  const t0 = performance.now();
+  await kube.create(paths.burstjobs(NS), {
+    apiVersion: 'kubeburst.io/v1alpha1',
+    kind: 'BurstJob',
+    metadata: { name },
+    spec: {
+      size: WORKERS,
+      granularity: g,
+      function: { module: '/opt/kubeburst/app/worker.js' },
+      resources: { cpu: '1', memory: '1Gi' },
+      timeouts: { scheduleSeconds: 600 },
+      template: { nodeSelector: { pool: POOL }, tolerations: [{ key: 'pool', operator: 'Equal', value: POOL, effect: 'NoSchedule' }] },
+    },
+  });
+  await waitFor(`${packs} pods ready (G=${g})`, async () => ready.size >= packs, 600_000);
+  abort.abort();
+  await watching;
+  const app = [...appeared.values()];
+  const run = [...running.values()].map((t) => (t - t0) / 1000);
+  const creationS = (Math.max(...app) - Math.min(...app)) / 1000;
+  const result: Run = {
+    g,
+    pods: packs,
+    allRunningS: round(Math.max(...run)),
+    allJoinedS: round((Math.max(...ready.values()) - t0) / 1000),
+    spreadS: round(Math.max(...run) - Math.min(...run)),
+    creationS: round(creationS),
+    podsPerSecond: packs > 1 ? round((packs - 1) / Math.max(creationS, 1e-3), 1) : NaN,
+    firstRunningS: round(Math.min(...run)),
+    p50RunningS: round(quantile(run, 0.5)),
+    p95RunningS: round(quantile(run, 0.95)),
+  };
+  await kube.delete(paths.burstjob(NS, name));
+  await waitFor(`pods of ${name} gone`, async () => (await kube.get<{ items: Json[] }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`)).items.length === 0, 300_000);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const state = resolve(args.state!);
+  sh(resolve(REPO, 'test/cluster/up.sh'), [state]);
+  const env = readFileSync(resolve(state, 'env'), 'utf8');
+  const kubectl = resolve(/^KUBEBURST_KUBE_BIN_DIR=(.*)$/m.exec(env)![1]!, 'kubectl');
+  const kubeconfig = resolve(state, 'kubeconfig');
+  const kube = await KubeClient.create(loadKubeConfig(kubeconfig), { qps: 5000, burst: 5000, maxSockets: 16, userAgent: 'kubeburst-bench' });
+  await setup(kube, kubectl, kubeconfig);
+  mkdirSync(resolve(REPO, 'bench/results'), { recursive: true });
+  const log = resolve(REPO, 'bench/results/flare-operator.log.tmp');
+  const op = startOperator(kubeconfig, log);
+  await waitFor('operator reconciling', async () => readFileSync(log, 'utf8').includes('"msg":"reconciling"'), 60_000);
+
+  const runs: Run[] = [];
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      for (const g of granularities) {
+        const r = await runOnce(kube, g, rep);
+        runs.push(r);
+        process.stderr.write(`G=${String(g).padStart(2)} rep ${rep}: ${r.pods} pods, all Running ${r.allRunningS} s, joined ${r.allJoinedS} s, spread ${r.spreadS} s, ${r.podsPerSecond} pods/s\n`);
+      }
+    }
+  } finally {
+    op.kill('SIGTERM');
+    await kube.delete(`/api/v1/namespaces/${NS}`).catch(() => undefined);
+    await Promise.all(Array.from({ length: NODES }, (_, i) => kube.delete(`/api/v1/nodes/${POOL}-${i}`).catch(() => undefined)));
+    kube.close();
+  }
+
+  const summary = granularities.map((g) => {
+    const rs = runs.filter((r) => r.g === g);
+    const m = (k: keyof Run): number => round(median(rs.map((r) => r[k] as number)), k === 'podsPerSecond' ? 1 : 3);
+    return { g, pods: rs[0]!.pods, allRunningS: m('allRunningS'), allJoinedS: m('allJoinedS'), spreadS: m('spreadS'), p50RunningS: m('p50RunningS'), p95RunningS: m('p95RunningS'), creationS: m('creationS'), podsPerSecond: m('podsPerSecond') };
+  });
+  const at = (g: number) => summary.find((s) => s.g === g);
+  const speedup = at(1) && at(48) ? round(at(1)!.allRunningS / at(48)!.allRunningS, 1) : undefined;
+  const targets = {
+    speedupG48vsG1: { target: '>= 10x', measured: speedup, met: speedup !== undefined && speedup >= 10 },
+    podsPerSecondG1: { target: '>= 250', measured: at(1)?.podsPerSecond, met: (at(1)?.podsPerSecond ?? 0) >= 250 },
+  };
+  const k8s = /^KUBEBURST_KUBE_VERSION=(.*)$/m.exec(env)?.[1];
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, kubernetes: k8s };
+  const doc = { benchmark: 'flare startup', date: new Date().toISOString(), machine, workers: WORKERS, nodes: `${NODES} kwok nodes × ${NODE_CPUS} CPU`, reps, operator: { qps: Number(args.qps), podCreateConcurrency: Number(args.concurrency) }, summary, targets, runs };
+  writeFileSync(resolve(REPO, 'bench/results/flare.json'), JSON.stringify(doc, null, 2) + '\n');
+
+  const md = [
+    '# Flare startup on the local control plane (`npm run bench:flare`)',
+    '',
+    `${WORKERS} workers (1 CPU each) on ${NODES} kwok nodes of ${NODE_CPUS} CPUs; real kube-apiserver, etcd, kube-scheduler, kube-controller-manager (${k8s}); operator with qps ${args.qps}, ${args.concurrency} concurrent pod creations. Median of ${reps} run(s); ${doc.date}; ${machine.cpus} CPU(s) (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}. Every component and the benchmark share the same cores.`,
+    '',
+    '| G | pods | create → all Running (s) | create → all joined (s) | start spread (s) | p50 / p95 pod Running (s) | pods created / s |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...summary.map((s) => `| ${s.g} | ${s.pods} | ${s.allRunningS} | ${s.allJoinedS} | ${s.spreadS} | ${s.p50RunningS} / ${s.p95RunningS} | ${Number.isNaN(s.podsPerSecond) ? '–' : s.podsPerSecond} |`),
+    '',
+    '| target | measured | met |',
+    '|---|---:|:-:|',
+    `| G=48 ≥ 10× faster than G=1 to all Running | ${speedup ?? '–'}× | ${targets.speedupG48vsG1.met ? 'yes' : 'no'} |`,
+    `| ≥ 250 pods/s created at G=1 | ${at(1)?.podsPerSecond ?? '–'} | ${targets.podsPerSecondG1.met ? 'yes' : 'no'} |`,
+    '',
+    'Pods are "Running" when kwok reports them so (no containers run), so this measures the control-plane path: operator → API server → scheduler → node agent. "Joined" is pod readiness, which kwok sets together with Running; on real nodes it is when the pack passes its start barrier. Pods created per second is the rate at which pods appeared in a watch, first to last.',
+    '',
+  ].join('\n');
+  writeFileSync(resolve(REPO, 'bench/results/flare.md'), md);
+  process.stdout.write(md);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:flare failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
