@@ -47,7 +47,7 @@ export function pagerankApp(scale: Scale): EvalApp {
 }
 
 export function terasortApp(scale: Scale): EvalApp {
-  const p: TeraSortParams = { records: scale === 'full' ? 400_000 : 20_000, seed: 7, samplesPerWorker: 256 };
+  const p: TeraSortParams = { records: scale === 'full' ? 200_000 : 20_000, seed: 7, samplesPerWorker: 256 };
   const expected = { records: p.records, checksum: terasortChecksum(p.records, p.seed) };
   return {
     name: 'terasort',
@@ -64,7 +64,7 @@ export function terasortApp(scale: Scale): EvalApp {
 
 /** The data set is written once as CSV under `workDir`; packs fetch byte ranges of it. */
 export function hpoApp(scale: Scale, workDir: string): EvalApp {
-  const base = scale === 'full' ? { rows: 10_000, features: 40, epochs: 10 } : { rows: 1_000, features: 10, epochs: 5 };
+  const base = scale === 'full' ? { rows: 5_000, features: 40, epochs: 10 } : { rows: 1_000, features: 10, epochs: 5 };
   mkdirSync(workDir, { recursive: true });
   const csv = join(workDir, `hpo-${base.rows}x${base.features}.csv`);
   const p: HpoParams = {
