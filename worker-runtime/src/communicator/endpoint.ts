@@ -22,8 +22,13 @@ export interface EndpointOptions {
   port: PortLike;
   /** Payloads up to this size are copied into the receiver's ring; larger ones go by reference. */
   inlineMaxBytes: number;
-  /** Poll the mailbox this long before sleeping (0 = never spin; used when threads outnumber cores). */
+  /** Poll the mailbox up to this long before sleeping (0 = never spin; used when threads outnumber cores). */
   spinMicros: number;
+  /**
+   * Sleep in Atomics.wait slices of this many ms (0 = sleep in Atomics.waitAsync instead, keeping the
+   * event loop free for the user's own I/O while a call is pending).
+   */
+  blockSliceMs: number;
   /** Pack-wide message id counter (keys chunk reassembly at the receiving pack). */
   msgIds: Int32Array;
   defaultTimeoutMs: number;
@@ -50,6 +55,8 @@ export class Endpoint {
   private readonly ring: Ring;
   private readonly p2pNext = new Map<number, number>();
   private abortError: BurstAbortedError | undefined;
+  private spinBudget: number;
+  private waitsSinceSpin = 0;
 
   constructor(private readonly o: EndpointOptions) {
     this.me = o.me;
@@ -59,6 +66,7 @@ export class Endpoint {
     const ring = o.rings.get(o.me);
     if (ring === undefined) throw new Error(`no mailbox ring for worker ${o.me}`);
     this.ring = ring;
+    this.spinBudget = o.spinMicros;
   }
 
   get defaultTimeoutMs(): number {
@@ -105,8 +113,7 @@ export class Endpoint {
     if (byRef !== undefined) {
       // One post for all pack mates: the main thread hands every one of them the same shared memory.
       const shared = isShared(bytes) ? bytes : toSharedBytes(bytes);
-      const { dst: _omit, ...rest } = { ...head, dst: 0, dtype };
-      this.o.port.postMessage({ t: 'send', head: rest, dsts: byRef, payload: shared });
+      this.o.port.postMessage({ t: 'send', head: { ...head, dtype }, dsts: byRef, payload: shared });
     }
   }
 
@@ -144,16 +151,37 @@ export class Endpoint {
       this.matcher.throwIfMismatch();
       const left = deadline - performance.now();
       if (left <= 0) throw new CollectiveTimeoutError(site.op, this.me, site.peer, timeoutMs);
-      if (this.o.spinMicros > 0) {
-        const until = performance.now() + Math.min(left, this.o.spinMicros / 1000);
+      if (this.spinBudget >= 1) {
+        const until = performance.now() + Math.min(left, this.spinBudget / 1000);
         while (!this.ring.hasData() && performance.now() < until) {
           /* poll: a pack mate's reply usually lands within a few microseconds */
         }
-        if (this.ring.hasData()) continue;
+        // Adaptive: keep polling while it pays, back off when the peer is not running (busy machine).
+        if (this.ring.hasData()) {
+          this.spinBudget = Math.min(this.o.spinMicros, this.spinBudget * 2);
+          continue;
+        }
+        this.spinBudget /= 2;
+      } else if (this.o.spinMicros > 0 && ++this.waitsSinceSpin >= 64) {
+        this.waitsSinceSpin = 0;
+        this.spinBudget = 2;
       }
       const seen = Atomics.load(ctrl, SIGNAL);
       if (this.ring.hasData()) continue;
-      const w = Atomics.waitAsync(ctrl, SIGNAL, seen, left);
+      if (this.o.blockSliceMs > 0) {
+        // Sleep on a futex: the fastest wake-up between threads (see bench/results/signalling.md). The
+        // thread's event loop is frozen meanwhile, so the sleep is sliced, and a wake-up without ring data
+        // means a port message (large payload, abort) is waiting for the event loop.
+        const r = Atomics.wait(ctrl, SIGNAL, seen, Math.min(left, this.o.blockSliceMs));
+        if (this.ring.hasData()) continue;
+        if (r === 'timed-out') {
+          await yieldToEventLoop();
+          continue;
+        }
+      }
+      const again = Atomics.load(ctrl, SIGNAL);
+      if (this.ring.hasData()) continue;
+      const w = Atomics.waitAsync(ctrl, SIGNAL, again, left);
       if (w.async) await w.value;
     }
   }
@@ -218,6 +246,10 @@ export class Endpoint {
     }
     this.o.port.postMessage({ t: 'frames', pack: this.layout.packOf(h.dst), frames }, transfer);
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
 }
 
 export function allocShared(bytes: number): Uint8Array {

@@ -28,6 +28,8 @@ export interface PackConfig {
   ringBytes: number;
   inlineMaxBytes: number;
   spinMicros: number;
+  /** Sleep in Atomics.wait slices of this many ms while a call waits (0: Atomics.waitAsync). */
+  blockSliceMs: number;
   resultFile?: string;
   /** Readiness endpoint (/readyz turns 200 once every pack has joined) and /healthz. */
   http?: { host: string; port: number };
@@ -58,6 +60,7 @@ export const ENV = {
   ringBytes: 'KB_RING_BYTES',
   inlineMaxBytes: 'KB_INLINE_MAX_BYTES',
   spinMicros: 'KB_SPIN_MICROS',
+  blockSliceMs: 'KB_BLOCK_SLICE_MS',
   resultFile: 'KB_RESULT_FILE',
   httpPort: 'KB_HTTP_PORT',
   httpHost: 'KB_HTTP_HOST',
@@ -73,6 +76,7 @@ export const DEFAULTS = {
   ringBytes: 1 << 20,
   inlineMaxBytes: 16 * 1024,
   spinMicros: 50,
+  blockSliceMs: 2,
 } as const;
 
 const DEFAULT_URLS: Record<TransportKind, string> = {
@@ -135,6 +139,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     ringBytes: pow2(int(ENV.ringBytes, DEFAULTS.ringBytes, 4096)),
     inlineMaxBytes: int(ENV.inlineMaxBytes, DEFAULTS.inlineMaxBytes, 0),
     spinMicros: int(ENV.spinMicros, defaultSpin(range.end - range.start), 0),
+    blockSliceMs: int(ENV.blockSliceMs, DEFAULTS.blockSliceMs, 0),
     ...(get(ENV.resultFile) !== undefined ? { resultFile: get(ENV.resultFile)! } : {}),
     ...(port !== undefined ? { http: { host: get(ENV.httpHost) ?? '127.0.0.1', port: int(ENV.httpPort, 0, 0) } } : {}),
   };

@@ -152,6 +152,7 @@ class Pack {
         params: this.cfg.params.get(w) ?? null,
         inlineMaxBytes: Math.min(this.cfg.inlineMaxBytes, this.rings.get(w)!.maxBody - HEADER_BYTES),
         spinMicros: this.cfg.spinMicros,
+        blockSliceMs: this.cfg.blockSliceMs,
         defaultTimeoutMs: this.cfg.operationTimeoutMs,
         processStart: this.processStart,
       };
@@ -170,7 +171,7 @@ class Pack {
         if (this.loaded.size === this.end - this.start) this.waiters.allLoaded.resolve();
         break;
       case 'send':
-        for (const dst of m.dsts) this.threads.get(dst)?.postMessage({ t: 'deliver', head: { ...m.head, dst }, payload: m.payload } satisfies ToWorker);
+        for (const dst of m.dsts) this.post(dst, { t: 'deliver', head: { ...m.head, dst }, payload: m.payload });
         break;
       case 'frames':
         this.sendFrames(m.pack, m.frames);
@@ -206,7 +207,13 @@ class Pack {
   }
 
   private broadcastToThreads(m: ToWorker): void {
-    for (const [w, t] of this.threads) if (!this.reports.has(w)) t.postMessage(m);
+    for (const w of this.threads.keys()) if (!this.reports.has(w)) this.post(w, m);
+  }
+
+  /** Posts to a worker thread and rings its mailbox, so a thread asleep in Atomics.wait wakes up for it. */
+  private post(w: number, m: ToWorker): void {
+    this.threads.get(w)?.postMessage(m);
+    this.rings.get(w)?.signal();
   }
 
   // ---- transport ----------------------------------------------------------------------------------
@@ -282,7 +289,7 @@ class Pack {
       payload.set(e.payload);
     }
     const { payload: _p, ...head } = e;
-    t.postMessage({ t: 'deliver', head, payload } satisfies ToWorker);
+    this.post(e.dst, { t: 'deliver', head, payload });
   }
 
   // ---- join, liveness, end ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ export interface ThreadData {
   params: unknown;
   inlineMaxBytes: number;
   spinMicros: number;
+  blockSliceMs: number;
   defaultTimeoutMs: number;
   processStart: number;
 }
@@ -38,6 +39,7 @@ const ep = new Endpoint({
   port: { postMessage: post } as PortLike,
   inlineMaxBytes: data.inlineMaxBytes,
   spinMicros: data.spinMicros,
+  blockSliceMs: data.blockSliceMs,
   msgIds: new Int32Array(data.msgIds),
   defaultTimeoutMs: data.defaultTimeoutMs,
 });
