@@ -1,0 +1,52 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packConfigFromEnv, paramsFor } from './config.js';
+
+const base = { KB_BURST_ID: 'b1', KB_BURST_SIZE: '7', KB_GRANULARITY: '3', KB_PACK_INDEX: '1', KB_TRANSPORT: 'redis', KB_FUNCTION: '/w.js' };
+
+describe('pack configuration from the environment', () => {
+  test('a complete environment yields the layout, this pack and defaults', () => {
+    const c = packConfigFromEnv({ ...base, KB_PARAMS: '{"list":[0,1,2,3,4,5,6]}' });
+    expect(c.layout.packSizes()).toEqual([3, 3, 1]);
+    expect(c.packId).toBe(1);
+    expect(c.transport).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379', chunkBytes: 1 << 20 });
+    expect([...c.params.entries()]).toEqual([
+      [3, 3],
+      [4, 4],
+      [5, 5],
+    ]);
+  });
+
+  test('explicit pack sizes win and must add up to the burst size', () => {
+    expect(packConfigFromEnv({ ...base, KB_PACK_SIZES: '4,2,1' }).layout.packSizes()).toEqual([4, 2, 1]);
+    expect(() => packConfigFromEnv({ ...base, KB_PACK_SIZES: '4,2' })).toThrow(/KB_PACK_SIZES: pack sizes add up to 6, but KB_BURST_SIZE is 7/);
+  });
+
+  test('the pack index can come from an indexed Job or a StatefulSet-style hostname', () => {
+    const { KB_PACK_INDEX: _omit, ...rest } = base;
+    expect(packConfigFromEnv({ ...rest, JOB_COMPLETION_INDEX: '2' }).packId).toBe(2);
+    expect(packConfigFromEnv({ ...rest, HOSTNAME: 'myjob-a0-1' }).packId).toBe(1);
+    expect(() => packConfigFromEnv({ ...rest, KB_PACK_INDEX: '3' })).toThrow(/KB_PACK_INDEX: must be an integer in 0..2 \(got '3'\)/);
+  });
+
+  test.each([
+    [{ KB_BURST_ID: '' }, /KB_BURST_ID: is required/],
+    [{ KB_TRANSPORT: 'carrier-pigeon' }, /KB_TRANSPORT: must be one of nats, redis, direct/],
+    [{ KB_BURST_SIZE: 'x' }, /KB_BURST_SIZE: must be an integer >= 1/],
+    [{ KB_CHUNK_BYTES: '0' }, /KB_CHUNK_BYTES: must be an integer >= 1/],
+    [{ KB_PARAMS: '{not json' }, /KB_PARAMS: is not valid JSON/],
+    [{ KB_PARAMS: '{"list":[1,2]}' }, /KB_PARAMS: has 2 entries but the burst has 7 workers/],
+  ])('%j is rejected with the variable named', (patch, message) => {
+    expect(() => packConfigFromEnv({ ...base, ...patch })).toThrow(message);
+  });
+
+  test('params from a file: a list, or one value for all', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kbcfg-'));
+    const f = join(dir, 'p.json');
+    writeFileSync(f, JSON.stringify({ value: { lr: 0.1 } }));
+    expect(packConfigFromEnv({ ...base, KB_PARAMS_FILE: f }).params.get(4)).toEqual({ lr: 0.1 });
+    expect(() => packConfigFromEnv({ ...base, KB_PARAMS_FILE: join(dir, 'missing.json') })).toThrow(/KB_PARAMS_FILE: cannot read/);
+    expect(() => paramsFor({ other: 1 }, 2, 0, 2)).toThrow(/must be \{"list": \[...\]\}/);
+  });
+});
