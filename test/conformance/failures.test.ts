@@ -42,7 +42,13 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     });
   }
 
-  test('a pack that dies is detected by heartbeats: every other worker rejects within 2 s, naming the pack', async () => {
+  // In a cluster nobody watches a pack's process but the other packs: heartbeats (cluster defaults: 200 ms,
+  // 1.2 s). Locally the launcher sees the process die and tells the others at once. Both must abort every
+  // other worker within 2 s, naming the pack.
+  test.each([
+    ['heartbeats alone, as in a cluster', false],
+    ['the launcher relaying the death', true],
+  ])('a pack that dies is detected by %s: every other worker rejects within 2 s, naming the pack', async (_how, relay) => {
     let victim: ChildProcess | undefined;
     let killedAt = 0;
     const r = await runLocalFlare({
@@ -51,6 +57,9 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
       transport: { kind, url },
       modulePath: scenarios,
       params: { value: { scenario: 'wait-forever' } },
+      relayPackDeaths: relay,
+      heartbeatMs: 200,
+      heartbeatTimeoutMs: 1200,
       onSpawn: (p, child) => {
         if (p === 1) victim = child;
       },
@@ -68,7 +77,12 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     expect(r.exitCodes[1]).toBeNull(); // killed by signal
     expect(r.failure).toMatchObject({ failedPack: 1 });
     // Brokers notice the silence (heartbeats); the direct transport also sees pack 1's sockets close.
-    expect(r.failure!.reason).toMatch(kind === 'direct' ? /pack 1 (sent no heartbeat|lost: direct transport: connection (to|from) pack 1)/ : /pack 1 sent no heartbeat/);
+    const detected = relay
+      ? /pack 1 (process was killed by SIGKILL|lost: direct transport: connection (to|from) pack 1)/
+      : kind === 'direct'
+        ? /pack 1 (sent no heartbeat|lost: direct transport: connection (to|from) pack 1)/
+        : /pack 1 sent no heartbeat/;
+    expect(r.failure!.reason).toMatch(detected);
     for (const w of r.workers.filter((x) => x.packId !== 1)) {
       expect(w.ok).toBe(false);
       expect(w.error!.name).toBe('BurstAbortedError');

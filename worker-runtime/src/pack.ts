@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { describeError, KubeburstError } from './errors.js';
 import { packConfigFromEnv } from './pack/config.js';
 import { runPack, type PackEvent } from './pack/run-pack.js';
+import type { AbortInfo } from './pack/messages.js';
 import { TERMINATION_LOG_ENV, writeTerminationReport } from './pack/termination.js';
 import './transport/register-direct.js';
 
@@ -36,7 +37,12 @@ async function main(): Promise<number> {
     if (process.send !== undefined) process.send(e);
     else log(e.event === 'aborting' ? 'error' : 'info', e.event, { ...e });
   };
-  const report = await runPack(cfg, { processStart, onEvent, log: (level, msg, fields) => log(level, msg, fields) });
+  // A launcher that forked this pack may tell it that another pack died (it saw the process exit).
+  const external = new AbortController();
+  process.on('message', (m: { type?: string; info?: AbortInfo }) => {
+    if (m?.type === 'abort' && m.info !== undefined) external.abort(m.info);
+  });
+  const report = await runPack(cfg, { processStart, onEvent, signal: external.signal, log: (level, msg, fields) => log(level, msg, fields) });
   const json = JSON.stringify(report);
   if (cfg.resultFile !== undefined) writeFileSync(cfg.resultFile, json);
   else process.stdout.write(json + '\n');

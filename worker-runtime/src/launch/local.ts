@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
@@ -43,6 +43,20 @@ export interface LocalFlareOptions {
   packEntry?: string;
   /** Extra node flags for pack processes. */
   execArgv?: string[];
+  /**
+   * Tell the other packs at once when a pack process dies (default true). Off, they find out from its
+   * missing heartbeats alone, as packs in a cluster do.
+   */
+  relayPackDeaths?: boolean;
+}
+
+/**
+ * Heartbeat timeout for local runs: with more packs than cores, a pack's main thread can wait its turn
+ * for longer than the cluster default (1.2 s) while alive, so local runs allow more; a pack that really
+ * dies is reported by the launcher at once (relayPackDeaths) instead.
+ */
+export function localHeartbeatTimeoutMs(packs: number): number | undefined {
+  return packs > availableParallelism() ? 10_000 : undefined;
 }
 
 export interface FlareResult {
@@ -95,10 +109,11 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),
       ...(o.operationTimeoutMs ? { [ENV.operationTimeoutMs]: String(o.operationTimeoutMs) } : {}),
       ...(o.heartbeatMs ? { [ENV.heartbeatMs]: String(o.heartbeatMs) } : {}),
-      ...(o.heartbeatTimeoutMs ? { [ENV.heartbeatTimeoutMs]: String(o.heartbeatTimeoutMs) } : {}),
+      ...((o.heartbeatTimeoutMs ?? localHeartbeatTimeoutMs(layout.packCount)) ? { [ENV.heartbeatTimeoutMs]: String(o.heartbeatTimeoutMs ?? localHeartbeatTimeoutMs(layout.packCount)) } : {}),
       ...o.env,
     };
     const P = layout.packCount;
+    const relay = o.relayPackDeaths ?? true;
     const stderr: Record<number, string> = {};
     const children: ChildProcess[] = [];
     const exits = Array.from({ length: P }, (_, p) => {
@@ -117,6 +132,12 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       return new Promise<number | null>((resolve) => {
         child.on('exit', (code, signal) => {
           if (code !== 0) stderr[p] = err + (signal ? `\n(killed by ${signal})` : '');
+          // A pack that dies without reporting (crash, kill) is news the other packs would otherwise only
+          // learn from missing heartbeats: the launcher saw it happen, so it tells them at once.
+          if (code !== 0 && code !== 1 && relay) {
+            const info = { failedPack: p, reason: `pack ${p} process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` };
+            for (const c of children) if (c !== child && c.connected) c.send({ type: 'abort', info });
+          }
           resolve(code);
         });
       });

@@ -51,6 +51,8 @@ export interface RunPackOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Worker thread entry (defaults to the compiled thread.js next to this file). */
   threadEntry?: URL;
+  /** Aborting it aborts the burst with `signal.reason` (an AbortInfo): the launcher's news of a dead pack. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -104,6 +106,7 @@ class Pack {
 
   async run(): Promise<PackReport> {
     this.emit({ event: 'started', pack: this.me, at: Date.now() });
+    this.opts.signal?.addEventListener('abort', () => this.fail(this.opts.signal!.reason as AbortInfo), { once: true });
     await this.startHttp();
     this.startThreads();
     try {
