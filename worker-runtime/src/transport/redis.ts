@@ -36,6 +36,7 @@ export class RedisTransport implements Transport {
   private readonly inbox: string;
   private readonly control: string;
   private readonly ttlMs: number;
+  private readonly expiresSetAt = new Map<string, number>();
 
   constructor(private readonly o: RedisTransportOptions) {
     this.inbox = redisInboxKey(o.burstId, o.packId);
@@ -78,7 +79,13 @@ export class RedisTransport implements Transport {
     const key = redisInboxKey(this.o.burstId, pack, urgent);
     const p = this.pub!.pipeline();
     for (const f of frames) p.rpush(key, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-    p.pexpire(key, this.ttlMs);
+    // The TTL is a safety net for crashed bursts; refreshing it every minute (not every push) halves the
+    // commands small messages cost.
+    const now = Date.now();
+    if ((this.expiresSetAt.get(key) ?? 0) < now - 60_000) {
+      this.expiresSetAt.set(key, now);
+      p.pexpire(key, this.ttlMs);
+    }
     const results = await p.exec();
     const failed = results?.find(([err]) => err !== null);
     if (failed) throw new TransportError('redis', `RPUSH to ${key} failed: ${failed[0]!.message}`, { cause: failed[0] });
