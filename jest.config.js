@@ -11,6 +11,7 @@ const common = {
   },
   moduleNameMapper: {
     '^@kubeburst/worker-runtime$': '<rootDir>/worker-runtime/src/index.ts',
+    '^@kubeburst/worker-runtime/launch$': '<rootDir>/worker-runtime/src/launch/local.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   // .cache holds the local cluster (etcd's *.snap files are not Jest snapshots).
