@@ -79,10 +79,11 @@ export class RedisTransport implements Transport {
     const key = redisInboxKey(this.o.burstId, pack, urgent);
     const p = this.pub!.pipeline();
     for (const f of frames) p.rpush(key, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-    // The TTL is a safety net for crashed bursts; refreshing it every minute (not every push) halves the
-    // commands small messages cost.
+    // The TTL is a safety net for crashed bursts. Refreshing it at most once a second per key (not on every
+    // push) halves the commands a stream of small messages costs; a list emptied by BLMPOP disappears and
+    // comes back without a TTL, so the refresh interval is also the longest a key can lack one.
     const now = Date.now();
-    if ((this.expiresSetAt.get(key) ?? 0) < now - 60_000) {
+    if ((this.expiresSetAt.get(key) ?? 0) < now - 1000) {
       this.expiresSetAt.set(key, now);
       p.pexpire(key, this.ttlMs);
     }
