@@ -214,8 +214,8 @@ class Pack {
   }
 
   /** Posts to a worker thread and rings its mailbox, so a thread asleep in Atomics.wait wakes up for it. */
-  private post(w: number, m: ToWorker): void {
-    this.threads.get(w)?.postMessage(m);
+  private post(w: number, m: ToWorker, transfer?: ArrayBuffer[]): void {
+    this.threads.get(w)?.postMessage(m, transfer);
     this.rings.get(w)?.signal();
   }
 
@@ -231,7 +231,7 @@ class Pack {
       connectTimeoutMs: this.cfg.joinTimeoutMs,
     });
     await this.transport.connect({
-      frame: (f) => this.onFrame(f),
+      frame: (f, owned) => this.onFrame(f, owned === true),
       // A lost peer (the direct transport sees its socket close) is the failed pack, not this one.
       error: (err) => this.fail({ failedPack: err instanceof PeerLostError ? err.pack : this.me, reason: `transport failed: ${err.message}` }),
     });
@@ -254,7 +254,7 @@ class Pack {
     this.sendFrames(pack, controlFrames(this.me, pack, msg), msg.type === 'hb' || msg.type === 'abort');
   }
 
-  private onFrame(frame: Uint8Array): void {
+  private onFrame(frame: Uint8Array, owned = false): void {
     this.wire.framesRecv++;
     this.wire.bytesRecv += frame.byteLength;
     let msg;
@@ -271,11 +271,11 @@ class Pack {
       this.fail({ failedPack: this.me, reason: `received a bad frame: ${describeError(err)}` });
       return;
     }
-    if (msg !== undefined) this.deliverRemote(envelopeFromHeader(msg.header, msg.payload));
+    if (msg !== undefined) this.deliverRemote(envelopeFromHeader(msg.header, msg.payload), owned && msg.payload.buffer === frame.buffer);
   }
 
   /** A message from another pack, for one of this pack's workers. */
-  private deliverRemote(e: ReturnType<typeof envelopeFromHeader>): void {
+  private deliverRemote(e: ReturnType<typeof envelopeFromHeader>, transferable = false): void {
     const t = this.threads.get(e.dst);
     if (t === undefined) {
       this.fail({ failedPack: this.me, reason: `received a message for worker ${e.dst}, which is not in pack ${this.me}` });
@@ -284,14 +284,19 @@ class Pack {
     const ring = this.rings.get(e.dst)!;
     const inline = Math.min(this.cfg.inlineMaxBytes, ring.maxBody - HEADER_BYTES);
     if (e.payload.byteLength <= inline && ring.tryWrite(ringBodyBytes(e.payload.byteLength), (b) => writeRingBody(b, e, e.payload))) return;
-    // Reassembled messages already live in shared memory; a single-chunk payload still sits in the
-    // transport's receive buffer, which is reused: copy it out once.
+    // Reassembled messages already live in shared memory. A single-chunk payload whose buffer the transport
+    // handed over (`owned`) moves to the worker by transfer, with no copy: a worker that passes it on to pack
+    // mates puts it in shared memory then. Any other payload sits in a reused receive buffer: copy it once.
+    const { payload: _p, ...head } = e;
+    if (transferable && !(e.payload.buffer instanceof SharedArrayBuffer)) {
+      this.post(e.dst, { t: 'deliver', head, payload: e.payload }, [e.payload.buffer]);
+      return;
+    }
     let payload = e.payload;
     if (!(payload.buffer instanceof SharedArrayBuffer)) {
       payload = new Uint8Array(new SharedArrayBuffer(e.payload.byteLength));
       payload.set(e.payload);
     }
-    const { payload: _p, ...head } = e;
     this.post(e.dst, { t: 'deliver', head, payload });
   }
 

@@ -54,9 +54,11 @@ describe('stream records', () => {
     expect(oneByOne.map((r) => r.body.length)).toEqual([3, 0, 70_000]);
 
     const seen: Uint8Array[] = [];
-    const d = new RecordDecoder((_t, body) => seen.push(body), { maxFrameBytes: MAX });
+    const owned: boolean[] = [];
+    const d = new RecordDecoder((_t, body, own) => (seen.push(body), owned.push(own)), { maxFrameBytes: MAX });
     d.push(stream);
     expect(seen.every((b) => b.buffer === stream.buffer)).toBe(true);
+    expect(owned).toEqual([false, false, false]);
     expect(d.idle).toBe(true);
   });
 
@@ -65,7 +67,8 @@ describe('stream records', () => {
     const stream = encodeRecord(RecordType.Frame, body);
     const allocated: number[] = [];
     let got: Uint8Array | undefined;
-    const d = new RecordDecoder((_t, b) => (got = b), {
+    let owned: boolean | undefined;
+    const d = new RecordDecoder((_t, b, own) => ((got = b), (owned = own)), {
       maxFrameBytes: MAX,
       allocate: (n) => {
         allocated.push(n);
@@ -75,6 +78,7 @@ describe('stream records', () => {
     d.push(stream.subarray(0, 100));
     d.push(stream.subarray(100));
     expect(allocated).toEqual([5000]);
+    expect(owned).toBe(true);
     expect(got!.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect([...got!]).toEqual([...body]);
   });

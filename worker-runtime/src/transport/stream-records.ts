@@ -41,7 +41,7 @@ export function encodeRecord(type: RecordType, body: Uint8Array = new Uint8Array
 export interface RecordDecoderOptions {
   /** Largest FRAME body accepted; a larger length prefix means the stream is corrupt. */
   maxFrameBytes: number;
-  /** Where spanning records land (the direct transport uses shared memory, saving the pack a copy). */
+  /** Where spanning records land (a buffer of exactly `bytes`, owned by the record from then on). */
   allocate?: (bytes: number) => Uint8Array;
 }
 
@@ -55,7 +55,8 @@ export class RecordDecoder {
   private readonly allocate: (bytes: number) => Uint8Array;
 
   constructor(
-    private readonly onRecord: (type: RecordType, body: Uint8Array) => void,
+    /** `owned`: the body has a buffer of its own (from allocate); otherwise it is a view of a pushed chunk. */
+    private readonly onRecord: (type: RecordType, body: Uint8Array, owned: boolean) => void,
     private readonly o: RecordDecoderOptions,
   ) {
     this.allocate = o.allocate ?? ((n) => new Uint8Array(n));
@@ -74,7 +75,7 @@ export class RecordDecoder {
         if (this.bodyFill === this.body.byteLength) {
           const body = this.body;
           this.body = undefined;
-          this.onRecord(this.type, body);
+          this.onRecord(this.type, body, true);
         }
         continue;
       }
@@ -92,7 +93,7 @@ export class RecordDecoder {
         length = this.readPrefix(this.prefix, 0);
       }
       if (n - off >= length) {
-        this.onRecord(this.type, chunk.subarray(off, off + length));
+        this.onRecord(this.type, chunk.subarray(off, off + length), false);
         off += length;
       } else {
         this.body = this.allocate(length);

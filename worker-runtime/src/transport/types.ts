@@ -8,8 +8,12 @@ export type TransportKind = 'nats' | 'redis' | 'direct';
 export const TRANSPORT_KINDS: readonly TransportKind[] = ['nats', 'redis', 'direct'];
 
 export interface FrameSink {
-  /** One frame for this pack. The bytes may be reused after the call returns: copy what you keep. */
-  frame(frame: Uint8Array): void;
+  /**
+   * One frame for this pack. The bytes may be reused after the call returns: copy what you keep; unless
+   * `owned`: the transport allocated `frame.buffer` for this frame alone and hands it over (the pack may
+   * keep it or transfer it to a worker thread without a copy).
+   */
+  frame(frame: Uint8Array, owned?: boolean): void;
   /** The transport failed and cannot continue (connection lost for good, protocol error). */
   error(err: Error): void;
 }
