@@ -43,7 +43,7 @@ describe('kubeburst run', () => {
     const r = await kubeburst(['run', 'examples/hello/burstjob.yaml', '-o', out]);
     expect(r).toMatchObject({ code: 0 });
     // Not a terminal: plain progress lines on stderr.
-    expect(r.stderr).toMatch(/^kubeburst: running hello: 8 workers in 4 packs of ≤2, transport direct \(Unix sockets\)\n/);
+    expect(r.stderr).toMatch(/^kubeburst: running hello: 8 workers in 4 packs of 2, transport direct \(Unix sockets\)\n/);
     expect(r.stderr).toMatch(/^\[\s*\d+\.\d\ds\] packs started 4\/4$/m);
     expect(r.stderr).toMatch(/^\[\s*\d+\.\d\ds\] packs joined 4\/4 \(start barrier passed\)$/m);
     expect(r.stderr).toMatch(/^\[\s*\d+\.\d\ds\] workers finished 8\/8$/m);

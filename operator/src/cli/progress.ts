@@ -117,7 +117,8 @@ export class Progress {
     // Redraw at most 20 times a second (events can come by the hundred).
     if (!tick && now - this.lastDraw < 50) return;
     this.lastDraw = now;
-    const width = Math.max(20, (this.out.columns ?? 100) - 1);
+    // A terminal of unknown size (0 columns, e.g. under script(1)) gets the whole line.
+    const width = Math.max(20, (this.out.columns || 200) - 1);
     this.out.write(`\r\x1b[2K${this.statusLine().slice(0, width)}`);
     this.drawn = true;
   }

@@ -140,7 +140,8 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const launchedAt = io.now();
   const name = m.job.metadata.name;
   if (mode !== 'off') {
-    io.stderr.write(`kubeburst: running ${name}: ${opts.size} workers in ${packs} pack${packs === 1 ? '' : 's'} of ≤${opts.granularity}, transport ${packs > 1 ? describeTransport(opts) : 'none (one pack)'}\n`);
+    const g = `${opts.size % opts.granularity! === 0 ? '' : '≤'}${opts.granularity}`;
+    io.stderr.write(`kubeburst: running ${name}: ${opts.size} workers in ${packs} pack${packs === 1 ? '' : 's'} of ${g}, transport ${packs > 1 ? describeTransport(opts) : 'none (one pack)'}\n`);
   }
   const progress = new Progress({ packs, workers: opts.size }, io.stderr, mode, io.now, launchedAt);
   const children: ChildProcess[] = [];
