@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '1,6,12,24,48' },
     state: { type: 'string', default: process.env.KUBEBURST_CLUSTER_DIR ?? resolve(REPO, '.cache/cluster-state') },
     qps: { type: 'string', default: '500' },
-    concurrency: { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '32' },
   },
 });
 const reps = Number(args.reps);
@@ -132,21 +132,23 @@ async function runOnce(kube: KubeClient, g: number, rep: number): Promise<Run> {
   const ready = new Map<string, number>();
   const abort = new AbortController();
   const packs = Math.ceil(WORKERS / g);
-  const watching = kube
-    .watch(
-      paths.pods(NS),
-      { labelSelector: selector, resourceVersion: list.metadata.resourceVersion },
-      (type, pod) => {
-        const now = performance.now();
-        const n = pod.metadata.name as string;
-        if (!appeared.has(n)) appeared.set(n, now);
-        if (type === 'DELETED') return;
-        if (pod.status?.phase === 'Running' && !running.has(n)) running.set(n, now);
-        if ((pod.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') && !ready.has(n)) ready.set(n, now);
-      },
-      abort.signal,
-    )
-    .catch(() => undefined);
+  let rv = list.metadata.resourceVersion;
+  const onEvent = (type: string, pod: Json): void => {
+    const now = performance.now();
+    if (type === 'BOOKMARK' || type === 'ERROR') return;
+    rv = pod.metadata.resourceVersion ?? rv;
+    const n = pod.metadata.name as string;
+    if (!appeared.has(n)) appeared.set(n, now);
+    if (type === 'DELETED') return;
+    if (pod.status?.phase === 'Running' && !running.has(n)) running.set(n, now);
+    if ((pod.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') && !ready.has(n)) ready.set(n, now);
+  };
+  // The API server may end a watch (timeout, a slow consumer on a loaded machine): resume from the last event.
+  const watching = (async () => {
+    while (!abort.signal.aborted) {
+      await kube.watch(paths.pods(NS), { labelSelector: selector, resourceVersion: rv, allowWatchBookmarks: 'true' }, onEvent, abort.signal).catch(() => undefined);
+    }
+  })();
   const t0 = performance.now();
   await kube.create(paths.burstjobs(NS), {
     apiVersion: 'kubeburst.io/v1alpha1',

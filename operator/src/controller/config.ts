@@ -31,7 +31,7 @@ export const ConfigSchema = z.object({
   workerImage: z.string().min(1).default('ghcr.io/kubeburst/worker:0.1.0'),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
   workers: int(1, 256).default(8),
-  podCreateConcurrency: int(1, 1024).default(100),
+  podCreateConcurrency: int(1, 1024).default(32),
   kubeApiQps: int(1, 100_000).default(500),
   kubeApiBurst: int(1, 100_000).default(1000),
   metricsBindAddress: address.default(':8080'),

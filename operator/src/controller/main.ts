@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   const kube = await KubeClient.create(kc, {
     qps: cfg.kubeApiQps,
     burst: cfg.kubeApiBurst,
-    maxSockets: Math.max(16, Math.min(256, cfg.podCreateConcurrency)),
+    // Each connection costs a TLS handshake and API server memory; past ~32 more sockets only add contention.
+    maxSockets: Math.max(8, Math.min(64, cfg.podCreateConcurrency)),
     userAgent: `kubeburst-operator/${cfg.identity}`,
     onResponse: (verb, code) => controller?.metrics.apiRequests.inc({ verb, code: String(code) }),
   });
