@@ -26,7 +26,7 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKERS = 960;
 const NODES = 20;
 const NODE_CPUS = 48;
-const NS = 'bench-flare';
+const NS = `bench-flare-${Date.now().toString(36)}`;
 const POOL = 'bench-flare';
 
 const { values: args } = parseArgs({
