@@ -24,6 +24,8 @@ export interface InformerOptions<T> {
   transform?: (obj: Json) => T;
   pageSize?: number;
   watchdogMs?: number;
+  /** Server-side watch timeout; default a random 240–360 s so many watches do not end together. */
+  watchTimeoutSeconds?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
 }
@@ -49,8 +51,9 @@ export class Informer<T extends Meta = Json> {
   private lastEventAt = Date.now();
   private failures = 0;
   private loop: Promise<void> | undefined;
-  /** Times the informer re-listed (tests and metrics). */
+  /** Times the informer listed, and watches it started (tests and metrics). */
   relists = 0;
+  watches = 0;
   lastError: string | undefined;
 
   constructor(
@@ -180,6 +183,7 @@ export class Informer<T extends Meta = Json> {
 
   private async watchOnce(): Promise<void> {
     this.abort = new AbortController();
+    this.watches++;
     const watchdogMs = this.opts.watchdogMs ?? 5 * 60_000;
     this.lastEventAt = Date.now();
     const dog = setInterval(() => {
@@ -192,7 +196,7 @@ export class Informer<T extends Meta = Json> {
     let expired: ApiError | undefined;
     try {
       // The server ends a watch after timeoutSeconds; a random spread keeps many watches from ending together.
-      const timeoutSeconds = String(240 + Math.floor(Math.random() * 120));
+      const timeoutSeconds = String(this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 120));
       await this.kube.watch(
         this.opts.path,
         this.query({ resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds }),
