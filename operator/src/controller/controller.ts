@@ -10,7 +10,7 @@ import { isConflict, isNotFound, paths, type Json, type KubeClient } from './kub
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { jobView, observePod, slimBoundPod, type BoundPod } from './observe.js';
-import { AdmissionLedger, Room, waitingForAdmission } from './room.js';
+import { AdmissionLedger, Room, waitingForAdmission, type Listing } from './room.js';
 import { WorkQueue } from './queue.js';
 
 /**
@@ -199,10 +199,9 @@ export class Controller {
     return this.allJobs().map((j) => this.view(j));
   }
 
-  private mergedPods(): Informer<Json> {
-    if (this.ownPods.length === 1) return this.ownPods[0]!;
+  private mergedPods(): Listing<Json> {
     const all = this.ownPods;
-    return { list: () => all.flatMap((i) => i.list()) } as unknown as Informer<Json>;
+    return { list: () => all.flatMap((i) => i.list()) };
   }
 
   get informers(): Informer<any>[] {

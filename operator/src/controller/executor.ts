@@ -1,7 +1,7 @@
 import { cleanupBurst } from '@kubeburst/worker-runtime';
 import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '../api/constants.js';
 import { decodeLayout } from '../planner/layout.js';
-import { headlessService, packPod, paramsConfigMap, resultsConfigMap, type PodOptions } from '../planner/pods.js';
+import { headlessService, packPod, paramsConfigMap, paramsConfigMapName, resultsConfigMap, type PodOptions } from '../planner/pods.js';
 import type { Action, JobView } from '../planner/types.js';
 import type { EventRecorder } from './events.js';
 import { ApiError, isAlreadyExists, isNotFound, paths, type Json, type KubeClient } from './kube.js';
@@ -108,7 +108,7 @@ export class Executor {
           await attempt('create Service', () => this.createIfAbsent(paths.services(ns), headlessService(job)));
           break;
         case 'ensureParams':
-          await attempt('create params ConfigMap', () => this.kube.apply(paths.configmap(ns, `${job.name}-params`), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined));
+          await attempt('create params ConfigMap', () => this.kube.apply(paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined));
           break;
         case 'createPods': {
           const sizes = decodeLayout(a.layout);

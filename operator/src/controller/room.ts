@@ -3,7 +3,6 @@ import { add, ZERO, type GangDemand, type NodeView, type Resources } from '../pl
 import { decodeLayout } from '../planner/layout.js';
 import { gangDemand } from '../planner/pods.js';
 import type { JobView } from '../planner/types.js';
-import type { Informer } from './informer.js';
 import type { Json } from './kube.js';
 import { nodeView, podRequests, type BoundPod } from './observe.js';
 
@@ -41,10 +40,15 @@ export class AdmissionLedger {
   }
 }
 
+/** What the room is computed from: anything that lists cached objects (informers). */
+export interface Listing<T> {
+  list(): T[];
+}
+
 export interface RoomSources {
-  nodes: Informer<Json>;
-  boundPods: Informer<BoundPod>;
-  ownPods: Informer<Json>;
+  nodes: Listing<Json>;
+  boundPods: Listing<BoundPod>;
+  ownPods: Listing<Json>;
   /** Parsed BurstJobs by namespace/name. */
   jobs: () => Iterable<JobView>;
 }

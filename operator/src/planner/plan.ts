@@ -1,7 +1,7 @@
 import { BROKER_FINALIZER, CONDITION, EVENT, REASON, type ConditionType, type EventReason, type Phase, type Reason } from '../api/constants.js';
 import type { BurstJobStatus, PackCounts } from '../api/status.js';
-import { admit } from './capacity.js';
 import { getCondition, setCondition } from './conditions.js';
+import { gangBackend } from './gang.js';
 import { decodeLayout, encodeLayout, layoutFor, packRanges } from './layout.js';
 import { burstIdOf, gangDemand, perWorker } from './pods.js';
 import { collectResults, failureMessage } from './results.js';
@@ -229,7 +229,7 @@ class Planner {
       return;
     }
     const demand = gangDemand(job, sizes);
-    const decision = admit(demand, this.observed.nodes, this.observed.ahead, this.observed.reserved);
+    const decision = gangBackend(job.spec.gang.backend).admit(demand, this.observed);
     if (decision.admit) {
       this.act({ kind: 'ungatePods', pods: [...byPack.values()].map((p) => p.name) });
       attempt.admittedTime = this.nowIso;

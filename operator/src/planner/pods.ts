@@ -1,6 +1,7 @@
 import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
-import { ANNOTATIONS, COMPONENTS, GANG_SCHEDULING_GATE, LABELS, POD } from '../api/constants.js';
+import { ANNOTATIONS, COMPONENTS, LABELS, POD } from '../api/constants.js';
 import type { GangDemand, Resources } from './capacity.js';
+import { gangBackend } from './gang.js';
 import { packRanges, uniformGranularity } from './layout.js';
 import { bytes, cpuMillis, formatBytes, formatCpu } from './quantity.js';
 import type { JobView } from './types.js';
@@ -143,7 +144,7 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
     kind: 'Pod',
     metadata: meta,
     spec: {
-      schedulingGates: [{ name: GANG_SCHEDULING_GATE }],
+      schedulingGates: gangBackend(s.gang.backend).gates.map((name) => ({ name })),
       restartPolicy: 'Never',
       hostname: name,
       subdomain: serviceName(job.name),
