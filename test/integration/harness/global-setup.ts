@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 /**
  * Jest globalSetup of the `cluster` project: runs once per `npm test` when an integration or e2e test is
  * selected. Starts the local control plane (builds it first if the cache is cold; a no-op when it already
- * runs), builds the operator the tests start as a child process, and installs the CRD.
+ * runs), makes sure helm is built, builds the operator the tests start as a child process, and installs the CRD.
  *
  * Jest loads this file outside its module mapper, so it imports only Node built-ins.
  */
@@ -20,6 +20,8 @@ export default async function globalSetup(): Promise<void> {
     if (r.status !== 0) throw new Error(`${what} failed (${cmd} ${args.join(' ')} exited ${r.status}): see the output above`);
   };
   step('starting the local control plane', resolve(REPO, 'test/cluster/up.sh'), [state]);
+  // The chart tests render with helm; up.sh builds only what the control plane runs.
+  step('building helm', resolve(REPO, 'test/cluster/build.sh'), ['helm']);
   step('building the operator', 'npx', ['tsc', '-b', 'operator']);
   const env = readFileSync(resolve(state, 'env'), 'utf8');
   const kubectl = resolve(/^KUBEBURST_KUBE_BIN_DIR=(.*)$/m.exec(env)![1]!, 'kubectl');
