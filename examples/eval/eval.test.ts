@@ -21,7 +21,7 @@ function run(app: string, transport: 'nats' | 'redis', granularity: number, wall
     remoteMsgs: 0,
     localMsgs: 0,
     wireBytes: remoteBytes,
-    loadAvg: 1,
+    otherCores: 0.1,
     starts: { processStart: [0, 10, 30], loaded: [20, 20, 35], joined: [40, 40, 40], functionStart: [41, 42, 43] },
   };
 }

@@ -152,9 +152,12 @@ export function markdown(d: EvalData, chartDir: string): string {
   p(`  burst is ${Math.ceil(size / gMax)} pack${Math.ceil(size / gMax) === 1 ? ', so no byte crosses a pack boundary by construction' : 's'}.`);
   p(`- Transports: ${transports.join(', ')}.${Object.entries(d.config.skippedTransports).map(([k, why]) => ` Not measured: ${k} (${why}).`).join('')}`);
   p(`- ${d.config.repeats} repeat${d.config.repeats === 1 ? '' : 's'} of every configuration, interleaved (repeat-major), reporting medians. Scale: ${d.config.scale}.`);
-  const loads = d.runs.map((r) => r.loadAvg).sort((a, b) => a - b);
-  p(`- The machine is shared: its 1-minute load average during the flares ranged ${loads[0]!.toFixed(1)}–${loads[loads.length - 1]!.toFixed(1)} (median ${loads[loads.length >> 1]!.toFixed(1)}) on ${m.cpus} cores;`);
-  p('  other work slows every configuration alike in expectation, and the medians damp it, but single cells can be noisy.');
+  const others = d.runs.map((r) => r.otherCores).filter(Number.isFinite).sort((a, b) => a - b);
+  if (others.length > 0) {
+    p(`- The machine is shared with other work. During the flares, processes outside the flare (the brokers included) kept`);
+    p(`  ${others[others.length >> 1]!.toFixed(2)} of the ${m.cpus} cores busy on median (range ${others[0]!.toFixed(2)}–${others[others.length - 1]!.toFixed(2)}; per flare in eval.json, \`otherCores\`).`);
+    p('  Repeats are interleaved and medians reported to damp this, but single cells can be noisy.');
+  }
   p('- Every flare runs with a 10 s heartbeat timeout instead of the default 1.2 s: with 32 processes on a shared 2-core');
   p('  machine a live pack can miss the default deadline (heartbeats still go out every 200 ms).');
   p('- Wall time = launch of the first pack process → every result collected: what a FaaS user waits for. Startup = launch → the');

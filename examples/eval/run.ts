@@ -1,7 +1,7 @@
 import { loadLauncher, type FlareResult } from '../common/launcher.js';
-import { loadavg } from 'node:os';
 import type { TransportKind } from '@kubeburst/worker-runtime';
 import type { EvalApp } from './apps.js';
+import { cpuSnapshot, otherCores } from './cpu.js';
 
 /** One flare of the evaluation: what ran, what it cost, and whether its output was right. */
 export interface RunRecord {
@@ -29,8 +29,8 @@ export interface RunRecord {
   localMsgs: number;
   /** Bytes the packs put on the transport, headers and control messages included. */
   wireBytes: number;
-  /** The machine's 1-minute load average when the flare ended (other work on the machine shows here). */
-  loadAvg: number;
+  /** Cores kept busy by other processes during the flare, brokers included (Linux /proc; NaN elsewhere). */
+  otherCores: number;
   /**
    * Per worker, ms since launch: its pack process started, its thread loaded the function module, the start
    * barrier passed (every pack joined), its function started.
@@ -45,6 +45,7 @@ export interface TransportSpec {
 
 export async function runOnce(app: EvalApp, t: TransportSpec, size: number, granularity: number, repeat: number): Promise<RunRecord> {
   const { runLocalFlare } = await loadLauncher();
+  const cpu = cpuSnapshot();
   const launch = Date.now();
   const flare = await runLocalFlare({
     size,
@@ -59,7 +60,7 @@ export async function runOnce(app: EvalApp, t: TransportSpec, size: number, gran
     heartbeatTimeoutMs: 10_000,
     wallTimeoutMs: 300_000,
   });
-  return record(app, t, flare, launch, granularity, repeat);
+  return { ...record(app, t, flare, launch, granularity, repeat), otherCores: otherCores(cpu, cpuSnapshot(), Date.now() - launch) };
 }
 
 function record(app: EvalApp, t: TransportSpec, f: FlareResult, launch: number, granularity: number, repeat: number): RunRecord {
@@ -95,7 +96,7 @@ function record(app: EvalApp, t: TransportSpec, f: FlareResult, launch: number, 
     remoteMsgs: f.counters.remoteMsgsSent,
     localMsgs: f.counters.localMsgsSent,
     wireBytes: f.packs.reduce((s, p) => s + p.wire.bytesSent, 0),
-    loadAvg: loadavg()[0]!,
+    otherCores: Number.NaN,
     starts: {
       processStart: since(w.map((r) => r.timings.processStart)),
       loaded: since(w.map((r) => r.timings.loaded)),
