@@ -1,0 +1,65 @@
+import { LABELS } from '../api/constants.js';
+import { burstJob, T0 } from '../planner/testing.js';
+import type { JobView } from '../planner/types.js';
+import type { Json } from './kube.js';
+import { slimBoundPod } from './observe.js';
+import { AdmissionLedger, Room } from './room.js';
+
+const node = (name: string, cpu: string): Json => ({
+  metadata: { name, labels: {} },
+  spec: {},
+  status: { allocatable: { cpu, memory: '64Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True' }] },
+});
+const pod = (job: JobView, attempt: number, pack: number, extra: Json = {}): Json => ({
+  metadata: { namespace: 'ns', name: `${job.name}-a${attempt}-${pack}`, labels: { [LABELS.jobUid]: job.uid, [LABELS.jobName]: job.name, [LABELS.attempt]: String(attempt) } },
+  spec: { containers: [{ name: 'pack', resources: { requests: { cpu: '4', memory: '1Gi' } } }], ...extra.spec },
+  status: { phase: 'Pending', ...extra.status },
+});
+
+function room(nodes: Json[], bound: Json[], own: Json[], jobs: JobView[], ledger = new AdmissionLedger()): Room {
+  return new Room({ nodes: { list: () => nodes }, boundPods: { list: () => bound.map(slimBoundPod) }, ownPods: { list: () => own }, jobs: () => jobs }, ledger);
+}
+
+describe('room for gang admission', () => {
+  it('is allocatable minus what bound, unfinished pods request, per node', () => {
+    const other = burstJob('o').obj();
+    const r = room([node('n1', '16'), node('n2', '8')], [pod(other, 0, 0, { spec: { nodeName: 'n1' } }), pod(other, 0, 1, { spec: { nodeName: 'n1' } })], [], []);
+    expect(r.nodes().map((n) => [n.name, n.free.cpu])).toEqual([
+      ['n1', 8000],
+      ['n2', 8000],
+    ]);
+  });
+
+  it('reserves the unbound pods of gangs admitted by status, by the ledger, or by their lifted gates', () => {
+    const byStatus = burstJob('a').status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } }).obj();
+    const byLedger = burstJob('b').obj();
+    const byGates = burstJob('c').obj();
+    const waiting = burstJob('d').obj();
+    const ledger = new AdmissionLedger();
+    ledger.record('ns/b', 0);
+    const own = [
+      pod(byStatus, 0, 0, { spec: { nodeName: 'n1' } }),
+      pod(byStatus, 0, 1),
+      pod(byLedger, 0, 0, { spec: { schedulingGates: [{ name: 'kubeburst.io/gang' }] } }),
+      pod(byGates, 0, 0),
+      pod(waiting, 0, 0, { spec: { schedulingGates: [{ name: 'kubeburst.io/gang' }] } }),
+    ];
+    const jobs = new Map([byStatus, byLedger, byGates, waiting].map((j) => [j.uid, j]));
+    const reserved = room([], [], own, [...jobs.values()], ledger).reserved('none', jobs);
+    expect(reserved.map((g) => [g.key, g.groups.map((x) => x.count)])).toEqual([
+      ['ns/a', [1]],
+      ['ns/b', [1]],
+      ['ns/c', [1]],
+    ]);
+  });
+
+  it('lists older jobs waiting for admission, oldest first, not the younger ones', () => {
+    const pending = (name: string, at: number): JobView => burstJob(name).created(at).status({ phase: 'Pending', attempt: { index: 0, burstId: 'x', layout: '3x4', startTime: 'x' } }).obj();
+    const old2 = pending('old2', T0 + 2);
+    const old1 = pending('old1', T0 + 1);
+    const me = pending('me', T0 + 3);
+    const young = pending('young', T0 + 4);
+    const admitted = burstJob('adm').created(T0).status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '3x4', startTime: 'x', admittedTime: 'x' } }).obj();
+    expect(room([], [], [], []).ahead(me, [young, old2, admitted, me, old1]).map((g) => g.key)).toEqual(['ns/old1', 'ns/old2']);
+  });
+});
