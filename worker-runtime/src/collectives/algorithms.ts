@@ -50,7 +50,7 @@ export async function broadcast(c: CollCall, data: Payload | undefined, tagBase 
   const rep = c.rep(myPack);
   let value: TypedArray;
   if (c.me === c.root) {
-    if (data === undefined) throw new UsageError(`broadcast: the root (worker ${c.root}) must pass the data`);
+    if (data === undefined) throw new UsageError(`broadcast: the root (worker ${c.worker(c.root)}) must pass the data`);
     value = data instanceof DataView ? bytesOf(data) : data;
   } else if (c.me === rep) {
     const { parent } = binomialTree(L.packCount, rootPack, myPack);
@@ -171,7 +171,7 @@ export async function scatter(c: CollCall, parts: readonly Payload[] | undefined
   const rep = c.rep(myPack);
   if (c.me === c.root) {
     if (parts === undefined || parts.length !== L.burstSize) {
-      throw new UsageError(`scatter: the root (worker ${c.root}) must pass exactly ${L.burstSize} parts (one per worker), got ${parts?.length ?? 'none'}`);
+      throw new UsageError(`scatter: the root (worker ${c.worker(c.root)}) must pass exactly ${L.burstSize} parts (one per worker of the group), got ${parts?.length ?? 'none'}`);
     }
     for (let p = 0; p < L.packCount; p++) {
       if (p === myPack) continue;
@@ -194,7 +194,7 @@ export async function scatter(c: CollCall, parts: readonly Payload[] | undefined
 export async function allToAll(c: CollCall, parts: readonly Payload[]): Promise<TypedArray[]> {
   const L = c.layout;
   const N = L.burstSize;
-  if (parts.length !== N) throw new UsageError(`allToAll: pass exactly ${N} parts (one per worker, own part included), got ${parts.length}`);
+  if (parts.length !== N) throw new UsageError(`allToAll: pass exactly ${N} parts (one per worker of the group, own part included), got ${parts.length}`);
   const myPack = L.packOf(c.me);
   const leader = L.leaderOf(myPack);
   const { start, end } = L.packRange(myPack);

@@ -1,10 +1,10 @@
 import { UsageError } from '../errors.js';
 import { MsgKind } from '../protocol/frame.js';
 import { sameKind, type Payload, type TypedArray } from '../protocol/dtype.js';
-import { CollOp, type ReduceOp } from '../ops.js';
-import { CollCall } from '../collectives/call.js';
+import { COLL_NAMES, CollOp, type ReduceOp } from '../ops.js';
+import { CollCall, type Group } from '../collectives/call.js';
 import * as algo from '../collectives/algorithms.js';
-import type { PackLayout, PackRange } from '../topology.js';
+import { PackLayout, type PackRange } from '../topology.js';
 import type { Endpoint } from './endpoint.js';
 import type { TrafficCounters } from './stats.js';
 
@@ -26,14 +26,8 @@ export interface BurstInfo {
   packOf(worker: number): number;
 }
 
-/**
- * What a worker function receives: its identity, MPI-style point-to-point calls and collectives, and
- * shared-memory allocation. All collectives must be called by every worker in the same order (as in MPI).
- */
-export interface WorkerContext {
-  readonly info: BurstInfo;
-  send(dest: number, data: Payload, opts?: CallOptions): Promise<void>;
-  recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T>;
+/** MPI-style collectives over a group of workers; every member must make the same calls in the same order. */
+export interface CollectiveOps {
   broadcast<T extends TypedArray = Uint8Array>(data: Payload | undefined, root: number, opts?: CallOptions): Promise<T>;
   scatter<T extends TypedArray = Uint8Array>(parts: readonly Payload[] | undefined, root: number, opts?: CallOptions): Promise<T>;
   gather<T extends TypedArray = Uint8Array>(data: Payload, root: number, opts?: CallOptions): Promise<T[] | undefined>;
@@ -42,6 +36,31 @@ export interface WorkerContext {
   reduce<T extends TypedArray>(data: T, op: ReduceOp<T>, root: number, opts?: CallOptions): Promise<T | undefined>;
   allReduce<T extends TypedArray>(data: T, op: ReduceOp<T>, opts?: CallOptions): Promise<T>;
   barrier(opts?: CallOptions): Promise<void>;
+}
+
+/**
+ * The workers of this worker's pack as a group of their own (like MPI_Comm_split_type(SHARED)): its
+ * collectives never leave the pack, so they run entirely in shared memory. Roots are worker ids (of this
+ * pack); arrays (gather, allGather, allToAll parts and results) are indexed by position in the pack,
+ * i.e. worker id − `workers.start`. Pack collectives are counted apart from the burst's: the two may
+ * interleave freely.
+ */
+export interface PackCollectives extends CollectiveOps {
+  /** Worker ids [start, end) of this pack. */
+  readonly workers: PackRange;
+  readonly size: number;
+}
+
+/**
+ * What a worker function receives: its identity, MPI-style point-to-point calls and collectives, and
+ * shared-memory allocation. All collectives must be called by every worker in the same order (as in MPI).
+ */
+export interface WorkerContext extends CollectiveOps {
+  readonly info: BurstInfo;
+  /** Collectives among this pack's workers only (shared memory, nothing crosses the pack boundary). */
+  readonly pack: PackCollectives;
+  send(dest: number, data: Payload, opts?: CallOptions): Promise<void>;
+  recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T>;
   /**
    * `bytes` of shared memory: sending it to a pack mate passes a reference, not a copy. Ownership moves
    * with the send: do not write to a buffer after sending it.
@@ -67,28 +86,15 @@ export function burstInfo(burstId: string, layout: PackLayout, workerId: number)
   });
 }
 
-export class Communicator implements WorkerContext {
-  readonly info: BurstInfo;
+/** Collectives over one group (the burst or a pack): numbering, argument checks, root translation. */
+class Collectives implements CollectiveOps {
   private collSeq = 0;
 
   constructor(
-    private readonly ep: Endpoint,
-    burstId: string,
-  ) {
-    this.info = burstInfo(burstId, ep.layout, ep.me);
-  }
-
-  async send(dest: number, data: Payload, _opts?: CallOptions): Promise<void> {
-    this.ep.layout.checkWorker(dest, 'send: destination');
-    checkPayload('send', data);
-    const seq = this.ep.nextP2PSeq(dest);
-    this.ep.send([dest], { kind: MsgKind.P2P, src: this.ep.me, seq, tag: 0, op: 0, root: -1 }, data);
-  }
-
-  async recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T> {
-    this.ep.layout.checkWorker(src, 'recv: source');
-    return (await this.ep.recv(() => this.ep.matcher.takeP2P(src), { op: 'recv', peer: src }, opts?.timeoutMs)) as T;
-  }
+    protected readonly ep: Endpoint,
+    private readonly group: Group,
+    private readonly what: string,
+  ) {}
 
   broadcast<T extends TypedArray = Uint8Array>(data: Payload | undefined, root: number, opts?: CallOptions): Promise<T> {
     if (root === this.ep.me && data !== undefined) checkPayload('broadcast', data);
@@ -107,13 +113,13 @@ export class Communicator implements WorkerContext {
 
   allGather<T extends TypedArray = Uint8Array>(data: Payload, opts?: CallOptions): Promise<T[]> {
     checkPayload('allGather', data);
-    return this.collective(CollOp.AllGather, -1, opts, (c) => algo.allGather(c, data)) as Promise<T[]>;
+    return this.collective(CollOp.AllGather, undefined, opts, (c) => algo.allGather(c, data)) as Promise<T[]>;
   }
 
   allToAll<T extends TypedArray = Uint8Array>(parts: readonly Payload[], opts?: CallOptions): Promise<T[]> {
-    if (!Array.isArray(parts)) throw new UsageError('allToAll: parts must be an array with one payload per worker');
+    if (!Array.isArray(parts)) throw new UsageError(`${this.what}allToAll: parts must be an array with one payload per worker`);
     parts.forEach((p, i) => checkPayload(`allToAll part ${i}`, p));
-    return this.collective(CollOp.AllToAll, -1, opts, (c) => algo.allToAll(c, parts)) as Promise<T[]>;
+    return this.collective(CollOp.AllToAll, undefined, opts, (c) => algo.allToAll(c, parts)) as Promise<T[]>;
   }
 
   reduce<T extends TypedArray>(data: T, op: ReduceOp<T>, root: number, opts?: CallOptions): Promise<T | undefined> {
@@ -123,11 +129,66 @@ export class Communicator implements WorkerContext {
 
   allReduce<T extends TypedArray>(data: T, op: ReduceOp<T>, opts?: CallOptions): Promise<T> {
     checkPayload('allReduce', data);
-    return this.collective(CollOp.AllReduce, 0, opts, (c) => algo.allReduce(c, data, op));
+    return this.collective(CollOp.AllReduce, this.group.base, opts, (c) => algo.allReduce(c, data, op));
   }
 
   barrier(opts?: CallOptions): Promise<void> {
-    return this.collective(CollOp.Barrier, -1, opts, (c) => algo.barrier(c));
+    return this.collective(CollOp.Barrier, undefined, opts, (c) => algo.barrier(c));
+  }
+
+  /**
+   * Runs one collective: numbers it within the group, checks the root (a worker id of the group), and keeps
+   * its messages apart from every other call.
+   */
+  private async collective<R>(op: CollOp, root: number | undefined, opts: CallOptions | undefined, body: (c: CollCall) => Promise<R>): Promise<R> {
+    const { base, layout } = this.group;
+    if (root !== undefined && (!Number.isInteger(root) || root < base || root >= base + layout.burstSize)) {
+      throw new UsageError(`${this.what}${COLL_NAMES[op]}: root ${root} is out of range: the group has workers ${base}..${base + layout.burstSize - 1}`);
+    }
+    this.ep.throwIfAborted();
+    const seq = this.collSeq++;
+    const rank = root === undefined ? -1 : root - base;
+    const matcher = this.ep.matcherFor(this.group.comm);
+    matcher.enter(seq, op, rank);
+    try {
+      return await body(new CollCall(this.ep, this.group, seq, op, rank, opts?.timeoutMs));
+    } finally {
+      matcher.leave(seq);
+    }
+  }
+}
+
+class PackGroup extends Collectives implements PackCollectives {
+  readonly workers: PackRange;
+  readonly size: number;
+  constructor(ep: Endpoint) {
+    const workers = ep.layout.packRange(ep.myPack);
+    super(ep, { comm: 1, base: workers.start, layout: PackLayout.fromSizes([workers.end - workers.start]) }, 'pack.');
+    this.workers = workers;
+    this.size = workers.end - workers.start;
+  }
+}
+
+export class Communicator extends Collectives implements WorkerContext {
+  readonly info: BurstInfo;
+  readonly pack: PackCollectives;
+
+  constructor(ep: Endpoint, burstId: string) {
+    super(ep, { comm: 0, base: 0, layout: ep.layout }, '');
+    this.info = burstInfo(burstId, ep.layout, ep.me);
+    this.pack = new PackGroup(ep);
+  }
+
+  async send(dest: number, data: Payload, _opts?: CallOptions): Promise<void> {
+    this.ep.layout.checkWorker(dest, 'send: destination');
+    checkPayload('send', data);
+    const seq = this.ep.nextP2PSeq(dest);
+    this.ep.send([dest], { kind: MsgKind.P2P, src: this.ep.me, seq, tag: 0, op: 0, root: -1, comm: 0 }, data);
+  }
+
+  async recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T> {
+    this.ep.layout.checkWorker(src, 'recv: source');
+    return (await this.ep.recv(() => this.ep.matcher.takeP2P(src), { op: 'recv', peer: src }, opts?.timeoutMs)) as T;
   }
 
   alloc(bytes: number): Uint8Array {
@@ -142,21 +203,6 @@ export class Communicator implements WorkerContext {
 
   traffic(): TrafficCounters {
     return { ...this.ep.counters };
-  }
-
-  /** Runs one collective: numbers it, checks the root, and keeps its messages apart from every other call. */
-  private async collective<R>(op: CollOp, root: number, opts: CallOptions | undefined, body: (c: CollCall) => Promise<R>): Promise<R> {
-    if (root >= 0 || op === CollOp.Broadcast || op === CollOp.Scatter || op === CollOp.Gather || op === CollOp.Reduce) {
-      this.ep.layout.checkWorker(root, 'root');
-    }
-    this.ep.throwIfAborted();
-    const seq = this.collSeq++;
-    this.ep.matcher.enter(seq, op, root);
-    try {
-      return await body(new CollCall(this.ep, seq, op, root, opts?.timeoutMs));
-    } finally {
-      this.ep.matcher.leave(seq);
-    }
   }
 }
 

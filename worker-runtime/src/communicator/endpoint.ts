@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BurstAbortedError, CollectiveTimeoutError } from '../errors.js';
+import { BurstAbortedError, CollectiveTimeoutError, UsageError } from '../errors.js';
 import { decodeBatch, encodeBatch } from '../protocol/batch.js';
 import { bytesOf, dtypeOf, isShared, viewAs, type Payload, type TypedArray } from '../protocol/dtype.js';
 import { HEADER_BYTES, MsgKind, writeHeader } from '../protocol/frame.js';
@@ -48,7 +48,10 @@ export interface WaitSite {
 export class Endpoint {
   readonly me: number;
   readonly layout: PackLayout;
+  /** The burst's matcher (p2p and burst-wide collectives). */
   readonly matcher: Matcher;
+  /** Matchers by communicator id: 0 = the burst, 1 = this worker's pack. */
+  private readonly matchers: Matcher[];
   readonly counters: TrafficCounters = emptyCounters();
   readonly myPack: number;
   chunkBytes = 1 << 20;
@@ -63,10 +66,17 @@ export class Endpoint {
     this.layout = o.layout;
     this.myPack = o.layout.packOf(o.me);
     this.matcher = new Matcher(o.me);
+    this.matchers = [this.matcher, new Matcher(o.me)];
     const ring = o.rings.get(o.me);
     if (ring === undefined) throw new Error(`no mailbox ring for worker ${o.me}`);
     this.ring = ring;
     this.spinBudget = o.spinMicros;
+  }
+
+  matcherFor(comm: number): Matcher {
+    const m = this.matchers[comm];
+    if (m === undefined) throw new UsageError(`message for unknown communicator ${comm}`);
+    return m;
   }
 
   get defaultTimeoutMs(): number {
@@ -101,7 +111,7 @@ export class Endpoint {
       this.counters.localMsgsSent++;
       this.counters.localBytesSent += counted;
       if (dst === this.me) {
-        this.matcher.deliver({ ...h, payload: isShared(bytes) ? bytes : bytes.slice() });
+        this.matcherFor(h.comm).deliver({ ...h, payload: isShared(bytes) ? bytes : bytes.slice() });
         continue;
       }
       if (bytes.byteLength <= this.o.inlineMaxBytes) {
@@ -148,7 +158,7 @@ export class Endpoint {
       const e = take();
       if (e !== undefined) return e;
       this.throwIfAborted();
-      this.matcher.throwIfMismatch();
+      for (const m of this.matchers) m.throwIfMismatch();
       const left = deadline - performance.now();
       if (left <= 0) throw new CollectiveTimeoutError(site.op, this.me, site.peer, timeoutMs);
       if (this.spinBudget >= 1) {
@@ -188,12 +198,15 @@ export class Endpoint {
 
   /** Moves everything in this worker's ring into the matcher. */
   pump(): void {
-    this.ring.drain((body) => this.matcher.deliver(readRingBody(body)));
+    this.ring.drain((body) => {
+      const e = readRingBody(body);
+      this.matcherFor(e.comm).deliver(e);
+    });
   }
 
   /** A message that came through the port (large local payload or a message from another pack). */
   deliverFromPort(e: Envelope): void {
-    this.matcher.deliver(e);
+    this.matcherFor(e.comm).deliver(e);
     this.ring.signal();
   }
 

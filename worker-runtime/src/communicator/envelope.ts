@@ -14,6 +14,8 @@ export interface Envelope {
   op: number;
   /** Collective root or -1. */
   root: number;
+  /** Communicator: 0 = the whole burst (and all p2p), 1 = the sender's pack (ctx.pack). Travels in the frame's flags. */
+  comm: number;
   dtype: DType;
   payload: Uint8Array;
 }
@@ -22,7 +24,7 @@ export interface Envelope {
 export type EnvelopeHead = Omit<Envelope, 'payload'>;
 
 export function headOf(e: Envelope): EnvelopeHead {
-  return { kind: e.kind, src: e.src, dst: e.dst, seq: e.seq, tag: e.tag, op: e.op, root: e.root, dtype: e.dtype };
+  return { kind: e.kind, src: e.src, dst: e.dst, seq: e.seq, tag: e.tag, op: e.op, root: e.root, comm: e.comm, dtype: e.dtype };
 }
 
 export function toHeader(e: EnvelopeHead, payloadBytes: number, msgId = 0): Header {
@@ -30,7 +32,7 @@ export function toHeader(e: EnvelopeHead, payloadBytes: number, msgId = 0): Head
     kind: e.kind,
     dtype: e.dtype,
     op: e.op,
-    flags: 0,
+    flags: e.comm,
     src: e.src,
     dst: e.dst,
     seq: e.seq,
@@ -72,6 +74,7 @@ export function envelopeFromHeader(h: Header, payload: Uint8Array): Envelope {
     tag: h.tag,
     op: h.op,
     root: h.root,
+    comm: h.flags,
     dtype: h.dtype,
     payload,
   };
