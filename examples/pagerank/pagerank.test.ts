@@ -7,7 +7,7 @@ import type { PageRankParams, PageRankResult } from './worker.js';
 const SPEC: PageRankParams = { scale: 10, edgeFactor: 8, seed: 3, iterations: 15, damping: 0.85 };
 const reference = pagerankReference(SPEC, SPEC);
 
-/** Remote payload bytes of the worker: one Int32 allReduce of degrees, then one Float64 allReduce per iteration. */
+/** Remote payload bytes: one Int32 allReduce of degrees, then per iteration a Float64 reduce and a broadcast. */
 function expectedRemoteBytes(p: PageRankParams, packs: number): number {
   return 2 * (packs - 1) * vertexCount(p) * (4 + 8 * p.iterations);
 }
@@ -50,7 +50,7 @@ describe.each(BROKERS)('PageRank over $kind', ({ kind, url }) => {
     expect(checkRanks(results, reference)).toBeNull();
     expect(maxAbsDiff(collectRanks(results, vertexCount(SPEC)), reference)).toBeLessThanOrEqual(1e-9);
     expect(results.reduce((s, r) => s + r.edges, 0)).toBe(edgeCount(SPEC));
-    // Pack-aware allReduce: exactly one vector per pack crosses the boundary each way.
+    // Pack-aware reduce and broadcast: exactly one vector per pack crosses the boundary each way.
     expect(flare.counters.remoteBytesSent).toBe(expectedRemoteBytes(SPEC, Math.ceil(n / g)));
   });
 });
