@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -200,6 +200,7 @@ async function main(): Promise<void> {
   await waitFor('operator reconciling', async () => readFileSync(log, 'utf8').includes('"msg":"reconciling"'), 60_000);
 
   const runs: Run[] = [];
+  const loadBefore = loadavg()[0]!;
   try {
     for (let rep = 0; rep < reps; rep++) {
       for (const g of granularities) {
@@ -227,14 +228,16 @@ async function main(): Promise<void> {
     podsPerSecondG1: { target: '>= 250', measured: at(1)?.podsPerSecond, met: (at(1)?.podsPerSecond ?? 0) >= 250 },
   };
   const k8s = /^KUBEBURST_KUBE_VERSION=(.*)$/m.exec(env)?.[1];
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, kubernetes: k8s };
+  // Load average (1 min) around the runs: other work on the machine shares the cores with the cluster.
+  const load = { before: round(loadBefore, 1), after: round(loadavg()[0]!, 1) };
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, kubernetes: k8s, loadAverage1m: load };
   const doc = { benchmark: 'flare startup', date: new Date().toISOString(), machine, workers: WORKERS, nodes: `${NODES} kwok nodes × ${NODE_CPUS} CPU`, reps, operator: { qps: Number(args.qps), podCreateConcurrency: Number(args.concurrency) }, summary, targets, runs };
   writeFileSync(resolve(REPO, 'bench/results/flare.json'), JSON.stringify(doc, null, 2) + '\n');
 
   const md = [
     '# Flare startup on the local control plane (`npm run bench:flare`)',
     '',
-    `${WORKERS} workers (1 CPU each) on ${NODES} kwok nodes of ${NODE_CPUS} CPUs; real kube-apiserver, etcd, kube-scheduler, kube-controller-manager (${k8s}); operator with qps ${args.qps}, ${args.concurrency} concurrent pod creations. Median of ${reps} run(s); ${doc.date}; ${machine.cpus} CPU(s) (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}. Every component and the benchmark share the same cores.`,
+    `${WORKERS} workers (1 CPU each) on ${NODES} kwok nodes of ${NODE_CPUS} CPUs; real kube-apiserver, etcd, kube-scheduler, kube-controller-manager (${k8s}); operator with qps ${args.qps}, ${args.concurrency} concurrent pod creations. Median of ${reps} run(s); ${doc.date}; ${machine.cpus} CPU(s) (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}. Every component and the benchmark share the same cores; 1-minute load average ${load.before} before and ${load.after} after the runs.`,
     '',
     '| G | pods | create → all Running (s) | create → all joined (s) | start spread (s) | p50 / p95 pod Running (s) | pods created / s |',
     '|---:|---:|---:|---:|---:|---:|---:|',
