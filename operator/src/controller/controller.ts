@@ -44,6 +44,7 @@ export class Controller {
    * by resourceVersion or by the status itself (a later write, e.g. a finalizer patch, changes the version).
    */
   private readonly written = new Map<string, { rv: string; status: string; at: number }>();
+  private readonly lastWrite = new Map<string, number>();
   private readonly policy: Policy;
   private running = false;
   private workers: Promise<void>[] = [];
@@ -114,6 +115,7 @@ export class Controller {
           this.ledger.forget(key);
           this.views.delete(key);
           this.written.delete(key);
+          this.lastWrite.delete(key);
           this.kickWaiting();
         },
       });
@@ -126,6 +128,7 @@ export class Controller {
           this.enqueueOwner(p);
         },
         update: (p, old) => {
+          if (!(p.spec?.schedulingGates ?? []).length) this.executor.ungates.observed(keyOf(p));
           this.enqueueOwner(p);
           if (isFinished(p) && !isFinished(old)) this.kickWaiting();
         },
@@ -316,7 +319,16 @@ export class Controller {
 
     // A new attempt is remembered before its pods exist: an operator that dies while creating them leaves a
     // status that names the attempt, so its successor adopts those pods instead of starting over.
-    const changed = p.status !== undefined && JSON.stringify(p.status) !== JSON.stringify(job.status);
+    let changed = p.status !== undefined && JSON.stringify(p.status) !== JSON.stringify(job.status);
+    // Pod counts move with every pod event of a 1 000-pod flare: write them at most once a second, unless
+    // something else (phase, a condition, the attempt) changed too.
+    if (changed && onlyCountsDiffer(job.status, p.status!)) {
+      const since = Date.now() - (this.lastWrite.get(key) ?? 0);
+      if (since < COUNTS_WRITE_INTERVAL_MS) {
+        changed = false;
+        this.queue.addAfter(key, COUNTS_WRITE_INTERVAL_MS - since);
+      }
+    }
     const startsAttempt = p.status?.attempt !== undefined && p.status.attempt.index !== job.status.attempt?.index;
     let latest = raw;
     if (changed && startsAttempt) {
@@ -343,6 +355,7 @@ export class Controller {
     try {
       const updated = await this.kube.replace<Json>(`${paths.burstjob(job.namespace, job.name)}/status`, { ...latest, status });
       this.written.set(key, { rv: updated.metadata.resourceVersion, status: JSON.stringify(updated.status), at: Date.now() });
+      this.lastWrite.set(key, Date.now());
       this.observeTransitions(job.status, status, log);
       return updated;
     } catch (err) {
@@ -371,6 +384,14 @@ export class Controller {
       this.metrics.attemptsEnded.inc({ reason: after.lastFailure.reason });
     }
   }
+}
+
+const COUNTS_WRITE_INTERVAL_MS = 1000;
+
+function onlyCountsDiffer(a: BurstJobStatus, b: BurstJobStatus): boolean {
+  const { packs: _a, ...restA } = a;
+  const { packs: _b, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB);
 }
 
 const caughtUp = (w: { rv: string; status: string }, cached: Json): boolean => cached.metadata.resourceVersion === w.rv || JSON.stringify(cached.status) === w.status;

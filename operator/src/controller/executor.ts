@@ -72,6 +72,7 @@ export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) 
 export class Executor {
   readonly creates = new Expectations();
   readonly deletes = new Expectations();
+  readonly ungates = new Expectations();
 
   constructor(
     private readonly kube: KubeClient,
@@ -129,8 +130,13 @@ export class Executor {
           break;
         }
         case 'ungatePods': {
-          const errs = await pool(a.pods, this.opts.podCreateConcurrency, (name) => this.ungate(ns, name));
-          if (errs.length) res.errors.push(summarize(`lift the gate of ${errs.length} of ${a.pods.length} pod(s)`, errs));
+          // Right after admission the cache still shows most gates: lift each once, not once per reconcile.
+          const todo = a.pods.filter((n) => !this.ungates.isPending(`${ns}/${n}`));
+          const errs = await pool(todo, this.opts.podCreateConcurrency, async (name) => {
+            await this.ungate(ns, name);
+            this.ungates.expect(`${ns}/${name}`);
+          });
+          if (errs.length) res.errors.push(summarize(`lift the gate of ${errs.length} of ${todo.length} pod(s)`, errs));
           break;
         }
         case 'deletePods': {
