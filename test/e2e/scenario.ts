@@ -53,6 +53,8 @@ export function exampleFlare(d: Pick<E2EDriver, 'namespace' | 'image' | 'templat
       ...doc.spec,
       function: { ...doc.spec.function, module: `${IMAGE_EXAMPLES}/hpo/worker.js`, ...(d.image ? { image: d.image } : {}) },
       timeouts: { joinSeconds: 120, scheduleSeconds: 120 },
+      // Small enough for a kind node on a laptop: 4 packs × 4 workers × 100m.
+      resources: { cpu: '100m', memory: '128Mi' },
       ...(d.template ? { template: d.template } : {}),
     },
   };
