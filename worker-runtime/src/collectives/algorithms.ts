@@ -111,55 +111,57 @@ export async function allReduce<T extends TypedArray>(c: CollCall, data: T, op: 
   return (await broadcast(c, r, 8)) as T;
 }
 
-export async function gather(c: CollCall, data: Payload): Promise<TypedArray[] | undefined> {
+/** At the pack's representative: every pack mate's part, in worker order (own part included). */
+async function collectPack(c: CollCall, data: Payload): Promise<TypedArray[]> {
+  const { start, end } = c.layout.packRange(c.layout.packOf(c.me));
+  const mine: TypedArray[] = [];
+  for (let w = start; w < end; w++) mine.push(w === c.me ? asTyped(data) : await c.recv(w, T_LOCAL_UP));
+  return mine;
+}
+
+/** Places this pack's parts and one batch from every other pack's leader into a burst-ordered array. */
+async function assembleAll(c: CollCall, mine: TypedArray[], tag: number): Promise<TypedArray[]> {
   const L = c.layout;
   const myPack = L.packOf(c.me);
-  const rep = c.rep(myPack);
+  const out: TypedArray[] = new Array(L.burstSize);
+  mine.forEach((v, i) => (out[L.packRange(myPack).start + i] = v));
+  for (let p = 0; p < L.packCount; p++) {
+    if (p === myPack) continue;
+    const parts = await c.recvBatch(L.leaderOf(p), tag);
+    const r = L.packRange(p);
+    if (parts.length !== r.end - r.start) throw new UsageError(`${c.name}: pack ${p} sent ${parts.length} parts, expected ${r.end - r.start}`);
+    parts.forEach((v, i) => (out[r.start + i] = v));
+  }
+  return out;
+}
+
+export async function gather(c: CollCall, data: Payload): Promise<TypedArray[] | undefined> {
+  const rep = c.rep(c.layout.packOf(c.me));
   if (c.me !== rep) {
     c.send([rep], T_LOCAL_UP, data);
     return undefined;
   }
-  const { start, end } = L.packRange(myPack);
-  const mine: TypedArray[] = [];
-  for (let w = start; w < end; w++) mine.push(w === c.me ? asTyped(data) : await c.recv(w, T_LOCAL_UP));
+  const mine = await collectPack(c, data);
   if (c.me !== c.root) {
     c.sendBatch([c.root], T_REMOTE_UP, mine);
     return undefined;
   }
-  const out: TypedArray[] = new Array(L.burstSize);
-  mine.forEach((v, i) => (out[start + i] = v));
-  for (let p = 0; p < L.packCount; p++) {
-    if (p === myPack) continue;
-    const parts = await c.recvBatch(L.leaderOf(p), T_REMOTE_UP);
-    const r = L.packRange(p);
-    if (parts.length !== r.end - r.start) throw new UsageError(`gather: pack ${p} sent ${parts.length} parts, expected ${r.end - r.start}`);
-    parts.forEach((v, i) => (out[r.start + i] = v));
-  }
-  return out;
+  return assembleAll(c, mine, T_REMOTE_UP);
 }
 
 export async function allGather(c: CollCall, data: Payload): Promise<TypedArray[]> {
   const L = c.layout;
   const myPack = L.packOf(c.me);
   const leader = L.leaderOf(myPack);
-  const { start, end } = L.packRange(myPack);
   if (c.me !== leader) {
     c.send([leader], T_LOCAL_UP, data);
     return c.recvBatch(leader, T_LOCAL_DOWN);
   }
-  const mine: TypedArray[] = [];
-  for (let w = start; w < end; w++) mine.push(w === c.me ? asTyped(data) : await c.recv(w, T_LOCAL_UP));
+  const mine = await collectPack(c, data);
   const others: number[] = [];
   for (let p = 0; p < L.packCount; p++) if (p !== myPack) others.push(L.leaderOf(p));
   c.sendBatch(others, T_REMOTE_DOWN, mine);
-  const out: TypedArray[] = new Array(L.burstSize);
-  mine.forEach((v, i) => (out[start + i] = v));
-  for (let p = 0; p < L.packCount; p++) {
-    if (p === myPack) continue;
-    const parts = await c.recvBatch(L.leaderOf(p), T_REMOTE_DOWN);
-    const r = L.packRange(p);
-    parts.forEach((v, i) => (out[r.start + i] = v));
-  }
+  const out = await assembleAll(c, mine, T_REMOTE_DOWN);
   // One batch of everything, written once in shared memory and read by every pack mate.
   c.sendBatch(localMates(c, c.me), T_LOCAL_DOWN, out);
   return out;
