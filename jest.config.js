@@ -36,6 +36,7 @@ export default {
       testMatch: CLUSTER_TESTS.map((d) => `<rootDir>${d}**/*.test.ts`),
       testPathIgnorePatterns: ['/node_modules/', '/dist/'],
       globalSetup: '<rootDir>/test/integration/harness/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/harness/global-teardown.ts',
     },
   ],
 };

@@ -19,7 +19,11 @@ export default async function globalSetup(): Promise<void> {
     const r = spawnSync(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${what} failed (${cmd} ${args.join(' ')} exited ${r.status}): see the output above`);
   };
-  step('starting the local control plane', resolve(REPO, 'test/cluster/up.sh'), [state]);
+  const up = spawnSync(resolve(REPO, 'test/cluster/up.sh'), [state], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  process.stderr.write(up.stderr);
+  if (up.status !== 0) throw new Error(`starting the local control plane failed (test/cluster/up.sh exited ${up.status}): see the output above`);
+  // Stop it afterwards only if this run started it (a developer's running cluster stays up).
+  if (!/already running and healthy/.test(up.stderr)) process.env.KUBEBURST_STOP_CLUSTER = state;
   // The chart tests render with helm; up.sh builds only what the control plane runs.
   step('building helm', resolve(REPO, 'test/cluster/build.sh'), ['helm']);
   step('building the operator', 'npx', ['tsc', '-b', 'operator']);
