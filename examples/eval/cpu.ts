@@ -33,3 +33,9 @@ export function otherCores(before: CpuSnapshot | undefined, after: CpuSnapshot |
   const other = after.machineBusy - before.machineBusy - (after.ours - before.ours);
   return Math.max(0, other / TICKS_PER_SECOND / (wallMs / 1000));
 }
+
+/** CPU seconds this process and its reaped children (the flare's packs) used between two snapshots. */
+export function oursSeconds(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined): number {
+  if (before === undefined || after === undefined) return Number.NaN;
+  return (after.ours - before.ours) / TICKS_PER_SECOND;
+}

@@ -22,6 +22,7 @@ function run(app: string, transport: 'nats' | 'redis', granularity: number, wall
     localMsgs: 0,
     wireBytes: remoteBytes,
     otherCores: 0.1,
+    cpuSeconds: 2,
     starts: { processStart: [0, 10, 30], loaded: [20, 20, 35], joined: [40, 40, 40], functionStart: [41, 42, 43] },
   };
 }

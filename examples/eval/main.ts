@@ -5,11 +5,12 @@
  *
  *   node examples/dist/eval/main.js [--transports nats,redis,direct] [--size 32] [--granularities 1,4,8,16,32]
  *                                   [--repeats 3] [--apps pagerank,terasort,hpo] [--quick]
+ *   node examples/dist/eval/main.js --from bench/results/eval.json   (re-render the report from recorded runs)
  *
  * Without --transports: nats and redis, plus direct when the runtime has it (a two-pack probe flare decides).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     repeats: { type: 'string' },
     apps: { type: 'string', default: APP_NAMES.join(',') },
     quick: { type: 'boolean', default: false },
+    from: { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'eval.json') },
     docs: { type: 'string', default: join(ROOT, 'docs') },
   },
@@ -83,7 +85,28 @@ async function chooseTransports(probe: string): Promise<{ use: TransportSpec[]; 
   return { use, skipped };
 }
 
+/** Writes eval.json (unless re-rendering), the SVG plots and EVALUATION.md; summary and targets are recomputed. */
+function writeOutputs(data: EvalData, writeJson: boolean): void {
+  data.summary = summarize(data.runs);
+  data.targets = targets(data.summary, data.config.transports, data.config.granularities[data.config.granularities.length - 1]!);
+  if (writeJson) {
+    mkdirSync(join(args.out!, '..'), { recursive: true });
+    writeFileSync(args.out!, JSON.stringify(data, null, 1) + '\n');
+  }
+  const chartDir = join(args.docs!, 'eval');
+  writeCharts(data, chartDir);
+  writeFileSync(join(args.docs!, 'EVALUATION.md'), markdown(data, relative(args.docs!, chartDir)));
+  console.log(`\nwrote ${writeJson ? relative(ROOT, args.out!) + ', ' : ''}${relative(ROOT, join(args.docs!, 'EVALUATION.md'))} and ${relative(ROOT, chartDir)}/*.svg`);
+  for (const t of data.targets) {
+    console.log(`  ${t.met ? 'met    ' : 'NOT MET'} ${t.description} over ${t.transport}: ${t.unit === '%' ? t.measured.toFixed(2) + ' %' : t.measured.toFixed(2) + '×'} (target ≥ ${t.threshold}${t.unit === '%' ? ' %' : '×'})`);
+  }
+}
+
 async function main(): Promise<void> {
+  if (args.from !== undefined) {
+    writeOutputs(JSON.parse(readFileSync(args.from, 'utf8')) as EvalData, false);
+    return;
+  }
   const t0 = Date.now();
   const scale: Scale = args.quick ? 'quick' : 'full';
   const size = positiveInts(args.size!, 'size')[0]!;
@@ -134,29 +157,17 @@ async function main(): Promise<void> {
       }
     }
 
-    const summary = summarize(runs);
-    const gMax = granularities[granularities.length - 1]!;
     const data: EvalData = {
       generatedAt: new Date().toISOString(),
       machine,
       config: { size, granularities, repeats, scale, transports: transports.map((t) => t.kind), skippedTransports: skipped },
       apps: apps.map((a) => ({ name: a.name, title: a.title, workload: a.workload })),
       runs,
-      summary,
-      targets: targets(summary, transports.map((t) => t.kind), gMax),
-      totalSeconds: 0,
+      summary: [],
+      targets: [],
+      totalSeconds: (Date.now() - t0) / 1000,
     };
-    data.totalSeconds = (Date.now() - t0) / 1000;
-
-    mkdirSync(join(args.out!, '..'), { recursive: true });
-    writeFileSync(args.out!, JSON.stringify(data, null, 1) + '\n');
-    const chartDir = join(args.docs!, 'eval');
-    writeCharts(data, chartDir);
-    writeFileSync(join(args.docs!, 'EVALUATION.md'), markdown(data, relative(args.docs!, chartDir)));
-    console.log(`\nwrote ${relative(ROOT, args.out!)}, ${relative(ROOT, join(args.docs!, 'EVALUATION.md'))} and ${relative(ROOT, chartDir)}/*.svg in ${data.totalSeconds.toFixed(0)} s`);
-    for (const t of data.targets) {
-      console.log(`  ${t.met ? 'met    ' : 'NOT MET'} ${t.description} over ${t.transport}: ${t.unit === '%' ? t.measured.toFixed(2) + ' %' : t.measured.toFixed(2) + '×'} (target ≥ ${t.threshold}${t.unit === '%' ? ' %' : '×'})`);
-    }
+    writeOutputs(data, true);
     if (runs.some((r) => !r.verified)) process.exitCode = 1;
   } finally {
     rmSync(work, { recursive: true, force: true });

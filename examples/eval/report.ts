@@ -210,11 +210,13 @@ export function markdown(d: EvalData, chartDir: string): string {
           ...phaseNames.map((ph) => sec(c.phasesMs[ph] ?? 0)),
           fmtMB(c.remoteBytes),
           fmtMB(c.localBytes),
+          Number.isFinite(c.cpuSeconds) ? c.cpuSeconds.toFixed(1) : '—',
+          Number.isFinite(c.otherCores) ? c.otherCores.toFixed(2) : '—',
           c.verified ? 'yes' : `**${c.failed} of ${c.runs} failed**`,
         ]);
       }
     }
-    p(table(['transport', 'G', 'packs', 'wall (s)', 'speedup vs G=1', 'startup (s)', 'function (s)', ...phaseNames.map((x) => `${x} (s)`), 'remote', 'local', 'correct'], rows));
+    p(table(['transport', 'G', 'packs', 'wall (s)', 'speedup vs G=1', 'startup (s)', 'function (s)', ...phaseNames.map((x) => `${x} (s)`), 'remote', 'local', 'flare CPU (core-s)', 'other CPU (cores)', 'correct'], rows));
     p();
   }
   p('## Start-time spread');
@@ -253,6 +255,32 @@ function interpretation(d: EvalData): string {
       `  the whole burst is ${Math.ceil(size / gMax)} pack(s). The reduction from G = 1 is 1 − (P−1)/(N−1), so ≥ 98.5 % needs`,
       `  P − 1 ≤ 0.015·(N − 1): at a burst of ${size} only a single pack gets there (it removes remote traffic entirely); the`,
       '  paper reaches 98.5 % with several packs because its bursts are far larger. The intermediate granularities show the (P−1) law.',
+    );
+  }
+  // At the largest G with a single pack the transport carries nothing, so the spread between transports there is noise.
+  if (Math.ceil(size / gMax) === 1 && transports.length > 1) {
+    const noise = d.apps.map((a) => {
+      const ws = transports.map((t) => cell(d.summary, a.name, t, gMax)?.wallMs ?? Number.NaN).filter(Number.isFinite);
+      return `${a.title} ${((Math.max(...ws) - Math.min(...ws)) / 1000).toFixed(2)} s`;
+    });
+    out.push(
+      `- **How noisy this is.** At G = ${gMax} the burst is one pack and the transport carries nothing, so the three transports`,
+      `  run identical flares there; their medians still differ by ${noise.join(', ')}. Read differences smaller than that`,
+      '  as noise (the "other CPU" column shows how much of the 2 cores other processes took during each cell).',
+    );
+  }
+  const cpuNote = d.apps
+    .map((a) => {
+      const one = cell(d.summary, a.name, t0, 1);
+      const max = cell(d.summary, a.name, t0, gMax);
+      return one && max && Number.isFinite(one.cpuSeconds) && Number.isFinite(max.cpuSeconds) ? `${a.title} ${one.cpuSeconds.toFixed(1)} vs ${max.cpuSeconds.toFixed(1)}` : undefined;
+    })
+    .filter((x) => x !== undefined);
+  if (cpuNote.length > 0) {
+    out.push(
+      `- **CPU, the steadier measure.** The "flare CPU" column is the CPU time of all pack processes (every thread), which other`,
+      `  work on the machine disturbs far less than wall time. Over ${t0}, G = 1 vs G = ${gMax} used ${cpuNote.join('; ')} core-seconds.`,
+      `  On ${d.machine.cpus} cores wall time cannot drop below CPU / ${d.machine.cpus}, so this ratio bounds the speedup this machine can show.`,
     );
   }
   out.push(

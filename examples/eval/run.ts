@@ -1,7 +1,7 @@
 import { loadLauncher, type FlareResult } from '../common/launcher.js';
 import type { TransportKind } from '@kubeburst/worker-runtime';
 import type { EvalApp } from './apps.js';
-import { cpuSnapshot, otherCores } from './cpu.js';
+import { cpuSnapshot, otherCores, oursSeconds } from './cpu.js';
 
 /** One flare of the evaluation: what ran, what it cost, and whether its output was right. */
 export interface RunRecord {
@@ -31,6 +31,8 @@ export interface RunRecord {
   wireBytes: number;
   /** Cores kept busy by other processes during the flare, brokers included (Linux /proc; NaN elsewhere). */
   otherCores: number;
+  /** CPU seconds the flare's pack processes used (user + system, all threads; Linux /proc). */
+  cpuSeconds: number;
   /**
    * Per worker, ms since launch: its pack process started, its thread loaded the function module, the start
    * barrier passed (every pack joined), its function started.
@@ -60,7 +62,8 @@ export async function runOnce(app: EvalApp, t: TransportSpec, size: number, gran
     heartbeatTimeoutMs: 10_000,
     wallTimeoutMs: 300_000,
   });
-  return { ...record(app, t, flare, launch, granularity, repeat), otherCores: otherCores(cpu, cpuSnapshot(), Date.now() - launch) };
+  const after = cpuSnapshot();
+  return { ...record(app, t, flare, launch, granularity, repeat), otherCores: otherCores(cpu, after, Date.now() - launch), cpuSeconds: oursSeconds(cpu, after) };
 }
 
 function record(app: EvalApp, t: TransportSpec, f: FlareResult, launch: number, granularity: number, repeat: number): RunRecord {
@@ -97,6 +100,7 @@ function record(app: EvalApp, t: TransportSpec, f: FlareResult, launch: number, 
     localMsgs: f.counters.localMsgsSent,
     wireBytes: f.packs.reduce((s, p) => s + p.wire.bytesSent, 0),
     otherCores: Number.NaN,
+    cpuSeconds: Number.NaN,
     starts: {
       processStart: since(w.map((r) => r.timings.processStart)),
       loaded: since(w.map((r) => r.timings.loaded)),

@@ -21,6 +21,10 @@ export interface Summary {
   localBytes: number;
   remoteMsgs: number;
   wireBytes: number;
+  /** CPU seconds the flare's processes used (median). */
+  cpuSeconds: number;
+  /** Cores other processes kept busy during these flares (median). */
+  otherCores: number;
   /** Last minus first pack process start (ms). */
   processStartSpreadMs: number;
   /** Last minus first function start (ms). */
@@ -71,6 +75,8 @@ export function summarize(runs: readonly RunRecord[]): Summary[] {
       localBytes: median(rs.map((r) => r.localBytes)),
       remoteMsgs: median(rs.map((r) => r.remoteMsgs)),
       wireBytes: median(rs.map((r) => r.wireBytes)),
+      cpuSeconds: median(rs.map((r) => r.cpuSeconds ?? Number.NaN)),
+      otherCores: median(rs.map((r) => r.otherCores)),
       processStartSpreadMs: median(rs.map((r) => spread(r.starts.processStart))),
       functionStartSpreadMs: median(rs.map((r) => spread(r.starts.functionStart))),
     };
