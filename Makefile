@@ -29,9 +29,10 @@ services:
 test: build services
 	npm test
 
-# Until the `kubeburst run` CLI lands, the demo runs the same manifest through runLocalFlare.
+# The main job: PageRank with `kubeburst run` on the direct transport (no servers), progress and a summary.
+KUBEBURST := node operator/dist/cli/main.js
 demo: build
-	node examples/dist/pagerank/demo.js examples/pagerank/burstjob.yaml
+	$(KUBEBURST) run examples/pagerank/burstjob.yaml
 
 eval: build services
 	npm run --silent eval
