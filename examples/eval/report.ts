@@ -247,14 +247,15 @@ function interpretation(d: EvalData): string {
   const pr1 = cell(d.summary, 'pagerank', t0, 1);
   const prMid = granularities.length > 1 ? cell(d.summary, 'pagerank', t0, granularities[granularities.length - 2]!) : undefined;
   if (pr1) {
+    const packsAtMax = Math.ceil(size / gMax);
     out.push(
-      `- **PageRank traffic.** Each iteration is one allReduce of the ${size}-worker contribution vectors. The BCM's allReduce is`,
-      '  pack-aware: pack mates sum in shared memory and one vector per pack goes up a tree and one comes back, so remote',
-      '  bytes are 2·8V·(P−1) per iteration for P packs: proportional to P − 1, not to the number of workers. At G = 1 that',
-      `  is ${fmtMB(pr1.remoteBytes)} in total${prMid ? `; at G = ${prMid.granularity} (${prMid.packs} packs) ${fmtMB(prMid.remoteBytes)}, ${(100 * (1 - prMid.remoteBytes / pr1.remoteBytes)).toFixed(1)} % less` : ''}; at G = ${gMax}`,
-      `  the whole burst is ${Math.ceil(size / gMax)} pack(s). The reduction from G = 1 is 1 − (P−1)/(N−1), so ≥ 98.5 % needs`,
-      `  P − 1 ≤ 0.015·(N − 1): at a burst of ${size} only a single pack gets there (it removes remote traffic entirely); the`,
-      '  paper reaches 98.5 % with several packs because its bursts are far larger. The intermediate granularities show the (P−1) law.',
+      `- **PageRank traffic.** Each iteration reduces the ${size} workers' contribution vectors to worker 0 and broadcasts the`,
+      '  new ranks (allReduce = reduce + broadcast). Both are pack-aware: pack mates sum in shared memory and one vector per',
+      '  pack goes up a tree and one comes back, so remote bytes are 2·8V·(P−1) per iteration for P packs: proportional to',
+      `  P − 1, not to the number of workers. At G = 1 that is ${fmtMB(pr1.remoteBytes)} in total${prMid ? `; at G = ${prMid.granularity} (${prMid.packs} packs) ${fmtMB(prMid.remoteBytes)}, ${(100 * (1 - prMid.remoteBytes / pr1.remoteBytes)).toFixed(1)} % less` : ''}; at`,
+      `  G = ${gMax} the burst is ${packsAtMax} pack${packsAtMax === 1 ? ' and nothing crosses a pack boundary' : 's'}. The reduction from G = 1 is 1 − (P−1)/(N−1), so`,
+      `  ≥ 98.5 % needs P − 1 ≤ 0.015·(N − 1): at a burst of ${size} only a single pack gets there; the paper reaches 98.5 % with`,
+      '  several packs because its bursts are far larger. The intermediate granularities follow the (P−1) law exactly.',
     );
   }
   // At the largest G with a single pack the transport carries nothing, so the spread between transports there is noise.
@@ -278,15 +279,27 @@ function interpretation(d: EvalData): string {
     .filter((x) => x !== undefined);
   if (cpuNote.length > 0) {
     out.push(
-      `- **CPU, the steadier measure.** The "flare CPU" column is the CPU time of all pack processes (every thread), which other`,
+      '- **CPU, the steadier measure.** The "flare CPU" column is the CPU time of all pack processes (every thread), which other',
       `  work on the machine disturbs far less than wall time. Over ${t0}, G = 1 vs G = ${gMax} used ${cpuNote.join('; ')} core-seconds.`,
-      `  On ${d.machine.cpus} cores wall time cannot drop below CPU / ${d.machine.cpus}, so this ratio bounds the speedup this machine can show.`,
+      `  When a run keeps all ${d.machine.cpus} cores busy its wall time is about CPU / ${d.machine.cpus}, so on this machine the speedup is`,
+      '  bounded by roughly that CPU ratio. Packing removes most of FaaS mode\'s extra CPU (process starts, broker clients,',
+      `  serialization); what remains at G = ${gMax} is the work itself plus starting ${size} worker threads, each bootstrapping Node and`,
+      '  loading the runtime and the function in its own V8 isolate (the startup column), and per-isolate JIT warm-up.',
+    );
+  }
+  const direct1 = d.apps.map((a) => cell(d.summary, a.name, 'direct', 1)).filter((c) => c !== undefined);
+  const broker1 = d.apps.flatMap((a) => transports.filter((t) => t !== 'direct').map((t) => cell(d.summary, a.name, t, 1))).filter((c) => c !== undefined);
+  if (direct1.length > 0 && broker1.length > 0) {
+    const fmt = (cs: Summary[]): string => `${Math.min(...cs.map((c) => c.functionStartSpreadMs)).toFixed(0)}–${Math.max(...cs.map((c) => c.functionStartSpreadMs)).toFixed(0)} ms`;
+    out.push(
+      `- **Start barrier over direct.** At G = 1 (${size} packs) function starts spread over ${fmt(direct1)} with the direct transport,`,
+      `  against ${fmt(broker1)} through a broker: packs learn that everyone joined at quite different times over direct.`,
     );
   }
   out.push(
-    '- **Where FaaS mode loses time.** Startup (one Node process per worker, each loading the runtime, its broker client and',
-    "  the function, then joining) and every exchange through the broker: a collective's messages are serialized, chunked",
-    '  and relayed by the broker instead of being read in place from shared memory.',
+    '- **Where FaaS mode loses time.** Startup (one Node process per worker, each loading the runtime, its transport client and',
+    "  the function, then joining) and every exchange: a collective's messages are serialized, chunked and sent over a socket",
+    '  (and relayed by the broker for NATS and Redis) instead of being read in place from shared memory.',
     `- **What this machine cannot show.** All ${size} workers share ${d.machine.cpus} cores at every G, so compute does not`,
     '  get faster with G (it is the same work on the same cores); brokers run on localhost, without the network latency and',
     '  bandwidth limits of a cluster, which favours FaaS mode. Start-up cost is paid on the same 2 cores by every process.',
