@@ -1,4 +1,4 @@
-import { loadLauncher, type FlareResult } from '../common/launcher.js';
+import { runLocalFlare, type FlareResult } from '@kubeburst/worker-runtime/launch';
 import type { TransportKind } from '@kubeburst/worker-runtime';
 import type { EvalApp } from './apps.js';
 import { cpuSnapshot, otherCores, oursSeconds } from './cpu.js';
@@ -46,7 +46,6 @@ export interface TransportSpec {
 }
 
 export async function runOnce(app: EvalApp, t: TransportSpec, size: number, granularity: number, repeat: number): Promise<RunRecord> {
-  const { runLocalFlare } = await loadLauncher();
   const cpu = cpuSnapshot();
   const launch = Date.now();
   const flare = await runLocalFlare({
@@ -113,7 +112,6 @@ function record(app: EvalApp, t: TransportSpec, f: FlareResult, launch: number, 
 /** Whether a transport carries a small two-pack flare on this machine: the reason it does not, or null. */
 export async function probeTransport(t: TransportSpec, probeModule: string): Promise<string | null> {
   try {
-    const { runLocalFlare } = await loadLauncher();
     const f = await runLocalFlare({
       size: 2,
       granularity: 1,
