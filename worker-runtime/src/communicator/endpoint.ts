@@ -6,7 +6,7 @@ import { HEADER_BYTES, MsgKind, writeHeader } from '../protocol/frame.js';
 import { SIGNAL, type Ring } from '../shm/ring.js';
 import type { PackLayout } from '../topology.js';
 import type { AbortInfo, FromWorker } from '../pack/messages.js';
-import { readRingBody, ringBodyBytes, toHeader, writeRingBody, type Envelope, type EnvelopeHead } from './envelope.js';
+import { readRingEnvelope, ringBodyBytes, toHeader, writeRingEnvelope, type Envelope, type EnvelopeHead } from './envelope.js';
 import { Matcher } from './matcher.js';
 import { emptyCounters, type TrafficCounters } from './stats.js';
 
@@ -58,8 +58,10 @@ export class Endpoint {
   private readonly ring: Ring;
   private readonly p2pNext = new Map<number, number>();
   private abortError: BurstAbortedError | undefined;
-  private spinBudget: number;
-  private waitsSinceSpin = 0;
+  private spinning: boolean;
+  private portReceived = 0;
+  private spinFailures = 0;
+  private spinPause = 0;
 
   constructor(private readonly o: EndpointOptions) {
     this.me = o.me;
@@ -70,7 +72,7 @@ export class Endpoint {
     const ring = o.rings.get(o.me);
     if (ring === undefined) throw new Error(`no mailbox ring for worker ${o.me}`);
     this.ring = ring;
-    this.spinBudget = o.spinMicros;
+    this.spinning = o.spinMicros > 0;
   }
 
   matcherFor(comm: number): Matcher {
@@ -100,10 +102,13 @@ export class Endpoint {
     const dtype = dtypeOf(payload);
     const counted = userBytes ?? bytes.byteLength;
     let byRef: number[] | undefined;
+    const inline = bytes.byteLength <= this.o.inlineMaxBytes;
+    // One record writer for all pack mates; `to` names the current one.
+    let to = 0;
+    let write: ((data: Uint8Array, view: DataView, at: number) => void) | undefined;
     for (const dst of dsts) {
-      const h: EnvelopeHead = { ...head, dst, dtype };
       if (this.layout.packOf(dst) !== this.myPack) {
-        this.sendRemote(h, bytes);
+        this.sendRemote({ ...head, dst, dtype }, bytes);
         this.counters.remoteMsgsSent++;
         this.counters.remoteBytesSent += counted;
         continue;
@@ -111,12 +116,13 @@ export class Endpoint {
       this.counters.localMsgsSent++;
       this.counters.localBytesSent += counted;
       if (dst === this.me) {
-        this.matcherFor(h.comm).deliver({ ...h, payload: isShared(bytes) ? bytes : bytes.slice() });
+        this.matcherFor(head.comm).deliver({ ...head, dst, dtype, payload: isShared(bytes) ? bytes : bytes.slice() });
         continue;
       }
-      if (bytes.byteLength <= this.o.inlineMaxBytes) {
-        const ring = this.o.rings.get(dst)!;
-        if (ring.tryWrite(ringBodyBytes(bytes.byteLength), (t) => writeRingBody(t, h, bytes))) continue;
+      if (inline) {
+        to = dst;
+        write ??= (data, view, at) => writeRingEnvelope(data, view, at, head, to, dtype, bytes);
+        if (this.o.rings.get(dst)!.tryWrite(ringBodyBytes(bytes.byteLength), write)) continue;
       }
       (byRef ??= []).push(dst);
     }
@@ -161,33 +167,40 @@ export class Endpoint {
       for (const m of this.matchers) m.throwIfMismatch();
       const left = deadline - performance.now();
       if (left <= 0) throw new CollectiveTimeoutError(site.op, this.me, site.peer, timeoutMs);
-      if (this.spinBudget >= 1) {
-        const until = performance.now() + Math.min(left, this.spinBudget / 1000);
+      if (this.ring.portPosted() !== this.portReceived) {
+        // A message is queued on the port: only the event loop can hand it over.
+        await yieldToEventLoop();
+        continue;
+      }
+      if (this.spinning) {
+        const until = performance.now() + Math.min(left, this.o.spinMicros / 1000);
         while (!this.ring.hasData() && performance.now() < until) {
-          /* poll: a pack mate's reply usually lands within a few microseconds */
+          /* poll: a pack mate's reply usually lands within a microsecond */
         }
-        // Adaptive: keep polling while it pays, back off when the peer is not running (busy machine).
         if (this.ring.hasData()) {
-          this.spinBudget = Math.min(this.o.spinMicros, this.spinBudget * 2);
+          this.spinFailures = 0;
           continue;
         }
-        this.spinBudget /= 2;
-      } else if (this.o.spinMicros > 0 && ++this.waitsSinceSpin >= 64) {
-        this.waitsSinceSpin = 0;
-        this.spinBudget = 2;
+        // Polling that keeps failing (peers busy for long, a loaded machine) stops for a few waits. Short
+        // pauses matter: two threads only lock into polling each other when both poll at the same time.
+        if (++this.spinFailures >= 32) {
+          this.spinning = false;
+          this.spinPause = 8;
+        }
+      } else if (this.o.spinMicros > 0 && --this.spinPause <= 0) {
+        this.spinning = true;
+        this.spinFailures = 0;
       }
       const seen = Atomics.load(ctrl, SIGNAL);
       if (this.ring.hasData()) continue;
       if (this.o.blockSliceMs > 0) {
         // Sleep on a futex: the fastest wake-up between threads (see bench/results/signalling.md). The
-        // thread's event loop is frozen meanwhile, so the sleep is sliced, and a wake-up without ring data
-        // means a port message (large payload, abort) is waiting for the event loop.
+        // thread's event loop is frozen meanwhile, so the sleep is sliced.
         const r = Atomics.wait(ctrl, SIGNAL, seen, Math.min(left, this.o.blockSliceMs));
-        if (this.ring.hasData()) continue;
-        if (r === 'timed-out') {
-          await yieldToEventLoop();
-          continue;
-        }
+        // Woken for a ring record or a port post (the loop checks both), or a slice ended: then let the
+        // event loop run, for the user's own timers and I/O.
+        if (r === 'timed-out') await yieldToEventLoop();
+        continue;
       }
       const again = Atomics.load(ctrl, SIGNAL);
       if (this.ring.hasData()) continue;
@@ -196,12 +209,19 @@ export class Endpoint {
     }
   }
 
+  private readonly onRecord = (data: Uint8Array, view: DataView, at: number): void => {
+    const e = readRingEnvelope(data, view, at);
+    this.matcherFor(e.comm).deliver(e);
+  };
+
   /** Moves everything in this worker's ring into the matcher. */
   pump(): void {
-    this.ring.drain((body) => {
-      const e = readRingBody(body);
-      this.matcherFor(e.comm).deliver(e);
-    });
+    this.ring.drain(this.onRecord);
+  }
+
+  /** Counts every message the port delivered (see Ring.notePortPost). */
+  notePortMessage(): void {
+    this.portReceived = (this.portReceived + 1) | 0;
   }
 
   /** A message that came through the port (large local payload or a message from another pack). */

@@ -1,4 +1,4 @@
-import { HEADER_BYTES, MsgKind, readHeader, writeHeader, type Header } from '../protocol/frame.js';
+import type { MsgKind, Header } from '../protocol/frame.js';
 import type { DType } from '../protocol/dtype.js';
 
 /** One message as a worker sees it: who sent it, which stream it belongs to, and its bytes. */
@@ -47,22 +47,50 @@ export function toHeader(e: EnvelopeHead, payloadBytes: number, msgId = 0): Head
   };
 }
 
-/** Ring record body: a single-chunk frame. */
+/**
+ * Ring record body: a 32-byte envelope header, then the payload. Unlike a wire frame it has no magic,
+ * version or checksum: it never leaves the process's shared memory.
+ *
+ *   0 kind u8 · 1 dtype u8 · 2 op u8 · 3 comm u8 · 4 src i32 · 8 dst i32 · 12 seq u32 · 16 tag u32
+ *   20 root i32 · 24 payload bytes u32 · 28 reserved
+ */
+export const RING_HEADER_BYTES = 32;
+
 export function ringBodyBytes(payloadBytes: number): number {
-  return HEADER_BYTES + payloadBytes;
+  return RING_HEADER_BYTES + payloadBytes;
 }
 
-export function writeRingBody(target: Uint8Array, e: EnvelopeHead, payload: Uint8Array): void {
-  writeHeader(target, toHeader(e, payload.byteLength));
-  target.set(payload, HEADER_BYTES);
+export function writeRingEnvelope(data: Uint8Array, view: DataView, at: number, e: Omit<EnvelopeHead, 'dst' | 'dtype'>, dst: number, dtype: DType, payload: Uint8Array): void {
+  view.setUint8(at, e.kind);
+  view.setUint8(at + 1, dtype);
+  view.setUint8(at + 2, e.op);
+  view.setUint8(at + 3, e.comm);
+  view.setInt32(at + 4, e.src, true);
+  view.setInt32(at + 8, dst, true);
+  view.setUint32(at + 12, e.seq >>> 0, true);
+  view.setUint32(at + 16, e.tag >>> 0, true);
+  view.setInt32(at + 20, e.root, true);
+  view.setUint32(at + 24, payload.byteLength, true);
+  data.set(payload, at + RING_HEADER_BYTES);
 }
 
 /** Decodes a ring record, copying the payload out (the ring slot is reused once drained). */
-export function readRingBody(body: Uint8Array): Envelope {
-  const h = readHeader(body);
-  const payload = new Uint8Array(h.chunkBytes);
-  payload.set(body.subarray(HEADER_BYTES));
-  return envelopeFromHeader(h, payload);
+export function readRingEnvelope(data: Uint8Array, view: DataView, at: number): Envelope {
+  const len = view.getUint32(at + 24, true);
+  const payload = new Uint8Array(len);
+  payload.set(data.subarray(at + RING_HEADER_BYTES, at + RING_HEADER_BYTES + len));
+  return {
+    kind: view.getUint8(at) as MsgKind.P2P | MsgKind.Coll,
+    dtype: view.getUint8(at + 1) as DType,
+    op: view.getUint8(at + 2),
+    comm: view.getUint8(at + 3),
+    src: view.getInt32(at + 4, true),
+    dst: view.getInt32(at + 8, true),
+    seq: view.getUint32(at + 12, true),
+    tag: view.getUint32(at + 16, true),
+    root: view.getInt32(at + 20, true),
+    payload,
+  };
 }
 
 export function envelopeFromHeader(h: Header, payload: Uint8Array): Envelope {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { envelopeFromHeader } from '../communicator/envelope.js';
-import { ringBodyBytes, writeRingBody } from '../communicator/envelope.js';
+import { RING_HEADER_BYTES, ringBodyBytes, writeRingEnvelope } from '../communicator/envelope.js';
 import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
 import { describeError, PeerLostError, serializeError, TransportError } from '../errors.js';
 import { HEADER_BYTES, MsgKind, Reassembler, readHeader } from '../protocol/frame.js';
@@ -153,7 +153,7 @@ class Pack {
         msgIds,
         modulePath: this.cfg.modulePath,
         params: this.cfg.params.get(w) ?? null,
-        inlineMaxBytes: Math.min(this.cfg.inlineMaxBytes, this.rings.get(w)!.maxBody - HEADER_BYTES),
+        inlineMaxBytes: Math.min(this.cfg.inlineMaxBytes, this.rings.get(w)!.maxBody - RING_HEADER_BYTES),
         spinMicros: this.cfg.spinMicros,
         blockSliceMs: this.cfg.blockSliceMs,
         defaultTimeoutMs: this.cfg.operationTimeoutMs,
@@ -215,8 +215,12 @@ class Pack {
 
   /** Posts to a worker thread and rings its mailbox, so a thread asleep in Atomics.wait wakes up for it. */
   private post(w: number, m: ToWorker, transfer?: ArrayBuffer[]): void {
-    this.threads.get(w)?.postMessage(m, transfer);
-    this.rings.get(w)?.signal();
+    const t = this.threads.get(w);
+    if (t === undefined) return;
+    const ring = this.rings.get(w)!;
+    ring.notePortPost();
+    t.postMessage(m, transfer);
+    ring.signal();
   }
 
   // ---- transport ----------------------------------------------------------------------------------
@@ -282,8 +286,8 @@ class Pack {
       return;
     }
     const ring = this.rings.get(e.dst)!;
-    const inline = Math.min(this.cfg.inlineMaxBytes, ring.maxBody - HEADER_BYTES);
-    if (e.payload.byteLength <= inline && ring.tryWrite(ringBodyBytes(e.payload.byteLength), (b) => writeRingBody(b, e, e.payload))) return;
+    const inline = Math.min(this.cfg.inlineMaxBytes, ring.maxBody - RING_HEADER_BYTES);
+    if (e.payload.byteLength <= inline && ring.tryWrite(ringBodyBytes(e.payload.byteLength), (data, view, at) => writeRingEnvelope(data, view, at, e, e.dst, e.dtype, e.payload))) return;
     // Reassembled messages already live in shared memory. A single-chunk payload whose buffer the transport
     // handed over (`owned`) moves to the worker by transfer, with no copy: a worker that passes it on to pack
     // mates puts it in shared memory then. Any other payload sits in a reused receive buffer: copy it once.

@@ -49,6 +49,7 @@ let startResolve: (() => void) | undefined;
 const started = new Promise<void>((r) => (startResolve = r));
 
 port.on('message', (m: ToWorker) => {
+  ep.notePortMessage();
   switch (m.t) {
     case 'deliver':
       ep.deliverFromPort({ ...m.head, payload: m.payload });

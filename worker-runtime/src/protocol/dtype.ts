@@ -52,8 +52,13 @@ const CTORS: readonly Ctor[] = [
 
 export const DTYPE_COUNT = CTORS.length;
 
+const CODES = new Map<unknown, DType>(CTORS.map((c, i) => [c, i as DType]));
+
 export function dtypeOf(p: Payload): DType {
+  const code = CODES.get(p.constructor);
+  if (code !== undefined) return code;
   if (p instanceof DataView) return DType.Uint8;
+  // Subclasses (Node's Buffer is a Uint8Array).
   const i = CTORS.findIndex((c) => p instanceof (c as unknown as Function));
   if (i < 0) throw new UsageError('payload must be a typed array (Uint8Array, Float64Array, …) or a DataView');
   return i as DType;

@@ -18,14 +18,14 @@ describe('shared-memory ring', () => {
         const sent: Uint8Array[] = [];
         lens.forEach((len, i) => {
           const rec = enc(i, len);
-          if (!ring.tryWrite(rec.length, (t) => t.set(rec))) {
-            ring.drain((b) => got.push(b.slice()));
-            expect(ring.tryWrite(rec.length, (t) => t.set(rec))).toBe(true);
+          if (!ring.tryWrite(rec.length, (d, _v, at) => d.set(rec, at))) {
+            ring.drain((d, _v, at, len) => got.push(d.slice(at, at + len)));
+            expect(ring.tryWrite(rec.length, (d, _v, at) => d.set(rec, at))).toBe(true);
           }
           sent.push(rec);
-          if (i % drainEvery === 0) ring.drain((b) => got.push(b.slice()));
+          if (i % drainEvery === 0) ring.drain((d, _v, at, len) => got.push(d.slice(at, at + len)));
         });
-        ring.drain((b) => got.push(b.slice()));
+        ring.drain((d, _v, at, len) => got.push(d.slice(at, at + len)));
         expect(got.map((b) => Buffer.from(b).toString('hex'))).toEqual(sent.map((b) => Buffer.from(b).toString('hex')));
       }),
       { numRuns: 200 },
@@ -60,7 +60,7 @@ describe('shared-memory ring', () => {
             for (let i = 0; i < workerData.n; i++) {
               v.setUint32(0, workerData.id, true);
               v.setUint32(4, i, true);
-              while (!ring.tryWrite(8 + (i % 50), (t) => t.set(b))) {}
+              while (!ring.tryWrite(8 + (i % 50), (d, _v, at) => d.set(b, at))) {}
             }
             parentPort.postMessage('done');
           });
@@ -75,10 +75,9 @@ describe('shared-memory ring', () => {
     let finished = false;
     void done.then(() => (finished = true));
     while (!finished || ring.hasData()) {
-      ring.drain((body) => {
-        const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
-        const id = v.getUint32(0, true);
-        const i = v.getUint32(4, true);
+      ring.drain((_d, v, at) => {
+        const id = v.getUint32(at, true);
+        const i = v.getUint32(at + 4, true);
         if (next[id] !== i) bad++;
         next[id] = i + 1;
         total++;

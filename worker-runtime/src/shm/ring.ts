@@ -2,7 +2,7 @@
  * A multi-producer, single-consumer mailbox in a SharedArrayBuffer: the fast path for small messages
  * between threads of one pack.
  *
- *   bytes 0..63   control words (Int32): LOCK, HEAD, TAIL, SIGNAL
+ *   bytes 0..63   control words (Int32): LOCK, HEAD, TAIL, SIGNAL, PORT_POSTED
  *   bytes 64..    data ring of `capacity` bytes (a power of two); records are
  *                 [u32 bodyLength][u32 marker][body…] padded to 8 bytes; a WRAP record fills the tail end
  *
@@ -20,6 +20,8 @@ const LOCK = 0;
 const HEAD = 1;
 const TAIL = 2;
 export const SIGNAL = 3;
+/** Messages the pack's main thread has posted to the consumer's MessagePort (see notePortPost). */
+const PORT_POSTED = 4;
 const RECORD_HEADER = 8;
 const MARK_DATA = 1;
 const MARK_WRAP = 2;
@@ -52,10 +54,11 @@ export class Ring {
   }
 
   /**
-   * Appends one record whose body is written by `fill(target)` into exactly `bodyBytes` bytes.
-   * Returns false (writing nothing) when the ring lacks room.
+   * Appends one record whose body `fill` writes into exactly `bodyBytes` bytes at `data[at…]` (`view` is a
+   * DataView over the same bytes: no allocation per record). Returns false, writing nothing, when the ring
+   * lacks room.
    */
-  tryWrite(bodyBytes: number, fill: (target: Uint8Array) => void): boolean {
+  tryWrite(bodyBytes: number, fill: (data: Uint8Array, view: DataView, at: number) => void): boolean {
     if (bodyBytes > this.maxBody) return false;
     const need = align8(RECORD_HEADER + bodyBytes);
     this.lock();
@@ -76,7 +79,7 @@ export class Ring {
       if (used + need > this.capacity) return false;
       this.view.setUint32(idx, bodyBytes, true);
       this.view.setUint32(idx + 4, MARK_DATA, true);
-      fill(this.data.subarray(idx + RECORD_HEADER, idx + RECORD_HEADER + bodyBytes));
+      fill(this.data, this.view, idx + RECORD_HEADER);
       Atomics.store(this.ctrl, TAIL, (tail + need) | 0);
     } finally {
       Atomics.store(this.ctrl, LOCK, 0);
@@ -91,12 +94,28 @@ export class Ring {
     Atomics.notify(this.ctrl, SIGNAL);
   }
 
+  /**
+   * Called by the one thread that posts to the consumer's MessagePort, before each post. The consumer
+   * counts what its port delivered: while the two differ a message is on its way through the event loop,
+   * so the consumer must not sleep in Atomics.wait (its signal may already have been spent).
+   */
+  notePortPost(): void {
+    Atomics.add(this.ctrl, PORT_POSTED, 1);
+  }
+
+  portPosted(): number {
+    return Atomics.load(this.ctrl, PORT_POSTED);
+  }
+
   hasData(): boolean {
     return Atomics.load(this.ctrl, TAIL) !== Atomics.load(this.ctrl, HEAD);
   }
 
-  /** Consumer only: hands each record body (a view valid only during the call) to `sink`. Returns count. */
-  drain(sink: (body: Uint8Array) => void): number {
+  /**
+   * Consumer only: hands each record body, `len` bytes at `data[at…]` (valid only during the call), to
+   * `sink`. Returns the number of records.
+   */
+  drain(sink: (data: Uint8Array, view: DataView, at: number, len: number) => void): number {
     let head = Atomics.load(this.ctrl, HEAD) >>> 0;
     const tail = Atomics.load(this.ctrl, TAIL) >>> 0;
     let n = 0;
@@ -105,7 +124,7 @@ export class Ring {
       const len = this.view.getUint32(idx, true);
       const mark = this.view.getUint32(idx + 4, true);
       if (mark === MARK_DATA) {
-        sink(this.data.subarray(idx + RECORD_HEADER, idx + RECORD_HEADER + len));
+        sink(this.data, this.view, idx + RECORD_HEADER, len);
         n++;
       }
       head = (head + align8(RECORD_HEADER + len)) >>> 0;
