@@ -270,8 +270,9 @@ export class Endpoint {
     for (let i = 0; i < count; i++) {
       const off = i * chunk;
       const len = Math.min(chunk, total - off);
-      const buf = new ArrayBuffer(HEADER_BYTES + len);
-      const frame = new Uint8Array(buf);
+      // Every byte is written below, so skip zero-filling (allocUnsafeSlow: a buffer of its own, transferable).
+      const frame = Buffer.allocUnsafeSlow(HEADER_BYTES + len);
+      const buf = frame.buffer as ArrayBuffer;
       writeHeader(frame, { ...base, chunkIndex: i, chunkCount: count, chunkBytes: len, chunkOffset: off });
       if (len > 0) frame.set(bytes.subarray(off, off + len), HEADER_BYTES);
       frames[i] = frame;

@@ -75,7 +75,9 @@ export const DEFAULTS = {
   abortGraceMs: 1_000,
   ringBytes: 1 << 20,
   inlineMaxBytes: 16 * 1024,
-  spinMicros: 50,
+  // Longer than a futex wake-up (~50 µs here): then two threads that ping-pong settle into polling each
+  // other instead of each just missing the other's reply and falling asleep.
+  spinMicros: 200,
   blockSliceMs: 2,
 } as const;
 

@@ -157,6 +157,8 @@ export function encodeFrames(h: MessageHeader, payload: Uint8Array, chunkBytes: 
 export interface Message {
   header: Header;
   payload: Uint8Array;
+  /** The payload was reassembled into a buffer from `allocate` (else it is a view of the pushed frame). */
+  reassembled: boolean;
 }
 
 /**
@@ -178,7 +180,7 @@ export class Reassembler {
     const chunk = frame.subarray(HEADER_BYTES);
     if (h.chunkCount === 1) {
       if (h.chunkBytes !== h.totalBytes) throw new FrameError(`single-chunk message of ${h.totalBytes} bytes carries ${h.chunkBytes}`);
-      return { header: h, payload: chunk };
+      return { header: h, payload: chunk, reassembled: false };
     }
     if (h.totalBytes > this.maxMessageBytes) throw new FrameError(`message of ${h.totalBytes} bytes exceeds the limit of ${this.maxMessageBytes}`);
     const key = `${origin}/${h.msgId}`;
@@ -196,7 +198,7 @@ export class Reassembler {
     entry.received++;
     if (entry.received < h.chunkCount) return undefined;
     this.partial.delete(key);
-    return { header: { ...entry.header, chunkIndex: 0, chunkCount: 1, chunkBytes: h.totalBytes, chunkOffset: 0 }, payload: entry.payload };
+    return { header: { ...entry.header, chunkIndex: 0, chunkCount: 1, chunkBytes: h.totalBytes, chunkOffset: 0 }, payload: entry.payload, reassembled: true };
   }
 
   /** Messages still missing chunks (for diagnostics and leak checks). */
