@@ -31,8 +31,8 @@ describe.each(BROKERS)('BCM conformance over $kind', ({ kind, url }) => {
       granularity: g,
       transport: { kind, url, chunkBytes: 1000 },
       modulePath: fixture('conformance'),
-      params: { value: { base: 24, large: 5000 } },
-      // 5000 float64 = 40 KB: above the 16 KiB inline threshold, so in-pack sends go by reference.
+      params: { value: { base: 24, large: 10000 } },
+      // 10000 float64 = 80 KB: above the 64 KiB inline threshold, so in-pack sends go by reference.
       operationTimeoutMs: 30_000,
     });
     expectAllPassed(r);

@@ -24,11 +24,6 @@ export interface EndpointOptions {
   inlineMaxBytes: number;
   /** Poll the mailbox up to this long before sleeping (0 = never spin; used when threads outnumber cores). */
   spinMicros: number;
-  /**
-   * Sleep in Atomics.wait slices of this many ms (0 = sleep in Atomics.waitAsync instead, keeping the
-   * event loop free for the user's own I/O while a call is pending).
-   */
-  blockSliceMs: number;
   /** Pack-wide message id counter (keys chunk reassembly at the receiving pack). */
   msgIds: Int32Array;
   defaultTimeoutMs: number;
@@ -191,17 +186,8 @@ export class Endpoint {
         this.spinning = true;
         this.spinFailures = 0;
       }
-      const seen = Atomics.load(ctrl, SIGNAL);
-      if (this.ring.hasData()) continue;
-      if (this.o.blockSliceMs > 0) {
-        // Sleep on a futex: the fastest wake-up between threads (see bench/results/signalling.md). The
-        // thread's event loop is frozen meanwhile, so the sleep is sliced.
-        const r = Atomics.wait(ctrl, SIGNAL, seen, Math.min(left, this.o.blockSliceMs));
-        // Woken for a ring record or a port post (the loop checks both), or a slice ended: then let the
-        // event loop run, for the user's own timers and I/O.
-        if (r === 'timed-out') await yieldToEventLoop();
-        continue;
-      }
+      // Sleep until the mailbox is signalled (a ring record, a port post) with the event loop free, so the
+      // user's own timers and I/O keep running while a call waits.
       const again = Atomics.load(ctrl, SIGNAL);
       if (this.ring.hasData()) continue;
       const w = Atomics.waitAsync(ctrl, SIGNAL, again, left);

@@ -28,8 +28,6 @@ export interface PackConfig {
   ringBytes: number;
   inlineMaxBytes: number;
   spinMicros: number;
-  /** Sleep in Atomics.wait slices of this many ms while a call waits (0: Atomics.waitAsync). */
-  blockSliceMs: number;
   resultFile?: string;
   /** Readiness endpoint (/readyz turns 200 once every pack has joined) and /healthz. */
   http?: { host: string; port: number };
@@ -60,7 +58,6 @@ export const ENV = {
   ringBytes: 'KB_RING_BYTES',
   inlineMaxBytes: 'KB_INLINE_MAX_BYTES',
   spinMicros: 'KB_SPIN_MICROS',
-  blockSliceMs: 'KB_BLOCK_SLICE_MS',
   resultFile: 'KB_RESULT_FILE',
   httpPort: 'KB_HTTP_PORT',
   httpHost: 'KB_HTTP_HOST',
@@ -74,11 +71,12 @@ export const DEFAULTS = {
   heartbeatTimeoutMs: 1_200,
   abortGraceMs: 1_000,
   ringBytes: 1 << 20,
-  inlineMaxBytes: 16 * 1024,
+  // Copying through the ring beats a reference hop via the main thread up to ~64 KiB (bench/results/bcm.md:
+  // in-pack latency by size); above that, shared memory by reference.
+  inlineMaxBytes: 64 * 1024,
   // Longer than a futex wake-up (~50 µs here): then two threads that ping-pong settle into polling each
   // other instead of each just missing the other's reply and falling asleep.
   spinMicros: 200,
-  blockSliceMs: 2,
 } as const;
 
 const DEFAULT_URLS: Record<TransportKind, string> = {
@@ -141,7 +139,6 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     ringBytes: pow2(int(ENV.ringBytes, DEFAULTS.ringBytes, 4096)),
     inlineMaxBytes: int(ENV.inlineMaxBytes, DEFAULTS.inlineMaxBytes, 0),
     spinMicros: int(ENV.spinMicros, defaultSpin(range.end - range.start), 0),
-    blockSliceMs: int(ENV.blockSliceMs, DEFAULTS.blockSliceMs, 0),
     ...(get(ENV.resultFile) !== undefined ? { resultFile: get(ENV.resultFile)! } : {}),
     ...(port !== undefined ? { http: { host: get(ENV.httpHost) ?? '127.0.0.1', port: int(ENV.httpPort, 0, 0) } } : {}),
   };

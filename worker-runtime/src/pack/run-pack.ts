@@ -156,7 +156,6 @@ class Pack {
         params: this.cfg.params.get(w) ?? null,
         inlineMaxBytes: Math.min(this.cfg.inlineMaxBytes, this.rings.get(w)!.maxBody - RING_HEADER_BYTES),
         spinMicros: this.cfg.spinMicros,
-        blockSliceMs: this.cfg.blockSliceMs,
         defaultTimeoutMs: this.cfg.operationTimeoutMs,
         processStart: this.processStart,
       };

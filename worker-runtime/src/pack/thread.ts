@@ -19,7 +19,6 @@ export interface ThreadData {
   params: unknown;
   inlineMaxBytes: number;
   spinMicros: number;
-  blockSliceMs: number;
   defaultTimeoutMs: number;
   processStart: number;
 }
@@ -39,7 +38,6 @@ const ep = new Endpoint({
   port: { postMessage: post } as PortLike,
   inlineMaxBytes: data.inlineMaxBytes,
   spinMicros: data.spinMicros,
-  blockSliceMs: data.blockSliceMs,
   msgIds: new Int32Array(data.msgIds),
   defaultTimeoutMs: data.defaultTimeoutMs,
 });
