@@ -7,6 +7,7 @@
  * it moved next to the theoretical minimum. `--quick` runs a subset.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,7 +26,7 @@ const root = join(here, '..', '..');
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    transports: { type: 'string', default: 'redis,nats,direct' },
+    transports: { type: 'string', default: 'redis,nats,direct,direct-unix' },
     'skip-collectives': { type: 'boolean', default: false },
     'skip-pairs': { type: 'boolean', default: false },
     out: { type: 'string', default: join(root, 'bench', 'results') },
@@ -34,7 +35,31 @@ const { values: args } = parseArgs({
 
 const REDIS = process.env.KB_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const NATS = process.env.KB_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
-const URLS: Record<string, string | undefined> = { redis: REDIS, nats: NATS, direct: undefined };
+/**
+ * Where each transport's packs meet. The direct transport runs over TCP on loopback here, as it does
+ * between pods; `direct-unix` is what `kubeburst run` uses on one machine (Unix sockets, the launcher's
+ * default, whose small kernel buffers cost throughput at large messages).
+ */
+async function transportFor(t: string, packs: number): Promise<{ kind: 'redis' | 'nats' | 'direct'; url?: string }> {
+  if (t === 'redis') return { kind: 'redis', url: REDIS };
+  if (t === 'nats') return { kind: 'nats', url: NATS };
+  if (t === 'direct-unix') return { kind: 'direct' };
+  const ports = await freePorts(packs);
+  return { kind: 'direct', url: ports.map((p) => `127.0.0.1:${p}`).join(',') };
+}
+
+/** Ports the kernel just handed out (bound and released; a collision with another process is unlikely). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
 const SIZES = args.quick ? [8, KiB, 64 * KiB, MiB, 64 * MiB] : [8, KiB, 4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB, 4 * MiB, 16 * MiB, 64 * MiB];
 const GRANULARITIES = args.quick ? [1, 12, 48] : [1, 6, 12, 24, 48];
 const COLL_BURST = 48;
@@ -64,7 +89,7 @@ async function availableTransports(): Promise<string[]> {
   const wanted = args.transports.split(',').filter(Boolean);
   const out: string[] = [];
   for (const t of wanted) {
-    if (t !== 'direct') out.push(t);
+    if (!t.startsWith('direct')) out.push(t);
     else {
       if (existsSync(join(root, 'worker-runtime', 'dist', 'transport', 'direct.js'))) out.push(t);
       else log('direct transport not built yet: skipping it');
@@ -82,7 +107,7 @@ async function pairs(transports: string[]): Promise<void> {
     const r = await runLocalFlare({
       size: 2,
       granularity: inPack ? 2 : 1,
-      transport: { kind: (inPack ? 'redis' : t) as 'redis', url: URLS[inPack ? 'redis' : t] },
+      transport: await transportFor(inPack ? 'redis' : t, inPack ? 1 : 2),
       modulePath,
       params: { value: params },
       operationTimeoutMs: 600_000,
@@ -147,7 +172,7 @@ async function collectives(transports: string[]): Promise<void> {
       const r = await runLocalFlare({
         size: COLL_BURST,
         granularity: g,
-        transport: { kind: t as 'redis', url: URLS[t] },
+        transport: await transportFor(t, layout.packCount),
         modulePath,
         params: { value: { ops: COLLECTIVES, bytes: COLL_BYTES, root: rootWorker, reps: args.quick ? 3 : 7 } },
         operationTimeoutMs: 600_000,
@@ -246,7 +271,7 @@ function markdown(meta: Record<string, unknown>, memcpy: number, pmRtt: number, 
     '',
     '## Pair throughput (MiB/s), worker 0 streaming to worker 1',
     '',
-    'in-pack = both workers in one pack (shared memory, payload from ctx.alloc: sent by reference); redis / nats / direct = one worker per pack (two processes) through the BCM; raw-* = the bare client (ioredis RPUSH/BLPOP, nats pub/sub, a TCP socket) in two processes, no BCM.',
+    'in-pack = both workers in one pack (shared memory; payloads from ctx.alloc, up to 64 KiB copied through the mailbox ring, larger ones passed by reference); redis / nats / direct = one worker per pack (two processes) through the BCM, direct over TCP on loopback as between pods; direct-unix = the direct transport over Unix sockets, as `kubeburst run` uses it; raw-* = the bare client (ioredis RPUSH/BLPOP, nats pub/sub, a TCP socket) in two processes, no BCM.',
     '',
     table(['payload', ...transports], sizes.map((b) => [fmtBytes(b), ...transports.map((t) => cell('pair-stream', t, b, (r) => r.throughputMiBps!.toFixed(r.throughputMiBps! < 10 ? 2 : 0)))])),
     '',
@@ -289,7 +314,7 @@ async function main(): Promise<void> {
     await pairs(transports);
     await raw(['redis', 'nats', 'tcp']);
   }
-  if (!args['skip-collectives']) await collectives(transports);
+  if (!args['skip-collectives']) await collectives(transports.filter((t) => t !== 'direct-unix'));
   const tg = targets(memcpy, pmRtt);
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'bcm.json'), JSON.stringify({ machine: meta, targets: tg, records }, null, 2) + '\n');

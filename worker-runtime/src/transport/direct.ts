@@ -344,8 +344,9 @@ export class DirectTransport implements Transport {
   private decoderFor(s: Socket, onRecord: (type: RecordType, body: Uint8Array, owned: boolean) => void): (chunk: Buffer) => void {
     // A frame spanning socket reads is copied once into a buffer of its own, which the pack then transfers
     // to the worker thread (no second copy). Plain memory, not a SharedArrayBuffer: fresh shared memory
-    // costs a page fault per 4 KiB (~3× slower per byte here), while malloc reuses warm pages.
-    const decoder = new RecordDecoder(onRecord, { maxFrameBytes: this.maxFrameBytes });
+    // costs a page fault per 4 KiB (~3× slower per byte here), while malloc reuses warm pages; and not
+    // zero-filled, since every byte is copied in.
+    const decoder = new RecordDecoder(onRecord, { maxFrameBytes: this.maxFrameBytes, allocate: (n) => Buffer.allocUnsafeSlow(n) });
     s.once('end', () => {
       try {
         decoder.end();
