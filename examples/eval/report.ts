@@ -158,8 +158,8 @@ export function markdown(d: EvalData, chartDir: string): string {
     p(`  ${others[others.length >> 1]!.toFixed(2)} of the ${m.cpus} cores busy on median (range ${others[0]!.toFixed(2)}–${others[others.length - 1]!.toFixed(2)}; per flare in eval.json, \`otherCores\`).`);
     p('  Repeats are interleaved and medians reported to damp this, but single cells can be noisy.');
   }
-  p('- Every flare runs with a 10 s heartbeat timeout instead of the default 1.2 s: with 32 processes on a shared 2-core');
-  p('  machine a live pack can miss the default deadline (heartbeats still go out every 200 ms).');
+  p('- Flares with more packs than cores run with the local launcher\'s 10 s heartbeat timeout instead of the cluster');
+  p('  default of 1.2 s (a live pack on a shared core can miss 1.2 s); a pack that dies is reported by the launcher at once.');
   p('- Wall time = launch of the first pack process → every result collected: what a FaaS user waits for. Startup = launch → the');
   p('  last pack passed the start barrier. Function = first function start → last function end. Phase times are the slowest');
   p("  worker's time in the phase. Remote/local bytes are user payload bytes sent across / within packs (BCM counters).");

@@ -1,5 +1,4 @@
 import { defineWorker, type WorkerContext } from '@kubeburst/worker-runtime';
-import { myPack, packAllGather } from '../common/pack.js';
 import { PhaseClock, type Phases } from '../common/phases.js';
 import { partStart } from '../common/random.js';
 import { generateRows, readCsvPart, type DataSpec } from './data.js';
@@ -32,7 +31,7 @@ export interface HpoResult {
 export default defineWorker(async (ctx: WorkerContext, p: HpoParams): Promise<HpoResult> => {
   const { workerId: me, burstSize: n } = ctx.info;
   const clock = new PhaseClock();
-  const pack = myPack(ctx);
+  const pack = { size: ctx.pack.size, rank: ctx.info.workerId - ctx.pack.workers.start };
   const width = p.features + 1;
 
   const part = await clock.run('load', () => {
@@ -46,7 +45,9 @@ export default defineWorker(async (ctx: WorkerContext, p: HpoParams): Promise<Hp
     const to = partStart(p.rows, pack.size, pack.rank + 1);
     return generateRows(p, from, to, ctx.allocArray(Float64Array, (to - from) * width));
   });
-  const blocks = await clock.run('share', () => packAllGather(ctx, part));
+  // Pack mates exchange their parts in shared memory (ctx.pack: nothing crosses the pack boundary, and a
+  // part from ctx.alloc reaches every mate as a view of the same bytes).
+  const blocks = await clock.run('share', () => ctx.pack.allGather<Float64Array>(part));
   const data = { features: p.features, blocks };
 
   const configs = grid(p);

@@ -24,9 +24,7 @@ export function loadManifest(app: string): { manifest: BurstJobManifest; moduleP
 
 /** Runs a flare and fails with every worker's error and the packs' stderr when it does not succeed. */
 export async function runOk<R>(o: LocalFlareOptions): Promise<{ flare: FlareResult; results: R[] }> {
-  // A generous heartbeat timeout: these tests check the apps' answers, and on a loaded 2-core machine a pack's
-  // main thread can be starved for longer than the default 1.2 s (failure detection has its own suite).
-  const flare = await runLocalFlare({ operationTimeoutMs: 60_000, heartbeatTimeoutMs: 10_000, ...o });
+  const flare = await runLocalFlare({ operationTimeoutMs: 60_000, ...o });
   if (!flare.ok) {
     const errors = flare.workers.filter((w) => !w.ok).map((w) => `worker ${w.workerId}: ${w.error?.name}: ${w.error?.message}`);
     throw new Error(`flare ${flare.burstId} failed:\n${errors.slice(0, 8).join('\n')}\nstderr: ${JSON.stringify(flare.stderr).slice(0, 3000)}`);
