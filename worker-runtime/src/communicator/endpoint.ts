@@ -50,6 +50,8 @@ export class Endpoint {
   readonly counters: TrafficCounters = emptyCounters();
   readonly myPack: number;
   chunkBytes = 1 << 20;
+  /** The pack's transport writes shared payloads without copying them (set when the burst starts). */
+  gatherWrite = false;
   private readonly ring: Ring;
   private readonly p2pNext = new Map<number, number>();
   private abortError: BurstAbortedError | undefined;
@@ -244,12 +246,20 @@ export class Endpoint {
     }
   }
 
-  /** Builds this message's frames here (one copy) and hands them to the main thread by transfer. */
+  /**
+   * Builds this message's frames here (one copy) and hands them to the main thread by transfer; or, for a
+   * large payload already in shared memory on a transport that gathers writes, hands over the reference.
+   */
   private sendRemote(h: EnvelopeHead, bytes: Uint8Array): void {
     const total = bytes.byteLength;
     const chunk = this.chunkBytes;
     const count = Math.max(1, Math.ceil(total / chunk));
     const msgId = count > 1 ? Atomics.add(this.o.msgIds, 0, 1) >>> 0 : 0;
+    if (this.gatherWrite && total > this.o.inlineMaxBytes && isShared(bytes)) {
+      const { totalBytes: _t, chunkIndex: _i, chunkCount: _c, chunkBytes: _b, chunkOffset: _o, ...header } = toHeader(h, total, msgId);
+      this.o.port.postMessage({ t: 'remote', pack: this.layout.packOf(h.dst), header, payload: bytes, chunkBytes: chunk });
+      return;
+    }
     const frames: Uint8Array[] = new Array(count);
     const transfer: ArrayBuffer[] = new Array(count);
     const base = toHeader(h, total, msgId);

@@ -1,4 +1,5 @@
 import type { EnvelopeHead } from '../communicator/envelope.js';
+import type { MessageHeader } from '../protocol/frame.js';
 import type { SerializedError } from '../errors.js';
 import type { TrafficCounters } from '../communicator/stats.js';
 
@@ -33,7 +34,8 @@ export interface WorkerReport {
 
 /** main thread → worker thread */
 export type ToWorker =
-  | { t: 'start'; joined: number; chunkBytes: number }
+  /** `gatherWrite`: the transport can send a shared payload without a copy (see FromWorker 'remote'). */
+  | { t: 'start'; joined: number; chunkBytes: number; gatherWrite: boolean }
   | { t: 'deliver'; head: EnvelopeHead; payload: Uint8Array }
   | { t: 'abort'; info: AbortInfo };
 
@@ -44,4 +46,9 @@ export type FromWorker =
   | { t: 'send'; head: Omit<EnvelopeHead, 'dst'>; dsts: number[]; payload: Uint8Array }
   /** Ready-made frames for another pack (built on the worker thread, so the main thread only does I/O). */
   | { t: 'frames'; pack: number; frames: Uint8Array[] }
+  /**
+   * A message in shared memory for another pack, when the transport gathers writes: the main thread writes
+   * headers and views of the payload straight to the wire, with no copy in user space.
+   */
+  | { t: 'remote'; pack: number; header: MessageHeader; payload: Uint8Array; chunkBytes: number }
   | { t: 'done'; report: Omit<WorkerReport, 'packId'> };

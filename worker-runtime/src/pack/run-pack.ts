@@ -4,7 +4,7 @@ import { envelopeFromHeader } from '../communicator/envelope.js';
 import { RING_HEADER_BYTES, ringBodyBytes, writeRingEnvelope } from '../communicator/envelope.js';
 import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
 import { describeError, PeerLostError, serializeError, TransportError } from '../errors.js';
-import { HEADER_BYTES, MsgKind, Reassembler, readHeader } from '../protocol/frame.js';
+import { HEADER_BYTES, MsgKind, Reassembler, readHeader, writeHeader, type MessageHeader } from '../protocol/frame.js';
 import { createRingBuffer, Ring } from '../shm/ring.js';
 import { defaultTransportFactory, type Transport, type TransportFactory } from '../transport/index.js';
 import type { PackConfig } from './config.js';
@@ -124,7 +124,7 @@ class Pack {
         if (this.P > 1) this.startHeartbeats();
         const chunk = Math.max(1, Math.min(this.chunkBytes, (this.transport?.maxFrameBytes ?? Infinity) - HEADER_BYTES));
         this.chunkBytes = chunk;
-        this.broadcastToThreads({ t: 'start', joined: this.joinedAt, chunkBytes: chunk });
+        this.broadcastToThreads({ t: 'start', joined: this.joinedAt, chunkBytes: chunk, gatherWrite: this.transport?.sendParts !== undefined });
       }
     } catch (err) {
       this.fail({ failedPack: this.me, reason: describeError(err) });
@@ -178,6 +178,9 @@ class Pack {
         break;
       case 'frames':
         this.sendFrames(m.pack, m.frames);
+        break;
+      case 'remote':
+        this.sendGathered(m.pack, m.header, m.payload, m.chunkBytes);
         break;
       case 'done':
         this.recordReport({ ...m.report, packId: this.me });
@@ -250,6 +253,27 @@ class Pack {
       this.wire.bytesSent += f.byteLength;
     }
     this.transport.send(pack, frames, urgent).catch((err: unknown) => {
+      this.fail({ failedPack: this.me, reason: `sending to pack ${pack} failed: ${describeError(err)}` });
+    });
+  }
+
+  /** Headers here, payload chunks as views of the worker's shared memory: written with no copy. */
+  private sendGathered(pack: number, header: MessageHeader, payload: Uint8Array, chunk: number): void {
+    const t = this.transport;
+    if (t?.sendParts === undefined) return;
+    const total = payload.byteLength;
+    const count = Math.max(1, Math.ceil(total / chunk));
+    const frames: Uint8Array[][] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const off = i * chunk;
+      const len = Math.min(chunk, total - off);
+      const h = Buffer.allocUnsafe(HEADER_BYTES);
+      writeHeader(h, { ...header, totalBytes: total, chunkIndex: i, chunkCount: count, chunkBytes: len, chunkOffset: off });
+      frames[i] = [h, payload.subarray(off, off + len)];
+      this.wire.framesSent++;
+      this.wire.bytesSent += HEADER_BYTES + len;
+    }
+    t.sendParts(pack, frames).catch((err: unknown) => {
       this.fail({ failedPack: this.me, reason: `sending to pack ${pack} failed: ${describeError(err)}` });
     });
   }

@@ -55,6 +55,7 @@ port.on('message', (m: ToWorker) => {
     case 'start':
       joined = m.joined;
       ep.chunkBytes = m.chunkBytes;
+      ep.gatherWrite = m.gatherWrite;
       startResolve?.();
       break;
     case 'abort':

@@ -46,8 +46,11 @@ interface Hello {
   error?: string;
 }
 
+/** A frame in one buffer, or as parts written back to back (gather-write). */
+type OutFrame = Uint8Array | readonly Uint8Array[];
+
 interface Pending {
-  frames: readonly Uint8Array[];
+  frames: readonly OutFrame[];
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -96,10 +99,18 @@ export class DirectTransport implements Transport {
   }
 
   send(pack: number, frames: readonly Uint8Array[]): Promise<void> {
+    return this.enqueue(pack, frames);
+  }
+
+  sendParts(pack: number, frames: readonly (readonly Uint8Array[])[]): Promise<void> {
+    return this.enqueue(pack, frames);
+  }
+
+  private enqueue(pack: number, frames: readonly OutFrame[]): Promise<void> {
     if (this.closing) return Promise.reject(new TransportError('direct', `send to pack ${pack} after close`));
     if (pack === this.o.packId) {
       // Frames to oneself never touch a socket; deliver on a later tick, as a socket would.
-      const copies = frames.map((f) => new Uint8Array(f));
+      const copies = frames.map(joinParts);
       setImmediate(() => copies.forEach((f) => this.sink?.frame(f)));
       return Promise.resolve();
     }
@@ -151,16 +162,19 @@ export class DirectTransport implements Transport {
 
   // ---- sending ----------------------------------------------------------------------------------
 
-  private write(c: Outbound, frames: readonly Uint8Array[]): Promise<void> {
+  private write(c: Outbound, frames: readonly OutFrame[]): Promise<void> {
     const s = c.socket!;
     const prefixes = new Uint8Array(RECORD_PREFIX_BYTES * frames.length);
     let ok = true;
     s.cork();
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i]!;
-      recordPrefix(RecordType.Frame, f.byteLength, prefixes, i * RECORD_PREFIX_BYTES);
+      const parts = f instanceof Uint8Array ? [f] : f;
+      let length = 0;
+      for (const part of parts) length += part.byteLength;
+      recordPrefix(RecordType.Frame, length, prefixes, i * RECORD_PREFIX_BYTES);
       s.write(prefixes.subarray(i * RECORD_PREFIX_BYTES, (i + 1) * RECORD_PREFIX_BYTES));
-      ok = s.write(f);
+      for (const part of parts) ok = s.write(part);
     }
     s.uncork();
     if (ok && !s.writableNeedDrain) return Promise.resolve();
@@ -447,4 +461,17 @@ function answers(path: string): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+function joinParts(f: OutFrame): Uint8Array {
+  if (f instanceof Uint8Array) return new Uint8Array(f);
+  let n = 0;
+  for (const p of f) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of f) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }

@@ -41,6 +41,12 @@ export interface Transport {
    * can do that (Redis: a separate list popped first); order among urgent frames is still kept.
    */
   send(pack: number, frames: readonly Uint8Array[], urgent?: boolean): Promise<void>;
+  /**
+   * Optional gather-write: each frame given as its parts (a header, a view of the payload), written to the
+   * wire without joining them, so a payload in shared memory goes out with no copy in user space. Same
+   * ordering as `send` (the two may be mixed).
+   */
+  sendParts?(pack: number, frames: readonly (readonly Uint8Array[])[]): Promise<void>;
   /** Deletes what this pack created on the broker (its inbox). Idempotent; safe after errors. */
   cleanup(): Promise<void>;
   close(): Promise<void>;
