@@ -26,6 +26,8 @@ const root = join(here, '..', '..');
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    /** Interleaved rounds of the pair measurements (medians across rounds). */
+    rounds: { type: 'string', default: '3' },
     transports: { type: 'string', default: 'redis,nats,direct,direct-unix' },
     'skip-collectives': { type: 'boolean', default: false },
     'skip-pairs': { type: 'boolean', default: false },
@@ -98,11 +100,36 @@ async function availableTransports(): Promise<string[]> {
   return out;
 }
 
-async function pairs(transports: string[]): Promise<void> {
-  const params: PairParams = { sizes: SIZES, bytesPerRun: args.quick ? 32 * MiB : 128 * MiB, minCount: 4, maxCount: 4000, runs: 3, pings: 400 };
+/**
+ * Pair samples, gathered over interleaved rounds (every BCM transport, then every raw client, then again),
+ * so a slow minute of the machine hits all of them alike; each round contributes its median per message.
+ */
+const pairSamples = new Map<string, { transport: string; g: number; bytes: number; count: number; stream: number[]; rtt: number[] }>();
+
+function addPairSample(transport: string, g: number, bytes: number, count: number, stream: number[], rtt: number[]): void {
+  const key = `${transport}/${bytes}`;
+  const s = pairSamples.get(key) ?? { transport, g, bytes, count, stream: [], rtt: [] };
+  s.stream.push(median(stream) / count);
+  s.rtt.push(...rtt);
+  pairSamples.set(key, s);
+}
+
+function pairRecordsFromSamples(): void {
+  for (const s of pairSamples.values()) {
+    const base = { transport: s.transport, payloadBytes: s.bytes, burstSize: 2, granularity: s.g };
+    const perMessage = median(s.stream);
+    records.push({ ...base, kind: 'pair-stream', operation: 'send/recv stream', medianSeconds: perMessage, throughputMiBps: s.bytes / MiB / perMessage, messages: s.count });
+    records.push({ ...base, kind: 'pair-rtt', operation: 'ping-pong round trip', medianSeconds: median(s.rtt), messages: s.rtt.length });
+  }
+}
+
+const BYTES_PER_RUN = args.quick ? 32 * MiB : 64 * MiB;
+
+async function pairs(transports: string[], round: number): Promise<void> {
+  const params: PairParams = { sizes: SIZES, bytesPerRun: BYTES_PER_RUN, minCount: 4, maxCount: 4000, runs: 3, pings: 400 };
   const modulePath = join(root, 'bench', 'dist', 'workers', 'pair.js');
   for (const t of ['in-pack', ...transports]) {
-    log(`pair: ${t}`);
+    log(`pair (round ${round}): ${t}`);
     const inPack = t === 'in-pack';
     const r = await runLocalFlare({
       size: 2,
@@ -113,15 +140,8 @@ async function pairs(transports: string[]): Promise<void> {
       operationTimeoutMs: 600_000,
     });
     if (!r.ok) throw new Error(`pair flare over ${t} failed: ${r.failure?.reason} ${JSON.stringify(r.stderr)}`);
-    for (const m of r.workers[0]!.result as PairMeasure[]) pairRecords(t, inPack ? 2 : 1, m.bytes, m.count, m.streamSeconds, m.rttSeconds);
+    for (const m of r.workers[0]!.result as PairMeasure[]) addPairSample(t, inPack ? 2 : 1, m.bytes, m.count, m.streamSeconds, m.rttSeconds);
   }
-}
-
-function pairRecords(transport: string, g: number, bytes: number, count: number, stream: number[], rtt: number[]): void {
-  const s = median(stream);
-  const base = { transport, payloadBytes: bytes, burstSize: 2, granularity: g };
-  records.push({ ...base, kind: 'pair-stream', operation: 'send/recv stream', medianSeconds: s / count, throughputMiBps: (bytes * count) / MiB / s, messages: count });
-  records.push({ ...base, kind: 'pair-rtt', operation: 'ping-pong round trip', medianSeconds: median(rtt), messages: rtt.length });
 }
 
 const peers = new Set<ReturnType<typeof spawn>>();
@@ -143,11 +163,11 @@ function runPeer(args: string[]): { proc: ReturnType<typeof spawn>; line: Promis
   return { proc, line };
 }
 
-async function raw(kinds: string[]): Promise<void> {
+async function raw(kinds: string[], round: number): Promise<void> {
   for (const kind of kinds) {
-    log(`raw: ${kind}`);
+    log(`raw (round ${round}): ${kind}`);
     for (const bytes of SIZES) {
-      const count = Math.min(4000, Math.max(4, Math.ceil((args.quick ? 32 * MiB : 128 * MiB) / bytes)));
+      const count = Math.min(4000, Math.max(4, Math.ceil(BYTES_PER_RUN / bytes)));
       const pings = Math.max(5, Math.min(400, Math.ceil((400 * 64 * KiB) / bytes)));
       const ns = randomBytes(4).toString('hex');
       const url = kind === 'redis' ? REDIS : kind === 'nats' ? NATS : '0';
@@ -157,7 +177,7 @@ async function raw(kinds: string[]): Promise<void> {
       const send = runPeer([kind, 'send', port, String(bytes), String(count), '3', String(pings), ns]);
       const res = JSON.parse(await send.line) as { streamSeconds: number[]; rttSeconds: number[] };
       await Promise.all([send.proc, recv.proc].map((p) => new Promise((r) => (p.exitCode !== null ? r(0) : p.once('exit', r)))));
-      pairRecords(`raw-${kind}`, 1, bytes, count, res.streamSeconds, res.rttSeconds);
+      addPairSample(`raw-${kind}`, 1, bytes, count, res.streamSeconds, res.rttSeconds);
     }
   }
 }
@@ -311,8 +331,11 @@ async function main(): Promise<void> {
   records.push({ kind: 'reference', transport: 'memory', operation: 'memcpy', payloadBytes: 64 * MiB, burstSize: 1, granularity: 1, medianSeconds: memcpy, throughputMiBps: 64 / memcpy });
   records.push({ kind: 'reference', transport: 'worker_threads', operation: 'postMessage round trip', payloadBytes: 8, burstSize: 1, granularity: 1, medianSeconds: pmRtt });
   if (!args['skip-pairs']) {
-    await pairs(transports);
-    await raw(['redis', 'nats', 'tcp']);
+    for (let round = 1; round <= Number(args.rounds); round++) {
+      await pairs(transports, round);
+      await raw(['redis', 'nats', 'tcp'], round);
+    }
+    pairRecordsFromSamples();
   }
   if (!args['skip-collectives']) await collectives(transports.filter((t) => t !== 'direct-unix'));
   const tg = targets(memcpy, pmRtt);
