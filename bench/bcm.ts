@@ -123,7 +123,7 @@ function pairRecordsFromSamples(): void {
   }
 }
 
-const BYTES_PER_RUN = args.quick ? 32 * MiB : 64 * MiB;
+const BYTES_PER_RUN = args.quick ? 64 * MiB : 256 * MiB;
 
 async function pairs(transports: string[], round: number): Promise<void> {
   const params: PairParams = { sizes: SIZES, bytesPerRun: BYTES_PER_RUN, minCount: 4, maxCount: 4000, runs: 3, pings: 400 };
