@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { MsgKind } from '../protocol/frame.js';
-import { sameKind, type Payload, type TypedArray } from '../protocol/dtype.js';
+import type { Payload, TypedArray } from '../protocol/dtype.js';
 import { COLL_NAMES, CollOp, type ReduceOp } from '../ops.js';
 import { CollCall, type Group } from '../collectives/call.js';
 import * as algo from '../collectives/algorithms.js';
@@ -212,4 +212,3 @@ function checkPayload(what: string, p: unknown): void {
   }
 }
 
-export { sameKind };

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { BurstAbortedError, CollectiveTimeoutError, UsageError } from '../errors.js';
 import { decodeBatch, encodeBatch } from '../protocol/batch.js';
 import { bytesOf, dtypeOf, isShared, viewAs, type Payload, type TypedArray } from '../protocol/dtype.js';
-import { HEADER_BYTES, MsgKind, writeHeader } from '../protocol/frame.js';
+import { HEADER_BYTES, writeHeader } from '../protocol/frame.js';
 import { SIGNAL, type Ring } from '../shm/ring.js';
 import type { PackLayout } from '../topology.js';
 import type { AbortInfo, FromWorker } from '../pack/messages.js';
@@ -292,4 +292,3 @@ function toSharedBytes(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-export { MsgKind };

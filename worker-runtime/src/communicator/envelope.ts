@@ -23,10 +23,6 @@ export interface Envelope {
 /** Fields of an envelope without its payload: what travels in a port message next to the bytes. */
 export type EnvelopeHead = Omit<Envelope, 'payload'>;
 
-export function headOf(e: Envelope): EnvelopeHead {
-  return { kind: e.kind, src: e.src, dst: e.dst, seq: e.seq, tag: e.tag, op: e.op, root: e.root, comm: e.comm, dtype: e.dtype };
-}
-
 export function toHeader(e: EnvelopeHead, payloadBytes: number, msgId = 0): Header {
   return {
     kind: e.kind,

@@ -95,12 +95,6 @@ export function viewAs(dtype: DType, bytes: Uint8Array): TypedArray {
   return new C(copy.buffer, 0, bytes.byteLength / size);
 }
 
-/** A fresh zero-filled typed array of the same kind and length as `like`. */
-export function sameKind<T extends TypedArray>(like: T, length = like.length): T {
-  const C = like.constructor as unknown as { new (n: number): T };
-  return new C(length);
-}
-
 /** True when the payload lives in a SharedArrayBuffer, so other threads can read it without a copy. */
 export function isShared(p: Payload): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && p.buffer instanceof SharedArrayBuffer;
