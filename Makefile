@@ -27,6 +27,7 @@ services:
 	./scripts/ensure-services.sh
 
 test: build services
+	npx tsc --noEmit -p tsconfig.test.json
 	npm test
 
 # The main job: PageRank with `kubeburst run` on the direct transport (no servers), progress and a summary.

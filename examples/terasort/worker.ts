@@ -1,4 +1,4 @@
-import { defineWorker, type WorkerContext } from '@kubeburst/worker-runtime';
+import { concatBytes, defineWorker, type WorkerContext } from '@kubeburst/worker-runtime';
 import { PhaseClock, type Phases } from '../common/phases.js';
 import { partStart } from '../common/random.js';
 import { checksum, compareKeys, generateRecords, KEY_BYTES, keyHex, RECORD_BYTES, sortRecords } from './records.js';
@@ -56,17 +56,7 @@ export default defineWorker(async (ctx: WorkerContext, p: TeraSortParams): Promi
   const parts = await clock.run('partition', () => partition(ctx, input, splitters, n));
   const received = await clock.run('shuffle', () => ctx.allToAll<Uint8Array>(parts));
 
-  const output = await clock.run('sort', () => {
-    let total = 0;
-    for (const r of received) total += r.length;
-    const all = new Uint8Array(total);
-    let at = 0;
-    for (const r of received) {
-      all.set(r, at);
-      at += r.length;
-    }
-    return sortRecords(all);
-  });
+  const output = await clock.run('sort', () => sortRecords(concatBytes(received)));
 
   return clock.run('validate', () => {
     const count = output.length / RECORD_BYTES;
@@ -88,15 +78,8 @@ export default defineWorker(async (ctx: WorkerContext, p: TeraSortParams): Promi
 
 /** n − 1 splitter keys at even quantiles of the pooled sample (all zero when the sample is empty). */
 export function chooseSplitters(samples: readonly Uint8Array[], n: number): Uint8Array {
-  let total = 0;
-  for (const s of samples) total += s.length;
-  const pool = new Uint8Array(total);
-  let at = 0;
-  for (const s of samples) {
-    pool.set(s, at);
-    at += s.length;
-  }
-  const count = total / KEY_BYTES;
+  const pool = concatBytes(samples);
+  const count = pool.length / KEY_BYTES;
   const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => compareKeys(pool, a * KEY_BYTES, pool, b * KEY_BYTES) || a - b);
   const out = new Uint8Array((n - 1) * KEY_BYTES);
   if (count === 0) return out;

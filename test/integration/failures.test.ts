@@ -1,42 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import type { KubeClient } from '../../operator/src/controller/kube.js';
 import { LABELS } from '../../operator/src/api/constants.js';
-import { condition, Flares, PodRecorder } from './harness/flare.js';
-import { adminClient, createNamespace, deleteNamespace, paths, type Json } from './harness/kube.js';
-import { OperatorUnderTest } from './harness/operator.js';
-import { NodePool } from './harness/pool.js';
+import { condition, PodRecorder } from './harness/flare.js';
+import { paths, type Json } from './harness/kube.js';
+import { operatorSuite } from './harness/suite.js';
 import { waitFor } from './harness/wait.js';
 
 /** Failure policy, schedule timeouts, deadlines and suspend on the local control plane. */
-const suffix = randomBytes(3).toString('hex');
-const ns = `it-fail-${suffix}`;
-let kube: KubeClient;
-let op: OperatorUnderTest;
-const pools: NodePool[] = [];
-
-async function poolOf(name: string, nodes: number, cpu: number): Promise<Flares> {
-  const pool = new NodePool(kube, `${ns}-${name}`);
-  pools.push(pool);
-  await pool.add(nodes, cpu);
-  return new Flares(kube, ns, pool);
-}
+const suite = operatorSuite('it-fail');
+const { ns, poolOf } = suite;
 
 const attemptOf = (p: Json): string => p.metadata.labels[LABELS.attempt];
-
-beforeAll(async () => {
-  kube = await adminClient();
-  await createNamespace(kube, ns);
-  op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns });
-  await op.start();
-});
-
-afterAll(async () => {
-  await OperatorUnderTest.stopAll();
-  op?.uninstall();
-  await deleteNamespace(kube, ns);
-  await Promise.all(pools.map((p) => p.delete()));
-  kube?.close();
-});
 
 describe('failure policy', () => {
   it('restarts the whole flare with fresh pods after a pack fails, then fails after maxRestarts', async () => {
@@ -67,13 +39,13 @@ describe('failure policy', () => {
 
   it('tears down an attempt the scheduler does not place in time, retries it, and gives up after maxScheduleRetries', async () => {
     const flares = await poolOf('sched', 2, 16);
-    const rec = new PodRecorder(kube, ns, `${LABELS.jobName}=stuck`);
+    const rec = new PodRecorder(suite.kube, ns, `${LABELS.jobName}=stuck`);
     await rec.start();
     // Pods name a scheduler that does not run; the test plays that scheduler for one pod only.
     await flares.create('stuck', { size: 2, granularity: 1, timeouts: { scheduleSeconds: 5 }, gang: { maxScheduleRetries: 1 }, template: { schedulerName: 'kubeburst-test-absent-scheduler' } });
     await waitFor('both pods ungated', async () => (await flares.pods('stuck')).filter((p) => !p.spec.schedulingGates?.length).length === 2);
-    await kube.create(`${paths.pod(ns, 'stuck-a0-0')}/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'stuck-a0-0' }, target: { apiVersion: 'v1', kind: 'Node', name: flares.pool.names[0] } });
-    await waitFor('the bound pod running', async () => (await kube.get<Json>(paths.pod(ns, 'stuck-a0-0'))).status.phase === 'Running');
+    await suite.kube.create(`${paths.pod(ns, 'stuck-a0-0')}/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'stuck-a0-0' }, target: { apiVersion: 'v1', kind: 'Node', name: flares.pool.names[0] } });
+    await waitFor('the bound pod running', async () => (await suite.kube.get<Json>(paths.pod(ns, 'stuck-a0-0'))).status.phase === 'Running');
 
     const retrying = await flares.waitStatus('stuck', 'torn down after the schedule timeout', (s) => s.scheduleRetries === 1, 20_000);
     expect(retrying.status.lastFailure).toMatchObject({ attempt: 0, reason: 'ScheduleTimeout', message: expect.stringContaining('only 1 of 2 pack(s) were scheduled within spec.timeouts.scheduleSeconds (5 s)') });
@@ -107,14 +79,14 @@ describe('failure policy', () => {
     expect(condition(suspended, 'Suspended')).toMatchObject({ status: 'True', reason: 'JobSuspended' });
     expect(await flares.pods('nap')).toEqual([]);
 
-    await kube.patch(paths.burstjob(ns, 'nap'), { spec: { suspend: false } });
+    await suite.kube.patch(paths.burstjob(ns, 'nap'), { spec: { suspend: false } });
     const running = await flares.waitPhase('nap', 'Running');
     expect(condition(running, 'Suspended')).toMatchObject({ status: 'False', reason: 'JobResumed' });
 
-    await kube.patch(paths.burstjob(ns, 'nap'), { spec: { suspend: true } });
+    await suite.kube.patch(paths.burstjob(ns, 'nap'), { spec: { suspend: true } });
     await flares.waitPhase('nap', 'Suspended');
     await waitFor('pods deleted on suspend', async () => (await flares.pods('nap')).length === 0);
-    await kube.patch(paths.burstjob(ns, 'nap'), { spec: { suspend: false } });
+    await suite.kube.patch(paths.burstjob(ns, 'nap'), { spec: { suspend: false } });
     const again = await flares.waitStatus('nap', 'a new attempt running', (s) => s.phase === 'Running' && s.attempt.index === 1);
     expect(again.status.restarts).toBeUndefined();
     await flares.complete('nap');

@@ -1,48 +1,20 @@
-import { randomBytes } from 'node:crypto';
-import type { KubeClient } from '../../operator/src/controller/kube.js';
 import { LABELS } from '../../operator/src/api/constants.js';
-import { condition, Flares, PodRecorder } from './harness/flare.js';
-import { adminClient, createNamespace, deleteNamespace, list, paths, type Json } from './harness/kube.js';
-import { OperatorUnderTest } from './harness/operator.js';
-import { NodePool } from './harness/pool.js';
+import { condition, PodRecorder } from './harness/flare.js';
+import { list, paths, type Json } from './harness/kube.js';
+import { operatorSuite } from './harness/suite.js';
 import { sleep, waitFor } from './harness/wait.js';
 
 /**
  * A flare's life on a real kube-apiserver, kube-scheduler, kube-controller-manager and kwok nodes, driven by
  * the operator running with the Helm chart's ServiceAccount token. Each test has its own node pool.
  */
-const suffix = randomBytes(3).toString('hex');
-const ns = `it-flare-${suffix}`;
-let kube: KubeClient;
-let op: OperatorUnderTest;
-const pools: NodePool[] = [];
-
-async function poolOf(name: string, nodes: number, cpu: number): Promise<Flares> {
-  const pool = new NodePool(kube, `${ns}-${name}`);
-  pools.push(pool);
-  await pool.add(nodes, cpu);
-  return new Flares(kube, ns, pool);
-}
-
-beforeAll(async () => {
-  kube = await adminClient();
-  await createNamespace(kube, ns);
-  op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns });
-  await op.start();
-});
-
-afterAll(async () => {
-  await OperatorUnderTest.stopAll();
-  op?.uninstall();
-  await deleteNamespace(kube, ns);
-  await Promise.all(pools.map((p) => p.delete()));
-  kube?.close();
-});
+const suite = operatorSuite('it-flare');
+const { ns, poolOf } = suite;
 
 describe('a BurstJob on the local control plane', () => {
   it('creates every pack gated, lifts the gates together, runs, succeeds, and stores the results', async () => {
     const flares = await poolOf('happy', 2, 16);
-    const rec = new PodRecorder(kube, ns, `${LABELS.jobName}=hello`);
+    const rec = new PodRecorder(suite.kube, ns, `${LABELS.jobName}=hello`);
     await rec.start();
     await flares.create('hello', { size: 16, granularity: 4, resources: { cpu: '1', memory: '1Gi' }, params: { value: { n: 7 } } });
 
@@ -70,9 +42,9 @@ describe('a BurstJob on the local control plane', () => {
     const env = Object.fromEntries(pod.spec.containers[0].env.map((e: Json) => [e.name, e.value]));
     expect(env).toMatchObject({ KB_BURST_SIZE: '16', KB_GRANULARITY: '4', KB_PACK_INDEX: '2', KB_TRANSPORT: 'direct', KB_TRANSPORT_URL: 'tcp://hello-a0-{pack}.hello:7100', KB_BURST_ID: s.attempt.burstId });
     expect(pod.spec.containers[0].resources.requests).toEqual({ cpu: '4', memory: '4Gi' });
-    const svc = await kube.get<Json>(paths.service(ns, 'hello'));
+    const svc = await suite.kube.get<Json>(paths.service(ns, 'hello'));
     expect(svc.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
-    const params = await kube.get<Json>(paths.configmap(ns, 'hello-params'));
+    const params = await suite.kube.get<Json>(paths.configmap(ns, 'hello-params'));
     expect(JSON.parse(params.data['params.json'])).toEqual({ value: { n: 7 } });
 
     await flares.complete('hello');
@@ -80,13 +52,13 @@ describe('a BurstJob on the local control plane', () => {
     expect(condition(done, 'Succeeded')).toMatchObject({ status: 'True', reason: 'AllPacksSucceeded' });
     expect(done.status.completionTime).toBeDefined();
     expect(done.status.results).toEqual({ configMap: 'hello-results', key: 'results.json', workers: 16, missing: 0 });
-    const results = await kube.get<Json>(paths.configmap(ns, 'hello-results'));
+    const results = await suite.kube.get<Json>(paths.configmap(ns, 'hello-results'));
     expect(JSON.parse(results.data['results.json']).workers).toEqual(Array.from({ length: 16 }, (_, w) => ({ worker: w, square: w * w })));
     expect(results.metadata.ownerReferences[0]).toMatchObject({ kind: 'BurstJob', name: 'hello' });
 
     const reasons = (await flares.events('hello')).map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['GangAdmitted', 'Started', 'Succeeded']));
-    const metrics = await op.metrics();
+    const metrics = await suite.op.metrics();
     expect(metrics).toMatch(/kubeburst_pods_created_total [1-9]/);
     expect(metrics).toMatch(/kubeburst_flare_startup_seconds_count\{stage="joined"\} [1-9]/);
     expect(metrics).toMatch(/kubeburst_burstjobs\{phase="Succeeded"\} [1-9]/);
@@ -114,7 +86,7 @@ describe('a BurstJob on the local control plane', () => {
 
   it('admits two gangs that cannot both fit one after the other, never both partly', async () => {
     const flares = await poolOf('duel', 2, 32);
-    const rec = new PodRecorder(kube, ns, `${LABELS.jobName} in (duel-a,duel-b)`);
+    const rec = new PodRecorder(suite.kube, ns, `${LABELS.jobName} in (duel-a,duel-b)`);
     await rec.start();
     // Each needs 3 packs of 16 CPU; the pool has room for 4 such packs.
     await Promise.all([flares.create('duel-a', { size: 3, granularity: 1, resources: { cpu: '16' } }), flares.create('duel-b', { size: 3, granularity: 1, resources: { cpu: '16' } })]);
@@ -149,8 +121,8 @@ describe('a BurstJob on the local control plane', () => {
       async () => {
         const left = [
           ...(await flares.pods('gone')),
-          ...(await list(kube, `/api/v1/namespaces/${ns}/services`, `${LABELS.jobName}=gone`)),
-          ...(await list(kube, `/api/v1/namespaces/${ns}/configmaps`, `${LABELS.jobName}=gone`)),
+          ...(await list(suite.kube, `/api/v1/namespaces/${ns}/services`, `${LABELS.jobName}=gone`)),
+          ...(await list(suite.kube, `/api/v1/namespaces/${ns}/configmaps`, `${LABELS.jobName}=gone`)),
         ];
         return left.length === 0;
       },

@@ -4,7 +4,7 @@
 export { defineWorker, type WorkerFn, type WorkerDefinition } from './worker.js';
 export type { WorkerContext, BurstInfo, CallOptions } from './communicator/context.js';
 export type { TrafficCounters } from './communicator/stats.js';
-export { encodeJson, decodeJson, type Payload, type TypedArray } from './protocol/dtype.js';
+export { encodeJson, decodeJson, concatBytes, type Payload, type TypedArray } from './protocol/dtype.js';
 export type { ReduceOp, BuiltinOp, ReduceFn } from './ops.js';
 export { PackLayout, type PackRange } from './topology.js';
 export { minimumRemote, COLLECTIVES, type CollectiveName } from './collectives/minimum.js';

@@ -95,6 +95,19 @@ export function viewAs(dtype: DType, bytes: Uint8Array): TypedArray {
   return new C(copy.buffer, 0, bytes.byteLength / size);
 }
 
+/** One buffer holding `parts` back to back (e.g. the parts an allToAll or a gather returned). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
 /** True when the payload lives in a SharedArrayBuffer, so other threads can read it without a copy. */
 export function isShared(p: Payload): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && p.buffer instanceof SharedArrayBuffer;

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { PeerLostError, TransportError } from '../errors.js';
+import { concatBytes } from '../protocol/dtype.js';
 import { describeEndpoint, DIRECT_URL_FIELD, parseDirectUrl, type DirectAddresses, type DirectEndpoint } from './direct-address.js';
 import { encodeRecord, RecordDecoder, recordPrefix, RecordType, RECORD_PREFIX_BYTES } from './stream-records.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
@@ -464,14 +465,5 @@ function answers(path: string): Promise<boolean> {
 }
 
 function joinParts(f: OutFrame): Uint8Array {
-  if (f instanceof Uint8Array) return new Uint8Array(f);
-  let n = 0;
-  for (const p of f) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of f) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return f instanceof Uint8Array ? new Uint8Array(f) : concatBytes(f);
 }
