@@ -108,7 +108,10 @@ export async function reduce<T extends TypedArray>(c: CollCall, data: T, op: Red
 
 export async function allReduce<T extends TypedArray>(c: CollCall, data: T, op: ReduceOp<T>): Promise<T> {
   const r = await reduce(c, data, op, 0);
-  return (await broadcast(c, r, 8)) as T;
+  const shared = (await broadcast(c, r, 8)) as T;
+  // The broadcast hands pack mates one shared buffer (and may still be writing it to another pack): each
+  // worker gets a private copy, since an allReduce result is routinely modified in place (g[i] /= n).
+  return isShared(shared) ? (shared.slice() as T) : shared;
 }
 
 /** At the pack's representative: every pack mate's part, in worker order (own part included). */

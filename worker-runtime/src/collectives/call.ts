@@ -1,4 +1,4 @@
-import type { Endpoint } from '../communicator/endpoint.js';
+import type { Endpoint, WaitLimit } from '../communicator/endpoint.js';
 import type { Matcher } from '../communicator/matcher.js';
 import { MsgKind } from '../protocol/frame.js';
 import type { Payload, TypedArray } from '../protocol/dtype.js';
@@ -27,6 +27,8 @@ export class CollCall {
   readonly me: number;
   readonly layout: PackLayout;
   private readonly matcher: Matcher;
+  /** The whole call shares one deadline, however many steps it waits for. */
+  private readonly limit: WaitLimit;
 
   constructor(
     readonly ep: Endpoint,
@@ -35,8 +37,10 @@ export class CollCall {
     readonly op: CollOp,
     /** Root rank, or -1. */
     readonly root: number,
-    readonly timeoutMs: number | undefined,
+    timeoutMs: number | undefined,
   ) {
+    const ms = timeoutMs ?? ep.defaultTimeoutMs;
+    this.limit = { timeoutMs: ms, deadline: performance.now() + ms };
     this.me = ep.me - group.base;
     this.layout = group.layout;
     this.matcher = ep.matcherFor(group.comm);
@@ -63,12 +67,12 @@ export class CollCall {
 
   recv(src: number, tag: number): Promise<TypedArray> {
     const w = src + this.group.base;
-    return this.ep.recv(() => this.matcher.takeColl(this.seq, tag, w), { op: this.name, peer: w }, this.timeoutMs);
+    return this.ep.recv(() => this.matcher.takeColl(this.seq, tag, w), { op: this.name, peer: w }, this.limit);
   }
 
   recvBatch(src: number, tag: number): Promise<TypedArray[]> {
     const w = src + this.group.base;
-    return this.ep.recvBatch(() => this.matcher.takeColl(this.seq, tag, w), { op: this.name, peer: w }, this.timeoutMs);
+    return this.ep.recvBatch(() => this.matcher.takeColl(this.seq, tag, w), { op: this.name, peer: w }, this.limit);
   }
 
   /** Worker id of a rank (for messages). */

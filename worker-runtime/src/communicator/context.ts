@@ -89,6 +89,7 @@ export function burstInfo(burstId: string, layout: PackLayout, workerId: number)
 /** Collectives over one group (the burst or a pack): numbering, argument checks, root translation. */
 class Collectives implements CollectiveOps {
   private collSeq = 0;
+  private previous: Promise<void> = Promise.resolve();
 
   constructor(
     protected readonly ep: Endpoint,
@@ -140,21 +141,31 @@ class Collectives implements CollectiveOps {
    * Runs one collective: numbers it within the group, checks the root (a worker id of the group), and keeps
    * its messages apart from every other call.
    */
-  private async collective<R>(op: CollOp, root: number | undefined, opts: CallOptions | undefined, body: (c: CollCall) => Promise<R>): Promise<R> {
+  private collective<R>(op: CollOp, root: number | undefined, opts: CallOptions | undefined, body: (c: CollCall) => Promise<R>): Promise<R> {
     const { base, layout } = this.group;
     if (root !== undefined && (!Number.isInteger(root) || root < base || root >= base + layout.burstSize)) {
       throw new UsageError(`${this.what}${COLL_NAMES[op]}: root ${root} is out of range: the group has workers ${base}..${base + layout.burstSize - 1}`);
     }
     this.ep.throwIfAborted();
+    // Calls are numbered in call order and run one at a time per group, so collectives started without
+    // awaiting the previous one (Promise.all) still pair up across workers.
     const seq = this.collSeq++;
     const rank = root === undefined ? -1 : root - base;
-    const matcher = this.ep.matcherFor(this.group.comm);
-    matcher.enter(seq, op, rank);
-    try {
-      return await body(new CollCall(this.ep, this.group, seq, op, rank, opts?.timeoutMs));
-    } finally {
-      matcher.leave(seq);
-    }
+    const run = async (): Promise<R> => {
+      const matcher = this.ep.matcherFor(this.group.comm);
+      matcher.enter(seq, op, rank);
+      try {
+        return await body(new CollCall(this.ep, this.group, seq, op, rank, opts?.timeoutMs));
+      } finally {
+        matcher.leave(seq);
+      }
+    };
+    const result = this.previous.then(run, run);
+    this.previous = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 }
 
@@ -188,7 +199,7 @@ export class Communicator extends Collectives implements WorkerContext {
 
   async recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T> {
     this.ep.layout.checkWorker(src, 'recv: source');
-    return (await this.ep.recv(() => this.ep.matcher.takeP2P(src), { op: 'recv', peer: src }, opts?.timeoutMs)) as T;
+    return (await this.ep.recv(() => this.ep.matcher.takeP2P(src), { op: 'recv', peer: src }, { timeoutMs: opts?.timeoutMs })) as T;
   }
 
   alloc(bytes: number): Uint8Array {

@@ -35,6 +35,13 @@ export interface WaitSite {
   peer?: number;
 }
 
+/** How long a blocking call may take: its own timeout, and (for a collective's steps) one deadline for all. */
+export interface WaitLimit {
+  timeoutMs?: number;
+  /** performance.now() by which the whole call must be done (a collective waits several times). */
+  deadline?: number;
+}
+
 /**
  * A worker's view of the wire: routes each message to itself, to a pack mate (ring or shared-memory
  * reference) or to another pack (frames handed to the pack's main thread), and waits for messages.
@@ -137,14 +144,14 @@ export class Endpoint {
   }
 
   /** Payload of the next message matching `take`, as the typed array it was sent as. */
-  async recv(take: () => Envelope | undefined, site: WaitSite, timeoutMs?: number): Promise<TypedArray> {
-    const e = await this.wait(take, site, timeoutMs);
+  async recv(take: () => Envelope | undefined, site: WaitSite, limit?: WaitLimit): Promise<TypedArray> {
+    const e = await this.wait(take, site, limit);
     this.countRecv(e.src, e.payload.byteLength);
     return viewAs(e.dtype, e.payload);
   }
 
-  async recvBatch(take: () => Envelope | undefined, site: WaitSite, timeoutMs?: number): Promise<TypedArray[]> {
-    const e = await this.wait(take, site, timeoutMs);
+  async recvBatch(take: () => Envelope | undefined, site: WaitSite, limit?: WaitLimit): Promise<TypedArray[]> {
+    const e = await this.wait(take, site, limit);
     const parts = decodeBatch(e.payload);
     let user = 0;
     for (const p of parts) user += p.byteLength;
@@ -153,8 +160,9 @@ export class Endpoint {
   }
 
   /** Waits until `take` yields a message, the call times out, or the burst aborts. */
-  async wait(take: () => Envelope | undefined, site: WaitSite, timeoutMs = this.o.defaultTimeoutMs): Promise<Envelope> {
-    const deadline = performance.now() + timeoutMs;
+  async wait(take: () => Envelope | undefined, site: WaitSite, limit: WaitLimit = {}): Promise<Envelope> {
+    const timeoutMs = limit.timeoutMs ?? this.o.defaultTimeoutMs;
+    const deadline = limit.deadline ?? performance.now() + timeoutMs;
     const ctrl = this.ring.ctrl;
     for (;;) {
       this.pump();
