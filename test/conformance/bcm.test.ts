@@ -27,6 +27,8 @@ describe.each(BROKERS)('BCM conformance over $kind', ({ kind, url }) => {
   const cases = SIZES.flatMap((n) => granularities(n).map((g) => [n, g] as const));
   test.each(cases)('burst %i at granularity %i matches the sequential reference', async (n, g) => {
     const r = await runLocalFlare({
+      // The packs' own cleanup is under test: no sweep by the launcher afterwards.
+      sweepBrokerKeys: false,
       size: n,
       granularity: g,
       transport: { kind, url, chunkBytes: 1000 },

@@ -73,10 +73,9 @@ export function writeRingEnvelope(data: Uint8Array, view: DataView, at: number, 
 /** Decodes a ring record, copying the payload out (the ring slot is reused once drained). */
 export function readRingEnvelope(data: Uint8Array, view: DataView, at: number): Envelope {
   const len = view.getUint32(at + 24, true);
-  // No zero-filling (every byte is copied in); small ones come from Node's pool, 8-byte aligned. Users get
-  // a plain Uint8Array view, not a Buffer (whose slice() would share memory).
-  const b = Buffer.allocUnsafe(len);
-  const payload = new Uint8Array(b.buffer, b.byteOffset, len);
+  // A buffer of its own (payload.buffer is exactly the message, as users expect of new Float64Array(x.buffer)),
+  // not zero-filled when large, since every byte is copied in. A plain Uint8Array, not a Buffer.
+  const payload = len < 4096 ? new Uint8Array(len) : new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len);
   payload.set(data.subarray(at + RING_HEADER_BYTES, at + RING_HEADER_BYTES + len));
   return {
     kind: view.getUint8(at) as MsgKind.P2P | MsgKind.Coll,

@@ -48,6 +48,8 @@ export interface LocalFlareOptions {
    * missing heartbeats alone, as packs in a cluster do.
    */
   relayPackDeaths?: boolean;
+  /** Delete the burst's broker keys after the packs exit (default true). */
+  sweepBrokerKeys?: boolean;
 }
 
 /**
@@ -134,7 +136,9 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
           if (code !== 0) stderr[p] = err + (signal ? `\n(killed by ${signal})` : '');
           // A pack that dies without reporting (crash, kill) is news the other packs would otherwise only
           // learn from missing heartbeats: the launcher saw it happen, so it tells them at once.
-          if (code !== 0 && code !== 1 && relay) {
+          // A pack that exits failing without a report crashed (or was killed): the others hear it from
+          // here at once. One that wrote its report has already told them why the burst failed.
+          if (code !== 0 && relay && !existsSync(join(dir, `pack-${p}.json`))) {
             const info = { failedPack: p, reason: `pack ${p} process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` };
             for (const c of children) if (c !== child && c.connected) c.send({ type: 'abort', info });
           }
@@ -171,7 +175,9 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     const failure =
       packs.find((r) => r.abort !== undefined)?.abort ??
       (exitCodes.some((c) => c !== 0) ? { failedPack: exitCodes.findIndex((c) => c !== 0), reason: 'pack process failed' } : undefined);
-    await cleanupBurst(o.transport.kind, o.transport.url, burstId).catch(() => 0);
+    // Packs delete what they created; this sweep catches packs that were killed (tests turn it off to
+    // check the packs' own cleanup).
+    if (o.sweepBrokerKeys ?? true) await cleanupBurst(o.transport.kind, o.transport.url, burstId).catch(() => 0);
     const ok = exitCodes.every((c) => c === 0) && workers.every((w) => w.ok);
     return {
       burstId,

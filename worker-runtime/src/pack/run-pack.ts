@@ -252,9 +252,7 @@ class Pack {
       this.wire.framesSent++;
       this.wire.bytesSent += f.byteLength;
     }
-    this.transport.send(pack, frames, urgent).catch((err: unknown) => {
-      this.fail({ failedPack: this.me, reason: `sending to pack ${pack} failed: ${describeError(err)}` });
-    });
+    this.transport.send(pack, frames, urgent).catch((err: unknown) => this.sendFailed(pack, err));
   }
 
   /** Headers here, payload chunks as views of the worker's shared memory: written with no copy. */
@@ -273,9 +271,16 @@ class Pack {
       this.wire.framesSent++;
       this.wire.bytesSent += HEADER_BYTES + len;
     }
-    t.sendParts(pack, frames).catch((err: unknown) => {
-      this.fail({ failedPack: this.me, reason: `sending to pack ${pack} failed: ${describeError(err)}` });
-    });
+    t.sendParts(pack, frames).catch((err: unknown) => this.sendFailed(pack, err));
+  }
+
+  /**
+   * Over the direct transport a failed send means the destination is unreachable (it died, or never came
+   * up): blame it. Through a broker it is this pack's connection that failed.
+   */
+  private sendFailed(pack: number, err: unknown): void {
+    const blamed = this.transport?.kind === 'direct' ? pack : this.me;
+    this.fail({ failedPack: blamed, reason: `sending to pack ${pack} failed: ${describeError(err)}` });
   }
 
   private sendControl(pack: number, msg: ControlMsg): void {

@@ -123,11 +123,18 @@ export class Ring {
       const idx = head & this.mask;
       const len = this.view.getUint32(idx, true);
       const mark = this.view.getUint32(idx + 4, true);
+      const next = (head + align8(RECORD_HEADER + len)) >>> 0;
       if (mark === MARK_DATA) {
-        sink(this.data, this.view, idx + RECORD_HEADER, len);
+        try {
+          sink(this.data, this.view, idx + RECORD_HEADER, len);
+        } catch (err) {
+          // Consume the record anyway: a sink that throws must not see it again on the next drain.
+          Atomics.store(this.ctrl, HEAD, next | 0);
+          throw err;
+        }
         n++;
       }
-      head = (head + align8(RECORD_HEADER + len)) >>> 0;
+      head = next;
     }
     Atomics.store(this.ctrl, HEAD, head | 0);
     return n;

@@ -36,7 +36,6 @@ export class RedisTransport implements Transport {
   private readonly inbox: string;
   private readonly control: string;
   private readonly ttlMs: number;
-  private readonly expiresSetAt = new Map<string, number>();
 
   constructor(private readonly o: RedisTransportOptions) {
     this.inbox = redisInboxKey(o.burstId, o.packId);
@@ -79,14 +78,9 @@ export class RedisTransport implements Transport {
     const key = redisInboxKey(this.o.burstId, pack, urgent);
     const p = this.pub!.pipeline();
     for (const f of frames) p.rpush(key, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-    // The TTL is a safety net for crashed bursts. Refreshing it at most once a second per key (not on every
-    // push) halves the commands a stream of small messages costs; a list emptied by BLMPOP disappears and
-    // comes back without a TTL, so the refresh interval is also the longest a key can lack one.
-    const now = Date.now();
-    if ((this.expiresSetAt.get(key) ?? 0) < now - 1000) {
-      this.expiresSetAt.set(key, now);
-      p.pexpire(key, this.ttlMs);
-    }
+    // The TTL is a safety net for crashed bursts, refreshed with every push: a list BLMPOP emptied is gone
+    // and comes back without one.
+    p.pexpire(key, this.ttlMs);
     const results = await p.exec();
     const failed = results?.find(([err]) => err !== null);
     if (failed) throw new TransportError('redis', `RPUSH to ${key} failed: ${failed[0]!.message}`, { cause: failed[0] });
