@@ -39,6 +39,23 @@ describe('work queue', () => {
     q.shutdown();
   });
 
+  it('never arms a timer setTimeout cannot hold: a key due in 30 days does not come back at once', async () => {
+    const q = new WorkQueue();
+    q.addAfter('ttl', 30 * 86_400_000);
+    const got = await Promise.race([q.get(), new Promise((r) => setTimeout(() => r('nothing yet'), 100))]);
+    expect(got).toBe('nothing yet');
+    q.shutdown();
+  });
+
+  it('cuts a long schedule to maxAfterMs (the controller passes its resync period)', async () => {
+    const q = new WorkQueue(100, 1000, 30);
+    const t0 = Date.now();
+    q.addAfter('ttl', 30 * 86_400_000);
+    expect(await q.get()).toBe('ttl');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    q.shutdown();
+  });
+
   it('wakes waiting workers and releases them on shutdown', async () => {
     const q = new WorkQueue();
     const waiting = q.get();

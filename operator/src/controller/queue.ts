@@ -4,6 +4,9 @@
  * per key (base · 2^n, capped) until `forget`; `addAfter` schedules a key for later (timeouts, TTLs).
  * It holds keys, not events: the reconciler always reads the latest state.
  */
+/** setTimeout's largest delay (a signed 32-bit millisecond count). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
@@ -14,9 +17,15 @@ export class WorkQueue {
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
 
+  /**
+   * `maxAfterMs`: the longest `addAfter` timer; later schedules are cut to it (the reconcile then simply
+   * schedules the rest). Node fires a timer of more than 2^31 − 1 ms after 1 ms, which would turn a 30-day
+   * TTL into a reconcile every millisecond; the controller passes its resync period.
+   */
   constructor(
     private readonly baseDelayMs = 100,
     private readonly maxDelayMs = 300_000,
+    private readonly maxAfterMs = MAX_TIMER_MS,
   ) {}
 
   get depth(): number {
@@ -40,9 +49,10 @@ export class WorkQueue {
   }
 
   /** Adds the key after `ms`; an earlier pending schedule for the key wins. */
-  addAfter(key: string, ms: number): void {
+  addAfter(key: string, requestedMs: number): void {
     if (this.shuttingDown) return;
-    if (ms <= 0) return this.add(key);
+    if (requestedMs <= 0) return this.add(key);
+    const ms = Math.min(requestedMs, this.maxAfterMs, MAX_TIMER_MS);
     const at = Date.now() + ms;
     const existing = this.timers.get(key);
     if (existing !== undefined && existing.at <= at) return;
