@@ -31,7 +31,7 @@ export class Controller {
   readonly ownPods: Informer<Json>[];
   readonly boundPods: Informer<BoundPod>;
   readonly nodes: Informer<Json>;
-  readonly queue = new WorkQueue(100, 300_000);
+  readonly queue: WorkQueue;
   readonly ledger = new AdmissionLedger();
   readonly metrics: Metrics;
   readonly executor: Executor;
@@ -57,6 +57,8 @@ export class Controller {
     private readonly kube: KubeClient,
     private readonly log: Logger,
   ) {
+    // Timers longer than the resync period are pointless (every job is re-queued then anyway).
+    this.queue = new WorkQueue(100, 300_000, cfg.resyncPeriod);
     const scopes = cfg.namespaces.length > 0 ? cfg.namespaces : [undefined];
     const informerOpts = { watchdogMs: cfg.watchdog };
     this.jobs = scopes.map((ns) => new Informer<Json>(kube, { name: `burstjobs${ns ? `/${ns}` : ''}`, path: paths.burstjobs(ns), ...informerOpts }, log));
@@ -237,6 +239,13 @@ export class Controller {
         this.ledger.prune(120_000);
       }, this.cfg.resyncPeriod),
     );
+  }
+
+  /** Leadership lost: take no more work, now. In-flight reconciles are not waited for (the process exits). */
+  abandon(): void {
+    this.queue.shutdown();
+    for (const t of this.timers) clearInterval(t);
+    if (this.kickTimer) clearTimeout(this.kickTimer);
   }
 
   async stop(graceMs = 10_000): Promise<void> {

@@ -37,6 +37,8 @@ export interface KubeClientOptions {
   userAgent?: string;
   /** Called after every request (metrics). */
   onResponse?: (verb: string, status: number) => void;
+  /** A request without a response for this long fails (default 60 s). */
+  requestTimeoutMs?: number;
 }
 
 export type Json = Record<string, any>;
@@ -184,7 +186,8 @@ export class KubeClient {
           });
         },
       );
-      req.setTimeout(60_000, () => req.destroy(new Error(`${verb} ${path}: no response in 60 s`)));
+      const timeoutMs = this.opts.requestTimeoutMs ?? 60_000;
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${verb} ${path}: no response in ${timeoutMs} ms`)));
       req.on('error', reject);
       if (payload !== undefined) req.write(payload);
       req.end();

@@ -8,7 +8,10 @@ import type { Logger } from './log.js';
  *  - acquire: the Lease is free (absent, released, or not renewed for leaseDuration as measured on *our*
  *    clock since we last saw it change, so clock skew between replicas does not matter);
  *  - renew every retryPeriod; if no renewal succeeds for renewDeadline, leadership is lost (the caller
- *    exits so a fresh process starts clean);
+ *    exits so a fresh process starts clean). Each renewal races the time left until renewDeadline, so a
+ *    request that hangs cannot keep a replica believing it leads after another may have taken over
+ *    (renewDeadline < leaseDuration). The caller gives this elector a client of its own: Lease requests must
+ *    not wait behind a flare's pod creations in a shared rate limiter or connection pool;
  *  - release on shutdown, so a successor takes over without waiting out the lease.
  * Updates carry the resourceVersion they read: two candidates can never both win.
  */
@@ -23,6 +26,19 @@ export interface LeaderOptions {
 
 const microTime = (ms = Date.now()): string => new Date(ms).toISOString().replace('Z', '000Z');
 
+/** `p`'s value, or false once `ms` have passed (the request may still complete; its result is ignored). */
+async function raceDeadline(p: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class LeaderElector {
   private leading = false;
   private observed: { record: string; at: number } | undefined;
@@ -33,10 +49,6 @@ export class LeaderElector {
     private readonly o: LeaderOptions,
     private readonly log: Logger,
   ) {}
-
-  get isLeader(): boolean {
-    return this.leading;
-  }
 
   /** Resolves once this instance leads; then keeps renewing until `onLost` or `stop()`. */
   async acquire(onLost: () => void): Promise<void> {
@@ -56,13 +68,20 @@ export class LeaderElector {
   }
 
   private async renewLoop(onLost: () => void): Promise<void> {
+    // When the last successful renewal was sent: others see the lease as ours from then on at the earliest.
     let lastRenew = Date.now();
     while (!this.stopped && this.leading) {
-      await sleep(this.o.retryPeriodMs);
+      await sleep(Math.min(this.o.retryPeriodMs, Math.max(0, lastRenew + this.o.renewDeadlineMs - Date.now())));
       if (this.stopped) return;
-      if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
-      else if (Date.now() - lastRenew > this.o.renewDeadlineMs) {
+      const sent = Date.now();
+      const left = lastRenew + this.o.renewDeadlineMs - sent;
+      if (left > 0 && (await raceDeadline(this.tryAcquireOrRenew(), left))) {
+        lastRenew = sent;
+        continue;
+      }
+      if (Date.now() - lastRenew >= this.o.renewDeadlineMs) {
         this.leading = false;
+        if (this.stopped) return;
         this.log.error('lost leadership: could not renew the lease', { renewDeadlineMs: this.o.renewDeadlineMs });
         onLost();
         return;

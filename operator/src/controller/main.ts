@@ -4,6 +4,8 @@
  *
  * Caches start at once on every replica (a standby takes over warm); reconcile workers start only on the
  * leader. SIGTERM/SIGINT: stop taking work, let in-flight reconciles finish, release the Lease, exit 0.
+ * Leadership lost: stop taking work and exit 1 at once (in-flight reconciles die with the process; another
+ * replica may already lead), and the Deployment starts a fresh process.
  */
 import { ConfigError, parseConfig, USAGE, type Config } from './config.js';
 import { Controller } from './controller.js';
@@ -40,9 +42,21 @@ async function main(): Promise<void> {
   });
   controller = new Controller(cfg, kube, log);
   const ctl = controller;
-  const elector = cfg.leaderElect
+  // Lease requests get a client of their own (own rate limiter and connections): a renewal must never
+  // queue behind a flare's pod creations.
+  const leaseKube = cfg.leaderElect
+    ? await KubeClient.create(kc, {
+        qps: 20,
+        burst: 20,
+        maxSockets: 2,
+        requestTimeoutMs: cfg.renewDeadline,
+        userAgent: `kubeburst-operator/${cfg.identity}`,
+        onResponse: (verb, code) => controller?.metrics.apiRequests.inc({ verb, code: String(code) }),
+      })
+    : undefined;
+  const elector = leaseKube
     ? new LeaderElector(
-        kube,
+        leaseKube,
         { namespace: cfg.leaderElectionNamespace, name: cfg.leaderElectionId, identity: cfg.identity, leaseDurationMs: cfg.leaseDuration, renewDeadlineMs: cfg.renewDeadline, retryPeriodMs: cfg.retryPeriod },
         log,
       )
@@ -67,6 +81,7 @@ async function main(): Promise<void> {
     await elector?.release();
     http.server.close();
     kube.close();
+    leaseKube?.close();
     process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -79,7 +94,9 @@ async function main(): Promise<void> {
     ctl.metrics.leader.set(0);
     await elector.acquire(() => {
       ctl.metrics.leader.set(0);
-      void shutdown('lost leadership', 1);
+      ctl.abandon();
+      log.error('exiting: leadership lost');
+      process.exit(1);
     });
     if (stopping) return;
   }
