@@ -52,6 +52,7 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
   ])('a pack that dies is detected by %s: every other worker rejects within 2 s, naming the pack', async (_how, relay) => {
     let victim: ChildProcess | undefined;
     let killedAt = 0;
+    const joined = new Set<number>();
     const r = await runLocalFlare({
       size: 6,
       granularity: 2,
@@ -65,11 +66,14 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
         if (p === 1) victim = child;
       },
       onEvent: (e) => {
-        if (e.event === 'joined' && e.pack === 1 && victim !== undefined && killedAt === 0) {
+        // Kill pack 1 once every pack has joined (so every worker is waiting in recv).
+        if (e.event === 'joined') joined.add(e.pack);
+        if (joined.size === 3 && victim !== undefined && killedAt === 0) {
+          killedAt = -1;
           setTimeout(() => {
             killedAt = Date.now();
             victim!.kill('SIGKILL');
-          }, 200);
+          }, 300);
         }
       },
     });
