@@ -74,8 +74,8 @@ export const REASON = {
   // Started
   WaitingForJoin: 'WaitingForJoin',
   AllPacksJoined: 'AllPacksJoined',
+  StartTimeout: 'StartTimeout',
   // Attempts and outcomes
-  AttemptFailed: 'AttemptFailed',
   PackFailed: 'PackFailed',
   PackLost: 'PackLost',
   BackoffRestart: 'BackoffRestart',
@@ -92,12 +92,12 @@ export type Reason = (typeof REASON)[keyof typeof REASON];
 
 /** Event reasons (kubectl describe burstjob). */
 export const EVENT = {
-  CreatedPods: 'CreatedPods',
   GangAdmitted: REASON.GangAdmitted,
   InsufficientCapacity: REASON.InsufficientCapacity,
   PackTooLarge: REASON.PackTooLarge,
   QueuedBehind: REASON.QueuedBehind,
   ScheduleTimeout: REASON.ScheduleTimeout,
+  StartTimeout: REASON.StartTimeout,
   Started: 'Started',
   PackFailed: REASON.PackFailed,
   PackLost: REASON.PackLost,
@@ -107,10 +107,8 @@ export const EVENT = {
   Suspended: 'Suspended',
   Resumed: 'Resumed',
   DeadlineExceeded: REASON.DeadlineExceeded,
-  ResultsStored: 'ResultsStored',
   ResultsIncomplete: 'ResultsIncomplete',
   BrokerCleanupFailed: 'BrokerCleanupFailed',
-  TTLExpired: 'TTLExpired',
   ReconcileError: 'ReconcileError',
   InvalidSpec: REASON.InvalidSpec,
 } as const;

@@ -1,6 +1,7 @@
-import { EVENT, LABELS, type Phase } from '../api/constants.js';
+import { COMPONENTS, EVENT, LABELS, type Phase } from '../api/constants.js';
 import type { BurstJobStatus } from '../api/status.js';
 import { plan } from '../planner/plan.js';
+import { serviceName } from '../planner/pods.js';
 import type { JobView, Policy } from '../planner/types.js';
 import type { Config } from './config.js';
 import { EventRecorder } from './events.js';
@@ -9,7 +10,7 @@ import { Informer, keyOf } from './informer.js';
 import { isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { jobView, observePod, slimBoundPod, type BoundPod } from './observe.js';
+import { jobView, observePod, observeService, slimBoundPod, type BoundPod } from './observe.js';
 import { AdmissionLedger, Room, waitingForAdmission, type Listing } from './room.js';
 import { WorkQueue } from './queue.js';
 
@@ -21,6 +22,7 @@ import { WorkQueue } from './queue.js';
  * Caches:
  *   burstjobs   (watched namespaces)            the jobs
  *   own pods    (watched namespaces, labelled)  every pack pod, any phase
+ *   services    (watched namespaces, labelled)  the jobs' headless Services (recreated when lost)
  *   bound pods  (cluster-wide, unfinished)      slim {node, requests}: what the nodes' room is used by
  *   nodes       (cluster-wide)                  allocatable, taints, labels, readiness
  */
@@ -29,6 +31,7 @@ const ACTIVE_PHASES: readonly (Phase | undefined)[] = ['Starting', 'Running', 'S
 export class Controller {
   readonly jobs: Informer<Json>[];
   readonly ownPods: Informer<Json>[];
+  readonly services: Informer<Json>[];
   readonly boundPods: Informer<BoundPod>;
   readonly nodes: Informer<Json>;
   readonly queue: WorkQueue;
@@ -65,6 +68,10 @@ export class Controller {
     this.ownPods = scopes.map(
       (ns) => new Informer<Json>(kube, { name: `pack-pods${ns ? `/${ns}` : ''}`, path: paths.pods(ns), labelSelector: LABELS.jobUid, ...informerOpts }, log),
     );
+    this.services = scopes.map(
+      (ns) =>
+        new Informer<Json>(kube, { name: `services${ns ? `/${ns}` : ''}`, path: paths.services(ns), labelSelector: `${LABELS.component}=${COMPONENTS.peers}`, ...informerOpts }, log),
+    );
     this.boundPods = new Informer<BoundPod>(
       kube,
       { name: 'bound-pods', path: paths.pods(), fieldSelector: 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed', transform: slimBoundPod, ...informerOpts },
@@ -94,6 +101,7 @@ export class Controller {
       backoffMaxMs: cfg.restartBackoffMax,
       admissionRecheckMs: cfg.admissionRecheck,
       brokerCleanupGiveUpMs: cfg.brokerCleanupTimeout,
+      strictFifoAfterMs: cfg.strictFifoAfter,
     };
     this.wire();
   }
@@ -142,6 +150,10 @@ export class Controller {
         },
       });
     }
+    for (const inf of this.services) {
+      const owner = (s: Json): void => this.enqueueOwner(s);
+      inf.on({ add: owner, update: owner, delete: owner });
+    }
     this.boundPods.on({ delete: () => this.kickWaiting() });
     this.nodes.on({ add: () => this.kickWaiting(), update: (n, old) => nodeChanged(n, old) && this.kickWaiting(), delete: () => this.kickWaiting() });
   }
@@ -178,6 +190,14 @@ export class Controller {
     return undefined;
   }
 
+  private findService(ns: string, name: string): Json | undefined {
+    for (const inf of this.services) {
+      const s = inf.get(`${ns}/${name}`);
+      if (s !== undefined) return s;
+    }
+    return undefined;
+  }
+
   private findJob(key: string): Json | undefined {
     for (const inf of this.jobs) {
       const j = inf.get(key);
@@ -210,7 +230,7 @@ export class Controller {
   }
 
   get informers(): Informer<any>[] {
-    return [...this.jobs, ...this.ownPods, this.boundPods, this.nodes];
+    return [...this.jobs, ...this.ownPods, ...this.services, this.boundPods, this.nodes];
   }
 
   get synced(): boolean {
@@ -314,6 +334,7 @@ export class Controller {
         nodes: needRoom ? this.room.nodes() : [],
         reserved: needRoom ? this.room.reserved(job.uid, jobsByUid) : [],
         ahead: needRoom ? this.room.ahead(job, [...jobsByUid.values()]) : [],
+        service: observeService(this.findService(job.namespace, serviceName(job.name))),
       },
       Date.now(),
       this.policy,

@@ -1,10 +1,10 @@
 import { cleanupBurst } from '@kubeburst/worker-runtime';
 import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '../api/constants.js';
 import { decodeLayout } from '../planner/layout.js';
-import { headlessService, packPod, paramsConfigMap, paramsConfigMapName, resultsConfigMap, type PodOptions } from '../planner/pods.js';
+import { headlessService, packPod, packPodName, paramsConfigMap, paramsConfigMapName, resultsConfigMap, serviceName, type PodOptions } from '../planner/pods.js';
 import type { Action, JobView } from '../planner/types.js';
 import type { EventRecorder } from './events.js';
-import { ApiError, isAlreadyExists, isNotFound, paths, type Json, type KubeClient } from './kube.js';
+import { ApiError, isAlreadyExists, isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -16,7 +16,8 @@ import type { Metrics } from './metrics.js';
  *
  * Expectations: a pod this operator just created (or deleted) is not created (or deleted) again until
  * the informer has seen it or a while has passed, so reconciles that run before the cache catches up do
- * not send hundreds of redundant requests.
+ * not send hundreds of redundant requests. The mark is set before the request (the watch event may arrive
+ * before the response does) and cleared when the request did not do what it was for.
  */
 export interface ExecutorOptions {
   podCreateConcurrency: number;
@@ -106,7 +107,7 @@ export class Executor {
           });
           break;
         case 'ensureService':
-          await attempt('create Service', () => this.createIfAbsent(paths.services(ns), headlessService(job)));
+          await attempt('ensure the headless Service', () => this.ensureService(job));
           break;
         case 'ensureParams':
           await attempt('create params ConfigMap', () => this.kube.apply(paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined));
@@ -114,16 +115,20 @@ export class Executor {
         case 'createPods': {
           const sizes = decodeLayout(a.layout);
           const burstId = a.burstId;
-          const todo = a.packs.filter((p) => !this.creates.isPending(`${ns}/${packName(job, a.attempt, p)}`));
+          const todo = a.packs.filter((p) => !this.creates.isPending(`${ns}/${packPodName(job.name, a.attempt, p)}`));
           const errs = await pool(todo, this.opts.podCreateConcurrency, async (pack) => {
             const pod = packPod(job, a.attempt, burstId, pack, sizes, this.opts.pod);
             const key = `${ns}/${pod.metadata.name as string}`;
+            this.creates.expect(key);
             try {
               await this.kube.create(paths.pods(ns), pod);
               this.metrics.podsCreated.inc();
-              this.creates.expect(key);
             } catch (err) {
-              if (!isAlreadyExists(err)) throw err;
+              // AlreadyExists: the pod is there, and the cache will show it.
+              if (!isAlreadyExists(err)) {
+                this.creates.observed(key);
+                throw err;
+              }
             }
           });
           if (errs.length) res.errors.push(summarize(`create ${errs.length} of ${todo.length} pod(s)`, errs));
@@ -133,8 +138,14 @@ export class Executor {
           // Right after admission the cache still shows most gates: lift each once, not once per reconcile.
           const todo = a.pods.filter((n) => !this.ungates.isPending(`${ns}/${n}`));
           const errs = await pool(todo, this.opts.podCreateConcurrency, async (name) => {
-            await this.ungate(ns, name);
-            this.ungates.expect(`${ns}/${name}`);
+            const key = `${ns}/${name}`;
+            this.ungates.expect(key);
+            let lifted = false;
+            try {
+              lifted = await this.ungate(ns, name);
+            } finally {
+              if (!lifted) this.ungates.observed(key);
+            }
           });
           if (errs.length) res.errors.push(summarize(`lift the gate of ${errs.length} of ${todo.length} pod(s)`, errs));
           break;
@@ -142,11 +153,13 @@ export class Executor {
         case 'deletePods': {
           const todo = a.pods.filter((n) => !this.deletes.isPending(`${ns}/${n}`));
           const errs = await pool(todo, this.opts.podCreateConcurrency, async (name) => {
+            const key = `${ns}/${name}`;
+            this.deletes.expect(key);
             try {
               await this.kube.delete(paths.pod(ns, name), { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' });
               this.metrics.podsDeleted.inc();
-              this.deletes.expect(`${ns}/${name}`);
             } catch (err) {
+              this.deletes.observed(key);
               if (!isNotFound(err)) throw err;
             }
           });
@@ -159,13 +172,14 @@ export class Executor {
           break;
         case 'cleanupBroker': {
           const failed = await this.cleanupBroker(job, a.burstIds);
-          if (failed !== undefined) events.push(this.recorder.record(job, 'Warning', EVENT.BrokerCleanupFailed, `${failed}; the keys expire on their own (TTL)`));
+          if (failed !== undefined) events.push(this.recorder.record(job, 'Warning', EVENT.BrokerCleanupFailed, `${failed.message}; the keys expire on their own (TTL)`));
           break;
         }
         case 'finalize':
           await attempt('finalize', async () => {
             const failed = await this.cleanupBroker(job, a.burstIds);
-            if (failed !== undefined && !a.giveUp) throw new Error(`${failed} (will retry; the finalizer is dropped after --broker-cleanup-timeout)`);
+            if (failed !== undefined && !a.giveUp && !failed.hopeless) throw new Error(`${failed.message} (will retry; the finalizer is dropped after --broker-cleanup-timeout)`);
+            if (failed !== undefined) events.push(this.recorder.record(job, 'Warning', EVENT.BrokerCleanupFailed, `${failed.message}; the keys expire on their own (TTL)`));
             const finalizers = (res.latest.metadata.finalizers ?? []).filter((f: string) => f !== BROKER_FINALIZER);
             try {
               res.latest = await this.kube.patch(paths.burstjob(ns, job.name), { metadata: { finalizers, resourceVersion: res.latest.metadata.resourceVersion } });
@@ -193,19 +207,44 @@ export class Executor {
     return res;
   }
 
-  private async createIfAbsent(path: string, body: Json): Promise<void> {
+  /**
+   * Creates the job's headless Service. One that exists already is kept if this job owns it; one owned by an
+   * earlier BurstJob of the same name (deleted, its Service not yet garbage-collected) is replaced, so the
+   * new job's packs do not lose their DNS names when the collector gets to it. Anything else is not ours
+   * to delete: the error names it.
+   */
+  private async ensureService(job: JobView): Promise<void> {
+    const ns = job.namespace;
+    const want = headlessService(job);
     try {
-      await this.kube.create(path, body);
+      await this.kube.create(paths.services(ns), want);
+      return;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
+    const have = await this.kube.get<Json>(paths.service(ns, serviceName(job.name)));
+    const owner = (have.metadata?.ownerReferences ?? []).find((o: Json) => o.controller === true);
+    if (owner?.uid === job.uid) return;
+    if (owner?.kind !== 'BurstJob') {
+      throw new Error(`Service ${ns}/${serviceName(job.name)} exists and is not owned by a BurstJob; delete it or rename the BurstJob (packs need that name)`);
+    }
+    this.log.info('replacing the Service of an earlier BurstJob of the same name', { service: serviceName(job.name), ownerUid: owner.uid });
+    try {
+      await this.kube.delete(paths.service(ns, serviceName(job.name)), { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: have.metadata.uid } });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+    await this.kube.create(paths.services(ns), want);
   }
 
-  /** Removes only the gang gate, checking it is where we think (other gates may be added by others). */
-  private async ungate(ns: string, name: string): Promise<void> {
+  /**
+   * Removes only the gang gate, checking it is where we think (other gates may be added by others).
+   * True when the gate was lifted by this call.
+   */
+  private async ungate(ns: string, name: string): Promise<boolean> {
     const gates = this.podGates(ns, name);
     const i = gates === undefined ? 0 : gates.findIndex((g) => g.name === GANG_SCHEDULING_GATE);
-    if (i < 0) return;
+    if (i < 0) return false;
     try {
       await this.kube.patch(
         paths.pod(ns, name),
@@ -215,24 +254,36 @@ export class Executor {
         ],
         'application/json-patch+json',
       );
+      return true;
     } catch (err) {
       // NotFound: the planner will see the pod is gone. 422: the gate moved or is gone already; the next
       // reconcile, with a fresher cache, tries again if it is still there.
-      if (isNotFound(err) || (err instanceof ApiError && err.status === 422)) return;
+      if (isNotFound(err) || (err instanceof ApiError && err.status === 422)) return false;
       throw err;
     }
   }
 
-  /** Deletes the bursts' broker keys; returns why it failed, or undefined. */
-  private async cleanupBroker(job: JobView, burstIds: readonly string[]): Promise<string | undefined> {
+  /**
+   * Deletes the bursts' broker keys; returns why it failed (`hopeless`: retrying cannot help, e.g. the chart
+   * grants no Secret access), or undefined.
+   */
+  private async cleanupBroker(job: JobView, burstIds: readonly string[]): Promise<{ message: string; hopeless: boolean } | undefined> {
     const t = job.spec.transport;
     if (t.kind !== 'redis') return undefined;
     let url = t.url;
     try {
       if (t.secretRef !== undefined) {
-        const secret = await this.kube.get<Json>(paths.secret(job.namespace, t.secretRef.name));
+        let secret: Json;
+        try {
+          secret = await this.kube.get<Json>(paths.secret(job.namespace, t.secretRef.name));
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 403) {
+            return { message: `cannot read Secret ${t.secretRef.name} for the broker URL (install the chart with rbac.readBrokerSecrets=true to clean broker keys)`, hopeless: true };
+          }
+          throw err;
+        }
         const b64 = secret.data?.[t.secretRef.key];
-        if (b64 === undefined) return `Secret ${t.secretRef.name} has no key ${t.secretRef.key}`;
+        if (b64 === undefined) return { message: `Secret ${t.secretRef.name} has no key ${t.secretRef.key}`, hopeless: false };
         url = Buffer.from(b64, 'base64').toString('utf8');
       }
       let deleted = 0;
@@ -240,13 +291,9 @@ export class Executor {
       if (deleted > 0) this.log.info('deleted broker keys', { keys: deleted, bursts: burstIds.length });
       return undefined;
     } catch (err) {
-      return `cannot delete broker keys of ${burstIds.join(', ')}: ${(err as Error).message}`;
+      return { message: `cannot delete broker keys of ${burstIds.join(', ')}: ${(err as Error).message}`, hopeless: false };
     }
   }
-}
-
-function packName(job: JobView, attempt: number, pack: number): string {
-  return `${job.name}-a${attempt}-${pack}`;
 }
 
 function summarize(what: string, errs: Error[]): Error {

@@ -4,7 +4,7 @@ import type { Logger } from './log.js';
 /**
  * A list-watch cache of one kind of object, that keeps itself alive.
  *
- *   list (paginated) ──► watch from the list's resourceVersion ──► server ends the watch ──► watch again
+ *   list (paginated) ──► watch from the list's resourceVersion ──► server ends the watch ──► short pause ──► watch again
  *        ▲                       │ 410 Gone / "too old resource version"             │ error
  *        └───────────────────────┴───────────── re-list ◄──────── backoff ◄──────────┘
  *
@@ -50,7 +50,10 @@ export class Informer<T extends Meta = Json> {
   private hasSynced = false;
   private lastEventAt = Date.now();
   private failures = 0;
+  /** Watches in a row that the server ended within a second. */
+  private quickEnds = 0;
   private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
   /** Times the informer listed, and watches it started (tests and metrics). */
   relists = 0;
   watches = 0;
@@ -96,7 +99,20 @@ export class Informer<T extends Meta = Json> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort?.abort();
+    this.wakeUp?.();
     await this.loop;
+  }
+
+  /** A pause that stop() cuts short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
   }
 
   /** Resolves once the first list is in the cache. */
@@ -114,8 +130,13 @@ export class Informer<T extends Meta = Json> {
     while (!this.stopped) {
       try {
         if (this.resourceVersion === '') await this.relist();
+        const started = Date.now();
         await this.watchOnce();
         this.failures = 0;
+        // The server ended the watch cleanly (timeoutSeconds). Resume after a short jittered pause, longer
+        // each time a watch ends at once, so a server or proxy that keeps closing watches cannot make this spin.
+        this.quickEnds = Date.now() - started < 1000 ? this.quickEnds + 1 : 0;
+        if (!this.stopped) await this.pause(Math.min(max, (base / 4) * 2 ** Math.min(this.quickEnds, 10)) * (0.5 + Math.random() / 2));
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof ApiError && (err.status === 410 || err.reason === 'Expired')) {
@@ -129,7 +150,7 @@ export class Informer<T extends Meta = Json> {
         this.log.warn('informer error; retrying', { informer: this.opts.name, error: this.lastError, retryInMs: Math.round(delay), failures: this.failures });
         // After repeated failures the resourceVersion may be long compacted: start over.
         if (this.failures >= 3) this.resourceVersion = '';
-        await sleep(delay);
+        await this.pause(delay);
       }
     }
   }

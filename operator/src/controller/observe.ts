@@ -3,7 +3,7 @@ import { GANG_SCHEDULING_GATE, LABELS, POD } from '../api/constants.js';
 import { readStatus } from '../api/status.js';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
-import type { JobView, ObservedPod, PodPhase } from '../planner/types.js';
+import type { JobView, ObservedPod, ObservedService, PodPhase } from '../planner/types.js';
 import type { Json } from './kube.js';
 
 /** Kubernetes objects → the planner's views. Pure; the controller calls these on informer objects. */
@@ -21,10 +21,22 @@ export function jobView(obj: Json): JobView {
     ...(m.deletionTimestamp ? { deletionTimestamp: Date.parse(m.deletionTimestamp) } : {}),
     finalizers: m.finalizers ?? [],
     // An invalid spec still needs a value for the planner's bookkeeping; it is never used to build pods.
-    spec: parsed.success ? parsed.data : BurstJobSpec.parse({ size: 1, function: { module: '-' } }),
+    // Its lifecycle knobs are kept when they are valid on their own, so a failed job still expires (TTL).
+    spec: parsed.success ? parsed.data : placeholderSpec(obj.spec),
     ...(specError !== undefined ? { specError } : {}),
     status: readStatus(obj.status),
   };
+}
+
+function placeholderSpec(raw: unknown): BurstJobSpec {
+  const ttl = BurstJobSpec.shape.ttlSecondsAfterFinished.safeParse((raw as Json | undefined)?.ttlSecondsAfterFinished);
+  return BurstJobSpec.parse({ size: 1, function: { module: '-' }, ...(ttl.success && ttl.data !== undefined ? { ttlSecondsAfterFinished: ttl.data } : {}) });
+}
+
+export function observeService(svc: Json | undefined): ObservedService | undefined {
+  if (svc === undefined) return undefined;
+  const owner = (svc.metadata?.ownerReferences ?? []).find((o: Json) => o.controller === true && o.kind === 'BurstJob');
+  return { ownerUid: owner?.uid, deleting: svc.metadata?.deletionTimestamp !== undefined && svc.metadata?.deletionTimestamp !== null };
 }
 
 export function observePod(pod: Json): ObservedPod {
@@ -32,6 +44,7 @@ export function observePod(pod: Json): ObservedPod {
   const st = pod.status ?? {};
   const container = (st.containerStatuses ?? []).find((c: Json) => c.name === POD.container) ?? st.containerStatuses?.[0];
   const term = container?.state?.terminated;
+  const waiting = container?.state?.waiting;
   const ready = (st.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
   const scheduled = (st.conditions ?? []).find((c: Json) => c.type === 'PodScheduled');
   return {
@@ -44,6 +57,7 @@ export function observePod(pod: Json): ObservedPod {
     ready,
     deleting: pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
     ...(term ? { terminated: { exitCode: term.exitCode ?? 0, ...(term.reason ? { reason: term.reason } : {}), ...(term.message ? { message: term.message } : {}) } } : {}),
+    ...(waiting?.reason ? { waiting: { reason: waiting.reason, ...(waiting.message ? { message: waiting.message } : {}) } } : {}),
     ...(st.reason ? { reason: st.reason } : {}),
     ...(st.message ? { message: st.message } : {}),
     ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && scheduled.message ? { unschedulable: scheduled.message } : {}),
@@ -66,14 +80,14 @@ export function podRequests(pod: Json): Resources {
 
 /** The slim record the cluster-wide pod cache keeps (one per bound, unfinished pod). */
 export interface BoundPod {
-  metadata: { namespace: string; name: string; resourceVersion?: string };
+  metadata: { namespace: string; name: string; uid?: string; resourceVersion?: string };
   nodeName: string;
   requests: Resources;
 }
 
 export function slimBoundPod(pod: Json): BoundPod {
   return {
-    metadata: { namespace: pod.metadata.namespace, name: pod.metadata.name, resourceVersion: pod.metadata.resourceVersion },
+    metadata: { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion },
     nodeName: pod.spec?.nodeName ?? '',
     requests: podRequests(pod),
   };

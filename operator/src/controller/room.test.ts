@@ -30,6 +30,24 @@ describe('room for gang admission', () => {
     ]);
   });
 
+  it('counts a pack pod bound in the pack-pod cache before the cluster-wide cache has it, once', () => {
+    const admitted = burstJob('a').status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } }).obj();
+    const bound = (pack: number, uid: string): Json => {
+      const p = pod(admitted, 0, pack, { spec: { nodeName: 'n1' }, status: { phase: 'Pending' } });
+      p.metadata.uid = uid;
+      return p;
+    };
+    // Pack 0's binding reached both caches; pack 1's only the pack-pod cache: it is no longer reserved, yet
+    // its 4 CPU are taken on n1.
+    const own = [bound(0, 'p0'), bound(1, 'p1')];
+    const r = room([node('n1', '16')], [own[0]!], own, [admitted]);
+    expect(r.nodes().map((n) => [n.name, n.free.cpu])).toEqual([['n1', 8000]]);
+    expect(r.reserved('none', new Map([[admitted.uid, admitted]]))).toEqual([]);
+    // Finished pods hold nothing, whichever cache shows them.
+    own[1]!.status.phase = 'Succeeded';
+    expect(r.nodes().map((n) => n.free.cpu)).toEqual([12000]);
+  });
+
   it('reserves the unbound pods of gangs admitted by status, by the ledger, or by their lifted gates', () => {
     const byStatus = burstJob('a').status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } }).obj();
     const byLedger = burstJob('b').obj();

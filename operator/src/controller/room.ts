@@ -9,7 +9,8 @@ import { nodeView, podRequests, type BoundPod } from './observe.js';
 /**
  * The cluster as gang admission sees it, assembled from the informer caches for one reconcile:
  *
- *   nodes     allocatable − requests of bound, unfinished pods (cluster-wide cache)
+ *   nodes     allocatable − requests of bound, unfinished pods (the cluster-wide cache, united with the
+ *             pack pods' cache: whichever saw a binding first counts it)
  *   reserved  other BurstJobs' admitted-but-unbound pods: room promised to them
  *   ahead     older BurstJobs waiting for admission (queue order: creation time, namespace, name)
  *
@@ -34,9 +35,6 @@ export class AdmissionLedger {
   prune(ms: number): void {
     const cutoff = Date.now() - ms;
     for (const [k, v] of this.admitted) if (v.at < cutoff) this.admitted.delete(k);
-  }
-  get size(): number {
-    return this.admitted.size;
   }
 }
 
@@ -70,9 +68,21 @@ export class Room {
     private readonly ledger: AdmissionLedger,
   ) {}
 
+  /**
+   * Nodes with their free room. A pack pod the pack-pod cache shows bound is no longer "reserved" (that counts
+   * only unbound pods), while the cluster-wide cache may not have its binding yet: counting it from either
+   * cache (once, by pod uid) keeps its room from looking free to the next gang.
+   */
   nodes(): NodeView[] {
+    const byPod = new Map<string, { nodeName: string; requests: Resources }>();
+    for (const p of this.src.boundPods.list()) byPod.set(p.metadata.uid ?? `${p.metadata.namespace}/${p.metadata.name}`, p);
+    for (const p of this.src.ownPods.list()) {
+      if (!p.spec?.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+      const key = p.metadata.uid ?? `${p.metadata.namespace}/${p.metadata.name}`;
+      if (!byPod.has(key)) byPod.set(key, { nodeName: p.spec.nodeName, requests: podRequests(p) });
+    }
     const used = new Map<string, Resources>();
-    for (const p of this.src.boundPods.list()) used.set(p.nodeName, add(used.get(p.nodeName) ?? ZERO, p.requests));
+    for (const p of byPod.values()) used.set(p.nodeName, add(used.get(p.nodeName) ?? ZERO, p.requests));
     return this.src.nodes.list().map((n) => nodeView(n, used.get(n.metadata.name) ?? ZERO));
   }
 
@@ -121,7 +131,7 @@ export class Room {
       .sort((a, b) => (isOlder(a, b) ? -1 : 1))
       .flatMap((j) => {
         try {
-          return [gangDemand(j, decodeLayout(j.status.attempt!.layout))];
+          return [{ ...gangDemand(j, decodeLayout(j.status.attempt!.layout)), waitingSince: Date.parse(j.status.attempt!.startTime) }];
         } catch {
           return [];
         }

@@ -51,6 +51,14 @@ export interface GangDemand {
   groups: PodGroup[];
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];
+  /** Gangs waiting for admission: since when (ms since the epoch; the start of their attempt). */
+  waitingSince?: number;
+}
+
+/** Bounded overtaking (see admit): the clock, and how long an older gang may be overtaken. */
+export interface Fairness {
+  now: number;
+  strictFifoAfterMs: number;
 }
 
 export const ZERO: Resources = { cpu: 0, memory: 0, pods: 0 };
@@ -124,12 +132,21 @@ export type AdmitDecision =
  * All-or-nothing admission of `candidate`:
  *  1. `reserved` gangs (admitted, not yet bound) take their room first;
  *  2. gangs `ahead` in the queue (older BurstJobs still waiting) take theirs if they fit whole
- *     (best-effort FIFO: an older gang that cannot fit does not block younger ones that can);
+ *     (FIFO with bounded overtaking: an older gang that cannot fit now does not block younger ones that
+ *     can, until it has waited `strictFifoAfterMs`; from then on a younger gang that could use any of its
+ *     nodes waits behind it, so the room it needs drains instead of being taken again and again. An older
+ *     gang that could not fit even into the empty nodes never blocks anyone);
  *  3. the candidate is admitted only if every one of its pods fits in what is left.
  * Deterministic: the same snapshot gives the same answer, so two operators' reconciles of competing gangs
  * cannot both admit into the same room, and no gang ever holds part of the cluster while waiting.
  */
-export function admit(candidate: GangDemand, nodes: readonly NodeView[], ahead: readonly GangDemand[] = [], reserved: readonly GangDemand[] = []): AdmitDecision {
+export function admit(
+  candidate: GangDemand,
+  nodes: readonly NodeView[],
+  ahead: readonly GangDemand[] = [],
+  reserved: readonly GangDemand[] = [],
+  fairness?: Fairness,
+): AdmitDecision {
   const eligible = nodes.filter((n) => ineligible(n, candidate) === null);
   const total = podCount(candidate);
   for (const g of candidate.groups) {
@@ -154,6 +171,16 @@ export function admit(candidate: GangDemand, nodes: readonly NodeView[], ahead: 
     if (place(g, nodes, room, false) === podCount(g)) {
       place(g, nodes, room, true);
       admittedAhead.push(g.key);
+      continue;
+    }
+    const waitedMs = fairness !== undefined && g.waitingSince !== undefined ? fairness.now - g.waitingSince : 0;
+    if (fairness !== undefined && waitedMs >= fairness.strictFifoAfterMs && sharesNodes(g, candidate, nodes) && fitsEmpty(g, nodes)) {
+      return {
+        admit: false,
+        reason: 'QueuedBehind',
+        placeable: 0,
+        message: `${g.key} has waited ${Math.round(waitedMs / 1000)} s for room (longer than --strict-fifo-after): younger BurstJobs that could use its nodes wait behind it`,
+      };
     }
   }
   const placeable = place(candidate, nodes, room, false);
@@ -167,6 +194,16 @@ export function admit(candidate: GangDemand, nodes: readonly NodeView[], ahead: 
     placeable,
     message: `needs ${describeDemand(candidate)}; the ${eligible.length} eligible node(s) have room for ${placeable} of ${total} pack(s) now${reserved.length ? ` (${reserved.length} admitted gang(s) hold room)` : ''}`,
   };
+}
+
+/** Some node is eligible for both gangs. */
+function sharesNodes(a: GangDemand, b: GangDemand, nodes: readonly NodeView[]): boolean {
+  return nodes.some((n) => ineligible(n, a) === null && ineligible(n, b) === null);
+}
+
+/** The gang fits the eligible nodes' allocatable (with nothing else running): waiting can make it fit. */
+function fitsEmpty(g: GangDemand, nodes: readonly NodeView[]): boolean {
+  return place(g, nodes, new Map(nodes.map((n) => [n.name, { ...n.allocatable }])), false) === podCount(g);
 }
 
 export function describeDemand(g: GangDemand): string {

@@ -1,6 +1,6 @@
 import type { BurstJobSpec } from '../api/burstjob.js';
 import { GANG_SCHEDULING_GATE } from '../api/constants.js';
-import { admit, type AdmitDecision, type GangDemand } from './capacity.js';
+import { admit, type AdmitDecision, type Fairness, type GangDemand } from './capacity.js';
 import type { Observed } from './types.js';
 
 /**
@@ -17,13 +17,13 @@ export interface GangBackend {
   readonly name: BurstJobSpec['gang']['backend'];
   /** Scheduling gates every new pack pod is created with. */
   readonly gates: readonly string[];
-  admit(demand: GangDemand, observed: Pick<Observed, 'nodes' | 'ahead' | 'reserved'>): AdmitDecision;
+  admit(demand: GangDemand, observed: Pick<Observed, 'nodes' | 'ahead' | 'reserved'>, fairness: Fairness): AdmitDecision;
 }
 
 const schedulingGates: GangBackend = {
   name: 'SchedulingGates',
   gates: [GANG_SCHEDULING_GATE],
-  admit: (demand, o) => admit(demand, o.nodes, o.ahead, o.reserved),
+  admit: (demand, o, fairness) => admit(demand, o.nodes, o.ahead, o.reserved, fairness),
 };
 
 const BACKENDS: Record<BurstJobSpec['gang']['backend'], GangBackend> = { SchedulingGates: schedulingGates };

@@ -98,7 +98,7 @@ describe('gang admission', () => {
     expect(condition(w.status, 'Admitted')).toMatchObject({ reason: 'InsufficientCapacity', message: expect.stringContaining('room for 1 of 2 pack(s) now (1 admitted gang(s) hold room)') });
   });
 
-  it('admits competing gangs in order: an older waiting gang that fits keeps its room (no deadlock, no starvation of the older)', () => {
+  it('admits competing gangs in order: an older waiting gang that fits keeps its room, one that cannot fit now is overtaken', () => {
     const older: GangDemand = { key: 'ns/older', groups: [{ request: { cpu: 48_000, memory: GI, pods: 1 }, count: 2 }] };
     const w = new World(burstJob('young').size(96).granularity(48).obj(), nodes(3, 48));
     w.observed.ahead = [older];
@@ -108,6 +108,34 @@ describe('gang admission', () => {
     // An older gang that could never fit does not block the younger one.
     w.observed.ahead = [{ ...older, groups: [{ request: older.groups[0]!.request, count: 9 }] }];
     expect(act(w.reconcile(), 'ungatePods')).toHaveLength(1);
+  });
+
+  it('bounds overtaking: once an older gang has waited strictFifoAfterMs, younger gangs that could use its nodes wait behind it', () => {
+    // 3 nodes of 48 CPU, one of them busy: the older gang (3 × 48 CPU) does not fit now, the younger (1 × 48) does.
+    const ns = [node('n0').cpu(48).obj(), node('n1').cpu(48).obj(), node('n2').cpu(48).free(0).obj()];
+    const older: GangDemand = { key: 'ns/older', groups: [{ request: { cpu: 48_000, memory: GI, pods: 1 }, count: 3 }], waitingSince: T0 };
+    const young = (at: number): World => {
+      const w = new World(burstJob('young').size(48).granularity(48).obj(), ns);
+      w.now = at;
+      w.observed.ahead = [older];
+      w.reconcile();
+      return w;
+    };
+    // Waited less than the limit: the younger gang overtakes it.
+    const early = young(T0 + TEST_POLICY.strictFifoAfterMs - 1);
+    expect(act(early.reconcile(), 'ungatePods')).toHaveLength(1);
+    // Waited longer: no more overtaking, the room the older gang needs drains.
+    const late = young(T0 + TEST_POLICY.strictFifoAfterMs);
+    expect(act(late.reconcile(), 'ungatePods')).toEqual([]);
+    expect(condition(late.status, 'Admitted')).toMatchObject({ reason: 'QueuedBehind', message: expect.stringContaining('ns/older has waited 600 s for room') });
+    // An older gang that could not fit even into empty nodes blocks no one, however long it waits.
+    const never = young(T0 + 10 * TEST_POLICY.strictFifoAfterMs);
+    never.observed.ahead = [{ ...older, groups: [{ request: older.groups[0]!.request, count: 4 }] }];
+    expect(act(never.reconcile(), 'ungatePods')).toHaveLength(1);
+    // Nor does one that waits for other nodes than the younger gang can use.
+    const elsewhere = young(T0 + 10 * TEST_POLICY.strictFifoAfterMs);
+    elsewhere.observed.ahead = [{ ...older, nodeSelector: { pool: 'gpu' } }];
+    expect(act(elsewhere.reconcile(), 'ungatePods')).toHaveLength(1);
   });
 });
 
@@ -236,6 +264,50 @@ describe('failure policy', () => {
     expect(w.status.phase).toBe('Pending');
   });
 
+  it('tears down an attempt whose packs are bound but never start (image never pulls), saying why, and retries it', () => {
+    const w = new World(burstJob('j').size(4).granularity(2).scheduleSeconds(30).with({ timeouts: { scheduleSeconds: 30, joinSeconds: 60 } }).maxScheduleRetries(1).obj());
+    w.reconcile();
+    w.reconcile();
+    // Bound, but the container waits for its image: Pending forever, holding the gang's room.
+    for (const p of w.pods.values()) Object.assign(p, { nodeName: 'n0', phase: 'Pending', waiting: { reason: 'ContainerCreating' } });
+    w.pods.get('j-a0-1')!.waiting = { reason: 'ImagePullBackOff', message: 'Back-off pulling image "registry.local/nope:1"' };
+    const p = w.advance(1000).reconcile();
+    expect(condition(w.status, 'PacksScheduled')).toMatchObject({ status: 'True' });
+    expect(condition(w.status, 'Started')).toMatchObject({
+      status: 'False',
+      reason: 'WaitingForJoin',
+      message: '0 of 2 pack(s) joined; pack 1 (pod j-a0-1) is waiting: ImagePullBackOff: Back-off pulling image "registry.local/nope:1"',
+    });
+    expect(p.requeueAfterMs).toBe(89_000);
+
+    w.advance(88_999).reconcile();
+    expect(w.status.phase).toBe('Starting');
+    const torn = w.advance(1).reconcile();
+    expect(act(torn, 'deletePods')[0]!.pods.sort()).toEqual(['j-a0-0', 'j-a0-1']);
+    expect(w.status).toMatchObject({ phase: 'Restarting', scheduleRetries: 1, lastFailure: { attempt: 0, reason: 'StartTimeout' } });
+    expect(w.status.lastFailure!.message).toBe(
+      'only 0 of 2 pack(s) joined within spec.timeouts.scheduleSeconds + joinSeconds (90 s) of admission; pack 1 (pod j-a0-1) is waiting: ImagePullBackOff: Back-off pulling image "registry.local/nope:1": attempt torn down so it holds no capacity',
+    );
+    expect(w.events.find((e) => e.reason === 'StartTimeout')).toMatchObject({ type: 'Warning' });
+
+    // The retry gets the same deadline; then the job fails (retries exhausted).
+    w.advance(10_000).finishDeletes().reconcile();
+    w.reconcile();
+    w.startAll({ ready: false }).advance(90_000).reconcile();
+    expect(w.status.phase).toBe('Failed');
+    expect(condition(w.status, 'Failed')).toMatchObject({ reason: 'MaxScheduleRetriesExceeded', message: expect.stringContaining('only 0 of 2 pack(s) joined') });
+  });
+
+  it('does not time out a flare whose packs all joined once', () => {
+    const w = new World(burstJob('j').size(4).granularity(2).scheduleSeconds(30).obj());
+    w.reconcile();
+    w.reconcile();
+    w.startAll().reconcile();
+    for (const p of w.pods.values()) p.ready = false; // e.g. packs past the barrier that stopped serving /readyz
+    w.advance(3_600_000).reconcile();
+    expect(w.status.phase).toBe('Running');
+  });
+
   it('fails at activeDeadlineSeconds, counting from the start, and stops the pods', () => {
     const w = new World(burstJob('j').size(4).granularity(2).deadline(60).maxRestarts(5).obj());
     w.reconcile();
@@ -252,6 +324,35 @@ describe('failure policy', () => {
     expect(p.status!.phase).toBe('Failed');
     expect(condition(p.status!, 'Failed')).toMatchObject({ reason: 'InvalidSpec', message: job.specError });
     expect(kinds(p)).toEqual(['event:Failed']);
+  });
+
+  it('deletes a job that failed on an invalid spec after its ttlSecondsAfterFinished', () => {
+    const w = new World({ ...burstJob('j').ttl(60).obj(), specError: 'spec.params.list: has 3 entries but size is 4 (one entry per worker)' });
+    w.reconcile();
+    expect(w.status.phase).toBe('Failed');
+    expect(w.last.requeueAfterMs).toBe(60_000);
+    expect(act(w.advance(59_999).reconcile(), 'deleteJob')).toEqual([]);
+    expect(w.last.requeueAfterMs).toBe(1);
+    expect(act(w.advance(1).reconcile(), 'deleteJob')).toEqual([{ kind: 'deleteJob', why: 'spec.ttlSecondsAfterFinished (60 s) passed' }]);
+  });
+});
+
+describe('the headless Service', () => {
+  it('is ensured on every reconcile of a live attempt: re-created when deleted, replaced when an earlier job of the same name left it', () => {
+    const w = new World(burstJob('j').size(4).granularity(2).obj());
+    w.service = { ownerUid: 'uid-of-an-earlier-j', deleting: false };
+    expect(kinds(w.reconcile())).toContain('ensureService');
+    expect(w.service).toEqual({ ownerUid: w.job.uid, deleting: false });
+    expect(kinds(w.reconcile())).not.toContain('ensureService');
+    w.startAll().reconcile();
+    w.service = undefined; // deleted while the flare runs
+    expect(kinds(w.reconcile())).toContain('ensureService');
+    expect(kinds(w.reconcile())).not.toContain('ensureService');
+    // Not while the job waits to restart, nor once it finished.
+    w.service = undefined;
+    w.succeedAll().reconcile();
+    expect(w.status.phase).toBe('Succeeded');
+    expect(kinds(w.reconcile())).not.toContain('ensureService');
   });
 });
 
@@ -283,6 +384,33 @@ describe('restarts of the operator and stale pods', () => {
 });
 
 describe('suspend, TTL and the broker finalizer', () => {
+  it('resumed before the suspended attempt’s pods are gone: waits for them, then starts a new attempt (no PackLost, no restart used)', () => {
+    const w = new World(burstJob('j').size(4).granularity(2).obj());
+    w.reconcile();
+    w.reconcile();
+    w.startAll().reconcile();
+    w.job = { ...w.job, spec: { ...w.job.spec, suspend: true } };
+    w.reconcile();
+    expect(w.podList().every((x) => x.deleting)).toBe(true);
+    // Resumed at once: the old pods are still terminating.
+    w.job = { ...w.job, spec: { ...w.job.spec, suspend: false } };
+    expect(creates(w.reconcile())).toEqual([]);
+    expect(w.status.phase).toBe('Restarting');
+    expect(condition(w.status, 'Admitted')).toMatchObject({ reason: 'WaitingForOldPods' });
+    expect(creates(w.advance(1000).reconcile())).toEqual([]);
+    w.pods.delete('j-a0-0'); // one goes, the other still terminates
+    expect(creates(w.reconcile())).toEqual([]);
+    w.finishDeletes();
+    expect(creates(w.reconcile())).toEqual([{ kind: 'createPods', attempt: 1, packs: [0, 1] }]);
+    expect(w.status.phase).toBe('Pending');
+    expect(w.status.restarts).toBeUndefined();
+    expect(w.status.lastFailure).toBeUndefined();
+    expect(eventReasons(w)).not.toContain('PackLost');
+    w.reconcile();
+    w.startAll().reconcile();
+    expect(w.status.phase).toBe('Running');
+  });
+
   it('suspend deletes the pods; resume starts a new attempt', () => {
     const w = new World(burstJob('j').size(4).granularity(2).obj());
     w.reconcile();

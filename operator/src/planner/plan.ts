@@ -1,4 +1,4 @@
-import { BROKER_FINALIZER, CONDITION, EVENT, REASON, type ConditionType, type EventReason, type Phase, type Reason } from '../api/constants.js';
+import { BROKER_FINALIZER, CONDITION, EVENT, FINISHED_PHASES, REASON, type ConditionType, type EventReason, type Phase, type Reason } from '../api/constants.js';
 import type { BurstJobStatus, PackCounts } from '../api/status.js';
 import { getCondition, setCondition } from './conditions.js';
 import { gangBackend } from './gang.js';
@@ -19,7 +19,11 @@ import type { Action, JobView, Observed, ObservedPod, Plan, Policy } from './typ
  *                   lift every gate at once (Admitted) ──► all bound within scheduleSeconds? ──no──► tear down,
  *                                                                    │yes                          retry after backoff
  *                                                                    ▼                             (maxScheduleRetries)
- *                   all Running ──► all Ready (joined: Started) ──► all Succeeded ──► results, Succeeded
+ *                   all Running ──► all Ready (joined: Started) within ──no──► (the same)
+ *                                   scheduleSeconds + joinSeconds?
+ *                                                                    │yes
+ *                                                                    ▼
+ *                   all Succeeded ──► results, Succeeded
  *                        any pack Failed or lost ──► tear down ──► restart after backoff (maxRestarts), else Failed
  *
  * Pods carry their attempt number; pods of another attempt are deleted, and a new attempt's pods are
@@ -84,8 +88,8 @@ class Planner {
   private step(): void {
     const { job, status: s } = this;
     if (job.specError !== undefined) {
-      if (!this.finished()) this.failJob(REASON.InvalidSpec, job.specError);
-      return;
+      if (!this.finished()) return this.failJob(REASON.InvalidSpec, job.specError);
+      return this.whileFinished();
     }
     if (this.finished()) return this.whileFinished();
 
@@ -98,7 +102,10 @@ class Planner {
     if (s.phase === 'Suspended') {
       this.event('Normal', EVENT.Resumed, 'spec.suspend is false: starting a new attempt');
       this.condition(CONDITION.Suspended, 'False', REASON.JobResumed, 'resumed');
-      needNewAttempt = true;
+      // The suspended attempt's pods may still be terminating: Restarting (due now) waits until they are
+      // gone and then starts the next attempt; the old attempt is never taken for a live one.
+      s.phase = 'Restarting';
+      s.nextAttemptTime = this.nowIso;
     }
 
     s.startTime ??= this.nowIso;
@@ -123,7 +130,7 @@ class Planner {
         // Old pods still terminating: a new attempt starts on an empty slate.
         this.deleteAll(this.observed.pods, 'a new attempt starts');
         this.condition(CONDITION.Admitted, 'False', REASON.WaitingForOldPods, `waiting for ${this.observed.pods.length} pod(s) of the previous attempt to terminate`);
-        this.status.phase = s.phase === 'Suspended' ? 'Pending' : (s.phase ?? 'Pending');
+        this.status.phase = s.phase ?? 'Pending';
         return this.count([]);
       }
       return this.startAttempt();
@@ -153,6 +160,9 @@ class Planner {
     const byPack = new Map<number, ObservedPod>();
     for (const p of current) if (p.pack < sizes.length && (!byPack.has(p.pack) || byPack.get(p.pack)!.deleting)) byPack.set(p.pack, p);
     this.count(current, sizes.length);
+    // Every reconcile of a live attempt: a Service deleted meanwhile, or left by an earlier BurstJob of the
+    // same name (and about to be garbage-collected), is replaced.
+    if (!this.serviceIsOurs()) this.act({ kind: 'ensureService' });
 
     const admitted = attempt.admittedTime !== undefined || current.some((p) => !p.gated);
     if (!admitted) return this.admission(sizes, byPack);
@@ -172,15 +182,15 @@ class Planner {
     if (stillGated.length > 0) this.act({ kind: 'ungatePods', pods: stillGated });
 
     const bound = pods.filter((p) => p.nodeName !== undefined || p.phase !== 'Pending').length;
+    const scheduleDeadline = ms(attempt.admittedTime)! + job.spec.timeouts.scheduleSeconds * 1000;
     if (bound === sizes.length) {
       if (attempt.scheduledTime === undefined) attempt.scheduledTime = this.nowIso;
       this.condition(CONDITION.PacksScheduled, 'True', REASON.AllPacksScheduled, `all ${sizes.length} pack(s) bound to nodes`);
     } else {
-      const deadline = ms(attempt.admittedTime)! + job.spec.timeouts.scheduleSeconds * 1000;
-      if (this.now >= deadline) return this.scheduleTimeout(bound, sizes.length, pods);
+      if (this.now >= scheduleDeadline) return this.scheduleTimeout(bound, sizes.length, pods);
       const why = pods.find((p) => p.unschedulable !== undefined)?.unschedulable;
       this.condition(CONDITION.PacksScheduled, 'False', REASON.WaitingForScheduler, `${bound} of ${sizes.length} pack(s) bound${why ? `; scheduler: ${why}` : ''}`);
-      this.wake(deadline);
+      this.wake(scheduleDeadline);
     }
 
     const done = (p: ObservedPod): boolean => p.phase === 'Succeeded';
@@ -199,6 +209,12 @@ class Planner {
         this.event('Normal', EVENT.Started, `all ${sizes.length} pack(s) (${job.spec.size} workers) joined ${latency} s after the attempt started`);
       }
       this.condition(CONDITION.Started, 'True', REASON.AllPacksJoined, `all ${sizes.length} pack(s) joined the start barrier`);
+    } else if (attempt.joinedTime === undefined) {
+      // Bound is not started: a pack whose image never pulls would hold the gang's capacity forever.
+      const joinDeadline = scheduleDeadline + job.spec.timeouts.joinSeconds * 1000;
+      if (this.now >= joinDeadline) return this.startTimeout(joined, sizes.length, pods);
+      this.condition(CONDITION.Started, 'False', REASON.WaitingForJoin, `${joined} of ${sizes.length} pack(s) joined${notStarted(pods)}`);
+      this.wake(joinDeadline);
     } else {
       this.condition(CONDITION.Started, 'False', REASON.WaitingForJoin, `${joined} of ${sizes.length} pack(s) joined`);
     }
@@ -219,17 +235,14 @@ class Planner {
     }
     if (missing.length > 0 || terminating > 0) {
       if (missing.length > 0) {
-        if (missing.length === sizes.length) {
-          this.act({ kind: 'ensureService' });
-          this.act({ kind: 'ensureParams' });
-        }
+        if (missing.length === sizes.length) this.act({ kind: 'ensureParams' });
         this.act({ kind: 'createPods', attempt: attempt.index, burstId: attempt.burstId, layout: attempt.layout, packs: missing });
       }
       this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `${sizes.length - missing.length - terminating} of ${sizes.length} gated pack pod(s) exist`);
       return;
     }
     const demand = gangDemand(job, sizes);
-    const decision = gangBackend(job.spec.gang.backend).admit(demand, this.observed);
+    const decision = gangBackend(job.spec.gang.backend).admit(demand, this.observed, { now: this.now, strictFifoAfterMs: this.policy.strictFifoAfterMs });
     if (decision.admit) {
       this.act({ kind: 'ungatePods', pods: [...byPack.values()].map((p) => p.name) });
       attempt.admittedTime = this.nowIso;
@@ -249,13 +262,25 @@ class Planner {
   }
 
   private scheduleTimeout(bound: number, total: number, pods: ObservedPod[]): void {
-    const { job, status: s } = this;
+    const t = this.job.spec.timeouts;
     const why = pods.find((p) => p.unschedulable !== undefined)?.unschedulable;
-    const msg = `only ${bound} of ${total} pack(s) were scheduled within spec.timeouts.scheduleSeconds (${job.spec.timeouts.scheduleSeconds} s)${why ? `; scheduler: ${why}` : ''}: attempt torn down so it holds no capacity`;
-    s.scheduleRetries = (s.scheduleRetries ?? 0) + 1;
+    const msg = `only ${bound} of ${total} pack(s) were scheduled within spec.timeouts.scheduleSeconds (${t.scheduleSeconds} s)${why ? `; scheduler: ${why}` : ''}: attempt torn down so it holds no capacity`;
     this.condition(CONDITION.PacksScheduled, 'False', REASON.ScheduleTimeout, msg);
-    this.event('Warning', EVENT.ScheduleTimeout, msg);
-    this.endAttempt(REASON.ScheduleTimeout, undefined, msg);
+    this.gangTimedOut(REASON.ScheduleTimeout, msg);
+  }
+
+  private startTimeout(joined: number, total: number, pods: ObservedPod[]): void {
+    const t = this.job.spec.timeouts;
+    const msg = `only ${joined} of ${total} pack(s) joined within spec.timeouts.scheduleSeconds + joinSeconds (${t.scheduleSeconds + t.joinSeconds} s) of admission${notStarted(pods)}: attempt torn down so it holds no capacity`;
+    this.gangTimedOut(REASON.StartTimeout, msg);
+  }
+
+  /** The admitted gang did not get going in time: tear it down and retry (spec.gang.maxScheduleRetries), or fail. */
+  private gangTimedOut(reason: typeof REASON.ScheduleTimeout | typeof REASON.StartTimeout, msg: string): void {
+    const { job, status: s } = this;
+    s.scheduleRetries = (s.scheduleRetries ?? 0) + 1;
+    this.event('Warning', EVENT[reason], msg);
+    this.endAttempt(reason, undefined, msg);
     if (s.scheduleRetries > job.spec.gang.maxScheduleRetries) {
       return this.failJob(REASON.MaxScheduleRetriesExceeded, `${msg}; gave up after ${job.spec.gang.maxScheduleRetries} retries (spec.gang.maxScheduleRetries)`);
     }
@@ -351,7 +376,12 @@ class Planner {
   // ---- helpers -------------------------------------------------------------------------------------
 
   private finished(): boolean {
-    return this.status.phase === 'Succeeded' || this.status.phase === 'Failed';
+    return this.status.phase !== undefined && FINISHED_PHASES.includes(this.status.phase);
+  }
+
+  private serviceIsOurs(): boolean {
+    const svc = this.observed.service;
+    return svc !== undefined && svc.ownerUid === this.job.uid && !svc.deleting;
   }
 
   private podsOf(attempt: number | undefined): ObservedPod[] {
@@ -417,6 +447,17 @@ class Planner {
 
 /** Not terminated: it may hold capacity or still talk to the burst. */
 const isLive = (p: ObservedPod): boolean => p.phase !== 'Succeeded' && p.phase !== 'Failed';
+
+/** Waiting reasons every container goes through; anything else (ImagePullBackOff…) is worth reporting. */
+const ROUTINE_WAITING = new Set(['ContainerCreating', 'PodInitializing']);
+
+/** Why the first pack that has not joined is stuck, as a message suffix ("" when nothing unusual is known). */
+function notStarted(pods: readonly ObservedPod[]): string {
+  const p = [...pods].sort((a, b) => a.pack - b.pack).find((x) => x.waiting !== undefined && !ROUTINE_WAITING.has(x.waiting.reason) && !(x.phase === 'Running' && x.ready));
+  if (p === undefined) return '';
+  const detail = p.waiting!.message ? `: ${p.waiting!.message.slice(0, 300)}` : '';
+  return `; pack ${p.pack} (pod ${p.name}) is waiting: ${p.waiting!.reason}${detail}`;
+}
 
 function emptyCounts(total: number): PackCounts {
   return { total, gated: 0, pending: 0, running: 0, ready: 0, succeeded: 0, failed: 0 };

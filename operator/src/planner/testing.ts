@@ -9,7 +9,7 @@ import type { NodeView, Resources, Taint } from './capacity.js';
 import { decodeLayout, packRanges } from './layout.js';
 import { plan } from './plan.js';
 import { packPodName } from './pods.js';
-import type { Action, JobView, Observed, ObservedPod, Plan, Policy } from './types.js';
+import type { Action, JobView, Observed, ObservedPod, ObservedService, Plan, Policy } from './types.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 export const GI = 2 ** 30;
@@ -142,7 +142,7 @@ class NodeBuilder {
 export const node = (name: string): NodeBuilder => new NodeBuilder(name);
 export const nodes = (count: number, cores: number): NodeView[] => Array.from({ length: count }, (_, i) => node(`n${i}`).cpu(cores).obj());
 
-export const TEST_POLICY: Policy = { backoffBaseMs: 10_000, backoffMaxMs: 60_000, admissionRecheckMs: 30_000, brokerCleanupGiveUpMs: 300_000 };
+export const TEST_POLICY: Policy = { backoffBaseMs: 10_000, backoffMaxMs: 60_000, admissionRecheckMs: 30_000, brokerCleanupGiveUpMs: 300_000, strictFifoAfterMs: 600_000 };
 
 /** A pack report as the runtime writes it into the termination message. */
 export function reportMessage(first: number, results: unknown[], ok = true): string {
@@ -161,7 +161,9 @@ export class World {
   now = T0;
   results: Record<string, string> | undefined;
   deleted = false;
-  observed: Omit<Observed, 'pods'>;
+  observed: Omit<Observed, 'pods' | 'service'>;
+  /** The job's headless Service (ensureService creates it owned by the job). */
+  service: ObservedService | undefined;
 
   constructor(
     public job: JobView,
@@ -172,7 +174,7 @@ export class World {
   }
 
   reconcile(): Plan {
-    const p = plan(this.job, { ...this.observed, pods: [...this.pods.values()] }, this.now, this.policy);
+    const p = plan(this.job, { ...this.observed, pods: [...this.pods.values()], ...(this.service ? { service: this.service } : {}) }, this.now, this.policy);
     this.last = p;
     this.actions.push(...p.actions);
     for (const a of p.actions) this.apply(a);
@@ -251,6 +253,9 @@ export class World {
           const name = packPodName(this.job.name, a.attempt, pack);
           if (!this.pods.has(name)) this.pods.set(name, { name, attempt: a.attempt, pack, gated: true, phase: 'Pending', ready: false, deleting: false });
         }
+        return;
+      case 'ensureService':
+        if (this.service?.ownerUid !== this.job.uid) this.service = { ownerUid: this.job.uid, deleting: false };
         return;
       case 'ungatePods':
         for (const n of a.pods) this.pods.get(n)!.gated = false;

@@ -41,6 +41,15 @@ export interface ObservedPod {
   message?: string;
   /** Why the scheduler could not place it (PodScheduled=False). */
   unschedulable?: string;
+  /** Why the pack container has not started (state.waiting: ImagePullBackOff, CreateContainerConfigError…). */
+  waiting?: { reason: string; message?: string };
+}
+
+/** The job's headless Service as observed (undefined in Observed: there is none). */
+export interface ObservedService {
+  /** uid of the BurstJob its controller ownerReference names; a Service left by an earlier job of the same name names another. */
+  ownerUid: string | undefined;
+  deleting: boolean;
 }
 
 export interface Observed {
@@ -52,6 +61,8 @@ export interface Observed {
   reserved: GangDemand[];
   /** Older BurstJobs waiting for admission, oldest first. */
   ahead: GangDemand[];
+  /** The Service named after the job; undefined: none exists. */
+  service?: ObservedService;
 }
 
 /** Operator-wide policy (flags), not per job. */
@@ -63,13 +74,19 @@ export interface Policy {
   admissionRecheckMs: number;
   /** After this long, a BurstJob being deleted drops its broker finalizer even if cleanup keeps failing. */
   brokerCleanupGiveUpMs: number;
+  /**
+   * Bounded overtaking: once an older gang has waited this long for room, younger gangs that could use its
+   * nodes are no longer admitted ahead of it (its room drains until it fits).
+   */
+  strictFifoAfterMs: number;
 }
 
-export const DEFAULT_POLICY: Policy = { backoffBaseMs: 10_000, backoffMaxMs: 300_000, admissionRecheckMs: 30_000, brokerCleanupGiveUpMs: 300_000 };
+export const DEFAULT_POLICY: Policy = { backoffBaseMs: 10_000, backoffMaxMs: 300_000, admissionRecheckMs: 30_000, brokerCleanupGiveUpMs: 300_000, strictFifoAfterMs: 300_000 };
 
 export type Action =
-  /** Headless Service (stable pack DNS names) and the params ConfigMap: create if absent. */
+  /** Headless Service (stable pack DNS names): create it, or replace one an earlier job of the same name left. */
   | { kind: 'ensureService' }
+  /** The params ConfigMap: create or update (server-side apply). */
   | { kind: 'ensureParams' }
   /** Pack pods of the attempt (layout as in status.attempt.layout), created gated. */
   | { kind: 'createPods'; attempt: number; burstId: string; layout: string; packs: number[] }

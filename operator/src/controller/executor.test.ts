@@ -1,0 +1,132 @@
+import { burstJob } from '../planner/testing.js';
+import type { EventRecorder } from './events.js';
+import { Executor } from './executor.js';
+import { ApiError, type Json, type KubeClient } from './kube.js';
+import { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+
+/** A KubeClient stand-in: records requests; `on` decides each answer. */
+function fakeKube(on: (verb: string, path: string, body?: Json) => Promise<Json>): { kube: KubeClient; calls: string[] } {
+  const calls: string[] = [];
+  const call = (verb: string) => (path: string, body?: Json) => {
+    calls.push(`${verb} ${path}${verb === 'DELETE' && body?.preconditions ? ` uid=${body.preconditions.uid}` : ''}`);
+    return on(verb, path, body);
+  };
+  const kube = { create: call('POST'), get: call('GET'), patch: call('PATCH'), delete: call('DELETE'), apply: call('APPLY'), replace: call('PUT') } as unknown as KubeClient;
+  return { kube, calls };
+}
+
+const metrics = { podsCreated: { inc: () => undefined }, podsDeleted: { inc: () => undefined } } as unknown as Metrics;
+const recorder = { record: async () => undefined } as unknown as EventRecorder;
+const job = { ...burstJob('j').size(4).granularity(2).obj(), uid: 'uid-new' };
+const gated = [{ name: 'kubeburst.io/gang' }];
+
+function executor(kube: KubeClient): Executor {
+  return new Executor(kube, recorder, metrics, { podCreateConcurrency: 4, pod: { defaultImage: 'w:1' } }, () => gated, new Logger('error'));
+}
+
+describe('executor expectations', () => {
+  it('does not keep a "just created" mark when the watch saw the pod before the create returned', async () => {
+    let ex: Executor | undefined;
+    const { kube } = fakeKube(async (verb, path, body) => {
+      // The informer's ADDED event is handled before the response arrives.
+      if (verb === 'POST' && path.endsWith('/pods')) ex!.creates.observed(`ns/${body!.metadata.name}`);
+      return body ?? {};
+    });
+    ex = executor(kube);
+    await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0, 1] }]);
+    expect(ex.creates.isPending('ns/j-a0-0')).toBe(false);
+    expect(ex.creates.isPending('ns/j-a0-1')).toBe(false);
+  });
+
+  it('marks a pod as being created while the request is out, and unmarks it when the request failed', async () => {
+    let ex: Executor | undefined;
+    let pendingDuringRequest: boolean | undefined;
+    const { kube } = fakeKube(async (verb, path, body) => {
+      pendingDuringRequest = ex!.creates.isPending(`ns/${body!.metadata.name}`);
+      throw new ApiError(500, 'InternalError', 'etcd is slow', verb, path);
+    });
+    ex = executor(kube);
+    const res = await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0] }]);
+    expect(res.errors).toHaveLength(1);
+    expect(pendingDuringRequest).toBe(true);
+    expect(ex.creates.isPending('ns/j-a0-0')).toBe(false);
+  });
+
+  it('retries a gate lift refused with 422 at the next reconcile, not 30 s later', async () => {
+    const { kube, calls } = fakeKube(async (verb, path) => {
+      throw new ApiError(422, 'Invalid', 'test operation failed', verb, path);
+    });
+    const ex = executor(kube);
+    await ex.apply(job, { metadata: {} }, [{ kind: 'ungatePods', pods: ['j-a0-0'] }]);
+    expect(ex.ungates.isPending('ns/j-a0-0')).toBe(false);
+    await ex.apply(job, { metadata: {} }, [{ kind: 'ungatePods', pods: ['j-a0-0'] }]);
+    expect(calls).toEqual(['PATCH /api/v1/namespaces/ns/pods/j-a0-0', 'PATCH /api/v1/namespaces/ns/pods/j-a0-0']);
+  });
+
+  it('lifts a gate once while the cache still shows it', async () => {
+    const { kube, calls } = fakeKube(async () => ({}));
+    const ex = executor(kube);
+    await ex.apply(job, { metadata: {} }, [{ kind: 'ungatePods', pods: ['j-a0-0'] }]);
+    await ex.apply(job, { metadata: {} }, [{ kind: 'ungatePods', pods: ['j-a0-0'] }]);
+    expect(calls).toEqual(['PATCH /api/v1/namespaces/ns/pods/j-a0-0']);
+    ex.ungates.observed('ns/j-a0-0');
+    expect(ex.ungates.isPending('ns/j-a0-0')).toBe(false);
+  });
+});
+
+describe('executor: the headless Service', () => {
+  const exists = (verb: string, path: string) => new ApiError(409, 'AlreadyExists', 'services "j" already exists', verb, path);
+  const service = (owner?: Json): Json => ({ metadata: { name: 'j', uid: 'svc-old', ownerReferences: owner ? [owner] : [] } });
+
+  it('replaces a Service an earlier BurstJob of the same name left behind', async () => {
+    let creates = 0;
+    const { kube, calls } = fakeKube(async (verb, path) => {
+      if (verb === 'POST' && creates++ === 0) throw exists(verb, path);
+      if (verb === 'GET') return service({ kind: 'BurstJob', uid: 'uid-old', controller: true });
+      return {};
+    });
+    const res = await executor(kube).apply(job, { metadata: {} }, [{ kind: 'ensureService' }]);
+    expect(res.errors).toEqual([]);
+    expect(calls).toEqual([
+      'POST /api/v1/namespaces/ns/services',
+      'GET /api/v1/namespaces/ns/services/j',
+      'DELETE /api/v1/namespaces/ns/services/j uid=svc-old',
+      'POST /api/v1/namespaces/ns/services',
+    ]);
+  });
+
+  it('keeps its own Service, and refuses to delete one no BurstJob owns', async () => {
+    const ours = fakeKube(async (verb, path) => {
+      if (verb === 'POST') throw exists(verb, path);
+      return service({ kind: 'BurstJob', uid: 'uid-new', controller: true });
+    });
+    expect((await executor(ours.kube).apply(job, { metadata: {} }, [{ kind: 'ensureService' }])).errors).toEqual([]);
+    expect(ours.calls).toEqual(['POST /api/v1/namespaces/ns/services', 'GET /api/v1/namespaces/ns/services/j']);
+
+    const theirs = fakeKube(async (verb, path) => {
+      if (verb === 'POST') throw exists(verb, path);
+      return service();
+    });
+    const res = await executor(theirs.kube).apply(job, { metadata: {} }, [{ kind: 'ensureService' }]);
+    expect(res.errors.map((e) => e.message)).toEqual([expect.stringContaining('Service ns/j exists and is not owned by a BurstJob; delete it or rename the BurstJob')]);
+    expect(theirs.calls.some((c) => c.startsWith('DELETE'))).toBe(false);
+  });
+});
+
+describe('executor: broker cleanup without Secret access', () => {
+  it('lets a Redis job whose URL is in a Secret go at once when the chart grants no Secret access (retrying cannot help)', async () => {
+    const redisJob = { ...burstJob('r').transport('redis').with({ transport: { kind: 'redis', secretRef: { name: 'redis' } } }).obj(), uid: 'uid-r' };
+    const { kube, calls } = fakeKube(async (verb, path) => {
+      if (verb === 'GET') throw new ApiError(403, 'Forbidden', 'secrets "redis" is forbidden', verb, path);
+      return { metadata: { finalizers: [] } };
+    });
+    const events: string[] = [];
+    const rec = { record: async (_: unknown, type: string, reason: string, message: string) => void events.push(`${type} ${reason}: ${message}`) } as unknown as EventRecorder;
+    const ex = new Executor(kube, rec, metrics, { podCreateConcurrency: 4, pod: { defaultImage: 'w:1' } }, () => gated, new Logger('error'));
+    const res = await ex.apply(redisJob, { metadata: { finalizers: ['kubeburst.io/broker-cleanup'], resourceVersion: '7' } }, [{ kind: 'finalize', burstIds: ['b-a0'], giveUp: false }]);
+    expect(res.errors).toEqual([]);
+    expect(calls).toEqual(['GET /api/v1/namespaces/ns/secrets/redis', 'PATCH /apis/kubeburst.io/v1alpha1/namespaces/ns/burstjobs/r']);
+    expect(events).toEqual([expect.stringContaining('Warning BrokerCleanupFailed: cannot read Secret redis for the broker URL (install the chart with rbac.readBrokerSecrets=true')]);
+  });
+});
