@@ -74,6 +74,27 @@ describe('the BurstJob API on a real API server', () => {
     expect((e as ApiError).message).toContain('spec.size: Invalid value: "integer": is immutable (delete and re-create the BurstJob)');
   });
 
+  it('refuses adding or removing an optional field pods are built from (self == oldSelf alone misses that)', async () => {
+    await kube.create(paths.burstjobs(ns), base('opt'));
+    await kube.create(paths.burstjobs(ns), base('opt-params', { params: { value: 1 } }));
+    const refused = async (name: string, spec: Json): Promise<string> => {
+      const e = await kube.patch(paths.burstjob(ns, name), { spec }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      if (e instanceof ApiError && e.status === 422) return e.message;
+      throw new Error(`the API server ${e === undefined ? 'accepted' : `failed on`} ${JSON.stringify(spec)}${e ? `: ${(e as Error).message}` : ''}`);
+    };
+    expect(await refused('opt', { params: { value: 2 } })).toContain('spec.params: Invalid value: "object": params is immutable: it cannot be added or removed (delete and re-create the BurstJob)');
+    expect(await refused('opt', { template: { nodeSelector: { pool: 'x' } } })).toContain('template is immutable: it cannot be added or removed');
+    expect(await refused('opt', { packing: { mode: 'Fixed' } })).toContain('packing is immutable: it cannot be added or removed');
+    expect(await refused('opt', { granularity: null })).toContain('granularity is immutable: it cannot be added or removed');
+    expect(await refused('opt-params', { params: null })).toContain('params is immutable: it cannot be added or removed');
+    // Lifecycle fields still come and go.
+    await kube.patch(paths.burstjob(ns, 'opt'), { spec: { activeDeadlineSeconds: 60, timeouts: { joinSeconds: 30 } } });
+    await kube.patch(paths.burstjob(ns, 'opt'), { spec: { activeDeadlineSeconds: null } });
+  });
+
   it('explains every field (kubectl explain) and prints the columns users look at (kubectl get)', () => {
     const explain = kubectl(['explain', 'burstjob.spec.gang']).stdout;
     expect(explain).toContain('maxScheduleRetries');

@@ -23,10 +23,17 @@ const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
 /**
  * Fields that cannot change once the BurstJob exists (the pods of a running attempt were built from them).
  * A marker rather than a rule, because a second .meta() on the same schema replaces the first: the CRD
- * generator turns it into a `self == oldSelf` rule next to the field's own rules.
+ * generator turns it into a `self == oldSelf` rule next to the field's own rules, and, for an optional
+ * field, a `has(self.f) == has(oldSelf.f)` rule on the parent object (a rule on the field itself only runs
+ * when the old and the new object both have it, so adding or removing it would slip through).
  */
 export const IMMUTABLE_KEY = 'x-kubeburst-immutable';
 export const IMMUTABLE_RULE: CelRule = { rule: 'self == oldSelf', message: 'is immutable (delete and re-create the BurstJob)' };
+export const immutablePresenceRule = (field: string): CelRule => ({
+  rule: `has(self.${field}) == has(oldSelf.${field})`,
+  message: `${field} is immutable: it cannot be added or removed (delete and re-create the BurstJob)`,
+  fieldPath: `.${field}`,
+});
 const immutable = { [IMMUTABLE_KEY]: true };
 
 const quantity = z
@@ -85,7 +92,13 @@ export const ParamsSpec = z
 
 export const TimeoutsSpec = z
   .object({
-    joinSeconds: z.number().int().min(1).max(86_400).default(120).describe('Every pack must join the start barrier within this time.'),
+    joinSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(120)
+      .describe('Every pack must join the start barrier within this time after it starts; the operator also tears down an admitted attempt whose packs have not all joined (pod Ready) within scheduleSeconds + joinSeconds.'),
     operationSeconds: z.number().int().min(1).max(86_400).default(300).describe('Default timeout of every blocking BCM call (send/recv/collective).'),
     scheduleSeconds: z
       .number()
@@ -93,7 +106,9 @@ export const TimeoutsSpec = z
       .min(1)
       .max(86_400)
       .default(60)
-      .describe('Once the gang is admitted (gates lifted), every pack pod must be running within this time, or the attempt is torn down and retried (spec.gang.maxScheduleRetries).'),
+      .describe(
+        'Once the gang is admitted (gates lifted), every pack pod must be bound to a node within this time, and every pack must have joined (pod Ready) within scheduleSeconds + joinSeconds (an image that never pulls counts as not joined); otherwise the attempt is torn down, so it holds no capacity, and retried (spec.gang.maxScheduleRetries).',
+      ),
   })
   .describe('Timeouts.');
 
@@ -128,7 +143,9 @@ export const GangSpec = z
       .min(0)
       .max(100)
       .default(3)
-      .describe('Admitted attempts torn down because not every pack started within timeouts.scheduleSeconds are retried (with backoff) this many times; then the BurstJob fails. Does not count against maxRestarts.'),
+      .describe(
+        'Admitted attempts torn down because not every pack was bound within timeouts.scheduleSeconds, or joined within scheduleSeconds + joinSeconds, are retried (with backoff) this many times; then the BurstJob fails. Does not count against maxRestarts.',
+      ),
   })
   .describe('Gang scheduling: all packs start together or none does.');
 

@@ -47,6 +47,12 @@ describe('generated CRD', () => {
     for (const k of ['suspend', 'maxRestarts', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'timeouts']) expect(spec[k]!['x-kubernetes-validations']).toBeUndefined();
   });
 
+  it('also refuses adding or removing an optional immutable field (a rule on the field never runs then)', () => {
+    const rules = ((versionSchema() as any).properties.spec['x-kubernetes-validations'] as { rule: string }[]).map((r) => r.rule);
+    for (const f of ['granularity', 'packing', 'params', 'template']) expect(rules).toContain(`has(self.${f}) == has(oldSelf.${f})`);
+    expect(rules.filter((r) => r.includes('has(self.size)') || r.includes('has(self.suspend)'))).toEqual([]);
+  });
+
   it('has the status subresource, short names and the printer columns kubectl get shows', () => {
     const crd = buildCrd() as any;
     expect(crd.spec.names.shortNames).toEqual(['bj', 'burst']);

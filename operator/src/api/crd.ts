@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { API_GROUP, API_VERSION, BurstJobSpec, IMMUTABLE_KEY, IMMUTABLE_RULE, KIND, NAME_CEL, PLURAL, SHORT_NAMES, type CelRule } from './burstjob.js';
+import { API_GROUP, API_VERSION, BurstJobSpec, IMMUTABLE_KEY, IMMUTABLE_RULE, immutablePresenceRule, KIND, NAME_CEL, PLURAL, SHORT_NAMES, type CelRule } from './burstjob.js';
 import { BurstJobStatus } from './status.js';
 
 /**
@@ -103,6 +103,12 @@ export function toStructural(node: Schema, path: string): Schema {
       out[k] = toStructural(v as Schema, `${path}[]`);
     } else out[k] = v;
   }
+  // Optional immutable fields: their own rule never sees them appear or disappear; the object's does.
+  const required = new Set((node.required as string[] | undefined) ?? []);
+  const presence = Object.entries((node.properties as Record<string, Schema> | undefined) ?? {})
+    .filter(([name, sub]) => sub[IMMUTABLE_KEY] === true && !required.has(name))
+    .map(([name]) => immutablePresenceRule(name));
+  if (presence.length > 0) out['x-kubernetes-validations'] = [...((out['x-kubernetes-validations'] as CelRule[] | undefined) ?? []), ...presence];
   // z.unknown() becomes {} (any JSON value): Kubernetes needs that said explicitly.
   if (out.type === undefined && out.properties === undefined) out['x-kubernetes-preserve-unknown-fields'] = true;
   // Objects without declared properties (none here today) would be pruned empty; keep their content.

@@ -79,7 +79,7 @@ export const FailureInfo = z
   .object({
     attempt: count.describe('Attempt that failed.'),
     pack: count.optional().describe('Pack that failed first.'),
-    reason: z.string().describe('Why: PackFailed, PackLost, ScheduleTimeout, DeadlineExceeded.'),
+    reason: z.string().describe('Why: PackFailed, PackLost, ScheduleTimeout, StartTimeout, DeadlineExceeded.'),
     message: z.string().max(4096).describe('Details, e.g. the pack’s termination message.'),
   })
   .describe('The last failure.');
