@@ -117,7 +117,7 @@ describe('the Helm chart', () => {
 
   it.each([
     ['defaults', []],
-    ['watching two namespaces, no Secret access, no leader election', ['--set', 'watchNamespaces={a,b}', '--set', 'rbac.readBrokerSecrets=false', '--set', 'leaderElection.enabled=false']],
+    ['watching two namespaces, Secret access for broker cleanup, no leader election', ['--set', `watchNamespaces={${ns},default}`, '--set', 'rbac.readBrokerSecrets=true', '--set', 'leaderElection.enabled=false']],
     ['three replicas, no metrics Service, custom images', ['--set', 'replicaCount=3', '--set', 'metrics.service.enabled=false', '--set', 'image.tag=dev', '--set', 'workerImage.repository=registry.local/worker']],
   ])('renders (%s) to manifests the API server accepts (apply --dry-run=server)', (_, args) => {
     const manifests = helm(['template', 'kb', chart, '--namespace', ns, '--include-crds', '--kube-version', clusterEnv().kubeVersion, ...args]).stdout;
@@ -133,7 +133,7 @@ describe('the Helm chart', () => {
     expect(r.stderr).toContain('wrokers');
   });
 
-  it('grants the operator exactly what it uses (least privilege, checked by the API server)', async () => {
+  it('grants the operator exactly what it uses, writes only in the watched namespaces (least privilege, checked by the API server)', async () => {
     kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests('kb', ns) });
     try {
       const sa = `system:serviceaccount:${ns}:kb-kubeburst`;
@@ -141,34 +141,68 @@ describe('the Helm chart', () => {
         const [res, sub] = resource.split('/');
         return kubectl(['auth', 'can-i', verb, res!, ...(sub ? [`--subresource=${sub}`] : []), '-n', where, `--as=${sa}`], { check: false }).stdout.trim();
       };
-      const allowed: [string, string][] = [
+      const check = (list: [string, string, string?][]) => list.map(([v, r, w]) => `${v} ${r}${w ? ` in ${w}` : ''}: ${can(v, r, w)}`);
+      const expected = (list: [string, string, string?][], answer: string) => list.map(([v, r, w]) => `${v} ${r}${w ? ` in ${w}` : ''}: ${answer}`);
+      // Everything operator/src/controller does (the chart watches this namespace only).
+      const allowed: [string, string, string?][] = [
+        ['list', 'burstjobs.kubeburst.io'],
         ['watch', 'burstjobs.kubeburst.io'],
-        ['update', 'burstjobs.kubeburst.io/status'],
         ['patch', 'burstjobs.kubeburst.io'],
+        ['delete', 'burstjobs.kubeburst.io'],
+        ['update', 'burstjobs.kubeburst.io/status'],
+        ['update', 'burstjobs.kubeburst.io/finalizers'],
         ['create', 'pods'],
         ['patch', 'pods'],
         ['delete', 'pods'],
+        ['watch', 'pods'],
+        ['list', 'pods', 'default'], // bound pods everywhere: the nodes' room
         ['list', 'nodes'],
+        ['watch', 'nodes'],
+        ['watch', 'services'],
+        ['get', 'services'],
         ['create', 'services'],
+        ['delete', 'services'],
+        ['create', 'configmaps'],
         ['patch', 'configmaps'],
         ['create', 'events'],
-        ['get', 'secrets'],
+        ['patch', 'events'],
+        ['get', 'leases.coordination.k8s.io'],
+        ['create', 'leases.coordination.k8s.io'],
         ['update', 'leases.coordination.k8s.io'],
       ];
       const denied: [string, string, string?][] = [
+        ['get', 'burstjobs.kubeburst.io'],
         ['update', 'burstjobs.kubeburst.io'],
+        ['create', 'burstjobs.kubeburst.io'],
         ['update', 'pods'],
+        ['get', 'pods'],
         ['get', 'configmaps'],
-        ['delete', 'services'],
+        ['update', 'services'],
         ['patch', 'nodes'],
+        ['get', 'secrets'],
         ['list', 'secrets'],
         ['create', 'pods/exec'],
         ['update', 'pods/status'],
         ['update', 'leases.coordination.k8s.io', 'default'],
         ['create', 'deployments.apps'],
+        // Outside the watched namespaces: nothing but reading pods.
+        ['create', 'pods', 'default'],
+        ['delete', 'pods', 'default'],
+        ['create', 'services', 'default'],
+        ['patch', 'configmaps', 'default'],
+        ['watch', 'burstjobs.kubeburst.io', 'default'],
       ];
-      expect(allowed.map(([v, r]) => `${v} ${r}: ${can(v, r)}`)).toEqual(allowed.map(([v, r]) => `${v} ${r}: yes`));
-      expect(denied.map(([v, r, w]) => `${v} ${r}: ${can(v, r, w)}`)).toEqual(denied.map(([v, r]) => `${v} ${r}: no`));
+      expect(check(allowed)).toEqual(expected(allowed, 'yes'));
+      expect(check(denied)).toEqual(expected(denied, 'no'));
+
+      // Secrets only when asked for (broker cleanup of secretRef URLs), and only where BurstJobs are watched.
+      kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests('kb', ns, ['--set', 'rbac.readBrokerSecrets=true']) });
+      const secrets: [string, string, string?][] = [
+        ['get', 'secrets'],
+        ['list', 'secrets'],
+        ['get', 'secrets', 'default'],
+      ];
+      expect(check(secrets)).toEqual(['get secrets: yes', 'list secrets: no', 'get secrets in default: no']);
     } finally {
       OperatorUnderTest.uninstallManifests('kb', ns);
     }

@@ -29,7 +29,8 @@ beforeAll(async () => {
   pool = new NodePool(kube, ns);
   await pool.add(1, 16);
   flares = new Flares(kube, ns, pool);
-  const op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns });
+  // The broker URL is in a Secret: cleanup needs the chart's opt-in Secret access.
+  const op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns, values: ['rbac.readBrokerSecrets=true'] });
   await op.start();
 });
 

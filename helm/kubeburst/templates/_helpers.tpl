@@ -35,3 +35,44 @@ app.kubernetes.io/component: operator
 {{- define "kubeburst.workerImage" -}}
 {{- printf "%s:%s" .Values.workerImage.repository (default .Chart.AppVersion .Values.workerImage.tag) -}}
 {{- end -}}
+
+{{/*
+The operator's rules where BurstJobs are watched: a Role per watched namespace, or a ClusterRole when
+watchNamespaces is empty.
+*/}}
+{{- define "kubeburst.jobRules" -}}
+# The BurstJobs: list/watch them, add/remove the broker finalizer (patch), delete after ttlSecondsAfterFinished.
+- apiGroups: [kubeburst.io]
+  resources: [burstjobs]
+  verbs: [list, watch, patch, delete]
+# One status write per reconcile (PUT on the status subresource).
+- apiGroups: [kubeburst.io]
+  resources: [burstjobs/status]
+  verbs: [update]
+# Owner references with blockOwnerDeletion on what a BurstJob owns.
+- apiGroups: [kubeburst.io]
+  resources: [burstjobs/finalizers]
+  verbs: [update]
+# Pack pods: create (gated), lift gates (patch), delete. (list/watch: the cluster-wide ClusterRole.)
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [create, patch, delete]
+# The job's headless Service (pack DNS names): watched so a lost one is re-created; one an earlier BurstJob
+# of the same name left behind is read and replaced.
+- apiGroups: [""]
+  resources: [services]
+  verbs: [list, watch, get, create, delete]
+# Params and results ConfigMaps (server-side apply).
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, patch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+{{- if .Values.rbac.readBrokerSecrets }}
+# Only to delete broker keys of bursts whose URL is in spec.transport.secretRef.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
+{{- end -}}

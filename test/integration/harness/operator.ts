@@ -19,6 +19,8 @@ export interface OperatorOptions {
   args?: string[];
   /** Several instances of one install (leader election): each names its process identity and log. */
   instance?: string;
+  /** Extra chart values (`--set k=v` pairs), e.g. rbac.readBrokerSecrets=true. */
+  values?: string[];
 }
 
 export class OperatorUnderTest {
@@ -46,7 +48,7 @@ export class OperatorUnderTest {
   static async install(kube: KubeClient, o: OperatorOptions): Promise<OperatorUnderTest> {
     const dir = resolve(REPO, '.cache/test-operators', o.release, o.instance ?? 'main');
     mkdirSync(dir, { recursive: true });
-    kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests(o.release, o.namespace) });
+    kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests(o.release, o.namespace, (o.values ?? []).flatMap((v) => ['--set', v])) });
     const op = new OperatorUnderTest(kube, o, dir);
     OperatorUnderTest.all.add(op);
     await op.writeKubeconfig();
