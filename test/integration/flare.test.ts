@@ -110,6 +110,33 @@ describe('a BurstJob on the local control plane', () => {
     await flares.waitPhase(second, 'Succeeded');
   });
 
+  it('keeps the headless Service its own: replaces one another BurstJob owns, re-creates one deleted mid-flare', async () => {
+    const flares = await poolOf('svc', 1, 16);
+    // What an earlier BurstJob of the same name leaves behind until the garbage collector gets to it: a
+    // Service named after the job, owned by another BurstJob (here a live one, so the collector keeps it).
+    const other = await flares.create('svc-other', { size: 1, suspend: true });
+    await suite.kube.create(`/api/v1/namespaces/${ns}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'svc', labels: { [LABELS.jobName]: 'svc', [LABELS.component]: 'peers' }, ownerReferences: [{ apiVersion: 'kubeburst.io/v1alpha1', kind: 'BurstJob', name: 'svc-other', uid: other.metadata.uid, controller: true }] },
+      spec: { clusterIP: 'None', selector: { nobody: 'x' }, ports: [{ name: 'kb-direct', port: 7100 }] },
+    });
+    const job = await flares.create('svc', { size: 2, granularity: 1 });
+    const ownedByJob = async (): Promise<Json | undefined> => {
+      const svc = await suite.kube.get<Json>(paths.service(ns, 'svc')).catch(() => undefined);
+      return svc?.metadata.ownerReferences?.[0]?.uid === job.metadata.uid ? svc : undefined;
+    };
+    const replaced = await waitFor('the Service owned by the new BurstJob', ownedByJob, 30_000);
+    expect(replaced.spec.selector).toEqual({ [LABELS.jobUid]: job.metadata.uid, [LABELS.component]: 'pack' });
+    await flares.waitPhase('svc', 'Running');
+
+    await suite.kube.delete(paths.service(ns, 'svc'));
+    const again = await waitFor('the deleted Service re-created', ownedByJob, 30_000);
+    expect(again.metadata.uid).not.toBe(replaced.metadata.uid);
+    await flares.delete('svc');
+    await flares.delete('svc-other');
+  });
+
   it('garbage-collects pods, Service and ConfigMaps when the BurstJob is deleted', async () => {
     const flares = await poolOf('gc', 1, 16);
     await flares.create('gone', { size: 4, granularity: 2 });

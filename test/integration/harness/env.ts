@@ -12,6 +12,8 @@ export interface ClusterEnv {
   helm: string;
   apiServer: string;
   kubeVersion: string;
+  /** etcd's client URL (plain HTTP on 127.0.0.1; its JSON gateway serves /v3/kv/…). */
+  etcd: string;
 }
 
 export function stateDir(): string {
@@ -35,6 +37,7 @@ export function clusterEnv(): ClusterEnv {
     helm: resolve(env.KUBEBURST_HELM_BIN_DIR!, 'helm'),
     apiServer: env.KUBEBURST_API_SERVER!,
     kubeVersion: env.KUBEBURST_KUBE_VERSION!,
+    etcd: `http://127.0.0.1:${env.KUBEBURST_ETCD_PORT!}`,
   };
 }
 
