@@ -14,11 +14,13 @@ import { paths, type Json } from '../../operator/src/controller/kube.js';
  *   - by `make e2e-kind` (test/e2e/kind/flare.kind.ts), on a kind cluster where the operator is the chart's
  *     Deployment and the packs really run the worker image.
  * It applies the hpo example (examples/hpo/burstjob.yaml) as a BurstJob, waits for Succeeded and checks the
- * results in the ConfigMap the operator wrote against the exhaustive reference search.
+ * results in the ConfigMap the operator wrote against an independent, sequential exhaustive search
+ * (examples/hpo/reference.ts), which neither the driver nor the worker code feeds.
  *
  * The only difference is `finishPacks`: on kind the packs compute and exit by themselves; kwok runs no
- * containers, so the local driver ends each pack the way its runtime would, reporting the reference
- * results through the termination message (see test/integration/harness/flare.ts).
+ * containers, so the local driver runs the example's worker code with the local launcher (the same pack
+ * entrypoint a pod runs) and ends each pack the way its runtime would, reporting what those workers
+ * returned through the termination message (see test/integration/harness/flare.ts).
  */
 export const EXAMPLE = 'examples/hpo/burstjob.yaml';
 /** Where the worker image (worker-runtime/Dockerfile) keeps the compiled examples. */
@@ -32,8 +34,8 @@ export interface E2EDriver {
   /** Extra pod template (node pool selector and toleration on kwok). */
   template?: Json;
   timeoutMs: number;
-  /** Called once every pack runs. */
-  finishPacks(job: string, resultOf: (worker: number) => unknown): Promise<void>;
+  /** Called once every pack runs; kwok drivers compute the example's results and end the packs with them. */
+  finishPacks(job: string, example: ExampleFlare): Promise<void>;
 }
 
 export interface ExampleFlare {
@@ -61,22 +63,9 @@ export function exampleFlare(d: Pick<E2EDriver, 'namespace' | 'image' | 'templat
   return { name, manifest, params: doc.spec.params.value as HpoParams };
 }
 
-/** What an honest run must produce: worker 0 reports the configuration the exhaustive search picks. */
+/** What an honest run must produce: worker 0 reports the configuration the sequential exhaustive search picks. */
 export function reference(params: HpoParams): { index: number; score: number; scores: number[] } {
   return hpoReference({ features: params.features, blocks: [generateRows(params, 0, params.rows)] }, params, params);
-}
-
-/** The result a worker of the example reports, for drivers that cannot run it (kwok). */
-export function referenceResult(params: HpoParams, size: number, worker: number, ref = reference(params)): unknown {
-  const configs = params.lambdas.length * params.learningRates.length;
-  const evaluated = Array.from({ length: configs }, (_, g) => g).filter((g) => g % size === worker);
-  const out: Json = { loadedRows: 0, datasetRows: params.rows, evaluated, phases: {} };
-  if (worker === 0) {
-    const lambda = params.lambdas[Math.floor(ref.index / params.learningRates.length)];
-    const learningRate = params.learningRates[ref.index % params.learningRates.length];
-    out.best = { index: ref.index, lambda, learningRate, score: ref.score };
-  }
-  return out;
 }
 
 async function waitPhase(d: E2EDriver, name: string, phases: string[]): Promise<Json> {
@@ -104,7 +93,7 @@ export async function runExampleFlare(d: E2EDriver): Promise<E2EOutcome> {
   const ref = reference(ex.params);
   await d.kube.create(paths.burstjobs(d.namespace), ex.manifest);
   const started = await waitPhase(d, ex.name, ['Running', 'Succeeded']);
-  if (started.status.phase === 'Running') await d.finishPacks(ex.name, (w) => referenceResult(ex.params, ex.manifest.spec.size, w, ref));
+  if (started.status.phase === 'Running') await d.finishPacks(ex.name, ex);
   const job = await waitPhase(d, ex.name, ['Succeeded']);
   const cm = await d.kube.get<Json>(paths.configmap(d.namespace, job.status.results.configMap));
   const results = JSON.parse(cm.data[job.status.results.key]).workers as unknown[];
