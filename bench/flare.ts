@@ -126,27 +126,64 @@ function startOperator(kubeconfig: string, log: string): ChildProcess {
 async function runOnce(kube: KubeClient, g: number, rep: number): Promise<Run> {
   const name = `flare-g${g}-r${rep}`;
   const selector = `kubeburst.io/job-name=${name}`;
-  const list = await kube.get<{ metadata: { resourceVersion: string } }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`);
   const appeared = new Map<string, number>();
   const running = new Map<string, number>();
   const ready = new Map<string, number>();
   const abort = new AbortController();
   const packs = Math.ceil(WORKERS / g);
-  let rv = list.metadata.resourceVersion;
-  const onEvent = (type: string, pod: Json): void => {
-    const now = performance.now();
-    if (type === 'BOOKMARK' || type === 'ERROR') return;
-    rv = pod.metadata.resourceVersion ?? rv;
+  const see = (type: string, pod: Json, now: number): void => {
     const n = pod.metadata.name as string;
     if (!appeared.has(n)) appeared.set(n, now);
     if (type === 'DELETED') return;
     if (pod.status?.phase === 'Running' && !running.has(n)) running.set(n, now);
     if ((pod.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') && !ready.has(n)) ready.set(n, now);
   };
-  // The API server may end a watch (timeout, a slow consumer on a loaded machine): resume from the last event.
+  const list = async (): Promise<string> => {
+    const l = await kube.get<{ items: Json[]; metadata: { resourceVersion: string } }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`);
+    // After a re-list, what changed while no watch ran is stamped with the time it is seen: late, never lost.
+    const now = performance.now();
+    for (const pod of l.items) see('ADDED', pod, now);
+    return l.metadata.resourceVersion;
+  };
+  let rv = await list();
+  let watchError: number | undefined;
+  const onEvent = (type: string, pod: Json): void => {
+    if (type === 'ERROR') {
+      // A Status: 410 Gone means the resourceVersion is too old to resume from.
+      watchError = (pod?.code as number | undefined) ?? 500;
+      return;
+    }
+    rv = pod.metadata?.resourceVersion ?? rv;
+    if (type !== 'BOOKMARK') see(type, pod, performance.now());
+  };
+  // The API server may end a watch (timeout, a slow consumer on a loaded machine): resume from the last
+  // event after a short pause (longer after failures); re-list when the server says the version is gone.
   const watching = (async () => {
+    let failures = 0;
+    let expired = false;
     while (!abort.signal.aborted) {
-      await kube.watch(paths.pods(NS), { labelSelector: selector, resourceVersion: rv, allowWatchBookmarks: 'true' }, onEvent, abort.signal).catch(() => undefined);
+      let failed = false;
+      watchError = undefined;
+      if (expired) {
+        try {
+          rv = await list();
+          expired = false;
+        } catch {
+          failed = true;
+        }
+      }
+      if (!expired) {
+        try {
+          await kube.watch(paths.pods(NS), { labelSelector: selector, resourceVersion: rv, allowWatchBookmarks: 'true' }, onEvent, abort.signal);
+        } catch (err) {
+          watchError = (err as { status?: number }).status ?? 500;
+        }
+        if (watchError === 410) expired = true;
+        else if (watchError !== undefined) failed = true;
+      }
+      if (abort.signal.aborted) break;
+      failures = failed ? failures + 1 : 0;
+      await new Promise((r) => setTimeout(r, Math.min(5000, 50 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2)));
     }
   })();
   const t0 = performance.now();
