@@ -146,6 +146,14 @@ describe('large payloads', () => {
     expect(r.counters.remoteBytesSent).toBe(0);
   });
 
+  test.each(BROKERS)('a send budget far below the traffic over $kind throttles senders without deadlock', async ({ kind, url }) => {
+    // 1 MiB budget, 16 MiB messages: every remote send waits until the transport accepted the previous one.
+    const r = await runLocalFlare({ size: 4, granularity: 2, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'big', bytes: 16 * MiB, from: 1, to: 3 } }, env: { KB_SEND_BUDGET_BYTES: String(MiB) } });
+    expect(r.ok).toBe(true);
+    for (const w of r.workers) expect(w.result).toEqual({ p2pOk: true, bcastOk: true });
+    expect(r.counters.remoteBytesSent).toBe(2 * 16 * MiB);
+  });
+
   test.each(BROKERS)('64 MiB across packs over $kind, chunked and reassembled', async ({ kind, url }) => {
     const r = await runLocalFlare({ sweepBrokerKeys: false, size: 4, granularity: 2, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'big', bytes: 64 * MiB, from: 1, to: 3 } } });
     expect(r.ok).toBe(true);

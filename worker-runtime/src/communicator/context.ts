@@ -152,6 +152,7 @@ class Collectives implements CollectiveOps {
     const seq = this.collSeq++;
     const rank = root === undefined ? -1 : root - base;
     const run = async (): Promise<R> => {
+      if (this.group.layout.packCount > 1) await this.ep.waitForSendRoom({ op: COLL_NAMES[op] ?? 'collective' }, { timeoutMs: opts?.timeoutMs });
       const matcher = this.ep.matcherFor(this.group.comm);
       matcher.enter(seq, op, rank);
       try {
@@ -190,9 +191,10 @@ export class Communicator extends Collectives implements WorkerContext {
     this.pack = new PackGroup(ep);
   }
 
-  async send(dest: number, data: Payload, _opts?: CallOptions): Promise<void> {
+  async send(dest: number, data: Payload, opts?: CallOptions): Promise<void> {
     this.ep.layout.checkWorker(dest, 'send: destination');
     checkPayload('send', data);
+    if (!this.ep.layout.isLocal(dest, this.ep.me)) await this.ep.waitForSendRoom({ op: 'send', peer: dest }, { timeoutMs: opts?.timeoutMs });
     const seq = this.ep.nextP2PSeq(dest);
     this.ep.send([dest], { kind: MsgKind.P2P, src: this.ep.me, seq, tag: 0, op: 0, root: -1, comm: 0 }, data);
   }

@@ -24,8 +24,13 @@ export interface EndpointOptions {
   inlineMaxBytes: number;
   /** Poll the mailbox up to this long before sleeping (0 = never spin; used when threads outnumber cores). */
   spinMicros: number;
-  /** Pack-wide message id counter (keys chunk reassembly at the receiving pack). */
-  msgIds: Int32Array;
+  /**
+   * Pack-wide counters in shared memory: [MSG_ID] the next message id (keys chunk reassembly at the
+   * receiving pack), [INFLIGHT_KIB] KiB handed to the transport and not yet accepted by it.
+   */
+  packCounters: Int32Array;
+  /** A send waits while the pack has more than this many KiB in flight to other packs. */
+  sendBudgetKiB: number;
   defaultTimeoutMs: number;
 }
 
@@ -239,6 +244,26 @@ export class Endpoint {
     if (this.abortError !== undefined) throw this.abortError;
   }
 
+  /**
+   * Waits while this pack has more than its send budget in flight to other packs (the transport is slower
+   * than the workers produce): the backpressure a send and each collective call start with.
+   */
+  async waitForSendRoom(site: WaitSite, limit: WaitLimit = {}): Promise<void> {
+    const c = this.o.packCounters;
+    if (Atomics.load(c, INFLIGHT_KIB) <= this.o.sendBudgetKiB) return;
+    const timeoutMs = limit.timeoutMs ?? this.o.defaultTimeoutMs;
+    const deadline = limit.deadline ?? performance.now() + timeoutMs;
+    for (;;) {
+      this.throwIfAborted();
+      const now = Atomics.load(c, INFLIGHT_KIB);
+      if (now <= this.o.sendBudgetKiB) return;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new CollectiveTimeoutError(`${site.op} (waiting for the transport to accept ${now} KiB already in flight)`, this.me, site.peer, timeoutMs);
+      const w = Atomics.waitAsync(c, INFLIGHT_KIB, now, Math.min(left, 100));
+      if (w.async) await w.value;
+    }
+  }
+
   /** Allocates shared memory that pack mates can read without a copy. */
   alloc(bytes: number): Uint8Array {
     return allocShared(bytes);
@@ -262,7 +287,8 @@ export class Endpoint {
     const total = bytes.byteLength;
     const chunk = this.chunkBytes;
     const count = Math.max(1, Math.ceil(total / chunk));
-    const msgId = count > 1 ? Atomics.add(this.o.msgIds, 0, 1) >>> 0 : 0;
+    const msgId = count > 1 ? Atomics.add(this.o.packCounters, MSG_ID, 1) >>> 0 : 0;
+    Atomics.add(this.o.packCounters, INFLIGHT_KIB, inflightKiB(total + count * HEADER_BYTES));
     if (this.gatherWrite && total > this.o.inlineMaxBytes && isShared(bytes)) {
       const { totalBytes: _t, chunkIndex: _i, chunkCount: _c, chunkBytes: _b, chunkOffset: _o, ...header } = toHeader(h, total, msgId);
       this.o.port.postMessage({ t: 'remote', pack: this.layout.packOf(h.dst), header, payload: bytes, chunkBytes: chunk });
@@ -284,6 +310,14 @@ export class Endpoint {
     }
     this.o.port.postMessage({ t: 'frames', pack: this.layout.packOf(h.dst), frames }, transfer);
   }
+}
+
+export const MSG_ID = 0;
+export const INFLIGHT_KIB = 1;
+
+/** In-flight accounting unit: whole KiB, so an Int32 counts up to 2 TiB. */
+export function inflightKiB(bytes: number): number {
+  return Math.ceil(bytes / 1024);
 }
 
 function yieldToEventLoop(): Promise<void> {

@@ -28,6 +28,8 @@ export interface PackConfig {
   ringBytes: number;
   inlineMaxBytes: number;
   spinMicros: number;
+  /** A worker's next send waits while the pack has more than this in flight to other packs. */
+  sendBudgetBytes: number;
   resultFile?: string;
   /** Readiness endpoint (/readyz turns 200 once every pack has joined) and /healthz. */
   http?: { host: string; port: number };
@@ -58,6 +60,7 @@ export const ENV = {
   ringBytes: 'KB_RING_BYTES',
   inlineMaxBytes: 'KB_INLINE_MAX_BYTES',
   spinMicros: 'KB_SPIN_MICROS',
+  sendBudgetBytes: 'KB_SEND_BUDGET_BYTES',
   resultFile: 'KB_RESULT_FILE',
   httpPort: 'KB_HTTP_PORT',
   httpHost: 'KB_HTTP_HOST',
@@ -74,6 +77,7 @@ export const DEFAULTS = {
   // Copying through the ring beats a reference hop via the main thread up to ~64 KiB (bench/results/bcm.md:
   // in-pack latency by size); above that, shared memory by reference.
   inlineMaxBytes: 64 * 1024,
+  sendBudgetBytes: 256 * 1024 * 1024,
   // Longer than a futex wake-up (~50 µs here): then two threads that ping-pong settle into polling each
   // other instead of each just missing the other's reply and falling asleep.
   spinMicros: 200,
@@ -139,6 +143,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     ringBytes: pow2(int(ENV.ringBytes, DEFAULTS.ringBytes, 4096)),
     inlineMaxBytes: int(ENV.inlineMaxBytes, DEFAULTS.inlineMaxBytes, 0),
     spinMicros: int(ENV.spinMicros, defaultSpin(range.end - range.start), 0),
+    sendBudgetBytes: int(ENV.sendBudgetBytes, DEFAULTS.sendBudgetBytes, 1024),
     ...(get(ENV.resultFile) !== undefined ? { resultFile: get(ENV.resultFile)! } : {}),
     ...(port !== undefined ? { http: { host: get(ENV.httpHost) ?? '127.0.0.1', port: int(ENV.httpPort, 0, 0) } } : {}),
   };

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { envelopeFromHeader } from '../communicator/envelope.js';
 import { RING_HEADER_BYTES, ringBodyBytes, writeRingEnvelope } from '../communicator/envelope.js';
+import { INFLIGHT_KIB, inflightKiB } from '../communicator/endpoint.js';
 import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
 import { describeError, PeerLostError, serializeError, TransportError } from '../errors.js';
 import { HEADER_BYTES, MsgKind, Reassembler, readHeader, writeHeader, type MessageHeader } from '../protocol/frame.js';
@@ -69,6 +70,8 @@ class Pack {
   private readonly start: number;
   private readonly end: number;
   private readonly threads = new Map<number, Worker>();
+  /** Shared with the worker threads: message ids and the send budget in flight (see Endpoint). */
+  private readonly packCounters = new Int32Array(new SharedArrayBuffer(8));
   private readonly rings = new Map<number, Ring>();
   private readonly reports = new Map<number, WorkerReport>();
   private readonly loaded = new Set<number>();
@@ -143,7 +146,7 @@ class Pack {
       ringSabs[w] = sab;
       this.rings.set(w, new Ring(sab));
     }
-    const msgIds = new SharedArrayBuffer(4);
+    const packCounters = this.packCounters;
     const entry = this.opts.threadEntry ?? new URL('./thread.js', import.meta.url);
     for (let w = this.start; w < this.end; w++) {
       const data: ThreadData = {
@@ -151,7 +154,8 @@ class Pack {
         workerId: w,
         packSizes: this.cfg.layout.packSizes(),
         rings: ringSabs,
-        msgIds,
+        packCounters: packCounters.buffer as SharedArrayBuffer,
+        sendBudgetKiB: inflightKiB(this.cfg.sendBudgetBytes),
         modulePath: this.cfg.modulePath,
         params: this.cfg.params.get(w) ?? null,
         inlineMaxBytes: Math.min(this.cfg.inlineMaxBytes, this.rings.get(w)!.maxBody - RING_HEADER_BYTES),
@@ -177,7 +181,7 @@ class Pack {
         for (const dst of m.dsts) this.post(dst, { t: 'deliver', head: { ...m.head, dst }, payload: m.payload });
         break;
       case 'frames':
-        this.sendFrames(m.pack, m.frames);
+        this.sendFrames(m.pack, m.frames, false, true);
         break;
       case 'remote':
         this.sendGathered(m.pack, m.header, m.payload, m.chunkBytes);
@@ -246,13 +250,32 @@ class Pack {
     this.emit({ event: 'connected', pack: this.me, at: this.connectedAt });
   }
 
-  private sendFrames(pack: number, frames: readonly Uint8Array[], urgent = false): void {
+  /** `fromWorker`: the frames count against the pack's send budget until the transport accepts them. */
+  private sendFrames(pack: number, frames: readonly Uint8Array[], urgent = false, fromWorker = false): void {
     if (this.transport === undefined) return;
-    for (const f of frames) {
-      this.wire.framesSent++;
-      this.wire.bytesSent += f.byteLength;
-    }
-    this.transport.send(pack, frames, urgent).catch((err: unknown) => this.sendFailed(pack, err));
+    let bytes = 0;
+    for (const f of frames) bytes += f.byteLength;
+    this.wire.framesSent += frames.length;
+    this.wire.bytesSent += bytes;
+    const sent = this.transport.send(pack, frames, urgent);
+    this.settle(sent, pack, fromWorker ? bytes : 0);
+  }
+
+  /** Reports a failed send, and gives back the send budget a worker's message took once it is done. */
+  private settle(sent: Promise<void>, pack: number, workerBytes: number): void {
+    sent.then(
+      () => this.release(workerBytes),
+      (err: unknown) => {
+        this.release(workerBytes);
+        this.sendFailed(pack, err);
+      },
+    );
+  }
+
+  private release(bytes: number): void {
+    if (bytes === 0) return;
+    Atomics.sub(this.packCounters, INFLIGHT_KIB, inflightKiB(bytes));
+    Atomics.notify(this.packCounters, INFLIGHT_KIB);
   }
 
   /** Headers here, payload chunks as views of the worker's shared memory: written with no copy. */
@@ -271,7 +294,7 @@ class Pack {
       this.wire.framesSent++;
       this.wire.bytesSent += HEADER_BYTES + len;
     }
-    t.sendParts(pack, frames).catch((err: unknown) => this.sendFailed(pack, err));
+    this.settle(t.sendParts(pack, frames), pack, total + count * HEADER_BYTES);
   }
 
   /**

@@ -14,7 +14,8 @@ export interface ThreadData {
   workerId: number;
   packSizes: number[];
   rings: Record<number, SharedArrayBuffer>;
-  msgIds: SharedArrayBuffer;
+  packCounters: SharedArrayBuffer;
+  sendBudgetKiB: number;
   modulePath: string;
   params: unknown;
   inlineMaxBytes: number;
@@ -38,7 +39,8 @@ const ep = new Endpoint({
   port: { postMessage: post } as PortLike,
   inlineMaxBytes: data.inlineMaxBytes,
   spinMicros: data.spinMicros,
-  msgIds: new Int32Array(data.msgIds),
+  packCounters: new Int32Array(data.packCounters),
+  sendBudgetKiB: data.sendBudgetKiB,
   defaultTimeoutMs: data.defaultTimeoutMs,
 });
 

@@ -9,7 +9,9 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * yet; the pack's join protocol retries until every pack is subscribed, and user traffic starts only then.
  *
  * Flow control: publish() only buffers; after every `flushEveryBytes` a send waits for a server round trip
- * (flush), so a fast sender cannot grow the client buffer or the server's per-client queue without bound.
+ * (flush), and sends run in order, one after another. The pack counts bytes handed to the transport and
+ * not yet accepted, and a worker's next send waits while that passes the pack's send budget, so a fast
+ * sender cannot grow the client buffer without bound.
  * Frames never exceed the server's max_payload: the runtime sizes chunks from `maxFrameBytes`.
  */
 export interface NatsTransportOptions extends TransportOptions {
@@ -26,6 +28,7 @@ export class NatsTransport implements Transport {
   private nc: NatsConnection | undefined;
   private sub: Subscription | undefined;
   private unflushed = 0;
+  private tail: Promise<void> = Promise.resolve();
   private closing = false;
   private readonly flushEvery: number;
 
@@ -58,9 +61,16 @@ export class NatsTransport implements Transport {
     await this.nc.flush();
   }
 
-  async send(pack: number, frames: readonly Uint8Array[]): Promise<void> {
+  send(pack: number, frames: readonly Uint8Array[]): Promise<void> {
+    // Sends run one after another: a send that waits for a flush must not let a later one publish first.
+    const run = (): Promise<void> => this.publish(natsSubject(this.o.burstId, pack), frames);
+    const done = this.tail.then(run, run);
+    this.tail = done.catch(() => {});
+    return done;
+  }
+
+  private async publish(subject: string, frames: readonly Uint8Array[]): Promise<void> {
     const nc = this.nc!;
-    const subject = natsSubject(this.o.burstId, pack);
     for (const f of frames) {
       nc.publish(subject, f);
       this.unflushed += f.byteLength;
