@@ -25,7 +25,8 @@ export interface HpoResult {
 /**
  * Grid search with k-fold CV. The data set is loaded once per pack: each pack mate loads a disjoint part
  * (a byte range of the CSV, or a row range when generating) into shared memory and the mates exchange
- * references to their parts, so every worker trains on the whole data set while the pack holds one copy.
+ * them with ctx.pack.allGather, so every worker trains on the whole data set while the pack holds it twice
+ * (the parts, and the leader's gathered batch) rather than once per worker.
  * Worker w scores grid points w, w + N, w + 2N, …; worker 0 gathers the scores and picks the best.
  */
 export default defineWorker(async (ctx: WorkerContext, p: HpoParams): Promise<HpoResult> => {

@@ -1,5 +1,5 @@
 import { UsageError } from './errors.js';
-import type { TypedArray } from './protocol/dtype.js';
+import { sharedCopy, type TypedArray } from './protocol/dtype.js';
 
 /** Built-in element-wise reductions over typed arrays. */
 export type BuiltinOp = 'sum' | 'prod' | 'min' | 'max';
@@ -29,12 +29,7 @@ export function combiner<T>(op: ReduceOp<T>): (acc: T, x: T, accOwned: boolean) 
  * The accumulator lives in shared memory: a reduction sends it up the tree, and a pack mate then takes it
  * by reference instead of by copy.
  */
-function copyOf(a: TypedArray): TypedArray {
-  const C = a.constructor as unknown as { new (b: SharedArrayBuffer, off: number, len: number): TypedArray };
-  const c = new C(new SharedArrayBuffer(a.byteLength), 0, a.length);
-  (c as Uint8Array).set(a as Uint8Array);
-  return c;
-}
+const copyOf = sharedCopy;
 
 function applyBuiltin(op: BuiltinOp, out: TypedArray, x: TypedArray): void {
   const n = out.length;

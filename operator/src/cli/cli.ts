@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { COMMANDS, type Command } from './commands.js';
+import { KubeburstError } from '@kubeburst/worker-runtime';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
 
 const PROGRAM = 'kubeburst';
@@ -18,7 +19,7 @@ export function globalHelp(commands: readonly Command[] = COMMANDS): string {
     '  -h, --help     show help (also: kubeburst <command> --help)',
     '  --version      print the version',
     '',
-    'Exit codes: 0 success, 1 the flare failed, 2 bad usage or an invalid manifest.',
+    'Exit codes: 0 success, 1 the flare failed, 2 bad usage, an invalid manifest or a setup problem (the message says which).',
     '',
   ].join('\n');
 }
@@ -56,6 +57,11 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
     // parseArgs' own errors (unknown option, missing value) are usage errors too.
     if (isParseArgsError(err)) {
       io.stderr.write(`${PROGRAM} ${command.name}: ${(err as Error).message} (see ${PROGRAM} ${command.name} --help)\n`);
+      return EXIT.usage;
+    }
+    // The runtime's own errors (a missing build, a bad setting) say what to fix: no stack trace.
+    if (err instanceof KubeburstError) {
+      io.stderr.write(`${PROGRAM} ${command.name}: ${err.message}\n`);
       return EXIT.usage;
     }
     throw err;

@@ -106,13 +106,18 @@ function nameOf(doc: Record<string, unknown>): string | undefined {
   return typeof n === 'string' ? n : undefined;
 }
 
+/** spec.function.module as a path on this machine: relative ones are relative to the manifest's directory. */
+export function modulePath(m: LoadedManifest): string {
+  const module = m.job.spec.function.module;
+  return isAbsolute(module) ? module : resolve(dirname(m.path), module);
+}
+
 /**
  * spec.function.module for a local run: relative to the manifest's directory (the cluster resolves it
  * inside the image instead). Must exist: the packs would all fail to import it otherwise.
  */
 export function resolveModule(m: LoadedManifest): string {
-  const module = m.job.spec.function.module;
-  const path = isAbsolute(module) ? module : resolve(dirname(m.path), module);
+  const path = modulePath(m);
   if (!existsSync(path)) {
     throw new ManifestError(
       `spec.function.module: ${path} does not exist (a relative module is resolved against the manifest's directory, ${dirname(m.path)}; build the worker first if it is compiled)`,

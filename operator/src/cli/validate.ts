@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from './commands.js';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
-import { loadManifest } from './manifest.js';
+import { loadManifest, modulePath } from './manifest.js';
 
 const HELP = `Usage: kubeburst validate <job.yaml> [--name NAME]
 
@@ -19,7 +18,7 @@ async function validate(args: string[], io: CliIO): Promise<number> {
   const g = s.granularity ?? (s.packing?.mode === 'Auto' ? undefined : s.size);
   const packing = g === undefined ? `automatic packing${s.packing?.maxGranularity ? ` (at most ${s.packing.maxGranularity} per pack)` : ''}` : `${Math.ceil(s.size / g)} pack${Math.ceil(s.size / g) === 1 ? '' : 's'} of ${s.size % g === 0 ? '' : '≤'}${g}`;
   io.stdout.write(`${positionals[0]}: BurstJob ${m.job.metadata.name} is valid: ${s.size} workers, ${packing}, transport ${s.transport.kind}\n`);
-  const module = isAbsolute(s.function.module) ? s.function.module : resolve(dirname(m.path), s.function.module);
+  const module = modulePath(m);
   if (!existsSync(module)) {
     io.stdout.write(`note: spec.function.module ${module} does not exist here: \`kubeburst run\` needs it (a cluster run looks for it in the image)\n`);
   }

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { bytesOf, dtypeOf, isShared, viewAs, type Payload, type TypedArray } from '../protocol/dtype.js';
+import { bytesOf, isShared, sharedCopy, type Payload, type TypedArray } from '../protocol/dtype.js';
 import { combiner, type ReduceOp } from '../ops.js';
 import type { CollCall } from './call.js';
 import { binomialTree, orderedReduceTree } from './trees.js';
@@ -36,11 +36,8 @@ function localMates(c: CollCall, exclude: number): number[] {
 }
 
 /** Copy into shared memory once, so every pack mate can read the same bytes. */
-function shareOnce(c: CollCall, p: Payload): Payload {
-  if (isShared(p) || p.byteLength === 0) return p;
-  const out = c.ep.alloc(p.byteLength);
-  out.set(bytesOf(p));
-  return viewAs(dtypeOf(p), out);
+function shareOnce(p: Payload): Payload {
+  return isShared(p) || p.byteLength === 0 ? p : sharedCopy(p);
 }
 
 export async function broadcast(c: CollCall, data: Payload | undefined, tagBase = 0): Promise<TypedArray> {
@@ -61,7 +58,7 @@ export async function broadcast(c: CollCall, data: Payload | undefined, tagBase 
   // Representative: forward down the pack tree, then hand the same shared bytes to every pack mate.
   const { children } = binomialTree(L.packCount, rootPack, myPack);
   const mates = localMates(c, c.me);
-  const shared = mates.length > 0 ? shareOnce(c, value) : value;
+  const shared = mates.length > 0 ? shareOnce(value) : value;
   c.send(children.map((p) => c.rep(p)), tagBase + T_REMOTE_DOWN, shared);
   c.send(mates, tagBase + T_LOCAL_DOWN, shared);
   return value;

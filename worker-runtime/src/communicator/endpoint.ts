@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { BurstAbortedError, CollectiveTimeoutError, UsageError } from '../errors.js';
 import { decodeBatch, encodeBatch } from '../protocol/batch.js';
-import { bytesOf, dtypeOf, isShared, viewAs, type Payload, type TypedArray } from '../protocol/dtype.js';
-import { HEADER_BYTES, writeHeader } from '../protocol/frame.js';
+import { bytesOf, dtypeOf, isShared, sharedCopy, viewAs, type Payload, type TypedArray } from '../protocol/dtype.js';
+import { chunkCount, encodeFrames, HEADER_BYTES } from '../protocol/frame.js';
 import { SIGNAL, type Ring } from '../shm/ring.js';
 import type { PackLayout } from '../topology.js';
 import type { AbortInfo, FromWorker } from '../pack/messages.js';
@@ -137,7 +137,7 @@ export class Endpoint {
     }
     if (byRef !== undefined) {
       // One post for all pack mates: the main thread hands every one of them the same shared memory.
-      const shared = isShared(bytes) ? bytes : toSharedBytes(bytes);
+      const shared = isShared(bytes) ? bytes : (sharedCopy(bytes) as Uint8Array);
       this.o.port.postMessage({ t: 'send', head: { ...head, dtype }, dsts: byRef, payload: shared });
     }
   }
@@ -286,30 +286,20 @@ export class Endpoint {
   private sendRemote(h: EnvelopeHead, bytes: Uint8Array): void {
     const total = bytes.byteLength;
     const chunk = this.chunkBytes;
-    const count = Math.max(1, Math.ceil(total / chunk));
+    const count = chunkCount(total, chunk);
     const msgId = count > 1 ? Atomics.add(this.o.packCounters, MSG_ID, 1) >>> 0 : 0;
     Atomics.add(this.o.packCounters, INFLIGHT_KIB, inflightKiB(total + count * HEADER_BYTES));
+    const { totalBytes: _t, chunkIndex: _i, chunkCount: _c, chunkBytes: _b, chunkOffset: _o, ...header } = toHeader(h, total, msgId);
+    const pack = this.layout.packOf(h.dst);
     if (this.gatherWrite && total > this.o.inlineMaxBytes && isShared(bytes)) {
-      const { totalBytes: _t, chunkIndex: _i, chunkCount: _c, chunkBytes: _b, chunkOffset: _o, ...header } = toHeader(h, total, msgId);
-      this.o.port.postMessage({ t: 'remote', pack: this.layout.packOf(h.dst), header, payload: bytes, chunkBytes: chunk });
+      this.o.port.postMessage({ t: 'remote', pack, header, payload: bytes, chunkBytes: chunk });
       return;
     }
-    const frames: Uint8Array[] = new Array(count);
-    const transfer: ArrayBuffer[] = new Array(count);
-    const base = toHeader(h, total, msgId);
-    for (let i = 0; i < count; i++) {
-      const off = i * chunk;
-      const len = Math.min(chunk, total - off);
-      // Every byte is written below, so skip zero-filling (allocUnsafeSlow: a buffer of its own, transferable).
-      const frame = Buffer.allocUnsafeSlow(HEADER_BYTES + len);
-      const buf = frame.buffer as ArrayBuffer;
-      writeHeader(frame, { ...base, chunkIndex: i, chunkCount: count, chunkBytes: len, chunkOffset: off });
-      if (len > 0) frame.set(bytes.subarray(off, off + len), HEADER_BYTES);
-      frames[i] = frame;
-      transfer[i] = buf;
-    }
-    this.o.port.postMessage({ t: 'frames', pack: this.layout.packOf(h.dst), frames }, transfer);
+    // Every byte of a frame is written, so no zero-filling; each frame has a buffer of its own, transferred.
+    const frames = encodeFrames(header, bytes, chunk, (n) => Buffer.allocUnsafeSlow(n));
+    this.o.port.postMessage({ t: 'frames', pack, frames }, frames.map((f) => f.buffer as ArrayBuffer));
   }
+
 }
 
 export const MSG_ID = 0;
@@ -326,11 +316,5 @@ function yieldToEventLoop(): Promise<void> {
 
 export function allocShared(bytes: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(bytes));
-}
-
-function toSharedBytes(bytes: Uint8Array): Uint8Array {
-  const out = allocShared(bytes.byteLength);
-  out.set(bytes);
-  return out;
 }
 

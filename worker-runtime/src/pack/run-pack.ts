@@ -5,7 +5,7 @@ import { RING_HEADER_BYTES, ringBodyBytes, writeRingEnvelope } from '../communic
 import { INFLIGHT_KIB, inflightKiB } from '../communicator/endpoint.js';
 import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
 import { describeError, PeerLostError, serializeError, TransportError } from '../errors.js';
-import { HEADER_BYTES, MsgKind, Reassembler, readHeader, writeHeader, type MessageHeader } from '../protocol/frame.js';
+import { chunkHeaders, HEADER_BYTES, MsgKind, Reassembler, readHeader, writeHeader, type MessageHeader } from '../protocol/frame.js';
 import { createRingBuffer, Ring } from '../shm/ring.js';
 import { defaultTransportFactory, type Transport, type TransportFactory } from '../transport/index.js';
 import type { PackConfig } from './config.js';
@@ -282,20 +282,16 @@ class Pack {
   private sendGathered(pack: number, header: MessageHeader, payload: Uint8Array, chunk: number): void {
     const t = this.transport;
     if (t?.sendParts === undefined) return;
-    const total = payload.byteLength;
-    const count = Math.max(1, Math.ceil(total / chunk));
-    const frames: Uint8Array[][] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const off = i * chunk;
-      const len = Math.min(chunk, total - off);
+    const frames = chunkHeaders(header, payload.byteLength, chunk).map((c) => {
       const h = Buffer.allocUnsafe(HEADER_BYTES);
-      writeHeader(h, { ...header, totalBytes: total, chunkIndex: i, chunkCount: count, chunkBytes: len, chunkOffset: off });
-      frames[i] = [h, payload.subarray(off, off + len)];
-      this.wire.framesSent++;
-      this.wire.bytesSent += HEADER_BYTES + len;
-    }
-    this.settle(t.sendParts(pack, frames), pack, total + count * HEADER_BYTES);
+      writeHeader(h, c);
+      return [h, payload.subarray(c.chunkOffset, c.chunkOffset + c.chunkBytes)];
+    });
+    this.wire.framesSent += frames.length;
+    this.wire.bytesSent += payload.byteLength + frames.length * HEADER_BYTES;
+    this.settle(t.sendParts(pack, frames), pack, payload.byteLength + frames.length * HEADER_BYTES);
   }
+
 
   /**
    * Over the direct transport a failed send means the destination is unreachable (it died, or never came

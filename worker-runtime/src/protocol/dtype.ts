@@ -108,16 +108,16 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** A copy of `p` in a new SharedArrayBuffer, as the same kind of typed array (a DataView comes back as bytes). */
+export function sharedCopy(p: Payload): TypedArray {
+  const out = new Uint8Array(new SharedArrayBuffer(p.byteLength));
+  out.set(bytesOf(p));
+  return viewAs(dtypeOf(p), out);
+}
+
 /** True when the payload lives in a SharedArrayBuffer, so other threads can read it without a copy. */
 export function isShared(p: Payload): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && p.buffer instanceof SharedArrayBuffer;
-}
-
-/** Copy `bytes` into a new SharedArrayBuffer-backed Uint8Array. */
-export function toShared(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
-  out.set(bytes);
-  return out;
 }
 
 const encoder = new TextEncoder();

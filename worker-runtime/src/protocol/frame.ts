@@ -133,24 +133,35 @@ export function readHeader(frame: Uint8Array): Header {
 /** The message-level fields of a header; chunking fills in the rest. */
 export type MessageHeader = Omit<Header, 'totalBytes' | 'chunkIndex' | 'chunkCount' | 'chunkBytes' | 'chunkOffset'>;
 
-/**
- * Splits one message into frames of at most `chunkBytes` payload each. A zero-length message is one frame
- * with an empty payload (so it is delivered, not lost). Each frame is a fresh buffer: header + chunk.
- */
-export function encodeFrames(h: MessageHeader, payload: Uint8Array, chunkBytes: number): Uint8Array[] {
+/** How many frames a message of `total` bytes takes: at least one, so an empty message is still sent. */
+export function chunkCount(total: number, chunkBytes: number): number {
+  return Math.max(1, Math.ceil(total / chunkBytes));
+}
+
+/** The header of every frame of one message (each names its chunk's offset and length). */
+export function chunkHeaders(h: MessageHeader, total: number, chunkBytes: number): Header[] {
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1) throw new FrameError(`chunk size must be a positive integer (got ${chunkBytes})`);
-  const total = payload.byteLength;
-  const count = Math.max(1, Math.ceil(total / chunkBytes));
-  const frames: Uint8Array[] = new Array(count);
+  const count = chunkCount(total, chunkBytes);
+  const out: Header[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const off = i * chunkBytes;
-    const len = Math.min(chunkBytes, total - off);
-    const frame = new Uint8Array(HEADER_BYTES + len);
-    writeHeader(frame, { ...h, totalBytes: total, chunkIndex: i, chunkCount: count, chunkBytes: len, chunkOffset: off });
-    if (len > 0) frame.set(payload.subarray(off, off + len), HEADER_BYTES);
-    frames[i] = frame;
+    out[i] = { ...h, totalBytes: total, chunkIndex: i, chunkCount: count, chunkBytes: Math.min(chunkBytes, total - off), chunkOffset: off };
   }
-  return frames;
+  return out;
+}
+
+/**
+ * Splits one message into frames of at most `chunkBytes` payload each. A zero-length message is one frame
+ * with an empty payload (so it is delivered, not lost). Each frame is a fresh buffer from `allocate`:
+ * header + chunk.
+ */
+export function encodeFrames(h: MessageHeader, payload: Uint8Array, chunkBytes: number, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)): Uint8Array[] {
+  return chunkHeaders(h, payload.byteLength, chunkBytes).map((c) => {
+    const frame = allocate(HEADER_BYTES + c.chunkBytes);
+    writeHeader(frame, c);
+    frame.set(payload.subarray(c.chunkOffset, c.chunkOffset + c.chunkBytes), HEADER_BYTES);
+    return frame;
+  });
 }
 
 /** A fully received message: header plus its whole payload. */
@@ -163,8 +174,8 @@ export interface Message {
 
 /**
  * Reassembles chunked messages, keyed by (sending pack, msg id). Chunks may arrive in any order and
- * interleaved with other messages. `allocate` chooses where payloads land (a SharedArrayBuffer in a pack,
- * so the reassembled message reaches its worker thread without another copy).
+ * interleaved with other messages. `allocate` chooses where payloads land (in a pack: a buffer of its own
+ * per message, which then moves to its worker thread by transfer, without another copy).
  */
 export class Reassembler {
   private readonly partial = new Map<string, { header: Header; payload: Uint8Array; seen: Uint8Array; received: number }>();

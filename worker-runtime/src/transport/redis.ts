@@ -106,38 +106,34 @@ export class RedisTransport implements Transport {
 
 /** Deletes every key of a burst (all packs' inboxes): the operator's finalizer and the launcher call this. */
 export async function deleteRedisBurstKeys(url: string, burstId: string): Promise<number> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  r.on('error', () => {});
-  await r.connect();
-  try {
-    let deleted = 0;
-    let cursor = '0';
-    const pattern = `${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`;
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await r.del(...keys);
-    } while (cursor !== '0');
-    return deleted;
-  } finally {
-    r.disconnect();
-  }
+  let deleted = 0;
+  await scanBurstKeys(url, burstId, async (r, keys) => {
+    deleted += await r.del(...keys);
+  });
+  return deleted;
 }
 
 /** Lists a burst's keys (tests assert that none are left). */
 export async function listRedisBurstKeys(url: string, burstId: string): Promise<string[]> {
+  const out: string[] = [];
+  await scanBurstKeys(url, burstId, async (_r, keys) => {
+    out.push(...keys);
+  });
+  return out;
+}
+
+/** SCANs a burst's keys on a short-lived connection, a batch at a time. */
+async function scanBurstKeys(url: string, burstId: string, each: (r: Redis, keys: string[]) => Promise<void>): Promise<void> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   r.on('error', () => {});
   await r.connect();
   try {
-    const out: string[] = [];
     let cursor = '0';
     do {
       const [next, keys] = await r.scan(cursor, 'MATCH', `${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`, 'COUNT', 1000);
       cursor = next;
-      out.push(...keys);
+      if (keys.length > 0) await each(r, keys);
     } while (cursor !== '0');
-    return out;
   } finally {
     r.disconnect();
   }
