@@ -2,6 +2,7 @@ import type { TerminationReport } from '../../../worker-runtime/src/pack/termina
 import type { KubeClient } from '../../../operator/src/controller/kube.js';
 import { GANG_SCHEDULING_GATE, LABELS } from '../../../operator/src/api/constants.js';
 import { list, paths, type Json } from './kube.js';
+import { OperatorUnderTest } from './operator.js';
 import type { NodePool } from './pool.js';
 import { waitFor } from './wait.js';
 
@@ -47,7 +48,7 @@ export class Flares {
         timeoutMs,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`);
+      throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}\n${OperatorUnderTest.describeAll()}`);
     }
   }
 

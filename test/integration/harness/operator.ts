@@ -29,8 +29,10 @@ export class OperatorUnderTest {
   private child: ChildProcess | undefined;
   private logFile: string;
   private kubeconfigFile: string;
-  port = 0;
   private starts = 0;
+  /** How the last process of this instance ended, when it did on its own (not through stop()). */
+  private exits: string[] = [];
+  private restarting: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly kube: KubeClient,
@@ -81,6 +83,16 @@ export class OperatorUnderTest {
     );
   }
 
+  /** What every instance is doing and the tail of its log: appended to a test's timeout message. */
+  static describeAll(lines = 25): string {
+    return [...OperatorUnderTest.all]
+      .map((o) => {
+        const state = o.child !== undefined ? `running as ${o.identity} (pid ${o.child.pid})` : ['not running', ...o.exits].join('; ');
+        return `operator ${o.o.release}/${o.o.instance ?? 'main'}: ${state}\n${o.logs().trimEnd().split('\n').slice(-lines).join('\n')}`;
+      })
+      .join('\n');
+  }
+
   static async stopAll(): Promise<void> {
     await Promise.all([...OperatorUnderTest.all].map((o) => o.stop('SIGKILL')));
   }
@@ -88,6 +100,27 @@ export class OperatorUnderTest {
   /** Starts the process; resolves once it reconciles (`untilLeading: false`: once it waits for the Lease). */
   async start(untilLeading = true): Promise<void> {
     if (this.child !== undefined) throw new Error('operator already running');
+    this.launch();
+    const marker = `"identity":"${this.identity}"`;
+    await waitFor(
+      `operator ${this.o.release} to start reconciling (log: ${this.logFile})`,
+      () => {
+        if (this.child === undefined) throw new Error(`operator exited early; log:\n${this.logs().slice(-3000)}`);
+        const lines = this.logs().split('\n');
+        const start = lines.findIndex((l) => l.includes('"operator starting"') && l.includes(marker));
+        if (start < 0) return false;
+        return lines.slice(start).some((l) => l.includes(untilLeading ? '"msg":"reconciling"' : '"msg":"waiting for leadership"'));
+      },
+      60_000,
+    );
+  }
+
+  /**
+   * One operator process. Like the chart's Deployment, a process that exits because it lost the Lease
+   * (exit 1 after "exiting: leadership lost": on a loaded machine a renewal can miss its deadline) is
+   * started again a second later; any other exit of its own is left for the test to see.
+   */
+  private launch(): void {
     this.starts++;
     const out = openSync(this.logFile, 'a');
     const args = [
@@ -99,8 +132,10 @@ export class OperatorUnderTest {
       `--identity=${this.identity}`,
       '--metrics-bind-address=127.0.0.1:0',
       '--worker-image=kubeburst/worker:test',
-      '--lease-duration=3s',
-      '--renew-deadline=2s',
+      // Short enough that a takeover after a kill costs seconds, long enough that a renewal on a machine
+      // busy with the rest of the suite rarely misses its deadline.
+      '--lease-duration=5s',
+      '--renew-deadline=4s',
       '--retry-period=500ms',
       '--restart-backoff=1s',
       '--restart-backoff-max=4s',
@@ -110,24 +145,27 @@ export class OperatorUnderTest {
     ];
     const env = { ...process.env };
     delete env.KUBECONFIG;
-    this.child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env });
-    const child = this.child;
-    child.on('exit', () => {
-      if (this.child === child) this.child = undefined;
+    const child = spawn(process.execPath, args, { stdio: ['ignore', out, out], env });
+    this.child = child;
+    const identity = this.identity;
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return; // stopped by the test
+      this.child = undefined;
+      const ownLines = this.logs().split('\n').filter((l) => l.includes(`"identity":"${identity}"`) || l.includes('"msg":"exiting: leadership lost"'));
+      const lostLease = code === 1 && ownLines.at(-1)?.includes('"msg":"exiting: leadership lost"') === true;
+      this.exits.push(`${identity} exited on its own (${signal ?? `code ${code}`})${lostLease ? ', lost the Lease: restarted' : ''}`);
+      if (lostLease) {
+        this.restarting = setTimeout(() => {
+          this.restarting = undefined;
+          if (this.child === undefined) this.launch();
+        }, 1000);
+      }
     });
-    const marker = `"identity":"${this.identity}"`;
-    await waitFor(
-      `operator ${this.o.release} to start reconciling (log: ${this.logFile})`,
-      () => {
-        if (this.child === undefined) throw new Error(`operator exited early; log:\n${this.logs().slice(-3000)}`);
-        const lines = this.logs().split('\n');
-        const start = lines.findIndex((l) => l.includes('"operator starting"') && l.includes(marker));
-        if (start < 0) return false;
-        this.port = JSON.parse(lines[start]!).http as number;
-        return lines.slice(start).some((l) => l.includes(untilLeading ? '"msg":"reconciling"' : '"msg":"waiting for leadership"'));
-      },
-      60_000,
-    );
+  }
+
+  /** Processes started again after losing the Lease (see launch). */
+  get leaseLosses(): number {
+    return this.exits.filter((e) => e.endsWith('restarted')).length;
   }
 
   get identity(): string {
@@ -140,12 +178,14 @@ export class OperatorUnderTest {
 
   /** Stops it: SIGTERM (graceful, releases the Lease) or SIGKILL (a crash). */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    clearTimeout(this.restarting);
+    this.restarting = undefined;
     const child = this.child;
     if (child === undefined) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    this.child = undefined; // an exit we asked for
     child.kill(signal);
     await exited;
-    this.child = undefined;
   }
 
   /** Resolves once this instance logs that it leads. */
@@ -164,6 +204,14 @@ export class OperatorUnderTest {
     } catch {
       return '';
     }
+  }
+
+  /** The current process's metrics port, from its start line. */
+  get port(): number {
+    const marker = `"identity":"${this.identity}"`;
+    const line = this.logs().split('\n').find((l) => l.includes('"operator starting"') && l.includes(marker));
+    if (line === undefined) throw new Error(`${this.identity} has not started`);
+    return JSON.parse(line).http as number;
   }
 
   async metrics(): Promise<string> {
