@@ -79,6 +79,7 @@ export class LeaderElector {
         lastRenew = sent;
         continue;
       }
+      if (left > 0 && Date.now() - sent >= left) this.log.warn('lease renewal got no answer in time', { waitedMs: Date.now() - sent });
       if (Date.now() - lastRenew >= this.o.renewDeadlineMs) {
         this.leading = false;
         if (this.stopped) return;
