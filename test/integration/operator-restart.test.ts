@@ -76,6 +76,21 @@ describe('operator restarts', () => {
     expect(await podUids('steady')).toEqual(before);
   });
 
+  it('a leader frozen past its renew deadline gives up at once when it wakes, and a fresh process leads', async () => {
+    const frozen = op.identity;
+    const lossesBefore = op.leaseLosses;
+    process.kill(op.pid!, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 6_000)); // > --renew-deadline (4 s) and --lease-duration (5 s)
+    process.kill(op.pid!, 'SIGCONT');
+    await waitFor('the frozen leader to exit and be started again', () => op.leaseLosses > lossesBefore && op.identity !== frozen);
+    expect(op.logs()).toContain('"msg":"exiting: leadership lost"');
+    await op.waitLeading();
+    await flares.create('after-freeze', { size: 4, granularity: 2 });
+    await flares.waitPhase('after-freeze', 'Running');
+    await flares.complete('after-freeze');
+    await flares.waitPhase('after-freeze', 'Succeeded');
+  });
+
   it('hands over to a standby at once when the leader stops gracefully (Lease released, not expired)', async () => {
     await op.stop();
     // A long lease: a takeover by expiry would take 20 s; a released lease is taken at the next retry.
