@@ -1,34 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { KubeClient } from '../../operator/src/controller/kube.js';
 import { runLocalFlare } from '../../worker-runtime/src/launch/local.js';
-import { Flares } from '../integration/harness/flare.js';
-import { adminClient, createNamespace, deleteNamespace } from '../integration/harness/kube.js';
-import { OperatorUnderTest } from '../integration/harness/operator.js';
-import { NodePool } from '../integration/harness/pool.js';
+import type { Flares } from '../integration/harness/flare.js';
+import { operatorSuite } from '../integration/harness/suite.js';
 import { runExampleFlare, type ExampleFlare } from './scenario.js';
 
 /** The e2e scenario (scenario.ts) on the local control plane; `make e2e-kind` runs the same on kind. */
-const ns = `e2e-${randomBytes(3).toString('hex')}`;
-let kube: KubeClient;
-let pool: NodePool;
+const suite = operatorSuite('e2e');
+let flares: Flares;
 
 beforeAll(async () => {
-  kube = await adminClient();
-  await createNamespace(kube, ns);
-  pool = new NodePool(kube, ns);
-  await pool.add(2, 16);
-  const op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns });
-  await op.start();
-});
-
-afterAll(async () => {
-  await OperatorUnderTest.stopAll();
-  for (const op of OperatorUnderTest.all) op.uninstall();
-  await deleteNamespace(kube, ns);
-  await pool?.delete();
-  kube?.close();
+  flares = await suite.poolOf('pool', 2, 16);
 });
 
 /**
@@ -46,11 +28,10 @@ async function computeLocally(ex: ExampleFlare): Promise<unknown[]> {
 }
 
 test('the hpo example BurstJob succeeds and its results reach the submitter', async () => {
-  const flares = new Flares(kube, ns, pool);
   const out = await runExampleFlare({
-    kube,
-    namespace: ns,
-    template: pool.template,
+    kube: suite.kube,
+    namespace: suite.ns,
+    template: flares.pool.template,
     timeoutMs: 60_000,
     finishPacks: async (job, ex) => {
       const results = await computeLocally(ex);

@@ -1,12 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { KubeClient } from '../../operator/src/controller/kube.js';
 import { BROKER_FINALIZER } from '../../operator/src/api/constants.js';
 import { redisInboxKey } from '../../worker-runtime/src/transport/redis.js';
-import { Flares } from './harness/flare.js';
-import { adminClient, createNamespace, deleteNamespace, paths, type Json } from './harness/kube.js';
-import { OperatorUnderTest } from './harness/operator.js';
-import { NodePool } from './harness/pool.js';
+import type { Flares } from './harness/flare.js';
+import { paths, type Json } from './harness/kube.js';
+import { operatorSuite } from './harness/suite.js';
 import { waitFor } from './harness/wait.js';
 
 /**
@@ -15,33 +12,19 @@ import { waitFor } from './harness/wait.js';
  * goes. Real Redis on 127.0.0.1:6379 (make services).
  */
 const REDIS = 'redis://127.0.0.1:6379';
-const ns = `it-broker-${randomBytes(3).toString('hex')}`;
-let kube: KubeClient;
+// The broker URL is in a Secret: cleanup needs the chart's opt-in Secret access.
+const suite = operatorSuite('it-broker', { values: ['rbac.readBrokerSecrets=true'] });
+const { ns } = suite;
 let redis: Redis;
-let pool: NodePool;
 let flares: Flares;
 
 beforeAll(async () => {
-  kube = await adminClient();
   redis = new Redis(REDIS, { lazyConnect: true, maxRetriesPerRequest: 2 });
   await redis.connect();
-  await createNamespace(kube, ns);
-  pool = new NodePool(kube, ns);
-  await pool.add(1, 16);
-  flares = new Flares(kube, ns, pool);
-  // The broker URL is in a Secret: cleanup needs the chart's opt-in Secret access.
-  const op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns, values: ['rbac.readBrokerSecrets=true'] });
-  await op.start();
+  flares = await suite.poolOf('pool', 1, 16);
 });
 
-afterAll(async () => {
-  await OperatorUnderTest.stopAll();
-  for (const op of OperatorUnderTest.all) op.uninstall();
-  await deleteNamespace(kube, ns);
-  await pool?.delete();
-  redis?.disconnect();
-  kube?.close();
-});
+afterAll(() => redis?.disconnect());
 
 /** What a killed pack leaves behind: its inbox list. */
 const leaveInbox = (burstId: string, pack: number): Promise<number> => redis.rpush(redisInboxKey(burstId, pack), 'frame');
@@ -49,7 +32,7 @@ const leaveInbox = (burstId: string, pack: number): Promise<number> => redis.rpu
 describe('broker cleanup (Redis transport)', () => {
   it('deletes a failed attempt’s keys, and every attempt’s keys before the finalizer lets the BurstJob go', async () => {
     // A Secret holds the URL: pods get it through env, the operator reads it only to clean up.
-    await kube.create(`/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'redis' }, stringData: { url: REDIS } });
+    await suite.kube.create(`/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'redis' }, stringData: { url: REDIS } });
     await flares.create('rj', { size: 4, granularity: 2, maxRestarts: 1, transport: { kind: 'redis', secretRef: { name: 'redis' } } });
     const running = await flares.waitPhase('rj', 'Running');
     expect(running.metadata.finalizers).toEqual([BROKER_FINALIZER]);
@@ -66,7 +49,7 @@ describe('broker cleanup (Redis transport)', () => {
     await leaveInbox(burstId, 0);
     await leaveInbox(burstId, 1);
     await flares.delete('rj');
-    await waitFor('the BurstJob gone', () => kube.get(paths.burstjob(ns, 'rj')).then(() => false, () => true), 30_000);
+    await waitFor('the BurstJob gone', () => suite.kube.get(paths.burstjob(ns, 'rj')).then(() => false, () => true), 30_000);
     expect(await redis.exists(redisInboxKey(burstId, 0), redisInboxKey(burstId, 1))).toBe(0);
   });
 

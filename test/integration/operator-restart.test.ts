@@ -1,53 +1,34 @@
-import { randomBytes } from 'node:crypto';
-import type { KubeClient } from '../../operator/src/controller/kube.js';
 import { LABELS } from '../../operator/src/api/constants.js';
-import { Flares } from './harness/flare.js';
-import { adminClient, createNamespace, deleteNamespace, type Json } from './harness/kube.js';
+import type { Flares } from './harness/flare.js';
+import type { Json } from './harness/kube.js';
 import { OperatorUnderTest } from './harness/operator.js';
-import { NodePool } from './harness/pool.js';
+import { operatorSuite } from './harness/suite.js';
 import { waitFor } from './harness/wait.js';
 
 /** The operator dies or hands over mid-flare: the flare carries on, with no pod created twice. */
-const suffix = randomBytes(3).toString('hex');
-const ns = `it-restart-${suffix}`;
-let kube: KubeClient;
-let op: OperatorUnderTest;
-let pool: NodePool;
+// A slow client (20 QPS after a burst of 20) so a kill lands mid-creation.
+const suite = operatorSuite('it-restart', { args: ['--kube-api-qps=100', '--kube-api-burst=20', '--pod-create-concurrency=4'] });
+const { ns } = suite;
 let flares: Flares;
 
 beforeAll(async () => {
-  kube = await adminClient();
-  await createNamespace(kube, ns);
-  pool = new NodePool(kube, ns);
-  await pool.add(4, 64, '256Gi', 110);
-  flares = new Flares(kube, ns, pool);
-  op = await OperatorUnderTest.install(kube, { release: ns, namespace: ns, args: ['--kube-api-qps=100', '--kube-api-burst=20', '--pod-create-concurrency=4'] });
-  await op.start();
-});
-
-afterAll(async () => {
-  await OperatorUnderTest.stopAll();
-  op?.uninstall();
-  await deleteNamespace(kube, ns);
-  await pool?.delete();
-  kube?.close();
+  flares = await suite.poolOf('pool', 4, 64, '256Gi', 110);
 });
 
 const podUids = async (name: string): Promise<Map<string, string>> => new Map((await flares.pods(name)).map((p: Json) => [p.metadata.name, p.metadata.uid]));
 
 describe('operator restarts', () => {
   it('killed while creating a flare’s pods: the next operator finishes the job without duplicates', async () => {
-    // A slow client (20 QPS after a burst of 20) so the kill lands mid-creation.
     await flares.create('big', { size: 200, granularity: 1, resources: { cpu: '100m', memory: '64Mi' } });
     await waitFor('some but not all pods created', async () => {
       const n = (await flares.pods('big')).length;
       return n >= 20 && n < 200;
     });
-    await op.stop('SIGKILL');
+    await suite.op.stop('SIGKILL');
     const before = await podUids('big');
     expect(before.size).toBeLessThan(200);
 
-    await op.start(); // waits out the dead operator's Lease first
+    await suite.op.start(); // waits out the dead operator's Lease first
     const running = await flares.waitPhase('big', 'Running', 120_000);
     expect(running.status.attempt.index).toBe(0);
     expect(running.status.restarts).toBeUndefined();
@@ -67,8 +48,8 @@ describe('operator restarts', () => {
     await flares.create('steady', { size: 8, granularity: 2 });
     await flares.waitPhase('steady', 'Running');
     const before = await podUids('steady');
-    await op.stop('SIGKILL');
-    await op.start();
+    await suite.op.stop('SIGKILL');
+    await suite.op.start();
     await flares.complete('steady');
     const done = await flares.waitPhase('steady', 'Succeeded');
     expect(done.status.attempt.index).toBe(0);
@@ -77,14 +58,14 @@ describe('operator restarts', () => {
   });
 
   it('a leader frozen past its renew deadline gives up at once when it wakes, and a fresh process leads', async () => {
-    const frozen = op.identity;
-    const lossesBefore = op.leaseLosses;
-    process.kill(op.pid!, 'SIGSTOP');
+    const frozen = suite.op.identity;
+    const lossesBefore = suite.op.leaseLosses;
+    process.kill(suite.op.pid!, 'SIGSTOP');
     await new Promise((r) => setTimeout(r, 6_000)); // > --renew-deadline (4 s) and --lease-duration (5 s)
-    process.kill(op.pid!, 'SIGCONT');
-    await waitFor('the frozen leader to exit and be started again', () => op.leaseLosses > lossesBefore && op.identity !== frozen);
-    expect(op.logs()).toContain('"msg":"exiting: leadership lost"');
-    await op.waitLeading();
+    process.kill(suite.op.pid!, 'SIGCONT');
+    await waitFor('the frozen leader to exit and be started again', () => suite.op.leaseLosses > lossesBefore && suite.op.identity !== frozen);
+    expect(suite.op.logs()).toContain('"msg":"exiting: leadership lost"');
+    await suite.op.waitLeading();
     await flares.create('after-freeze', { size: 4, granularity: 2 });
     await flares.waitPhase('after-freeze', 'Running');
     await flares.complete('after-freeze');
@@ -92,12 +73,12 @@ describe('operator restarts', () => {
   });
 
   it('hands over to a standby at once when the leader stops gracefully (Lease released, not expired)', async () => {
-    await op.stop();
+    await suite.op.stop();
     // A long lease: a takeover by expiry would take 20 s; a released lease is taken at the next retry.
     const lease = ['--lease-duration=20s', '--renew-deadline=15s'];
-    const leader = await OperatorUnderTest.install(kube, { release: ns, namespace: ns, instance: 'leader', args: lease });
+    const leader = await OperatorUnderTest.install(suite.kube, { release: ns, namespace: ns, instance: 'leader', args: lease });
     await leader.start();
-    const standby = await OperatorUnderTest.install(kube, { release: ns, namespace: ns, instance: 'standby', args: lease });
+    const standby = await OperatorUnderTest.install(suite.kube, { release: ns, namespace: ns, instance: 'standby', args: lease });
     await standby.start(false); // running, caches warm, waiting for the Lease
     const t0 = Date.now();
     await leader.stop('SIGTERM');
