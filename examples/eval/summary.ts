@@ -1,30 +1,15 @@
 import type { RunRecord } from './run.js';
 import { median } from './stats.js';
 
-/** Medians over the repeats of one (app, transport, granularity) cell. */
-export interface Summary {
-  app: string;
+/** Medians over the repeats of one (app, transport, granularity) cell: the measured fields are RunRecord's. */
+export interface Summary
+  extends Pick<RunRecord, 'app' | 'size' | 'granularity' | 'packs' | 'wallMs' | 'startupMs' | 'functionMs' | 'phasesMs' | 'remoteBytes' | 'localBytes' | 'remoteMsgs' | 'wireBytes' | 'cpuSeconds' | 'otherCores'> {
   transport: string;
-  size: number;
-  granularity: number;
-  packs: number;
   runs: number;
   /** Repeats that failed or gave a wrong answer (left out of the medians). */
   failed: number;
   /** Every repeat succeeded and matched the sequential reference. */
   verified: boolean;
-  wallMs: number;
-  startupMs: number;
-  functionMs: number;
-  phasesMs: Record<string, number>;
-  remoteBytes: number;
-  localBytes: number;
-  remoteMsgs: number;
-  wireBytes: number;
-  /** CPU seconds the flare's processes used (median). */
-  cpuSeconds: number;
-  /** Cores other processes kept busy during these flares (median). */
-  otherCores: number;
   /** Last minus first pack process start (ms). */
   processStartSpreadMs: number;
   /** Last minus first function start (ms). */
