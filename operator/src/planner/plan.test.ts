@@ -384,13 +384,19 @@ describe('restarts of the operator and stale pods', () => {
 });
 
 describe('suspend, TTL and the broker finalizer', () => {
-  it('resumed before the suspended attempt’s pods are gone: waits for them, then starts a new attempt (no PackLost, no restart used)', () => {
+  /** A 2-pack job that ran and was then suspended: its pods are being deleted. */
+  const suspendedWhileRunning = (): World => {
     const w = new World(burstJob('j').size(4).granularity(2).obj());
     w.reconcile();
     w.reconcile();
     w.startAll().reconcile();
     w.job = { ...w.job, spec: { ...w.job.spec, suspend: true } };
     w.reconcile();
+    return w;
+  };
+
+  it('resumed before the suspended attempt’s pods are gone: waits for them, then starts a new attempt (no PackLost, no restart used)', () => {
+    const w = suspendedWhileRunning();
     expect(w.podList().every((x) => x.deleting)).toBe(true);
     // Resumed at once: the old pods are still terminating.
     w.job = { ...w.job, spec: { ...w.job.spec, suspend: false } };
@@ -412,12 +418,7 @@ describe('suspend, TTL and the broker finalizer', () => {
   });
 
   it('suspend deletes the pods; resume starts a new attempt', () => {
-    const w = new World(burstJob('j').size(4).granularity(2).obj());
-    w.reconcile();
-    w.reconcile();
-    w.startAll().reconcile();
-    w.job = { ...w.job, spec: { ...w.job.spec, suspend: true } };
-    w.reconcile();
+    const w = suspendedWhileRunning();
     expect(w.status.phase).toBe('Suspended');
     expect(condition(w.status, 'Suspended')).toMatchObject({ status: 'True', reason: 'JobSuspended' });
     expect(w.podList().every((x) => x.deleting)).toBe(true);
