@@ -83,6 +83,8 @@ export interface BoundPod {
   metadata: { namespace: string; name: string; uid?: string; resourceVersion?: string };
   nodeName: string;
   requests: Resources;
+  /** A BurstJob's pack pod (it ends with its burst; other pods may hold their room for good). */
+  pack: boolean;
 }
 
 export function slimBoundPod(pod: Json): BoundPod {
@@ -90,6 +92,7 @@ export function slimBoundPod(pod: Json): BoundPod {
     metadata: { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion },
     nodeName: pod.spec?.nodeName ?? '',
     requests: podRequests(pod),
+    pack: pod.metadata.labels?.[LABELS.jobUid] !== undefined,
   };
 }
 
@@ -98,7 +101,8 @@ export function nodeAllocatable(node: Json): Resources {
   return { cpu: cpuMillis(a.cpu), memory: bytes(a.memory), pods: Number(a.pods ?? 0) };
 }
 
-export function nodeView(node: Json, used: Resources): NodeView {
+/** `used`: requests of every pod bound to the node; `usedByOthers`: of those that are not pack pods. */
+export function nodeView(node: Json, used: Resources, usedByOthers: Resources): NodeView {
   const allocatable = nodeAllocatable(node);
   const ready = (node.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
   return {
@@ -108,5 +112,6 @@ export function nodeView(node: Json, used: Resources): NodeView {
     schedulable: ready && !node.spec?.unschedulable,
     allocatable,
     free: add(allocatable, used, -1),
+    burstable: add(allocatable, usedByOthers, -1),
   };
 }

@@ -30,6 +30,13 @@ describe('room for gang admission', () => {
     ]);
   });
 
+  it('burstable room leaves out what non-burst pods hold (a DaemonSet pod never ends), not what bursts hold', () => {
+    const other = burstJob('o').obj();
+    const daemon: Json = { metadata: { namespace: 'kube-system', name: 'proxy-n1', labels: {} }, spec: { nodeName: 'n1', containers: [{ name: 'p', resources: { requests: { cpu: '100m' } } }] }, status: { phase: 'Running' } };
+    const r = room([node('n1', '16')], [pod(other, 0, 0, { spec: { nodeName: 'n1' } }), daemon], [], []);
+    expect(r.nodes().map((n) => [n.free.cpu, n.burstable.cpu])).toEqual([[11_900, 15_900]]);
+  });
+
   it('counts a pack pod bound in the pack-pod cache before the cluster-wide cache has it, once', () => {
     const admitted = burstJob('a').status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } }).obj();
     const bound = (pack: number, uid: string): Json => {

@@ -74,16 +74,20 @@ export class Room {
    * cache (once, by pod uid) keeps its room from looking free to the next gang.
    */
   nodes(): NodeView[] {
-    const byPod = new Map<string, { nodeName: string; requests: Resources }>();
+    const byPod = new Map<string, { nodeName: string; requests: Resources; pack: boolean }>();
     for (const p of this.src.boundPods.list()) byPod.set(p.metadata.uid ?? `${p.metadata.namespace}/${p.metadata.name}`, p);
     for (const p of this.src.ownPods.list()) {
       if (!p.spec?.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
       const key = p.metadata.uid ?? `${p.metadata.namespace}/${p.metadata.name}`;
-      if (!byPod.has(key)) byPod.set(key, { nodeName: p.spec.nodeName, requests: podRequests(p) });
+      if (!byPod.has(key)) byPod.set(key, { nodeName: p.spec.nodeName, requests: podRequests(p), pack: true });
     }
     const used = new Map<string, Resources>();
-    for (const p of byPod.values()) used.set(p.nodeName, add(used.get(p.nodeName) ?? ZERO, p.requests));
-    return this.src.nodes.list().map((n) => nodeView(n, used.get(n.metadata.name) ?? ZERO));
+    const usedByOthers = new Map<string, Resources>();
+    for (const p of byPod.values()) {
+      used.set(p.nodeName, add(used.get(p.nodeName) ?? ZERO, p.requests));
+      if (!p.pack) usedByOthers.set(p.nodeName, add(usedByOthers.get(p.nodeName) ?? ZERO, p.requests));
+    }
+    return this.src.nodes.list().map((n) => nodeView(n, used.get(n.metadata.name) ?? ZERO, usedByOthers.get(n.metadata.name) ?? ZERO));
   }
 
   /** Unbound pods of other jobs' admitted attempts, grouped per job. */

@@ -38,6 +38,11 @@ export interface NodeView {
   allocatable: Resources;
   /** allocatable minus the requests of the non-terminated pods bound to it. */
   free: Resources;
+  /**
+   * allocatable minus the requests of bound pods that are not BurstJob packs (DaemonSets, system pods, other
+   * workloads): the most a waiting gang can ever get here once running bursts end.
+   */
+  burstable: Resources;
 }
 
 /** What a gang needs: `count` pods of `request` each, per distinct request (a layout "2x48,1x16" has two groups). */
@@ -135,7 +140,7 @@ export type AdmitDecision =
  *     (FIFO with bounded overtaking: an older gang that cannot fit now does not block younger ones that
  *     can, until it has waited `strictFifoAfterMs`; from then on a younger gang that could use any of its
  *     nodes waits behind it, so the room it needs drains instead of being taken again and again. An older
- *     gang that could not fit even into the empty nodes never blocks anyone);
+ *     gang that could not fit even with no burst running on its nodes never blocks anyone);
  *  3. the candidate is admitted only if every one of its pods fits in what is left.
  * Deterministic: the same snapshot gives the same answer, so two operators' reconciles of competing gangs
  * cannot both admit into the same room, and no gang ever holds part of the cluster while waiting.
@@ -174,7 +179,7 @@ export function admit(
       continue;
     }
     const waitedMs = fairness !== undefined && g.waitingSince !== undefined ? fairness.now - g.waitingSince : 0;
-    if (fairness !== undefined && waitedMs >= fairness.strictFifoAfterMs && sharesNodes(g, candidate, nodes) && fitsEmpty(g, nodes)) {
+    if (fairness !== undefined && waitedMs >= fairness.strictFifoAfterMs && sharesNodes(g, candidate, nodes) && fitsWithoutBursts(g, nodes)) {
       return {
         admit: false,
         reason: 'QueuedBehind',
@@ -201,9 +206,12 @@ function sharesNodes(a: GangDemand, b: GangDemand, nodes: readonly NodeView[]): 
   return nodes.some((n) => ineligible(n, a) === null && ineligible(n, b) === null);
 }
 
-/** The gang fits the eligible nodes' allocatable (with nothing else running): waiting can make it fit. */
-function fitsEmpty(g: GangDemand, nodes: readonly NodeView[]): boolean {
-  return place(g, nodes, new Map(nodes.map((n) => [n.name, { ...n.allocatable }])), false) === podCount(g);
+/**
+ * The gang fits the eligible nodes once no other burst runs there (what non-burst pods hold stays taken):
+ * waiting for bursts to end can make it fit.
+ */
+function fitsWithoutBursts(g: GangDemand, nodes: readonly NodeView[]): boolean {
+  return place(g, nodes, new Map(nodes.map((n) => [n.name, { ...n.burstable }])), false) === podCount(g);
 }
 
 export function describeDemand(g: GangDemand): string {

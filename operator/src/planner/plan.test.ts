@@ -137,6 +137,17 @@ describe('gang admission', () => {
     elsewhere.observed.ahead = [{ ...older, nodeSelector: { pool: 'gpu' } }];
     expect(act(elsewhere.reconcile(), 'ungatePods')).toHaveLength(1);
   });
+
+  it('an older gang that only non-burst pods keep from fitting (a DaemonSet on every node) blocks no one', () => {
+    // Packs of the full 48 CPU; each node runs a 100m DaemonSet pod, which never ends: the older gang never fits.
+    const ns = [node('n0').cpu(48).heldByOthers(0.1).obj(), node('n1').cpu(48).heldByOthers(0.1).obj()];
+    const older: GangDemand = { key: 'ns/older', groups: [{ request: { cpu: 48_000, memory: GI, pods: 1 }, count: 2 }], waitingSince: T0 };
+    const w = new World(burstJob('young').size(8).granularity(8).obj(), ns);
+    w.now = T0 + 10 * TEST_POLICY.strictFifoAfterMs;
+    w.observed.ahead = [older];
+    w.reconcile();
+    expect(act(w.reconcile(), 'ungatePods')).toHaveLength(1);
+  });
 });
 
 describe('a flare from creation to results', () => {

@@ -106,21 +106,29 @@ class NodeBuilder {
   private n: NodeView;
   constructor(name: string) {
     const alloc: Resources = { cpu: 32_000, memory: 128 * GI, pods: 110 };
-    this.n = { name, labels: { 'kubernetes.io/hostname': name }, taints: [], schedulable: true, allocatable: alloc, free: { ...alloc } };
+    this.n = { name, labels: { 'kubernetes.io/hostname': name }, taints: [], schedulable: true, allocatable: alloc, free: { ...alloc }, burstable: { ...alloc } };
   }
   cpu(cores: number): this {
     this.n.allocatable = { ...this.n.allocatable, cpu: cores * 1000 };
     this.n.free = { ...this.n.free, cpu: cores * 1000 };
+    this.n.burstable = { ...this.n.burstable, cpu: cores * 1000 };
     return this;
   }
   memoryGi(gi: number): this {
     this.n.allocatable = { ...this.n.allocatable, memory: gi * GI };
     this.n.free = { ...this.n.free, memory: gi * GI };
+    this.n.burstable = { ...this.n.burstable, memory: gi * GI };
     return this;
   }
-  /** Free CPU cores (what bound pods leave). */
+  /** Free CPU cores (what bound pods leave; here, other bursts' pods). */
   free(cores: number): this {
     this.n.free = { ...this.n.free, cpu: cores * 1000 };
+    return this;
+  }
+  /** CPU cores held by pods that are not bursts (a DaemonSet): taken from free and from burstable. */
+  heldByOthers(cores: number): this {
+    this.n.free = { ...this.n.free, cpu: this.n.free.cpu - cores * 1000 };
+    this.n.burstable = { ...this.n.burstable, cpu: this.n.burstable.cpu - cores * 1000 };
     return this;
   }
   label(k: string, v: string): this {
