@@ -137,6 +137,27 @@ describe('a BurstJob on the local control plane', () => {
     await flares.delete('svc-other');
   });
 
+  it('deleted and created again at once under the same name: the new job creates its pods once the old ones are gone', async () => {
+    const flares = await poolOf('again', 1, 16);
+    await flares.create('again', { size: 1 });
+    await flares.waitPhase('again', 'Running');
+    const podPath = paths.pod(ns, (await flares.pods('again'))[0]!.metadata.name);
+    // A slow kubelet: the old pod stays Terminating until the test lets it go.
+    await suite.kube.patch(podPath, { metadata: { finalizers: ['test.kubeburst.io/hold'] } });
+    await flares.delete('again');
+    await waitFor('the old BurstJob gone', () => flares.get('again').then(() => false, () => true), 30_000);
+    const fresh = await flares.create('again', { size: 1 });
+    // The new job's first pod has the old pod's name: its create meets AlreadyExists.
+    await waitFor('the old pod terminating', async () => (await suite.kube.get<Json>(podPath)).metadata.deletionTimestamp !== undefined, 30_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    await suite.kube.patch(podPath, { metadata: { finalizers: null } });
+    // Not a resync (5 min) later: the old pod's delete event frees the name.
+    await flares.waitPhase('again', 'Running', 20_000);
+    const pods = await flares.pods('again');
+    expect(pods.map((p) => p.metadata.labels[LABELS.jobUid])).toEqual([fresh.metadata.uid]);
+    await flares.delete('again');
+  });
+
   it('garbage-collects pods, Service and ConfigMaps when the BurstJob is deleted', async () => {
     const flares = await poolOf('gc', 1, 16);
     await flares.create('gone', { size: 4, granularity: 2 });

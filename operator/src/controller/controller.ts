@@ -145,6 +145,9 @@ export class Controller {
         delete: (p) => {
           this.index(p, false);
           this.executor.deletes.observed(keyOf(p));
+          // A create that met AlreadyExists (an earlier job's pod of the same name, still terminating) waits for
+          // an add event; once that pod is gone the name is free: create again at the next reconcile.
+          this.executor.creates.observed(keyOf(p));
           this.enqueueOwner(p);
           this.kickWaiting();
         },
