@@ -16,6 +16,9 @@ describe('operator configuration', () => {
     [['--restart-backoff=10'], '--restart-backoff (env KUBEBURST_RESTART_BACKOFF): must be a duration such as 500ms, 10s, 5m or 1h'],
     [['--metrics-bind-address=8080'], '--metrics-bind-address (env KUBEBURST_METRICS_BIND_ADDRESS): must be host:port'],
     [['--lease-duration=5s', '--renew-deadline=5s'], '--renew-deadline must be shorter than --lease-duration'],
+    [['--resync-period=600h'], '--resync-period (env KUBEBURST_RESYNC_PERIOD): must be between 1s and 24h'],
+    [['--resync-period=0s'], '--resync-period (env KUBEBURST_RESYNC_PERIOD): must be between 1s and 24h'],
+    [['--retry-period=0ms'], '--retry-period (env KUBEBURST_RETRY_PERIOD): must be between 100ms and 24h'],
     [['--no-such-flag=1'], "Unknown option '--no-such-flag'"],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(ConfigError);

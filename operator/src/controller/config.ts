@@ -6,13 +6,22 @@ import { z } from 'zod';
  * Operator configuration: parsed once in main.ts from flags (with environment fallbacks, which is what
  * the Helm chart sets) and passed down; nothing below reads process.env or argv.
  */
-const duration = z
-  .string()
-  .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be a duration such as 500ms, 10s, 5m or 1h')
-  .transform((d) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d)!;
-    return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  });
+const DAY_MS = 86_400_000;
+/**
+ * A duration flag, in ms, within [minMs, 24h]. Every duration drives a timer: past 2^31 ms setTimeout and
+ * setInterval fire at once (a hot loop), and a period of 0 is one too.
+ */
+const durationIn = (minMs: number) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be a duration such as 500ms, 10s, 5m or 1h')
+    .transform((d) => {
+      const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d)!;
+      return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    })
+    .refine((ms) => ms >= minMs && ms <= DAY_MS, `must be between ${minMs >= 1000 ? `${minMs / 1000}s` : `${minMs}ms`} and 24h`);
+/** A period or timeout: at least 100 ms. */
+const duration = durationIn(100);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false']).transform((b) => b === 'true');
 const address = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]*):\d+$/, 'must be host:port (":8080" for every interface, "127.0.0.1:0" for a free local port)');
@@ -42,12 +51,12 @@ export const ConfigSchema = z.object({
   renewDeadline: duration.default(10_000),
   retryPeriod: duration.default(2_000),
   identity: z.string().min(1).default(`${hostname()}_${process.pid}`),
-  restartBackoff: duration.default(10_000),
+  restartBackoff: durationIn(0).default(10_000),
   restartBackoffMax: duration.default(300_000),
   admissionRecheck: duration.default(30_000),
-  strictFifoAfter: duration.default(300_000),
+  strictFifoAfter: durationIn(0).default(300_000),
   brokerCleanupTimeout: duration.default(300_000),
-  resyncPeriod: duration.default(300_000),
+  resyncPeriod: durationIn(1000).default(300_000),
   watchdog: duration.default(300_000),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
