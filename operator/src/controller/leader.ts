@@ -53,7 +53,9 @@ export class LeaderElector {
   /** Resolves once this instance leads; then keeps renewing until `onLost` or `stop()`. */
   async acquire(onLost: () => void): Promise<void> {
     let announced = false;
+    let sent = 0;
     while (!this.stopped) {
+      sent = Date.now();
       if (await this.tryAcquireOrRenew()) break;
       if (!announced) {
         this.log.info('waiting for leadership', { lease: `${this.o.namespace}/${this.o.name}`, holder: this.observedHolder() });
@@ -64,12 +66,17 @@ export class LeaderElector {
     if (this.stopped) return;
     this.leading = true;
     this.log.info('became leader', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity });
-    void this.renewLoop(onLost);
+    void this.renewLoop(onLost, sent);
   }
 
-  private async renewLoop(onLost: () => void): Promise<void> {
-    // When the last successful renewal was sent: others see the lease as ours from then on at the earliest.
-    let lastRenew = Date.now();
+  /**
+   * `acquiredAt`: when the winning request was sent. The deadline counts from there, not from its answer:
+   * others see the lease as ours from its write on, which is after that, so this replica stops believing it
+   * leads (renewDeadline after the send) before any other can take over (leaseDuration after the write).
+   */
+  private async renewLoop(onLost: () => void, acquiredAt: number): Promise<void> {
+    // When the last successful renewal was sent.
+    let lastRenew = acquiredAt;
     while (!this.stopped && this.leading) {
       await sleep(Math.min(this.o.retryPeriodMs, Math.max(0, lastRenew + this.o.renewDeadlineMs - Date.now())));
       if (this.stopped) return;
@@ -130,10 +137,12 @@ export class LeaderElector {
       }
       const spec = lease.spec ?? {};
       const record = JSON.stringify({ holderIdentity: spec.holderIdentity, renewTime: spec.renewTime, leaseDurationSeconds: spec.leaseDurationSeconds });
-      if (this.observed?.record !== record) this.observed = { record, at: now };
+      // Seen at the answer, not at the request: a slow GET must not move another holder's expiry earlier.
+      const seenAt = Date.now();
+      if (this.observed?.record !== record) this.observed = { record, at: seenAt };
       const holder: string = spec.holderIdentity ?? '';
       const theirDuration = (spec.leaseDurationSeconds ?? leaseSeconds) * 1000;
-      if (holder !== '' && holder !== this.o.identity && this.observed.at + theirDuration > now) return false;
+      if (holder !== '' && holder !== this.o.identity && this.observed.at + theirDuration > seenAt) return false;
       const mine = holder === this.o.identity;
       lease.spec = {
         ...spec,
