@@ -151,8 +151,10 @@ export class OperatorUnderTest {
     child.on('exit', (code, signal) => {
       if (this.child !== child) return; // stopped by the test
       this.child = undefined;
-      const ownLines = this.logs().split('\n').filter((l) => l.includes(`"identity":"${identity}"`) || l.includes('"msg":"exiting: leadership lost"'));
-      const lostLease = code === 1 && ownLines.at(-1)?.includes('"msg":"exiting: leadership lost"') === true;
+      // This process's lines: from its own start line on (the log file is shared by every process of the instance).
+      const lines = this.logs().split('\n');
+      const from = lines.findIndex((l) => l.includes('"operator starting"') && l.includes(`"identity":"${identity}"`));
+      const lostLease = code === 1 && from >= 0 && lines.slice(from).some((l) => l.includes('"msg":"exiting: leadership lost"'));
       this.exits.push(`${identity} exited on its own (${signal ?? `code ${code}`})${lostLease ? ', lost the Lease: restarted' : ''}`);
       if (lostLease) {
         this.restarting = setTimeout(() => {
