@@ -173,7 +173,9 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
             limits: { memory: formatBytes(req.memory) },
           },
           // Ready = joined the start barrier (/readyz turns 200 then): how the operator sees joins.
-          readinessProbe: { httpGet: { path: '/readyz', port: POD.httpPortName }, periodSeconds: 1, failureThreshold: 1, successThreshold: 1 },
+          // Ready = joined, seen within a second. The pack's main thread answers the probe and also relays
+          // messages: three missed probes in a row, not one, before a joined pack counts as not ready.
+          readinessProbe: { httpGet: { path: '/readyz', port: POD.httpPortName }, periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 },
           terminationMessagePath: POD.terminationLog,
           // A pack that crashes before writing its report still says why (the tail of its log).
           terminationMessagePolicy: 'FallbackToLogsOnError',
