@@ -154,6 +154,18 @@ describe('large payloads', () => {
     expect(r.counters.remoteBytesSent).toBe(2 * 16 * MiB);
   });
 
+  test.each(BROKERS)('sends over $kind leave in call order while they wait for send room (256 KiB budget, 64 sends of 128 KiB)', async ({ kind, url }) => {
+    const r = await runLocalFlare({ size: 2, granularity: 1, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'stream', bytes: 128 * 1024, count: 64, from: 0, to: 1 } }, env: { KB_SEND_BUDGET_BYTES: String(256 * 1024) } });
+    expect(r.ok).toBe(true);
+    expect(r.workers[1]!.result).toEqual({ order: Array.from({ length: 64 }, (_, i) => i % 251) });
+  });
+
+  test.each(BROKERS)('a send over $kind within the budget has read its payload when send() returns: overwriting it then changes nothing', async ({ kind, url }) => {
+    const r = await runLocalFlare({ size: 2, granularity: 1, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'stream', bytes: 1024, count: 32, from: 0, to: 1, overwrite: true } } });
+    expect(r.ok).toBe(true);
+    expect(r.workers[1]!.result).toEqual({ order: Array.from({ length: 32 }, (_, i) => i) });
+  });
+
   test.each(BROKERS)('64 MiB across packs over $kind, chunked and reassembled', async ({ kind, url }) => {
     const r = await runLocalFlare({ sweepBrokerKeys: false, size: 4, granularity: 2, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'big', bytes: 64 * MiB, from: 1, to: 3 } } });
     expect(r.ok).toBe(true);

@@ -37,10 +37,10 @@ export class CollCall {
     readonly op: CollOp,
     /** Root rank, or -1. */
     readonly root: number,
-    timeoutMs: number | undefined,
+    /** The call's timeout and deadline, set when it started (its wait for send room included). */
+    limit: WaitLimit,
   ) {
-    const ms = timeoutMs ?? ep.defaultTimeoutMs;
-    this.limit = { timeoutMs: ms, deadline: performance.now() + ms };
+    this.limit = limit;
     this.me = ep.me - group.base;
     this.layout = group.layout;
     this.matcher = ep.matcherFor(group.comm);

@@ -152,11 +152,14 @@ class Collectives implements CollectiveOps {
     const seq = this.collSeq++;
     const rank = root === undefined ? -1 : root - base;
     const run = async (): Promise<R> => {
-      if (this.group.layout.packCount > 1) await this.ep.waitForSendRoom({ op: COLL_NAMES[op] ?? 'collective' }, { timeoutMs: opts?.timeoutMs });
+      // One deadline for the whole call, from when it starts running: its wait for send room included.
+      const timeoutMs = opts?.timeoutMs ?? this.ep.defaultTimeoutMs;
+      const limit = { timeoutMs, deadline: performance.now() + timeoutMs };
+      if (this.group.layout.packCount > 1) await this.ep.waitForSendRoom({ op: COLL_NAMES[op] ?? 'collective' }, limit);
       const matcher = this.ep.matcherFor(this.group.comm);
       matcher.enter(seq, op, rank);
       try {
-        return await body(new CollCall(this.ep, this.group, seq, op, rank, opts?.timeoutMs));
+        return await body(new CollCall(this.ep, this.group, seq, op, rank, limit));
       } finally {
         matcher.leave(seq);
       }
@@ -191,13 +194,46 @@ export class Communicator extends Collectives implements WorkerContext {
     this.pack = new PackGroup(ep);
   }
 
-  async send(dest: number, data: Payload, opts?: CallOptions): Promise<void> {
-    this.ep.layout.checkWorker(dest, 'send: destination');
-    checkPayload('send', data);
-    if (!this.ep.layout.isLocal(dest, this.ep.me)) await this.ep.waitForSendRoom({ op: 'send', peer: dest }, { timeoutMs: opts?.timeoutMs });
+  /**
+   * Sends at once (the payload is read before this returns) unless the pack is over its send budget or
+   * earlier sends of this worker still wait for room: then it queues behind them, so sends leave in call
+   * order, and takes its sequence number only when it leaves (a send that times out leaves no gap).
+   */
+  send(dest: number, data: Payload, opts?: CallOptions): Promise<void> {
+    try {
+      this.ep.layout.checkWorker(dest, 'send: destination');
+      checkPayload('send', data);
+      this.ep.throwIfAborted();
+      // Order is per (source, destination): a pack mate never waits for room, so never behind remote sends.
+      if (this.ep.layout.isLocal(dest, this.ep.me) || (this.queuedSends === 0 && this.ep.hasSendRoom())) {
+        this.sendNow(dest, data);
+        return Promise.resolve();
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.queuedSends++;
+    const run = async (): Promise<void> => {
+      try {
+        await this.ep.waitForSendRoom({ op: 'send', peer: dest }, { timeoutMs: opts?.timeoutMs });
+        this.sendNow(dest, data);
+      } finally {
+        this.queuedSends--;
+      }
+    };
+    const sent = this.sendTail.then(run, run);
+    this.sendTail = sent.catch(() => undefined);
+    return sent;
+  }
+
+  private sendNow(dest: number, data: Payload): void {
     const seq = this.ep.nextP2PSeq(dest);
     this.ep.send([dest], { kind: MsgKind.P2P, src: this.ep.me, seq, tag: 0, op: 0, root: -1, comm: 0 }, data);
   }
+
+  /** Sends waiting for send room, and the last of them (see send). */
+  private queuedSends = 0;
+  private sendTail: Promise<void> = Promise.resolve();
 
   async recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T> {
     this.ep.layout.checkWorker(src, 'recv: source');

@@ -248,6 +248,11 @@ export class Endpoint {
    * Waits while this pack has more than its send budget in flight to other packs (the transport is slower
    * than the workers produce): the backpressure a send and each collective call start with.
    */
+  /** The pack's bytes in flight to other packs are within its send budget. */
+  hasSendRoom(): boolean {
+    return Atomics.load(this.o.packCounters, INFLIGHT_KIB) <= this.o.sendBudgetKiB;
+  }
+
   async waitForSendRoom(site: WaitSite, limit: WaitLimit = {}): Promise<void> {
     const c = this.o.packCounters;
     if (Atomics.load(c, INFLIGHT_KIB) <= this.o.sendBudgetKiB) return;
@@ -288,16 +293,24 @@ export class Endpoint {
     const chunk = this.chunkBytes;
     const count = chunkCount(total, chunk);
     const msgId = count > 1 ? Atomics.add(this.o.packCounters, MSG_ID, 1) >>> 0 : 0;
-    Atomics.add(this.o.packCounters, INFLIGHT_KIB, inflightKiB(total + count * HEADER_BYTES));
     const { totalBytes: _t, chunkIndex: _i, chunkCount: _c, chunkBytes: _b, chunkOffset: _o, ...header } = toHeader(h, total, msgId);
     const pack = this.layout.packOf(h.dst);
-    if (this.gatherWrite && total > this.o.inlineMaxBytes && isShared(bytes)) {
-      this.o.port.postMessage({ t: 'remote', pack, header, payload: bytes, chunkBytes: chunk });
-      return;
+    // Counted before the hand-over (the main thread may release it at once), given back if that throws.
+    const kib = inflightKiB(total + count * HEADER_BYTES);
+    Atomics.add(this.o.packCounters, INFLIGHT_KIB, kib);
+    try {
+      if (this.gatherWrite && total > this.o.inlineMaxBytes && isShared(bytes)) {
+        this.o.port.postMessage({ t: 'remote', pack, header, payload: bytes, chunkBytes: chunk });
+        return;
+      }
+      // Every byte of a frame is written, so no zero-filling; each frame has a buffer of its own, transferred.
+      const frames = encodeFrames(header, bytes, chunk, (n) => Buffer.allocUnsafeSlow(n));
+      this.o.port.postMessage({ t: 'frames', pack, frames }, frames.map((f) => f.buffer as ArrayBuffer));
+    } catch (err) {
+      Atomics.sub(this.o.packCounters, INFLIGHT_KIB, kib);
+      Atomics.notify(this.o.packCounters, INFLIGHT_KIB);
+      throw err;
     }
-    // Every byte of a frame is written, so no zero-filling; each frame has a buffer of its own, transferred.
-    const frames = encodeFrames(header, bytes, chunk, (n) => Buffer.allocUnsafeSlow(n));
-    this.o.port.postMessage({ t: 'frames', pack, frames }, frames.map((f) => f.buffer as ArrayBuffer));
   }
 
 }
