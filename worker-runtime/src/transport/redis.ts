@@ -124,10 +124,12 @@ export async function listRedisBurstKeys(url: string, burstId: string): Promise<
 
 /** SCANs a burst's keys on a short-lived connection, a batch at a time. */
 async function scanBurstKeys(url: string, burstId: string, each: (r: Redis, keys: string[]) => Promise<void>): Promise<void> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  // One connection attempt, no reconnecting: a clean-up against an unreachable server fails once and
+  // leaves no client retrying in the background (which would also keep the process alive).
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   r.on('error', () => {});
-  await r.connect();
   try {
+    await r.connect();
     let cursor = '0';
     do {
       const [next, keys] = await r.scan(cursor, 'MATCH', `${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`, 'COUNT', 1000);
