@@ -59,6 +59,14 @@ export interface WorkerContext extends CollectiveOps {
   readonly info: BurstInfo;
   /** Collectives among this pack's workers only (shared memory, nothing crosses the pack boundary). */
   readonly pack: PackCollectives;
+  /**
+   * Sends `data` to worker `dest`; messages of one (source, destination) pair arrive in send order. The
+   * send is buffered: it resolves once the message is handed to shared memory or the transport, not when
+   * `dest` receives it. Within the pack's send budget (KB_SEND_BUDGET_BYTES, 256 MiB in flight to other
+   * packs) a plain array is read before send() returns; over it, the send waits for room (timeout as for
+   * any call) and reads the array when it leaves: do not change it before the promise resolves. Memory
+   * from alloc() is passed on by reference (see alloc).
+   */
   send(dest: number, data: Payload, opts?: CallOptions): Promise<void>;
   recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T>;
   /**
