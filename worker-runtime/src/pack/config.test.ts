@@ -35,6 +35,7 @@ describe('pack configuration from the environment', () => {
     [{ KB_TRANSPORT: 'carrier-pigeon' }, /KB_TRANSPORT: must be one of nats, redis, direct/],
     [{ KB_BURST_SIZE: 'x' }, /KB_BURST_SIZE: must be an integer >= 1/],
     [{ KB_CHUNK_BYTES: '0' }, /KB_CHUNK_BYTES: must be an integer >= 1/],
+    [{ KB_SEND_BUDGET_BYTES: String(2 ** 41) }, /KB_SEND_BUDGET_BYTES: must be an integer >= 1024 and <= 1099511627776/],
     [{ KB_PARAMS: '{not json' }, /KB_PARAMS: is not valid JSON/],
     [{ KB_PARAMS: '{"list":[1,2]}' }, /KB_PARAMS: has 2 entries but the burst has 7 workers/],
   ])('%j is rejected with the variable named', (patch, message) => {

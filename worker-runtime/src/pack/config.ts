@@ -96,11 +96,11 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     if (v === undefined) throw new ConfigError(k, 'is required');
     return v;
   };
-  const int = (k: string, dflt: number, min = 0): number => {
+  const int = (k: string, dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER): number => {
     const v = get(k);
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new ConfigError(k, `must be an integer >= ${min} (got '${v}')`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(k, `must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''} (got '${v}')`);
     return n;
   };
 
@@ -143,7 +143,8 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     ringBytes: pow2(int(ENV.ringBytes, DEFAULTS.ringBytes, 4096)),
     inlineMaxBytes: int(ENV.inlineMaxBytes, DEFAULTS.inlineMaxBytes, 0),
     spinMicros: int(ENV.spinMicros, defaultSpin(range.end - range.start), 0),
-    sendBudgetBytes: int(ENV.sendBudgetBytes, DEFAULTS.sendBudgetBytes, 1024),
+    // The pack counts bytes in flight in KiB in an Int32: 1 TiB leaves room for what is sent past the budget.
+    sendBudgetBytes: int(ENV.sendBudgetBytes, DEFAULTS.sendBudgetBytes, 1024, 2 ** 40),
     ...(get(ENV.resultFile) !== undefined ? { resultFile: get(ENV.resultFile)! } : {}),
     ...(port !== undefined ? { http: { host: get(ENV.httpHost) ?? '127.0.0.1', port: int(ENV.httpPort, 0, 0) } } : {}),
   };
