@@ -30,7 +30,7 @@ export class OperatorUnderTest {
   private logFile: string;
   private kubeconfigFile: string;
   private starts = 0;
-  /** How the last process of this instance ended, when it did on its own (not through stop()). */
+  /** How earlier processes of this instance ended on their own (not through stop()), oldest first. */
   private exits: string[] = [];
   private restarting: NodeJS.Timeout | undefined;
 
