@@ -244,18 +244,18 @@ export class Endpoint {
     if (this.abortError !== undefined) throw this.abortError;
   }
 
-  /**
-   * Waits while this pack has more than its send budget in flight to other packs (the transport is slower
-   * than the workers produce): the backpressure a send and each collective call start with.
-   */
   /** The pack's bytes in flight to other packs are within its send budget. */
   hasSendRoom(): boolean {
     return Atomics.load(this.o.packCounters, INFLIGHT_KIB) <= this.o.sendBudgetKiB;
   }
 
+  /**
+   * Waits while this pack has more than its send budget in flight to other packs (the transport is slower
+   * than the workers produce): the backpressure a send and each collective call start with.
+   */
   async waitForSendRoom(site: WaitSite, limit: WaitLimit = {}): Promise<void> {
+    if (this.hasSendRoom()) return;
     const c = this.o.packCounters;
-    if (Atomics.load(c, INFLIGHT_KIB) <= this.o.sendBudgetKiB) return;
     const timeoutMs = limit.timeoutMs ?? this.o.defaultTimeoutMs;
     const deadline = limit.deadline ?? performance.now() + timeoutMs;
     for (;;) {
