@@ -22,7 +22,9 @@ export {
 } from './errors.js';
 export type { PackReport, PackEvent, WireCounters } from './pack/run-pack.js';
 export type { WorkerReport, WorkerTimings, AbortInfo } from './pack/messages.js';
-export { ENV as PACK_ENV, DEFAULTS as PACK_DEFAULTS } from './pack/config.js';
+export { ENV as PACK_ENV, DEFAULTS as PACK_DEFAULTS, packConfigFromEnv, type PackConfig } from './pack/config.js';
+export { POD as PACK_POD } from './pack/pod.js';
+export { directUrlTemplate } from './transport/direct-address.js';
 export type { TransportKind } from './transport/types.js';
 export { cleanupBurst } from './launch/cleanup.js';
-export { TERMINATION_LOG_ENV, TERMINATION_MESSAGE_MAX_BYTES, type TerminationReport } from './pack/termination.js';
+export { TERMINATION_MESSAGE_MAX_BYTES, terminationReport, type TerminationReport } from './pack/termination.js';

@@ -15,7 +15,7 @@ import { describeError, KubeburstError } from './errors.js';
 import { packConfigFromEnv } from './pack/config.js';
 import { runPack, type PackEvent } from './pack/run-pack.js';
 import type { AbortInfo } from './pack/messages.js';
-import { TERMINATION_LOG_ENV, writeTerminationReport } from './pack/termination.js';
+import { writeTerminationReport } from './pack/termination.js';
 import './transport/register-direct.js';
 
 // performance.timeOrigin is when this process started, before module loading.
@@ -47,8 +47,7 @@ async function main(): Promise<number> {
   if (cfg.resultFile !== undefined) writeFileSync(cfg.resultFile, json);
   else process.stdout.write(json + '\n');
   // In a pod: a compact report in the termination message, where the operator reads results and failures.
-  const terminationLog = process.env[TERMINATION_LOG_ENV];
-  if (terminationLog) writeTerminationReport(terminationLog, report, cfg.layout.packRange(cfg.packId).start);
+  if (cfg.terminationLog !== undefined) writeTerminationReport(cfg.terminationLog, report, cfg.layout.packRange(cfg.packId).start);
   return report.ok ? 0 : 1;
 }
 

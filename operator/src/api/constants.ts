@@ -113,16 +113,3 @@ export const EVENT = {
   InvalidSpec: REASON.InvalidSpec,
 } as const;
 export type EventReason = (typeof EVENT)[keyof typeof EVENT];
-
-/** The pack container's name, its readiness port, and where the params ConfigMap is mounted. */
-export const POD = {
-  container: 'pack',
-  httpPort: 8080,
-  httpPortName: 'kb-http',
-  /** TCP port of the direct transport between packs. */
-  directPort: 7100,
-  directPortName: 'kb-direct',
-  paramsDir: '/etc/kubeburst/params',
-  paramsKey: 'params.json',
-  terminationLog: '/dev/termination-log',
-} as const;

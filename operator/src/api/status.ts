@@ -71,6 +71,8 @@ export const ResultsRef = z
     key: z.string().min(1).describe('Key of results.json: {"workers": [result of worker 0, 1, …]}.'),
     workers: count.describe('Workers whose result was collected.'),
     missing: count.describe('Workers whose result was not collected (too large for a termination message, or a pack wrote none).'),
+    missingPacks: z.array(count).max(100).optional().describe('Packs whose results were not collected (the first 100).'),
+    message: z.string().max(4096).optional().describe('Why results are missing, pack by pack.'),
   })
   .describe('Where the results of a succeeded burst are.');
 export type ResultsRef = z.infer<typeof ResultsRef>;

@@ -1,5 +1,6 @@
 import { BurstJobSpec } from '../api/burstjob.js';
-import { GANG_SCHEDULING_GATE, LABELS, POD } from '../api/constants.js';
+import { PACK_POD as POD } from '@kubeburst/worker-runtime';
+import { GANG_SCHEDULING_GATE, LABELS } from '../api/constants.js';
 import { readStatus } from '../api/status.js';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
@@ -56,7 +57,7 @@ export function observePod(pod: Json): ObservedPod {
     phase: (st.phase ?? 'Pending') as PodPhase,
     ready,
     deleting: pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
-    ...(term ? { terminated: { exitCode: term.exitCode ?? 0, ...(term.reason ? { reason: term.reason } : {}), ...(term.message ? { message: term.message } : {}) } } : {}),
+    ...(term ? { terminated: { exitCode: term.exitCode ?? 0, ...(term.reason ? { reason: term.reason } : {}), ...(term.message ? { message: term.message } : {}), ...(term.finishedAt ? { finishedAt: term.finishedAt } : {}) } } : {}),
     ...(waiting?.reason ? { waiting: { reason: waiting.reason, ...(waiting.message ? { message: waiting.message } : {}) } } : {}),
     ...(st.reason ? { reason: st.reason } : {}),
     ...(st.message ? { message: st.message } : {}),

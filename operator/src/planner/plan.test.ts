@@ -186,11 +186,27 @@ describe('a flare from creation to results', () => {
     w.reconcile();
     w.startAll().reconcile();
     w.succeedAll();
-    w.pods.get('j-a0-1')!.terminated!.message = '{"v":1,"pack":1,"first":2,"ok":true,"truncated":true}';
+    w.pods.get('j-a0-1')!.terminated!.message = '{"v":1,"pack":1,"first":2,"ok":true,"truncated":true,"fullBytes":5000}';
     w.reconcile();
-    expect(w.status.results).toMatchObject({ workers: 2, missing: 2 });
+    const why = 'results of 1 pack(s) were not collected: pack 1 (workers 2-3): its report with results takes 5000 bytes, over the 4096-byte termination message';
+    expect(w.status.results).toMatchObject({ workers: 2, missing: 2, missingPacks: [1], message: expect.stringContaining(why) });
     expect(JSON.parse(w.results!['results.json']!)).toEqual({ workers: [0, 10, null, null] });
-    expect(w.events.find((e) => e.reason === 'ResultsIncomplete')!.message).toContain('results of 1 pack(s) were not collected (packs 1)');
+    expect(w.events.find((e) => e.reason === 'ResultsIncomplete')!.message).toContain(why);
+  });
+
+  it('says why each pack’s results are missing: too big, no report, or a report for other workers', () => {
+    const w = new World(burstJob('j').size(6).granularity(2).obj());
+    w.reconcile();
+    w.reconcile();
+    w.startAll().reconcile();
+    w.succeedAll();
+    w.pods.get('j-a0-0')!.terminated!.message = 'node: out of memory';
+    w.pods.get('j-a0-2')!.terminated!.message = '{"v":1,"pack":2,"first":0,"ok":true,"results":[1,2]}';
+    w.reconcile();
+    expect(w.status.results).toMatchObject({ workers: 2, missing: 4, missingPacks: [0, 2] });
+    expect(w.status.results!.message).toBe(
+      'results of 2 pack(s) were not collected: pack 0 (workers 0-1): it wrote no report to its termination message; pack 2 (workers 4-5): its report covers workers 0-1, not 4-5',
+    );
   });
 });
 
@@ -253,6 +269,30 @@ describe('failure policy', () => {
     expect(w.status.restarts).toBe(1);
     // Running pods are stopped; the failed one stays for `kubectl logs`.
     expect(w.podList().filter((x) => !x.deleting).map((x) => x.name)).toEqual(['j-a1-0']);
+  });
+
+  it('blames the pack that caused the failure, not the first failed pod it sees', () => {
+    const w = new World(burstJob('j').size(8).granularity(2).maxRestarts(0).obj());
+    w.reconcile();
+    w.reconcile();
+    w.startAll().reconcile();
+    // Pack 2 was killed (no report); packs 0 and 3 aborted because of it and say so. Pack 0 ended first.
+    const aborted = (pack: number): string => JSON.stringify({ v: 1, burst: 'b', pack, ok: false, first: pack * 2, abort: { failedPack: 2, reason: 'pack 2 sent no heartbeat for 1300 ms' }, joined: 1, finished: 2 });
+    w.fail(0, aborted(0));
+    w.fail(3, aborted(3));
+    w.fail(2, 'Killed');
+    w.reconcile();
+    expect(w.status.lastFailure).toMatchObject({ pack: 2, reason: 'PackFailed', message: expect.stringMatching(/^pack 2 \(workers 4-5\) failed: exit code 1/) });
+  });
+
+  it('blames a pack other packs name even while its own pod still runs (a hung pack)', () => {
+    const w = new World(burstJob('j').size(6).granularity(2).maxRestarts(0).obj());
+    w.reconcile();
+    w.reconcile();
+    w.startAll().reconcile();
+    w.fail(0, JSON.stringify({ v: 1, burst: 'b', pack: 0, ok: false, first: 0, abort: { failedPack: 1, reason: 'pack 1 sent no heartbeat for 9000 ms' }, joined: 1, finished: 2 }));
+    w.reconcile();
+    expect(w.status.lastFailure).toMatchObject({ pack: 1, message: 'pack 1 (workers 2-3) failed: pack 0 reports pack 1: pack 1 sent no heartbeat for 9000 ms' });
   });
 
   it('treats a pack pod that disappears after admission as a lost pack', () => {

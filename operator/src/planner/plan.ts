@@ -4,7 +4,7 @@ import { getCondition, setCondition } from './conditions.js';
 import { gangBackend } from './gang.js';
 import { decodeLayout, encodeLayout, layoutFor, packRanges } from './layout.js';
 import { burstIdOf, gangDemand, perWorker } from './pods.js';
-import { collectResults, failureMessage } from './results.js';
+import { collectResults, failureMessage, rootCause } from './results.js';
 import type { Action, JobView, Observed, ObservedPod, Plan, Policy } from './types.js';
 
 /**
@@ -169,8 +169,12 @@ class Planner {
     attempt.admittedTime ??= this.nowIso;
 
     // A pack that failed or vanished after admission ends the attempt: its workers cannot rejoin a running burst.
-    const failed = [...byPack.values()].filter((p) => p.phase === 'Failed').sort((a, b) => a.pack - b.pack)[0];
-    if (failed !== undefined) return this.attemptFailed(REASON.PackFailed, failed.pack, `pack ${failed.pack} (workers ${workersOf(sizes, failed.pack)}) failed: ${failureMessage(failed)}`);
+    const failed = [...byPack.values()].filter((p) => p.phase === 'Failed');
+    if (failed.length > 0) {
+      const cause = rootCause(failed);
+      const why = cause.pod !== undefined ? failureMessage(cause.pod) : `pack ${cause.witness!.pack} reports ${failureMessage(cause.witness!)}`;
+      return this.attemptFailed(REASON.PackFailed, cause.pack, `pack ${cause.pack} (workers ${workersOf(sizes, cause.pack)}) failed: ${why}`);
+    }
     for (let p = 0; p < sizes.length; p++) {
       const pod = byPack.get(p);
       if (pod === undefined || (pod.deleting && pod.phase !== 'Succeeded')) {

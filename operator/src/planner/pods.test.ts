@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packConfigFromEnv, PACK_POD } from '@kubeburst/worker-runtime';
+import { parseDirectUrl } from '../../../worker-runtime/src/transport/direct-address.js';
 import { GANG_SCHEDULING_GATE, LABELS } from '../api/constants.js';
-import { burstIdOf, gangDemand, headlessService, packEnv, packPod, paramsConfigMap } from './pods.js';
+import { burstIdOf, gangDemand, headlessService, packEnv, packPod, packPodName, paramsConfigMap } from './pods.js';
 import { burstJob } from './testing.js';
 
 const envOf = (env: Record<string, unknown>[]) => Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom]));
@@ -67,5 +72,76 @@ describe('pack pods', () => {
       [2, 24_000],
       [1, 2_000],
     ]);
+  });
+
+  it('passes Pod Security Standards "restricted": non-root, no capabilities, RuntimeDefault seccomp, read-only root', () => {
+    expect(pod.spec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.spec.containers[0].volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+  });
+});
+
+/**
+ * The operator–pack contract, checked end to end without a cluster: the pod the planner builds is handed to
+ * the runtime's own parser the way a kubelet would (env values, the Secret's value for secretKeyRef, the
+ * params ConfigMap's file at its mount path), and what the pack then believes must match the pod around it.
+ */
+describe('a planned pack pod, read by the pack runtime', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kb-contract-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The env a container of `pod` would see; the params mount is redirected into `dir`. */
+  function kubeletEnv(pod: any, cm: any, secrets: Record<string, Record<string, string>> = {}): NodeJS.ProcessEnv {
+    const c = pod.spec.containers[0];
+    const mount = c.volumeMounts.find((m: any) => m.name === 'params');
+    const volume = pod.spec.volumes.find((v: any) => v.name === 'params');
+    expect(volume.configMap.name).toBe(cm.metadata.name);
+    const env: NodeJS.ProcessEnv = { HOSTNAME: pod.spec.hostname };
+    for (const e of c.env) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else env[e.name] = secrets[e.valueFrom.secretKeyRef.name]?.[e.valueFrom.secretKeyRef.key];
+    }
+    for (const [key, text] of Object.entries(cm.data as Record<string, string>)) writeFileSync(join(dir, key), text);
+    expect(env.KB_PARAMS_FILE!.startsWith(`${mount.mountPath}/`)).toBe(true);
+    env.KB_PARAMS_FILE = join(dir, env.KB_PARAMS_FILE!.slice(mount.mountPath.length + 1));
+    return env;
+  }
+
+  it('knows its burst, layout, pack, params, timeouts and where to listen and report', () => {
+    const job = burstJob('pr').size(10).granularity(4).params({ list: Array.from({ length: 10 }, (_, w) => ({ w })) }).obj();
+    const sizes = [4, 4, 2];
+    const pod = packPod(job, 1, burstIdOf(job.uid, 1), 1, sizes, { defaultImage: 'img' }) as any;
+    const cfg = packConfigFromEnv(kubeletEnv(pod, paramsConfigMap(job)));
+    const c = pod.spec.containers[0];
+    expect(cfg.burstId).toBe(pod.metadata.annotations['kubeburst.io/burst-id']);
+    expect([cfg.layout.burstSize, cfg.layout.packCount, cfg.packId]).toEqual([10, 3, 1]);
+    expect([...cfg.params]).toEqual([4, 5, 6, 7].map((w) => [w, { w }]));
+    expect(pod.metadata.annotations['kubeburst.io/workers']).toBe('4-7');
+    expect(cfg.modulePath).toBe(job.spec.function.module);
+    expect([cfg.joinTimeoutMs, cfg.operationTimeoutMs]).toEqual([job.spec.timeouts.joinSeconds * 1000, job.spec.timeouts.operationSeconds * 1000]);
+    // The probe asks the port the pack serves; the kubelet reads the file the pack writes.
+    expect(cfg.http).toEqual({ host: '0.0.0.0', port: c.ports.find((p: any) => p.name === c.readinessProbe.httpGet.port).containerPort });
+    expect(c.readinessProbe.httpGet.path).toBe(PACK_POD.readinessPath);
+    expect(cfg.terminationLog).toBe(c.terminationMessagePath);
+  });
+
+  it('over the direct transport, reaches pack p at the DNS name of pack p’s pod under the job’s Service', () => {
+    const job = burstJob('pr').size(12).granularity(4).obj();
+    const svc = headlessService(job) as any;
+    const cfg = packConfigFromEnv(kubeletEnv(packPod(job, 3, 'b', 2, [4, 4, 4], { defaultImage: 'img' }), paramsConfigMap(job)));
+    const addrs = parseDirectUrl(cfg.transport.url, cfg.layout.packCount, cfg.packId);
+    for (let p = 0; p < 3; p++) {
+      const peer = packPod(job, 3, 'b', p, [4, 4, 4], { defaultImage: 'img' }) as any;
+      expect(peer.spec.subdomain).toBe(svc.metadata.name);
+      expect(addrs.peer(p)).toEqual({ kind: 'tcp', host: `${peer.spec.hostname}.${svc.metadata.name}`, port: svc.spec.ports[0].port });
+      expect(peer.spec.hostname).toBe(packPodName('pr', 3, p));
+    }
+    expect(addrs.listen).toEqual({ kind: 'tcp', host: '0.0.0.0', port: svc.spec.ports[0].targetPort });
+  });
+
+  it('takes its broker URL from the Secret the spec names', () => {
+    const job = burstJob('r').size(8).granularity(4).with({ transport: { kind: 'nats', secretRef: { name: 'nats-cred', key: 'url' } } }).obj();
+    const env = kubeletEnv(packPod(job, 0, 'b', 0, [4, 4], { defaultImage: 'img' }), paramsConfigMap(job), { 'nats-cred': { url: 'nats://u:p@nats:4222' } });
+    expect(packConfigFromEnv(env).transport).toMatchObject({ kind: 'nats', url: 'nats://u:p@nats:4222' });
   });
 });

@@ -1,5 +1,6 @@
+import { directUrlTemplate, PACK_ENV as ENV, PACK_POD as POD } from '@kubeburst/worker-runtime';
 import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
-import { ANNOTATIONS, COMPONENTS, LABELS, POD } from '../api/constants.js';
+import { ANNOTATIONS, COMPONENTS, LABELS } from '../api/constants.js';
 import type { GangDemand, Resources } from './capacity.js';
 import { gangBackend } from './gang.js';
 import { packRanges, uniformGranularity } from './layout.js';
@@ -18,7 +19,7 @@ import type { JobView } from './types.js';
  * Names are deterministic, so creating twice is a harmless AlreadyExists and a restarted operator can
  * never duplicate a pod.
  */
-export const packPodName = (job: string, attempt: number, pack: number): string => `${job}-a${attempt}-${pack}`;
+export const packPodName = (job: string, attempt: number, pack: number | string): string => `${job}-a${attempt}-${pack}`;
 export const serviceName = (job: string): string => job;
 export const paramsConfigMapName = (job: string): string => `${job}-params`;
 export const resultsConfigMapName = (job: string): string => `${job}-results`;
@@ -94,36 +95,37 @@ export function resultsConfigMap(job: JobView, data: Record<string, string>): K8
 }
 
 /**
- * The pack's environment (worker-runtime/src/pack/config.ts reads it). One function, so a transport's
- * addressing convention changes in one place.
+ * The pack's environment, named by the runtime's own ENV (worker-runtime/src/pack/config.ts parses it;
+ * pods.test.ts feeds this to that parser). One function, so a transport's addressing convention changes
+ * in one place.
  */
 export function packEnv(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[]): Record<string, unknown>[] {
   const s = job.spec;
   const env: Record<string, unknown>[] = [];
   const set = (name: string, value: string | number): void => void env.push({ name, value: String(value) });
-  set('KB_BURST_ID', burstId);
-  set('KB_BURST_SIZE', s.size);
+  set(ENV.burstId, burstId);
+  set(ENV.burstSize, s.size);
   const g = uniformGranularity(sizes);
-  if (g !== undefined) set('KB_GRANULARITY', g);
-  else set('KB_PACK_SIZES', sizes.join(','));
-  set('KB_PACK_INDEX', pack);
-  set('KB_TRANSPORT', s.transport.kind);
+  if (g !== undefined) set(ENV.granularity, g);
+  else set(ENV.packSizes, sizes.join(','));
+  set(ENV.packIndex, pack);
+  set(ENV.transport, s.transport.kind);
   if (s.transport.kind === 'direct') {
-    // tcp://<job>-a<attempt>-{pack}.<service>:7100 — each pack listens on 0.0.0.0:7100 (transport/direct-address.ts).
-    set('KB_TRANSPORT_URL', `tcp://${packPodName(job.name, attempt, 0).slice(0, -1)}{pack}.${serviceName(job.name)}:${POD.directPort}`);
+    // Pack p is reached at its pod's DNS name under the headless Service; each pack listens on 0.0.0.0:7100.
+    set(ENV.transportUrl, directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.directPort));
   } else if (s.transport.secretRef !== undefined) {
-    env.push({ name: 'KB_TRANSPORT_URL', valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
+    env.push({ name: ENV.transportUrl, valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
   } else if (s.transport.url !== undefined) {
-    set('KB_TRANSPORT_URL', s.transport.url);
+    set(ENV.transportUrl, s.transport.url);
   }
-  set('KB_CHUNK_BYTES', s.transport.chunkBytes);
-  set('KB_FUNCTION', s.function.module);
-  set('KB_PARAMS_FILE', `${POD.paramsDir}/${POD.paramsKey}`);
-  set('KB_JOIN_TIMEOUT_MS', s.timeouts.joinSeconds * 1000);
-  set('KB_OPERATION_TIMEOUT_MS', s.timeouts.operationSeconds * 1000);
-  set('KB_HTTP_HOST', '0.0.0.0');
-  set('KB_HTTP_PORT', POD.httpPort);
-  set('KB_TERMINATION_LOG', POD.terminationLog);
+  set(ENV.chunkBytes, s.transport.chunkBytes);
+  set(ENV.function, s.function.module);
+  set(ENV.paramsFile, `${POD.paramsDir}/${POD.paramsKey}`);
+  set(ENV.joinTimeoutMs, s.timeouts.joinSeconds * 1000);
+  set(ENV.operationTimeoutMs, s.timeouts.operationSeconds * 1000);
+  set(ENV.httpHost, '0.0.0.0');
+  set(ENV.httpPort, POD.httpPort);
+  set(ENV.terminationLog, POD.terminationLog);
   for (const e of s.template?.env ?? []) env.push({ name: e.name, value: e.value });
   return env;
 }
@@ -152,6 +154,9 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 5,
+      // Pod Security Standards "restricted": a fixed non-root uid (an image's named USER cannot be verified
+      // as non-root), the runtime's default seccomp profile; the container drops every capability.
+      securityContext: { runAsNonRoot: true, runAsUser: POD.uid, runAsGroup: POD.uid, seccompProfile: { type: 'RuntimeDefault' } },
       ...(t.nodeSelector ? { nodeSelector: t.nodeSelector } : {}),
       ...(t.tolerations ? { tolerations: t.tolerations } : {}),
       ...(t.serviceAccountName ? { serviceAccountName: t.serviceAccountName } : {}),
@@ -175,15 +180,21 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
           // Ready = joined the start barrier (/readyz turns 200 then): how the operator sees joins.
           // Ready = joined, seen within a second. The pack's main thread answers the probe and also relays
           // messages: three missed probes in a row, not one, before a joined pack counts as not ready.
-          readinessProbe: { httpGet: { path: '/readyz', port: POD.httpPortName }, periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 },
+          readinessProbe: { httpGet: { path: POD.readinessPath, port: POD.httpPortName }, periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 },
           terminationMessagePath: POD.terminationLog,
           // A pack that crashes before writing its report still says why (the tail of its log).
           terminationMessagePolicy: 'FallbackToLogsOnError',
-          volumeMounts: [{ name: 'params', mountPath: POD.paramsDir, readOnly: true }],
-          securityContext: { allowPrivilegeEscalation: false },
+          volumeMounts: [
+            { name: 'params', mountPath: POD.paramsDir, readOnly: true },
+            { name: 'tmp', mountPath: POD.tmpDir },
+          ],
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
         },
       ],
-      volumes: [{ name: 'params', configMap: { name: paramsConfigMapName(job.name) } }],
+      volumes: [
+        { name: 'params', configMap: { name: paramsConfigMapName(job.name) } },
+        { name: 'tmp', emptyDir: {} },
+      ],
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { TerminationReport } from '@kubeburst/worker-runtime';
+import { TERMINATION_MESSAGE_MAX_BYTES, type TerminationReport } from '@kubeburst/worker-runtime';
 import type { ResultsRef } from '../api/status.js';
 import { packRanges } from './layout.js';
 import { resultsConfigMapName } from './pods.js';
@@ -43,6 +43,7 @@ export function collectResults(jobName: string, attempt: number, burstId: string
   const workers: unknown[] = new Array(size).fill(null);
   const ranges = packRanges(sizes);
   const missingPacks: number[] = [];
+  const why: string[] = [];
   let collected = 0;
   for (let p = 0; p < sizes.length; p++) {
     const pod = pods.find((x) => x.pack === p && x.attempt === attempt);
@@ -50,6 +51,7 @@ export function collectResults(jobName: string, attempt: number, burstId: string
     const { start, end } = ranges[p]!;
     if (report?.results === undefined || report.first !== start || report.results.length !== end - start) {
       missingPacks.push(p);
+      why.push(`pack ${p} (workers ${start}-${end - 1}): ${lostBecause(report, start, end)}`);
       continue;
     }
     for (let i = 0; i < report.results.length; i++) workers[start + i] = report.results[i];
@@ -58,7 +60,7 @@ export function collectResults(jobName: string, attempt: number, burstId: string
   let resultsJson = JSON.stringify({ workers });
   let problem: string | undefined;
   if (missingPacks.length > 0) {
-    problem = `results of ${missingPacks.length} pack(s) were not collected (${preview(missingPacks)}): a pack's results must fit its 4096-byte termination message`;
+    problem = `results of ${missingPacks.length} pack(s) were not collected: ${why.slice(0, 8).join('; ')}${why.length > 8 ? `; and ${why.length - 8} more` : ''}`;
   }
   if (Buffer.byteLength(resultsJson) > MAX_RESULTS_BYTES) {
     problem = `results take ${Buffer.byteLength(resultsJson)} bytes, more than a ConfigMap holds (${MAX_RESULTS_BYTES}); write large results to storage from the function`;
@@ -69,9 +71,43 @@ export function collectResults(jobName: string, attempt: number, burstId: string
   const summary = { burstId, attempt, packs: sizes.length, workers: size, collected, missing, missingPacks };
   return {
     data: { [RESULTS_KEY]: resultsJson, [SUMMARY_KEY]: JSON.stringify(summary) },
-    ref: { configMap: resultsConfigMapName(jobName), key: RESULTS_KEY, workers: collected, missing },
+    ref: {
+      configMap: resultsConfigMapName(jobName),
+      key: RESULTS_KEY,
+      workers: collected,
+      missing,
+      ...(missingPacks.length > 0 ? { missingPacks: missingPacks.slice(0, 100) } : {}),
+      ...(problem !== undefined ? { message: problem.slice(0, 4096) } : {}),
+    },
     ...(problem !== undefined ? { problem } : {}),
   };
+}
+
+/**
+ * Which pack ended the attempt, among the failed ones. A pack that aborted because of another names it in
+ * its report (abort.failedPack); a pack that crashed or was killed leaves no report. So: the pack most
+ * reports blame; else a failed pack that blames no other (a crash, or its own worker's error), earliest
+ * first; else the earliest to fail. Lowest index breaks ties. Packs fail within milliseconds of each other,
+ * and the kubelet reports them in any order: the index or the order seen says nothing about the cause.
+ */
+export function rootCause(failed: readonly ObservedPod[]): { pack: number; pod?: ObservedPod; witness?: ObservedPod } {
+  const reports = new Map(failed.map((p) => [p, parseTerminationReport(p.terminated?.message)]));
+  const blames = new Map<number, ObservedPod[]>();
+  for (const [pod, r] of reports) {
+    const blamed = r?.abort?.failedPack;
+    if (blamed !== undefined && blamed !== pod.pack) blames.set(blamed, [...(blames.get(blamed) ?? []), pod]);
+  }
+  const finished = (p: ObservedPod): number => Date.parse(p.terminated?.finishedAt ?? '') || Number.MAX_SAFE_INTEGER;
+  const order = (a: ObservedPod, b: ObservedPod): number => finished(a) - finished(b) || a.pack - b.pack;
+  const mostBlamed = [...blames].sort((a, b) => b[1].length - a[1].length || a[0] - b[0])[0];
+  if (mostBlamed !== undefined) {
+    const [pack, witnesses] = mostBlamed;
+    const pod = failed.find((p) => p.pack === pack);
+    return pod !== undefined ? { pack, pod } : { pack, witness: [...witnesses].sort(order)[0]! };
+  }
+  const selfBlamed = [...reports].filter(([pod, r]) => r?.abort?.failedPack === undefined || r.abort.failedPack === pod.pack).map(([pod]) => pod);
+  const pod = [...(selfBlamed.length > 0 ? selfBlamed : failed)].sort(order)[0]!;
+  return { pack: pod.pack, pod };
 }
 
 /** Why a pack failed, for status and events: the pack's own abort reason, else what Kubernetes says. */
@@ -86,6 +122,10 @@ export function failureMessage(pod: ObservedPod): string {
   return (parts.join(': ') || 'failed').slice(0, 1024);
 }
 
-function preview(xs: number[]): string {
-  return xs.length <= 8 ? `packs ${xs.join(', ')}` : `packs ${xs.slice(0, 8).join(', ')}, …`;
+function lostBecause(report: TerminationReport | undefined, start: number, end: number): string {
+  if (report === undefined) return 'it wrote no report to its termination message';
+  if (report.truncated) {
+    return `its report with results takes ${report.fullBytes ?? `more than ${TERMINATION_MESSAGE_MAX_BYTES}`} bytes, over the ${TERMINATION_MESSAGE_MAX_BYTES}-byte termination message Kubernetes keeps per container; write large results to storage from the function`;
+  }
+  return `its report covers workers ${report.first}-${report.first + (report.results?.length ?? 0) - 1}, not ${start}-${end - 1}`;
 }

@@ -35,7 +35,7 @@ export interface ObservedPod {
   /** Has a deletionTimestamp. */
   deleting: boolean;
   /** The pack container's termination, once it ended. */
-  terminated?: { exitCode: number; reason?: string; message?: string };
+  terminated?: { exitCode: number; reason?: string; message?: string; finishedAt?: string };
   /** Pod-level status reason/message (Evicted, NodeLost…). */
   reason?: string;
   message?: string;

@@ -31,6 +31,8 @@ export interface PackConfig {
   /** A worker's next send waits while the pack has more than this in flight to other packs. */
   sendBudgetBytes: number;
   resultFile?: string;
+  /** Pod termination message file (KB_TERMINATION_LOG). */
+  terminationLog?: string;
   /** Readiness endpoint (/readyz turns 200 once every pack has joined) and /healthz. */
   http?: { host: string; port: number };
 }
@@ -64,6 +66,8 @@ export const ENV = {
   resultFile: 'KB_RESULT_FILE',
   httpPort: 'KB_HTTP_PORT',
   httpHost: 'KB_HTTP_HOST',
+  /** Where to write the compact report that becomes the pod's termination message (pack/termination.ts). */
+  terminationLog: 'KB_TERMINATION_LOG',
 } as const;
 
 export const DEFAULTS = {
@@ -146,6 +150,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     // The pack counts bytes in flight in KiB in an Int32: 1 TiB leaves room for what is sent past the budget.
     sendBudgetBytes: int(ENV.sendBudgetBytes, DEFAULTS.sendBudgetBytes, 1024, 2 ** 40),
     ...(get(ENV.resultFile) !== undefined ? { resultFile: get(ENV.resultFile)! } : {}),
+    ...(get(ENV.terminationLog) !== undefined ? { terminationLog: get(ENV.terminationLog)! } : {}),
     ...(port !== undefined ? { http: { host: get(ENV.httpHost) ?? '127.0.0.1', port: int(ENV.httpPort, 0, 0) } } : {}),
   };
 }

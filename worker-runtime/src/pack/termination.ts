@@ -7,7 +7,6 @@ import type { PackReport } from './run-pack.js';
  * the file into the pod status. Kubernetes keeps at most 4096 bytes of it, so results that do not fit are
  * left out (`truncated`) rather than cut mid-JSON; large results belong in the function's own storage.
  */
-export const TERMINATION_LOG_ENV = 'KB_TERMINATION_LOG';
 export const TERMINATION_MESSAGE_MAX_BYTES = 4096;
 
 export interface TerminationReport {
@@ -20,6 +19,8 @@ export interface TerminationReport {
   results?: unknown[];
   /** Results were left out: they did not fit. */
   truncated?: true;
+  /** With truncated: the bytes the full report would have taken. */
+  fullBytes?: number;
   /** Why the burst failed, as this pack learned it. */
   abort?: { reason: string; failedWorker?: number; failedPack?: number };
   /** Start barrier passed / pack finished (ms since the epoch; 0 if never). */
@@ -39,8 +40,9 @@ export function terminationReport(report: PackReport, first: number, maxBytes = 
   };
   if (report.abort !== undefined) base.abort = { ...report.abort };
   const full = JSON.stringify({ ...base, results: report.workers.map((w) => w.result ?? null) });
-  if (Buffer.byteLength(full) <= maxBytes) return full;
-  const lean: TerminationReport = { ...base, truncated: true };
+  const fullBytes = Buffer.byteLength(full);
+  if (fullBytes <= maxBytes) return full;
+  const lean: TerminationReport = { ...base, truncated: true, fullBytes };
   let text = JSON.stringify(lean);
   if (Buffer.byteLength(text) > maxBytes && lean.abort !== undefined) {
     // Only a huge abort reason can overflow what is left: shorten it.

@@ -17,6 +17,18 @@ import { ConfigError } from '../errors.js';
  */
 export const DIRECT_DEFAULT_PORT = 7100;
 export const DIRECT_URL_FIELD = 'transport.url (KB_TRANSPORT_URL)';
+/** Replaced by the pack index in a one-entry template. */
+export const PACK_PLACEHOLDER = '{pack}';
+
+/**
+ * The one-entry TCP template `tcp://<host of pack {pack}>:<port>`, e.g. each pack pod's DNS name under a
+ * headless Service; parseDirectUrl reads it back.
+ */
+export function directUrlTemplate(hostOfPack: (pack: string) => string, port: number = DIRECT_DEFAULT_PORT): string {
+  const host = hostOfPack(PACK_PLACEHOLDER);
+  if (!host.includes(PACK_PLACEHOLDER)) throw new ConfigError(DIRECT_URL_FIELD, `the host template '${host}' does not depend on the pack index`);
+  return `tcp://${host}:${port}`;
+}
 
 export type DirectEndpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
@@ -45,10 +57,10 @@ export function parseDirectUrl(url: string, packCount: number, me: number): Dire
   let entryOf: (p: number) => string;
   if (entries.length === 1) {
     const template = entries[0]!;
-    if (packCount > 1 && !template.includes('{pack}')) {
+    if (packCount > 1 && !template.includes(PACK_PLACEHOLDER)) {
       throw new ConfigError(DIRECT_URL_FIELD, `'${template}' is one address for ${packCount} packs: put {pack} in it (replaced by the pack index) or list one address per pack`);
     }
-    entryOf = (p) => template.replaceAll('{pack}', String(p));
+    entryOf = (p) => template.replaceAll(PACK_PLACEHOLDER, String(p));
   } else {
     if (entries.length !== packCount) throw new ConfigError(DIRECT_URL_FIELD, `lists ${entries.length} addresses but the burst has ${packCount} packs (one per pack, in pack order)`);
     entryOf = (p) => entries[p]!;

@@ -1,0 +1,27 @@
+import { DIRECT_DEFAULT_PORT } from '../transport/direct-address.js';
+
+/**
+ * The pod half of the operator–pack contract: where a pack pod's runtime listens and what it reads and
+ * writes, next to the environment it parses (pack/config.ts). The operator builds pods from these values
+ * (operator/src/planner/pods.ts), so the two sides cannot drift.
+ */
+export const POD = {
+  container: 'pack',
+  /** /readyz (200 once every pack joined the start barrier) and /healthz. */
+  httpPort: 8080,
+  httpPortName: 'kb-http',
+  readinessPath: '/readyz',
+  livenessPath: '/healthz',
+  /** TCP port of the direct transport between packs; every pack pod listens on 0.0.0.0 there. */
+  directPort: DIRECT_DEFAULT_PORT,
+  directPortName: 'kb-direct',
+  /** The params ConfigMap's mount and key: KB_PARAMS_FILE = paramsDir/paramsKey. */
+  paramsDir: '/etc/kubeburst/params',
+  paramsKey: 'params.json',
+  /** Where the pack writes its compact report (KB_TERMINATION_LOG); the kubelet copies it into the pod status. */
+  terminationLog: '/dev/termination-log',
+  /** A writable emptyDir: the root filesystem is read-only. */
+  tmpDir: '/tmp',
+  /** uid/gid the pack runs as unless the image's numeric USER says otherwise (the worker image's `node`). */
+  uid: 1000,
+} as const;
