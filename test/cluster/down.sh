@@ -25,6 +25,12 @@ fi
 STATE=$(cd "$STATE" && pwd)
 GRACE=${KUBEBURST_STOP_GRACE:-10}
 
+# The real node first: its kubelet needs the API server to delete its pods.
+node_failed=0
+if [[ -e $STATE/node || -e $(node_run_dir "$STATE") ]]; then
+  "$CLUSTER_SCRIPTS_DIR/node-down.sh" "$STATE" || node_failed=1
+fi
+
 # Only signal a pid whose command line names this state dir: after a reboot
 # or a long time the recorded pid may belong to someone else.
 ours() {
@@ -71,4 +77,8 @@ elif [[ -f $STATE/.kubeburst-cluster-state ]]; then
 else
   # Not made by up.sh (no marker): never rm -rf a directory we don't own.
   log "stopped; $STATE has no up.sh marker, left in place"
+fi
+if ((node_failed)); then
+  log "ERROR: the real node was not torn down cleanly (see above)"
+  exit 1
 fi

@@ -18,6 +18,8 @@ ETCD_BIN_DIR=$BIN_CACHE/etcd-$ETCD_VERSION/bin
 KWOK_BIN_DIR=$BIN_CACHE/kwok-$KWOK_VERSION/bin
 KWOK_STAGE_DIR=$BIN_CACHE/kwok-$KWOK_VERSION/stages
 HELM_BIN_DIR=$BIN_CACHE/helm-$HELM_VERSION/bin
+COREDNS_BIN_DIR=$BIN_CACHE/coredns-$COREDNS_VERSION/bin
+PAUSE_BIN_DIR=$BIN_CACHE/pause-$PAUSE_VERSION/bin
 DEFAULT_STATE_DIR=$CACHE_ROOT/cluster-state
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -26,7 +28,9 @@ die() { log "ERROR: $*"; exit 1; }
 # The bin dir that holds a given binary name.
 bin_dir_of() {
   case "$1" in
-    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) echo "$KUBE_BIN_DIR" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet) echo "$KUBE_BIN_DIR" ;;
+    coredns) echo "$COREDNS_BIN_DIR" ;;
+    pause) echo "$PAUSE_BIN_DIR" ;;
     etcd) echo "$ETCD_BIN_DIR" ;;
     kwok) echo "$KWOK_BIN_DIR" ;;
     helm) echo "$HELM_BIN_DIR" ;;
@@ -52,3 +56,25 @@ pid_alive() {
   stat=${stat##*) }
   [[ ${stat:0:1} != Z ]]
 }
+
+# apt_install PKG...: Debian packages, as root (callers check for root first).
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null
+  } || die "apt-get install $* failed"
+}
+
+# The real node (node-up.sh / node-down.sh).
+NODE_BRIDGE=kb0
+NODE_BRIDGE_MAC=02:6b:62:00:00:01
+NODE_GATEWAY=10.245.0.1
+# The `kubernetes` Service's ClusterIP in 10.96.0.0/16 (up.sh's service range).
+NODE_SERVICE_IP=10.96.0.1
+NODE_LABEL=kubeburst.io/real-node
+NODE_INFRA_NS=kubeburst-infra
+NODE_CGROUP=/kubeburst-node
+CNI_BIN_DIR=/usr/lib/cni
+# Sockets and runtime state in /run under a short name (a unix socket path has
+# at most 107 bytes; the checkout may be deep), one per cluster state dir.
+node_run_dir() { echo "/run/kubeburst-node-$(echo "$1" | sha256sum | cut -c1-8)"; }
