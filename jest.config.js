@@ -1,7 +1,9 @@
 /**
  * Unit tests live beside the code (worker-runtime/src, operator/src); integration suites under test/.
- * Two projects: `cluster` (test/integration, test/e2e) needs the local control plane, which its
- * globalSetup starts (test/cluster/up.sh) only when at least one of its tests is selected.
+ * Three projects: `unit`; `cluster` (test/integration: the operator on the local control plane's kwok
+ * nodes); `node` (test/e2e: real containers on the real node). The last two need the local cluster, which
+ * their globalSetup starts (test/cluster/up.sh, node-up.sh) only when one of their tests is selected.
+ * `make test` runs `node` in a time slot of its own (scripts/test.sh): real pods on 2 cores want one.
  */
 const common = {
   testEnvironment: 'node',
@@ -18,6 +20,10 @@ const common = {
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/', '<rootDir>/.cache/'],
 };
 const CLUSTER_TESTS = ['/test/integration/', '/test/e2e/'];
+const clusterHooks = {
+  globalSetup: '<rootDir>/test/integration/harness/global-setup.ts',
+  globalTeardown: '<rootDir>/test/integration/harness/global-teardown.ts',
+};
 
 export default {
   maxWorkers: 2,
@@ -32,11 +38,17 @@ export default {
     },
     {
       ...common,
+      ...clusterHooks,
       displayName: 'cluster',
-      testMatch: CLUSTER_TESTS.map((d) => `<rootDir>${d}**/*.test.ts`),
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-      globalSetup: '<rootDir>/test/integration/harness/global-setup.ts',
-      globalTeardown: '<rootDir>/test/integration/harness/global-teardown.ts',
+    },
+    {
+      ...common,
+      ...clusterHooks,
+      displayName: 'node',
+      testMatch: ['<rootDir>/test/e2e/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     },
   ],
 };

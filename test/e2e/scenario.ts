@@ -1,101 +1,374 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
+import { terminationReport, TERMINATION_MESSAGE_MAX_BYTES, type PackReport } from '../../worker-runtime/src/index.js';
 import { generateRows } from '../../examples/hpo/data.js';
 import { hpoReference } from '../../examples/hpo/reference.js';
 import type { HpoParams } from '../../examples/hpo/worker.js';
+import { pagerankReference } from '../../examples/pagerank/reference.js';
+import { checkRanks } from '../../examples/pagerank/verify.js';
+import type { PageRankParams, PageRankResult } from '../../examples/pagerank/worker.js';
 import type { KubeClient } from '../../operator/src/controller/kube.js';
 import { paths, type Json } from '../../operator/src/controller/kube.js';
 
 /**
- * The end-to-end scenario, written once and run twice:
- *   - here, by `make test` (test/e2e/local.test.ts), on the local control plane with kwok nodes, the
- *     operator running with the Helm chart's ServiceAccount token;
- *   - by `make e2e-kind` (test/e2e/kind/flare.kind.ts), on a kind cluster where the operator is the chart's
- *     Deployment and the packs really run the worker image.
- * It applies the hpo example (examples/hpo/burstjob.yaml) as a BurstJob, waits for Succeeded and checks the
- * results in the ConfigMap the operator wrote against an independent, sequential exhaustive search
- * (examples/hpo/reference.ts), which neither the driver nor the worker code feeds.
+ * The end-to-end scenarios, written once and run by two drivers:
+ *   - test/e2e/node.test.ts (`make test`): the local control plane with a real node (test/cluster/node-up.sh:
+ *     kubelet, containerd, CNI bridge, CoreDNS), images built from the Dockerfiles with buildah;
+ *   - test/e2e/kind/flare.kind.ts (`make e2e-kind`): a kind cluster, images built with docker.
  *
- * The only difference is `finishPacks`: on kind the packs compute and exit by themselves; kwok runs no
- * containers, so the local driver runs the example's worker code with the local launcher (the same pack
- * entrypoint a pod runs) and ends each pack the way its runtime would, reporting what those workers
- * returned through the termination message (see test/integration/harness/flare.ts).
+ * Everything runs the way a user runs it: the operator is `helm install`ed from the chart as its
+ * Deployment (its image, its ServiceAccount, the chart's RBAC only), BurstJobs go in with `kubectl apply`,
+ * packs are real containers of the worker image, and every namespace enforces Pod Security Standards
+ * "restricted". Results are checked against the apps' sequential references, which neither the worker
+ * image nor the driver feeds.
  */
-export const EXAMPLE = 'examples/hpo/burstjob.yaml';
+export interface E2EDriver {
+  readonly name: string;
+  /** Admin client. */
+  readonly kube: KubeClient;
+  /** Runs kubectl against the cluster (admin); throws with its output when it fails. */
+  kubectl(args: string[], input?: string): string;
+  /** Runs helm against the cluster. */
+  helm(args: string[]): string;
+  /** Images built from operator/Dockerfile and worker-runtime/Dockerfile, present on the nodes. */
+  readonly images: { operator: string; worker: string; pullPolicy: 'Never' | 'IfNotPresent' };
+  /** Pod placement onto the driver's node(s): the chart's values and the BurstJobs' template. */
+  readonly placement: { nodeSelector?: Record<string, string>; tolerations?: Json[] };
+  /** Broker URLs as pods see them. */
+  readonly brokers: { redis: string; nats: string };
+  /** Keys of that Redis matching a glob pattern. */
+  redisKeys(pattern: string): Promise<string[]>;
+  /** SIGKILLs a pack pod's container from outside (containerd on its node), as an OOM kill or crash would. */
+  killContainer(pod: Json): Promise<void>;
+  /** Scales every wait (a slow node or a cold kind cluster). */
+  readonly timeScale: number;
+  /** Closes the driver's clients. */
+  close(): void;
+}
+
 /** Where the worker image (worker-runtime/Dockerfile) keeps the compiled examples. */
 export const IMAGE_EXAMPLES = '/opt/kubeburst/examples/dist';
+const REPO = resolve(import.meta.dirname, '../..');
+const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
 
-export interface E2EDriver {
-  kube: KubeClient;
-  namespace: string;
-  /** Worker image (kind); undefined: the operator's default. */
-  image?: string;
-  /** Extra pod template (node pool selector and toleration on kwok). */
-  template?: Json;
-  timeoutMs: number;
-  /** Called once every pack runs; kwok drivers compute the example's results and end the packs with them. */
-  finishPacks(job: string, example: ExampleFlare): Promise<void>;
+export interface E2EContext {
+  readonly d: E2EDriver;
+  readonly release: string;
+  /** The operator's namespace (restricted, like every other). */
+  readonly system: string;
+  /** Namespaces the operator watches; each scenario takes its own. */
+  readonly ns: { examples: string; failures: string; results: string; operator: string };
 }
 
-export interface ExampleFlare {
-  name: string;
-  manifest: Json;
-  params: HpoParams;
+// ---- set-up ---------------------------------------------------------------------------------------
+
+/** Namespaces (restricted), the Redis URL Secret, and the chart installed as a Deployment. */
+export async function installOperator(d: E2EDriver): Promise<E2EContext> {
+  const id = randomBytes(2).toString('hex');
+  const ctx: E2EContext = {
+    d,
+    release: `kb-${id}`,
+    system: `kb-system-${id}`,
+    ns: { examples: `e2e-examples-${id}`, failures: `e2e-failures-${id}`, results: `e2e-results-${id}`, operator: `e2e-operator-${id}` },
+  };
+  for (const name of [ctx.system, ...Object.values(ctx.ns)]) {
+    d.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...RESTRICTED, 'kubeburst.io/test': 'e2e' } } }));
+  }
+  d.kubectl(['-n', ctx.ns.examples, 'create', 'secret', 'generic', 'redis-url', `--from-literal=url=${d.brokers.redis}`]);
+  const [opRepo, opTag] = splitImage(d.images.operator);
+  const [wRepo, wTag] = splitImage(d.images.worker);
+  const values = [
+    `image.repository=${opRepo}`,
+    `image.tag=${opTag}`,
+    `image.pullPolicy=${d.images.pullPolicy}`,
+    `workerImage.repository=${wRepo}`,
+    `workerImage.tag=${wTag}`,
+    `workerImage.pullPolicy=${d.images.pullPolicy}`,
+    `watchNamespaces={${Object.values(ctx.ns).join(',')}}`,
+    // The Redis flare names its URL through a Secret; the operator may read it to delete its keys.
+    'rbac.readBrokerSecrets=true',
+    'operator.restartBackoff=1s',
+    'operator.restartBackoffMax=2s',
+    'operator.logLevel=debug',
+  ];
+  const placement: string[] = [];
+  for (const [k, v] of Object.entries(d.placement.nodeSelector ?? {})) placement.push('--set-string', `nodeSelector.${k.replaceAll('.', '\\.')}=${v}`);
+  ;(d.placement.tolerations ?? []).forEach((t, i) => {
+    for (const [k, v] of Object.entries(t)) placement.push('--set-string', `tolerations[${i}].${k}=${v}`);
+  });
+  d.helm(['install', ctx.release, resolve(REPO, 'helm/kubeburst'), '-n', ctx.system, '--wait', '--timeout', `${Math.round(180 * d.timeScale)}s`, ...values.flatMap((v) => ['--set', v]), ...placement]);
+  return ctx;
 }
 
-export function exampleFlare(d: Pick<E2EDriver, 'namespace' | 'image' | 'template'>): ExampleFlare {
-  const repo = resolve(import.meta.dirname, '../..');
-  const doc = parse(readFileSync(resolve(repo, EXAMPLE), 'utf8')) as Json;
-  const name = `${doc.metadata.name}-e2e`;
-  const manifest = {
-    ...doc,
-    metadata: { name, namespace: d.namespace },
+export async function uninstallOperator(ctx: E2EContext | undefined): Promise<void> {
+  if (ctx === undefined) return;
+  const { d } = ctx;
+  for (const ns of Object.values(ctx.ns)) d.kubectl(['delete', 'burstjobs', '--all', '-n', ns, '--wait=true', '--timeout=60s'], undefined);
+  d.helm(['uninstall', ctx.release, '-n', ctx.system, '--wait', '--timeout', '60s']);
+  d.kubectl(['delete', 'namespace', ctx.system, ...Object.values(ctx.ns), '--wait=true', '--timeout=120s']);
+}
+
+function splitImage(ref: string): [string, string] {
+  const at = ref.lastIndexOf(':');
+  return at > ref.lastIndexOf('/') ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, 'latest'];
+}
+
+// ---- BurstJobs ------------------------------------------------------------------------------------
+
+/** An example's manifest, pointed at its compiled worker in the image and placed on the driver's node. */
+export function exampleManifest(ctx: E2EContext, app: string, ns: string, patch: { name?: string; spec?: Json } = {}): Json {
+  const doc = parse(readFileSync(resolve(REPO, `examples/${app}/burstjob.yaml`), 'utf8')) as Json;
+  return {
+    apiVersion: doc.apiVersion,
+    kind: doc.kind,
+    metadata: { name: patch.name ?? doc.metadata.name, namespace: ns },
     spec: {
       ...doc.spec,
-      function: { ...doc.spec.function, module: `${IMAGE_EXAMPLES}/hpo/worker.js`, ...(d.image ? { image: d.image } : {}) },
-      timeouts: { joinSeconds: 120, scheduleSeconds: 120 },
-      // Small enough for a kind node on a laptop: 4 packs × 4 workers × 100m.
-      resources: { cpu: '100m', memory: '128Mi' },
-      ...(d.template ? { template: d.template } : {}),
+      function: { module: `${IMAGE_EXAMPLES}/${app}/worker.js` },
+      // Small enough that every scenario fits one 2-core node next to the others.
+      resources: { cpu: '25m', memory: '192Mi' },
+      timeouts: { joinSeconds: Math.round(120 * ctx.d.timeScale), scheduleSeconds: Math.round(120 * ctx.d.timeScale), operationSeconds: 120 },
+      ...(Object.keys(ctx.d.placement).length > 0 ? { template: { ...ctx.d.placement } } : {}),
+      ...patch.spec,
     },
   };
-  return { name, manifest, params: doc.spec.params.value as HpoParams };
 }
 
-/** What an honest run must produce: worker 0 reports the configuration the sequential exhaustive search picks. */
-export function reference(params: HpoParams): { index: number; score: number; scores: number[] } {
-  return hpoReference({ features: params.features, blocks: [generateRows(params, 0, params.rows)] }, params, params);
+export function apply(ctx: E2EContext, manifest: Json): void {
+  ctx.d.kubectl(['apply', '-f', '-'], JSON.stringify(manifest));
 }
 
-async function waitPhase(d: E2EDriver, name: string, phases: string[]): Promise<Json> {
-  const deadline = Date.now() + d.timeoutMs;
+export async function burstJob(ctx: E2EContext, ns: string, name: string): Promise<Json> {
+  return ctx.d.kube.get<Json>(paths.burstjob(ns, name));
+}
+
+export async function waitJob(ctx: E2EContext, ns: string, name: string, what: string, pred: (job: Json) => boolean, timeoutMs = 180_000): Promise<Json> {
+  const deadline = Date.now() + timeoutMs * ctx.d.timeScale;
   let job: Json | undefined;
   for (;;) {
-    job = await d.kube.get<Json>(paths.burstjob(d.namespace, name));
-    if (phases.includes(job.status?.phase)) return job;
-    if (job.status?.phase === 'Failed') throw new Error(`${name} failed: ${JSON.stringify(job.status.conditions)}`);
-    if (Date.now() > deadline) throw new Error(`${name} not ${phases.join('/')} after ${d.timeoutMs} ms: ${JSON.stringify(job.status)}`);
+    job = await burstJob(ctx, ns, name).catch(() => undefined);
+    if (job !== undefined && pred(job)) return job;
+    if (Date.now() > deadline) throw new Error(`${ns}/${name}: not ${what} after ${timeoutMs} ms: ${JSON.stringify(job?.status)}\n${await diagnose(ctx, ns)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
-export interface E2EOutcome {
-  job: Json;
-  results: unknown[];
-  best: number;
-  expectedBest: number;
+export const phase = (p: string) => (job: Json) => job.status?.phase === p;
+
+/** Waits for a final phase and insists on the expected one. */
+export async function waitFinished(ctx: E2EContext, ns: string, name: string, expected: 'Succeeded' | 'Failed', timeoutMs = 240_000): Promise<Json> {
+  const job = await waitJob(ctx, ns, name, 'finished', (j) => ['Succeeded', 'Failed'].includes(j.status?.phase), timeoutMs);
+  if (job.status.phase !== expected) throw new Error(`${ns}/${name} ended ${job.status.phase}, expected ${expected}: ${JSON.stringify(job.status)}\n${await diagnose(ctx, ns)}`);
+  return job;
 }
 
-/** Applies the example, waits for it to succeed, and returns its results next to the reference. */
-export async function runExampleFlare(d: E2EDriver): Promise<E2EOutcome> {
-  const ex = exampleFlare(d);
-  const ref = reference(ex.params);
-  await d.kube.create(paths.burstjobs(d.namespace), ex.manifest);
-  const started = await waitPhase(d, ex.name, ['Running', 'Succeeded']);
-  if (started.status.phase === 'Running') await d.finishPacks(ex.name, ex);
-  const job = await waitPhase(d, ex.name, ['Succeeded']);
-  const cm = await d.kube.get<Json>(paths.configmap(d.namespace, job.status.results.configMap));
-  const results = JSON.parse(cm.data[job.status.results.key]).workers as unknown[];
-  return { job, results, best: (results[0] as { best: { index: number } }).best.index, expectedBest: ref.index };
+export async function results(ctx: E2EContext, ns: string, job: Json): Promise<unknown[]> {
+  const cm = await ctx.d.kube.get<Json>(paths.configmap(ns, job.status.results.configMap));
+  return JSON.parse(cm.data[job.status.results.key]).workers as unknown[];
+}
+
+export async function packPods(ctx: E2EContext, ns: string, job: string): Promise<Json[]> {
+  const r = await ctx.d.kube.get<{ items: Json[] }>(`${paths.pods(ns)}?labelSelector=${encodeURIComponent(`kubeburst.io/job-name=${job}`)}`);
+  return r.items;
+}
+
+/** What a failed wait prints: the namespace's pods, their states and the operator's last log lines. */
+export async function diagnose(ctx: E2EContext, ns: string): Promise<string> {
+  const safe = (args: string[]): string => {
+    try {
+      return ctx.d.kubectl(args);
+    } catch (err) {
+      return String(err);
+    }
+  };
+  return [
+    safe(['get', 'pods', '-n', ns, '-o', 'wide']),
+    safe(['get', 'events', '-n', ns, '--sort-by=.lastTimestamp']).split('\n').slice(-25).join('\n'),
+    safe(['logs', '-n', ctx.system, '-l', 'app.kubernetes.io/component=operator', '--tail=40']),
+  ].join('\n');
+}
+
+// ---- references -----------------------------------------------------------------------------------
+
+export function hpoExpectedBest(params: HpoParams): number {
+  return hpoReference({ features: params.features, blocks: [generateRows(params, 0, params.rows)] }, params, params).index;
+}
+
+export function pagerankProblem(params: PageRankParams, workers: unknown[]): string | null {
+  return checkRanks(workers as PageRankResult[], pagerankReference(params, params));
+}
+
+/**
+ * The per-worker hello params that make pack 0's termination message exactly `bytes` long: worker 0's
+ * greeting is padded (worker 0 of the hello example returns every worker's greeting; pack 0 holds workers
+ * 0 and 1). Sized with the runtime's own report builder, with a burst id and timestamps of the real length.
+ */
+export function helloParamsForReport(bytes: number, size = 8, granularity = 2): { list: { greeting: string }[] } {
+  const reportOf = (pad: number): number => {
+    const greetings = Array.from({ length: size }, (_, w) => `${w === 0 ? 'x'.repeat(pad) : 'hello'} from worker ${w} in pack ${Math.floor(w / granularity)}`);
+    const sum = (size * (size - 1)) / 2;
+    const workers = Array.from({ length: granularity }, (_, w) => ({ workerId: w, ok: true, result: w === 0 ? { workerId: 0, sum, greetings } : { workerId: w, sum } }));
+    const report = { burstId: '0123456789-a0', packId: 0, ok: true, workers, timings: { processStart: 0, connected: 0, joined: 1_700_000_000_000, finished: 1_700_000_000_000 } } as unknown as PackReport;
+    return Buffer.byteLength(terminationReport(report, 0, Number.MAX_SAFE_INTEGER));
+  };
+  const pad = bytes - reportOf(0);
+  if (pad < 1 || reportOf(pad) !== bytes) throw new Error(`cannot size a hello report to ${bytes} bytes`);
+  return { list: Array.from({ length: size }, (_, w) => ({ greeting: w === 0 ? 'x'.repeat(pad) : 'hello' })) };
+}
+
+export const TERMINATION_LIMIT = TERMINATION_MESSAGE_MAX_BYTES;
+
+// ---- the scenarios --------------------------------------------------------------------------------
+
+/**
+ * Registers the scenarios as Jest tests. `driver` is called in beforeAll (drivers are built once the
+ * cluster is known).
+ */
+export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
+  let ctx: E2EContext | undefined;
+  let d: E2EDriver | undefined;
+  const c = (): E2EContext => {
+    if (ctx === undefined) throw new Error('the operator was not installed (see beforeAll)');
+    return ctx;
+  };
+
+  beforeAll(async () => {
+    d = await driver();
+    ctx = await installOperator(d);
+  }, 300_000);
+
+  afterAll(async () => {
+    try {
+      await uninstallOperator(ctx);
+    } finally {
+      d?.close();
+    }
+  }, 300_000);
+
+  test('the chart’s operator runs as a restricted, non-root pod and is ready', async () => {
+    const pods = JSON.parse(c().d.kubectl(['get', 'pods', '-n', c().system, '-l', 'app.kubernetes.io/component=operator', '-o', 'json'])).items as Json[];
+    expect(pods).toHaveLength(1);
+    const pod = pods[0]!;
+    expect(pod.status.conditions.find((x: Json) => x.type === 'Ready')?.status).toBe('True');
+    expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.spec.containers[0].image).toBe(c().d.images.operator);
+  });
+
+  test('hello (direct, pod to pod by Service DNS name), hpo (NATS) and pagerank (Redis through a Secret) succeed with the sequential references’ answers', async () => {
+    const { ns } = c();
+    const hello = exampleManifest(c(), 'hello', ns.examples);
+    const hpo = exampleManifest(c(), 'hpo', ns.examples, { spec: { transport: { kind: 'nats', url: c().d.brokers.nats } } });
+    // A graph small enough that a pack's ranks fit its 4 KiB termination message.
+    const prParams: PageRankParams = { scale: 8, edgeFactor: 16, seed: 42, iterations: 20, damping: 0.85 };
+    const pagerank = exampleManifest(c(), 'pagerank', ns.examples, { spec: { params: { value: prParams }, transport: { kind: 'redis', secretRef: { name: 'redis-url', key: 'url' } } } });
+    // All three at once: twelve packs starting together on the node.
+    for (const m of [hello, hpo, pagerank]) apply(c(), m);
+    const finished = await Promise.all([hello, hpo, pagerank].map((m) => waitFinished(c(), ns.examples, m.metadata.name, 'Succeeded')));
+    const [h, p, r] = finished;
+    for (const job of finished) expect(job.status.results).toMatchObject({ missing: 0, workers: job.spec.size });
+
+    const helloOut = (await results(c(), ns.examples, h!)) as Json[];
+    expect(helloOut.map((x) => x.sum)).toEqual(Array(8).fill(28));
+    expect(helloOut[0]!.greetings).toEqual(Array.from({ length: 8 }, (_, w) => `hello from worker ${w} in pack ${Math.floor(w / 2)}`));
+    expect(h!.status.attempt.layout).toBe('4x2');
+
+    const hpoOut = (await results(c(), ns.examples, p!)) as Json[];
+    expect(hpoOut[0]!.best.index).toBe(hpoExpectedBest(hpo.spec.params.value));
+
+    expect(pagerankProblem(prParams, await results(c(), ns.examples, r!))).toBeNull();
+    // The Redis flare's keys are gone once it ended (the packs delete them; the operator makes sure).
+    expect(await c().d.redisKeys(`kb:{${r!.status.attempt.burstId}}*`)).toEqual([]);
+  }, 420_000);
+
+  test('a pack’s container killed mid-run: the others stop within 2 s, the attempt restarts, the job fails when restarts are used up, and nothing is left', async () => {
+    const ns = c().ns.failures;
+    // Runs until killed: a large PageRank over Redis.
+    const job = exampleManifest(c(), 'pagerank', ns, {
+      name: 'killed',
+      spec: { params: { value: { scale: 10, edgeFactor: 8, seed: 7, iterations: 1_000_000, damping: 0.85 } }, transport: { kind: 'redis', url: c().d.brokers.redis }, maxRestarts: 1 },
+    });
+    apply(c(), job);
+    const burstIds: string[] = [];
+    for (const attempt of [0, 1]) {
+      const running = await waitJob(c(), ns, 'killed', `attempt ${attempt} started`, (j) => j.status?.attempt?.index === attempt && j.status.conditions?.some((x: Json) => x.type === 'Started' && x.status === 'True'));
+      burstIds.push(running.status.attempt.burstId);
+      const pods = (await packPods(c(), ns, 'killed')).filter((p) => p.metadata.labels['kubeburst.io/attempt'] === String(attempt));
+      expect(pods).toHaveLength(4);
+      const victim = pods.find((p) => p.metadata.labels['kubeburst.io/pack-index'] === '1')!;
+      const killedAt = Date.now();
+      await c().d.killContainer(victim);
+      // Every other pack of the attempt stops on its own or on the operator's word, and says so in its report.
+      const others = pods.filter((p) => p !== victim).map((p) => p.metadata.name);
+      const stopped = await waitFor(`the other packs of attempt ${attempt} to stop`, async () => {
+        const now = await packPods(c(), ns, 'killed');
+        const states = others.map((n) => now.find((p) => p.metadata.name === n)?.status?.containerStatuses?.[0]?.state?.terminated);
+        return states.every((s) => s !== undefined) ? states : undefined;
+      }, 30_000 * c().d.timeScale);
+      const delays = stopped.map((t) => {
+        const report = JSON.parse(t.message);
+        expect(report.ok).toBe(false);
+        return report.finished - killedAt;
+      });
+      process.stderr.write(`[e2e] attempt ${attempt}: pack 1 killed; the other packs stopped after ${delays.join(', ')} ms\n`);
+      for (const ms of delays) expect(ms).toBeLessThanOrEqual(2000 * c().d.timeScale);
+    }
+    const failed = await waitFinished(c(), ns, 'killed', 'Failed');
+    expect(failed.status.restarts).toBe(1);
+    expect(failed.status.conditions.find((x: Json) => x.type === 'Failed')).toMatchObject({ status: 'True', reason: 'MaxRestartsExceeded' });
+    expect(failed.status.lastFailure).toMatchObject({ attempt: 1, pack: 1, reason: 'PackFailed' });
+    // No pod keeps running, and neither attempt left a key in Redis.
+    await waitFor('no pack pod running', async () => (await packPods(c(), ns, 'killed')).every((p) => ['Succeeded', 'Failed'].includes(p.status.phase)), 30_000);
+    for (const id of burstIds) expect(await c().d.redisKeys(`kb:{${id}}*`)).toEqual([]);
+  }, 420_000);
+
+  test('results at the termination-message limit are kept; over it, the status says which pack lost them and why', async () => {
+    const ns = c().ns.results;
+    apply(c(), exampleManifest(c(), 'hello', ns, { name: 'at-limit', spec: { params: helloParamsForReport(TERMINATION_LIMIT) } }));
+    apply(c(), exampleManifest(c(), 'hello', ns, { name: 'over-limit', spec: { params: helloParamsForReport(TERMINATION_LIMIT + 1) } }));
+    const at = await waitFinished(c(), ns, 'at-limit', 'Succeeded');
+    const over = await waitFinished(c(), ns, 'over-limit', 'Succeeded');
+
+    expect(at.status.results).toMatchObject({ workers: 8, missing: 0 });
+    const atPod = (await packPods(c(), ns, 'at-limit')).find((p) => p.metadata.labels['kubeburst.io/pack-index'] === '0')!;
+    expect(Buffer.byteLength(atPod.status.containerStatuses[0].state.terminated.message)).toBe(TERMINATION_LIMIT);
+    expect(((await results(c(), ns, at)) as Json[])[0]!.greetings[0]).toMatch(/^x+ from worker 0 in pack 0$/);
+
+    expect(over.status.results).toMatchObject({ workers: 6, missing: 2, missingPacks: [0] });
+    expect(over.status.results.message).toMatch(/pack 0 \(workers 0-1\).*4097 bytes.*4096-byte termination message/);
+    const outOver = (await results(c(), ns, over)) as Json[];
+    expect(outOver.slice(0, 2)).toEqual([null, null]);
+    expect(outOver.slice(2).map((x) => x.sum)).toEqual(Array(6).fill(28));
+  }, 300_000);
+
+  test('the operator pod deleted mid-flare: its Deployment brings it back and the flare finishes with no pod created twice', async () => {
+    const ns = c().ns.operator;
+    const prParams: PageRankParams = { scale: 8, edgeFactor: 16, seed: 3, iterations: 4000, damping: 0.85 };
+    apply(c(), exampleManifest(c(), 'pagerank', ns, { name: 'survivor', spec: { params: { value: prParams } } }));
+    await waitJob(c(), ns, 'survivor', 'running', phase('Running'));
+    const before = await packPods(c(), ns, 'survivor');
+    const operatorPods = (): Json[] => JSON.parse(c().d.kubectl(['get', 'pods', '-n', c().system, '-l', 'app.kubernetes.io/component=operator', '-o', 'json'])).items;
+    const old = operatorPods()[0]!.metadata.name as string;
+    c().d.kubectl(['delete', 'pod', '-n', c().system, old, '--wait=false']);
+    const job = await waitFinished(c(), ns, 'survivor', 'Succeeded');
+    const replacement = operatorPods().filter((p) => p.metadata.name !== old && p.status.conditions?.some((x: Json) => x.type === 'Ready' && x.status === 'True'));
+    expect(replacement).toHaveLength(1);
+    const after = await packPods(c(), ns, 'survivor');
+    expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
+    expect(after).toHaveLength(4);
+    expect(job.status.restarts ?? 0).toBe(0);
+    expect(pagerankProblem(prParams, await results(c(), ns, job))).toBeNull();
+  }, 420_000);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -1,28 +1,84 @@
+import { spawnSync } from 'node:child_process';
 import { KubeClient, loadKubeConfig, type Json } from '../../../operator/src/controller/kube.js';
-import { runExampleFlare } from '../scenario.js';
+import { e2eScenarios, type E2EDriver } from '../scenario.js';
 
 /**
- * `make e2e-kind`: the e2e scenario on a kind cluster, where the chart's operator Deployment runs and the
- * packs really execute the worker image. Not part of `make test` (needs Docker and kind); run by
- * `npm test -- --config test/e2e/kind/jest.config.js`.
+ * `make e2e-kind`: the e2e scenarios (scenario.ts) on a kind cluster, with the images `docker build` made
+ * from the Dockerfiles and `kind load`ed. Redis and NATS run as pods in kubeburst-infra. Not part of
+ * `make test` (needs Docker and kind); `make test` runs the same scenarios on its real node.
  */
-const NS = process.env.KUBEBURST_E2E_NAMESPACE ?? 'kubeburst-e2e';
-const IMAGE = process.env.KUBEBURST_E2E_WORKER_IMAGE ?? 'kubeburst/worker:e2e';
-let kube: KubeClient;
+const CONTEXT = process.env.KUBEBURST_E2E_CONTEXT ?? 'kind-kubeburst-e2e';
+const INFRA = 'kubeburst-infra';
 
-beforeAll(async () => {
+function sh(cmd: string, args: string[], input?: string): string {
+  const r = spawnSync(cmd, args, { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+const kubectl = (args: string[], input?: string): string => sh('kubectl', ['--context', CONTEXT, ...args], input);
+
+const BROKERS = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${INFRA}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: redis, namespace: ${INFRA}}
+spec:
+  selector: {matchLabels: {app: redis}}
+  template:
+    metadata: {labels: {app: redis}}
+    spec: {containers: [{name: redis, image: "redis:7-alpine", args: ["--save", "", "--appendonly", "no"], ports: [{containerPort: 6379}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: redis, namespace: ${INFRA}}
+spec: {selector: {app: redis}, ports: [{port: 6379}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: nats, namespace: ${INFRA}}
+spec:
+  selector: {matchLabels: {app: nats}}
+  template:
+    metadata: {labels: {app: nats}}
+    spec: {containers: [{name: nats, image: "nats:2.10-alpine", args: ["-js"], ports: [{containerPort: 4222}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nats, namespace: ${INFRA}}
+spec: {selector: {app: nats}, ports: [{port: 4222}]}
+`;
+
+e2eScenarios(async () => {
   const kc = loadKubeConfig(process.env.KUBECONFIG);
-  if (process.env.KUBEBURST_E2E_CONTEXT) kc.setCurrentContext(process.env.KUBEBURST_E2E_CONTEXT);
-  kube = await KubeClient.create(kc, { qps: 100, burst: 200 });
-  await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }).catch(() => undefined);
-  await kube.delete(`/apis/kubeburst.io/v1alpha1/namespaces/${NS}/burstjobs/hpo-e2e`).catch(() => undefined);
+  kc.setCurrentContext(CONTEXT);
+  const kube = await KubeClient.create(kc, { qps: 100, burst: 200 });
+  kubectl(['apply', '-f', '-'], BROKERS);
+  kubectl(['-n', INFRA, 'rollout', 'status', 'deploy/redis', 'deploy/nats', '--timeout=300s']);
+  const driver: E2EDriver = {
+    name: `kind (${CONTEXT})`,
+    kube,
+    kubectl,
+    helm: (args) => sh('helm', ['--kube-context', CONTEXT, ...args]),
+    images: {
+      operator: process.env.KUBEBURST_E2E_OPERATOR_IMAGE ?? 'docker.io/kubeburst/operator:e2e',
+      worker: process.env.KUBEBURST_E2E_WORKER_IMAGE ?? 'docker.io/kubeburst/worker:e2e',
+      pullPolicy: 'Never',
+    },
+    placement: {},
+    brokers: { redis: `redis://redis.${INFRA}.svc:6379`, nats: `nats://nats.${INFRA}.svc:4222` },
+    async redisKeys(pattern) {
+      return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', '--scan', '--pattern', pattern]).split('\n').filter((k) => k !== '');
+    },
+    async killContainer(pod: Json) {
+      // A kind node is a Docker container named after the node; containerd runs inside it.
+      const id = String(pod.status.containerStatuses[0].containerID).replace(/^containerd:\/\//, '');
+      sh('docker', ['exec', pod.spec.nodeName, 'ctr', '--namespace', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGKILL', id]);
+    },
+    timeScale: 2,
+    close: () => kube.close(),
+  };
+  return driver;
 });
-
-afterAll(() => kube?.close());
-
-test('the hpo example runs on kind, succeeds, and finds the reference search’s best configuration', async () => {
-  const out = await runExampleFlare({ kube, namespace: NS, image: IMAGE, timeoutMs: 600_000, finishPacks: async () => undefined });
-  expect(out.job.status.results).toMatchObject({ workers: 16, missing: 0 });
-  expect(out.best).toBe(out.expectedBest);
-  expect((out.job.status.conditions as Json[]).find((c) => c.type === 'Started')?.status).toBe('True');
-}, 900_000);

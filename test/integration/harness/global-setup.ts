@@ -24,6 +24,10 @@ export default async function globalSetup(): Promise<void> {
   if (up.status !== 0) throw new Error(`starting the local control plane failed (test/cluster/up.sh exited ${up.status}): see the output above`);
   // Stop it afterwards only if this run started it (a developer's running cluster stays up).
   if (!/already running and healthy/.test(up.stderr)) process.env.KUBEBURST_STOP_CLUSTER = state;
+  // The real node (kubelet, containerd, CNI, CoreDNS) and the images its pods run; a no-op when it runs.
+  const node = spawnSync(resolve(REPO, 'test/cluster/node-up.sh'), [state], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  process.stderr.write(node.stderr);
+  if (node.status !== 0) throw new Error(`starting the real node failed (test/cluster/node-up.sh exited ${node.status}): see the output above`);
   // The chart tests render with helm; up.sh builds only what the control plane runs.
   step('building helm', resolve(REPO, 'test/cluster/build.sh'), ['helm']);
   step('building the operator', 'npx', ['tsc', '-b', 'operator']);

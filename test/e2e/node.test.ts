@@ -1,0 +1,46 @@
+import { Redis } from 'ioredis';
+import { adminClient } from '../integration/harness/kube.js';
+import { helm, kubectl, run } from '../integration/harness/env.js';
+import { nodeEnv } from '../integration/harness/node.js';
+import { e2eScenarios, type E2EDriver } from './scenario.js';
+
+/**
+ * The e2e scenarios (scenario.ts) on the local control plane's real node (test/cluster/node-up.sh): real
+ * containers of the images built from the Dockerfiles, a CNI bridge, CoreDNS, and the brokers reached through
+ * the node's forwarders. `make e2e-kind` runs the same scenarios on kind.
+ */
+e2eScenarios(async () => {
+  const node = nodeEnv();
+  const kube = await adminClient();
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const [key, value] = node.label.split('=') as [string, string];
+  const driver: E2EDriver = {
+    name: `real node ${node.name}`,
+    kube,
+    kubectl: (args, input) => kubectl(args, input !== undefined ? { input } : {}).stdout,
+    helm: (args) => helm(args).stdout,
+    images: { operator: node.operatorImage, worker: node.workerImage, pullPolicy: 'Never' },
+    placement: { nodeSelector: { [key]: value }, tolerations: [{ key, operator: 'Equal', value, effect: 'NoSchedule' }] },
+    brokers: { redis: node.redisUrl, nats: node.natsUrl },
+    async redisKeys(pattern) {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        keys.push(...batch);
+        cursor = next;
+      } while (cursor !== '0');
+      return keys;
+    },
+    async killContainer(pod) {
+      const id = String(pod.status.containerStatuses[0].containerID).replace(/^containerd:\/\//, '');
+      run('ctr', ['--address', node.containerdSocket, '--namespace', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGKILL', id]);
+    },
+    timeScale: 1,
+    close() {
+      kube.close();
+      redis.disconnect();
+    },
+  };
+  return driver;
+});
