@@ -1,5 +1,5 @@
 import { FrameError } from '../errors.js';
-import { bytesOf, dtypeOf, isDType, viewAs, type DType, type Payload, type TypedArray } from './dtype.js';
+import { bytesOf, dtypeOf, elementSize, isDType, viewAs, type DType, type Payload, type TypedArray } from './dtype.js';
 
 /**
  * A batch packs several payloads into one message, so a collective crosses a pack boundary once per
@@ -37,7 +37,11 @@ export function encodeBatch(parts: readonly Payload[], allocate: (n: number) => 
   return out;
 }
 
-/** Decodes a batch into views over its buffer (zero copy when the batch itself is 8-byte aligned). */
+/**
+ * Decodes a batch into views over its buffer (zero copy when the batch itself is 8-byte aligned). Bounded
+ * by the batch itself: the entry count is checked against the bytes before the table is read, each length
+ * against what is left; only a misaligned batch is copied, entry by entry (at most its own size).
+ */
 export function decodeBatch(batch: Uint8Array): TypedArray[] {
   if (batch.byteLength < 8) throw new FrameError(`batch of ${batch.byteLength} bytes has no header`);
   const v = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
@@ -51,7 +55,8 @@ export function decodeBatch(batch: Uint8Array): TypedArray[] {
     const dtype = v.getUint8(e + 8);
     if (!isDType(dtype)) throw new FrameError(`batch entry ${i} has unknown element type ${dtype}`);
     off = align8(off);
-    if (off + len > batch.byteLength) throw new FrameError(`batch entry ${i} overruns the batch`);
+    if (off + len > batch.byteLength) throw new FrameError(`batch entry ${i} overruns the batch: ${len} bytes at offset ${off} of ${batch.byteLength}`);
+    if (len % elementSize(dtype) !== 0) throw new FrameError(`batch entry ${i} of ${len} bytes is not a whole number of ${elementSize(dtype)}-byte elements (element type ${dtype})`);
     out[i] = viewAs(dtype as DType, batch.subarray(off, off + len));
     off += len;
   }

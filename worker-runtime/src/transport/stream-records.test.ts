@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { FrameError } from '../errors.js';
-import { encodeRecord, RecordDecoder, RecordType, RECORD_PREFIX_BYTES } from './stream-records.js';
+import { encodeRecord, recordPrefix, RecordDecoder, RecordType, RECORD_PREFIX_BYTES } from './stream-records.js';
 
 const MAX = 1 << 20;
 
@@ -113,5 +113,60 @@ describe('stream records', () => {
         expect(() => d.end()).toThrow(cut < RECORD_PREFIX_BYTES ? /stream ended inside a record prefix/ : /stream ended inside a record \(\d+ of \d+ body bytes\)/);
       }),
     );
+  });
+
+  test('a hostile length prefix is refused before anything is allocated, whatever the split', () => {
+    for (const [type, length] of [[RecordType.Frame, 0xffff_ffff], [RecordType.Frame, MAX + 1], [RecordType.Hello, 0x8000_0000], [RecordType.Bye, 1]] as const) {
+      const bytes = new Uint8Array([...recordPrefix(type, length), 1, 2, 3]);
+      for (let cut = 0; cut <= bytes.byteLength; cut++) {
+        const allocated: number[] = [];
+        const d = new RecordDecoder(() => {}, { maxFrameBytes: MAX, allocate: (n) => (allocated.push(n), new Uint8Array(n)) });
+        expect(() => (d.push(bytes.subarray(0, cut)), d.push(bytes.subarray(cut)))).toThrow(new RegExp(`${length}`));
+        expect(allocated).toEqual([]);
+      }
+    }
+  });
+
+  test('maxHelloBytes sets the hello limit', () => {
+    const d = new RecordDecoder(() => {}, { maxFrameBytes: MAX, maxHelloBytes: 512 });
+    expect(() => d.push(encodeRecord(RecordType.Hello, new Uint8Array(513)))).toThrow(/hello record of 513 bytes \(limit 512\)/);
+  });
+
+  test('maxStreamBytes: a record that would end past it is refused at its prefix; lifting it lets the stream go on', () => {
+    const hello = encodeRecord(RecordType.Hello, new Uint8Array(100));
+    const frame = encodeRecord(RecordType.Frame, new Uint8Array(50_000));
+    // The handshake's worth of bytes, then lifted from onRecord: a pipelined frame in the same chunk decodes.
+    const got: number[] = [];
+    const d: RecordDecoder = new RecordDecoder((_t, body) => (got.push(body.byteLength), (d.maxStreamBytes = Infinity)), { maxFrameBytes: MAX, maxStreamBytes: hello.byteLength });
+    d.push(concat([hello, frame]));
+    expect(got).toEqual([100, 50_000]);
+    // Not lifted: the frame after it is refused before its 50,000 bytes are allocated, at any split.
+    const stream = concat([hello, frame]);
+    for (const cut of [1, 5, hello.byteLength, hello.byteLength + 3, hello.byteLength + 5, hello.byteLength + 9]) {
+      const allocated: number[] = [];
+      const k = new RecordDecoder(() => {}, { maxFrameBytes: MAX, maxStreamBytes: hello.byteLength, allocate: (n) => (allocated.push(n), new Uint8Array(n)) });
+      expect(() => (k.push(stream.subarray(0, cut)), k.push(stream.subarray(cut)))).toThrow(/a 50000-byte record would end at stream byte 50110, past the 105 bytes this stream may carry now \(maxStreamBytes\)/);
+      expect(allocated.every((n) => n <= 100)).toBe(true);
+    }
+    // A first record that does not fit at all (a FRAME where a HELLO belongs) is refused at once.
+    expect(() => new RecordDecoder(() => {}, { maxFrameBytes: MAX, maxStreamBytes: 517 }).push(frame.subarray(0, 5))).toThrow(/past the 517 bytes/);
+  });
+
+  test('after a corrupt prefix the decoder stays failed: nothing after it is decoded', () => {
+    // Was: the next push parsed the following bytes as a fresh record.
+    const got: number[][] = [];
+    const d = new RecordDecoder((_t, body) => got.push([...body]), { maxFrameBytes: MAX });
+    expect(() => (d.push(new Uint8Array([9, 0, 0])), d.push(new Uint8Array([0, 0])))).toThrow(/unknown record type 9/);
+    expect(() => d.push(encodeRecord(RecordType.Frame, new Uint8Array([42])))).toThrow(/the stream already failed \(unknown record type 9/);
+    expect(() => d.end()).toThrow(/the stream ended after it failed/);
+    expect(got).toEqual([]);
+    expect(d.idle).toBe(false);
+  });
+
+  test('recordPrefix refuses a body its 32-bit length cannot describe (it used to wrap: 2^32 + 5 was written as 5)', () => {
+    expect(() => recordPrefix(RecordType.Frame, 2 ** 32 + 5)).toThrow(/record body of 4294967301 bytes does not fit the 32-bit length prefix/);
+    expect(() => recordPrefix(RecordType.Frame, -1)).toThrow(FrameError);
+    expect([...recordPrefix(RecordType.Frame, 0xffff_ffff)]).toEqual([2, 255, 255, 255, 255]);
+    expect([...recordPrefix(RecordType.Hello, 0x0102_0304)]).toEqual([1, 4, 3, 2, 1]);
   });
 });
