@@ -43,12 +43,12 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     });
   }
 
-  // In a cluster nobody watches a pack's process but the other packs: heartbeats (cluster defaults: 200 ms,
-  // 1.2 s). Locally the launcher sees the process die and tells the others at once. Both must abort every
-  // other worker within 2 s, naming the pack.
+  // In a cluster nobody watches a pack's process but the other packs: its neighbours' liveness links close
+  // when it dies. Locally the launcher also sees the process die and tells the others. Both must abort
+  // every other worker within 2 s, naming the pack; heartbeats play no part (their timeout is 15 s).
   test.each([
-    ['heartbeats alone, as in a cluster', false],
-    ['the launcher relaying the death', true],
+    ['its neighbours’ links alone, as in a cluster', false],
+    ['the launcher relaying the death too', true],
   ])('a pack that dies is detected by %s: every other worker rejects within 2 s, naming the pack', async (_how, relay) => {
     let victim: ChildProcess | undefined;
     let killedAt = 0;
@@ -60,8 +60,6 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
       modulePath: scenarios,
       params: { value: { scenario: 'wait-forever' } },
       relayPackDeaths: relay,
-      heartbeatMs: 200,
-      heartbeatTimeoutMs: 1200,
       onSpawn: (p, child) => {
         if (p === 1) victim = child;
       },
@@ -81,13 +79,11 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     expect(r.ok).toBe(false);
     expect(r.exitCodes[1]).toBeNull(); // killed by signal
     expect(r.failure).toMatchObject({ failedPack: 1 });
-    // Brokers notice the silence (heartbeats); the direct transport also sees pack 1's sockets close.
-    const detected = relay
-      ? /pack 1 (process was killed by SIGKILL|lost: direct transport: connection (to|from) pack 1)/
-      : kind === 'direct'
-        ? /pack 1 (sent no heartbeat|lost: direct transport: connection (to|from) pack 1)/
-        : /pack 1 sent no heartbeat/;
+    // Its links close (and over the direct transport its data connections); the launcher may tell first.
+    const detected = relay ? /pack 1 (process was killed by SIGKILL|is gone: its link closed|lost: direct transport: connection (to|from) pack 1)/ : /pack 1 (is gone: its link closed without a goodbye|lost: direct transport: connection (to|from) pack 1)/;
     expect(r.failure!.reason).toMatch(detected);
+    // Every pack settled on the same culprit and reason.
+    expect(new Set(r.packs.map((p) => JSON.stringify(p.abort))).size).toBe(1);
     for (const w of r.workers.filter((x) => x.packId !== 1)) {
       expect(w.ok).toBe(false);
       expect(w.error!.name).toBe('BurstAbortedError');
@@ -101,6 +97,39 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     // cluster) removes what it left.
     if (kind === 'redis') expect(await listRedisBurstKeys(REDIS_URL, r.burstId)).toEqual([]);
   });
+
+  // A frozen pack closes nothing: only its silence on the links gives it away, after the heartbeat
+  // timeout. The others abort; the launcher kills the frozen one after the stop grace.
+  test('a frozen pack (SIGSTOP) is found by its silence, the others abort naming it, and it is killed', async () => {
+    let victim: ChildProcess | undefined;
+    let stoppedAt = 0;
+    const joined = new Set<number>();
+    const r = await runLocalFlare({
+      size: 6,
+      granularity: 2,
+      transport: { kind, url },
+      modulePath: scenarios,
+      params: { value: { scenario: 'wait-forever' } },
+      relayPackDeaths: false,
+      heartbeatTimeoutMs: 2_000,
+      stopGraceMs: 3_000,
+      onSpawn: (p, child) => {
+        if (p === 1) victim = child;
+      },
+      onEvent: (e) => {
+        if (e.event === 'joined') joined.add(e.pack);
+        if (joined.size === 3 && stoppedAt === 0) {
+          stoppedAt = Date.now();
+          victim!.kill('SIGSTOP');
+        }
+      },
+    });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({ failedPack: 1, reason: expect.stringMatching(/^pack 1 sent nothing on its link for \d+ ms/) });
+    expect(r.exitCodes[1]).toBeNull(); // the launcher killed it
+    for (const p of r.packs) expect(p.abort).toEqual(r.failure);
+    for (const w of r.workers.filter((x) => x.packId !== 1)) expect(w.timings.functionEnd - stoppedAt).toBeLessThan(2_000 + 2_000);
+  }, 30_000);
 });
 
 describe('misuse gets a clear error instead of a hang', () => {

@@ -24,6 +24,7 @@ export type { PackReport, PackEvent, WireCounters } from './pack/run-pack.js';
 export type { WorkerReport, WorkerTimings, AbortInfo } from './pack/messages.js';
 export { ENV as PACK_ENV, DEFAULTS as PACK_DEFAULTS, packConfigFromEnv, type PackConfig } from './pack/config.js';
 export { POD as PACK_POD } from './pack/pod.js';
+export { newSecret } from './security/keys.js';
 export { directUrlTemplate } from './transport/direct-address.js';
 export type { TransportKind } from './transport/types.js';
 export { cleanupBurst } from './launch/cleanup.js';

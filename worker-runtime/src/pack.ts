@@ -8,8 +8,13 @@
  * Exit code 0 when every worker of the burst succeeded, 1 when the burst failed, 2 on bad configuration.
  * The report (per-worker results, timestamps, traffic) goes to KB_RESULT_FILE, or to stdout as one JSON line.
  * Progress events go to the parent over IPC when there is one, else to stderr as JSON log lines.
+ *
+ * SIGTERM or SIGINT (a pod being deleted, the launcher stopping the flare) aborts the burst and the pack
+ * ends as it does on any abort, report included; a second signal exits at once. A pack started by a
+ * launcher over IPC aborts when the launcher goes away (it was killed): no pack outlives its CLI. The pack
+ * exits once it has reported, whatever client socket may still linger.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { describeError, KubeburstError } from './errors.js';
 import { packConfigFromEnv } from './pack/config.js';
@@ -42,20 +47,42 @@ async function main(): Promise<number> {
   process.on('message', (m: { type?: string; info?: AbortInfo }) => {
     if (m?.type === 'abort' && m.info !== undefined) external.abort(m.info);
   });
+  let signals = 0;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (signals++ > 0) process.exit(sig === 'SIGTERM' ? 143 : 130);
+      external.abort({ failedPack: cfg.packId, reason: `pack ${cfg.packId} was stopped by ${sig} (its pod is being deleted, or its launcher stopped the flare)` });
+    });
+  }
+  let reported = false;
+  let orphaned = false;
+  if (process.send !== undefined) {
+    process.once('disconnect', () => {
+      if (reported) return;
+      orphaned = true;
+      external.abort({ failedPack: cfg.packId, reason: `pack ${cfg.packId} lost its launcher (the kubeburst process that started it went away)` });
+    });
+  }
   const report = await runPack(cfg, { processStart, onEvent, signal: external.signal, log: (level, msg, fields) => log(level, msg, fields) });
+  reported = true;
   const json = JSON.stringify(report);
   if (cfg.resultFile !== undefined) writeFileSync(cfg.resultFile, json);
   else process.stdout.write(json + '\n');
   // In a pod: a compact report in the termination message, where the operator reads results and failures.
   if (cfg.terminationLog !== undefined) writeTerminationReport(cfg.terminationLog, report, cfg.layout.packRange(cfg.packId).start);
+  // Nobody is left to clean up after the flare: the packs do it (whichever gets there first).
+  if (orphaned && cfg.launchDir !== undefined) rmSync(cfg.launchDir, { recursive: true, force: true });
   return report.ok ? 0 : 1;
 }
 
 main().then(
   (code) => {
     process.exitCode = code;
-    // Disconnect IPC so the process can exit once stdout drains.
+    // Disconnect IPC so the process can exit once stdout drains; whatever else still holds the event loop
+    // (a broker client's socket) gets a moment, then the pack exits anyway: it has reported.
     process.disconnect?.();
+    setTimeout(() => process.exit(code), 1_000).unref();
+    setImmediate(() => process.stdout.write('', () => process.exit(code)));
   },
   (err: unknown) => {
     log('error', `pack crashed: ${err instanceof KubeburstError ? err.message : describeError(err)}`);

@@ -66,6 +66,17 @@ watchNamespaces is empty.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [create, patch]
+# The attempt Secret each flare's packs authenticate each other with: created, deleted when the attempt
+# ends. Never read back (get/list stay off; rbac.readBrokerSecrets is separate).
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create, delete]
+{{- if .Values.networkPolicy.enabled }}
+# The packs' NetworkPolicy (server-side apply).
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [create, patch]
+{{- end }}
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]

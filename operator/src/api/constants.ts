@@ -25,7 +25,7 @@ export const ANNOTATIONS = {
   burstId: `${API_GROUP}/burst-id`,
 } as const;
 
-export const COMPONENTS = { pack: 'pack', params: 'params', results: 'results', peers: 'peers' } as const;
+export const COMPONENTS = { pack: 'pack', params: 'params', results: 'results', peers: 'peers', secret: 'secret', network: 'network' } as const;
 
 /** Every pack pod carries this gate until the whole gang is admitted. */
 export const GANG_SCHEDULING_GATE = `${API_GROUP}/gang`;

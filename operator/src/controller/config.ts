@@ -41,6 +41,8 @@ export const ConfigSchema = z.object({
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
   workers: int(1, 256).default(8),
   podCreateConcurrency: int(1, 1024).default(32),
+  /** A NetworkPolicy per BurstJob that opens its packs' ports to its own packs only. */
+  networkPolicy: bool.default(true),
   kubeApiQps: int(1, 100_000).default(500),
   kubeApiBurst: int(1, 100_000).default(1000),
   metricsBindAddress: address.default(':8080'),
@@ -70,6 +72,7 @@ const FLAGS: Record<string, [keyof Config, string]> = {
   'image-pull-policy': ['imagePullPolicy', 'KUBEBURST_IMAGE_PULL_POLICY'],
   workers: ['workers', 'KUBEBURST_WORKERS'],
   'pod-create-concurrency': ['podCreateConcurrency', 'KUBEBURST_POD_CREATE_CONCURRENCY'],
+  'network-policy': ['networkPolicy', 'KUBEBURST_NETWORK_POLICY'],
   'kube-api-qps': ['kubeApiQps', 'KUBEBURST_KUBE_API_QPS'],
   'kube-api-burst': ['kubeApiBurst', 'KUBEBURST_KUBE_API_BURST'],
   'metrics-bind-address': ['metricsBindAddress', 'KUBEBURST_METRICS_BIND_ADDRESS'],

@@ -91,7 +91,7 @@ export class Controller {
       kube,
       this.recorder,
       this.metrics,
-      { podCreateConcurrency: cfg.podCreateConcurrency, pod: { defaultImage: cfg.workerImage, ...(cfg.imagePullPolicy ? { imagePullPolicy: cfg.imagePullPolicy } : {}) } },
+      { podCreateConcurrency: cfg.podCreateConcurrency, networkPolicy: cfg.networkPolicy, pod: { defaultImage: cfg.workerImage, ...(cfg.imagePullPolicy ? { imagePullPolicy: cfg.imagePullPolicy } : {}) } },
       (ns, name) => this.findPod(ns, name)?.spec?.schedulingGates,
       log,
     );

@@ -1,7 +1,20 @@
 import { cleanupBurst } from '@kubeburst/worker-runtime';
 import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '../api/constants.js';
 import { decodeLayout } from '../planner/layout.js';
-import { headlessService, packPod, packPodName, paramsConfigMap, paramsConfigMapName, resultsConfigMap, serviceName, type PodOptions } from '../planner/pods.js';
+import {
+  attemptSecret,
+  attemptSecretName,
+  headlessService,
+  networkPolicyName,
+  packNetworkPolicy,
+  packPod,
+  packPodName,
+  paramsConfigMap,
+  paramsConfigMapName,
+  resultsConfigMap,
+  serviceName,
+  type PodOptions,
+} from '../planner/pods.js';
 import type { Action, JobView } from '../planner/types.js';
 import type { EventRecorder } from './events.js';
 import { ApiError, isAlreadyExists, isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
@@ -21,6 +34,8 @@ import type { Metrics } from './metrics.js';
  */
 export interface ExecutorOptions {
   podCreateConcurrency: number;
+  /** Apply a NetworkPolicy per job (--network-policy). */
+  networkPolicy?: boolean;
   pod: PodOptions;
 }
 
@@ -96,7 +111,7 @@ export class Executor {
         if (blocking) res.blocking = true;
       }
     };
-    const order: Action['kind'][] = ['addFinalizer', 'ensureService', 'ensureParams', 'createPods', 'ungatePods', 'deletePods', 'writeResults', 'cleanupBroker', 'finalize', 'deleteJob', 'event'];
+    const order: Action['kind'][] = ['addFinalizer', 'ensureService', 'ensureParams', 'ensureNetworkPolicy', 'ensureSecret', 'createPods', 'ungatePods', 'deletePods', 'deleteSecrets', 'writeResults', 'cleanupBroker', 'finalize', 'deleteJob', 'event'];
     const sorted = [...actions].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     for (const a of sorted) {
       switch (a.kind) {
@@ -112,7 +127,36 @@ export class Executor {
         case 'ensureParams':
           await attempt('create params ConfigMap', () => this.kube.apply(paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined));
           break;
+        case 'ensureNetworkPolicy':
+          if (this.opts.networkPolicy) await attempt('apply the NetworkPolicy', () => this.kube.apply(paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), FIELD_MANAGER).then(() => undefined));
+          break;
+        case 'ensureSecret':
+          // Pods cannot start without it: the pods wait for it (blocking), creating it twice keeps the first.
+          await attempt(
+            'create the attempt Secret',
+            async () => {
+              try {
+                await this.kube.create(paths.secrets(ns), attemptSecret(job, a.attempt));
+              } catch (err) {
+                if (!isAlreadyExists(err)) throw err;
+              }
+            },
+            true,
+          );
+          break;
+        case 'deleteSecrets':
+          for (const at of a.attempts) {
+            await attempt(`delete the Secret of attempt ${at}`, async () => {
+              try {
+                await this.kube.delete(paths.secret(ns, attemptSecretName(job.name, at)));
+              } catch (err) {
+                if (!isNotFound(err)) throw err;
+              }
+            });
+          }
+          break;
         case 'createPods': {
+          if (res.blocking) break; // no Secret: the pods could not start
           const sizes = decodeLayout(a.layout);
           const burstId = a.burstId;
           const todo = a.packs.filter((p) => !this.creates.isPending(`${ns}/${packPodName(job.name, a.attempt, p)}`));

@@ -295,6 +295,26 @@ describe('failure policy', () => {
     expect(w.status.lastFailure).toMatchObject({ pack: 1, message: 'pack 1 (workers 2-3) failed: pack 0 reports pack 1: pack 1 sent no heartbeat for 9000 ms' });
   });
 
+  it('gives every attempt a Secret of its own, made before its pods and deleted when the attempt ends', () => {
+    const w = new World(burstJob('j').size(4).granularity(2).maxRestarts(1).obj());
+    const first = w.reconcile();
+    expect(first.actions.findIndex((a) => a.kind === 'ensureSecret')).toBeLessThan(first.actions.findIndex((a) => a.kind === 'createPods'));
+    expect(first.actions.filter((a) => a.kind === 'ensureNetworkPolicy')).toHaveLength(1);
+    expect([...w.secrets]).toEqual([0]);
+    w.reconcile();
+    w.startAll().reconcile();
+    w.fail(1).reconcile();
+    expect([...w.secrets]).toEqual([]);
+    w.advance(10_000).reconcile();
+    w.finishDeletes().reconcile();
+    expect([...w.secrets]).toEqual([1]);
+    w.reconcile();
+    w.startAll().reconcile();
+    w.succeedAll().reconcile();
+    expect(w.status.phase).toBe('Succeeded');
+    expect([...w.secrets]).toEqual([]);
+  });
+
   it('treats a pack pod that disappears after admission as a lost pack', () => {
     const w = new World(burstJob('j').size(4).granularity(2).obj());
     w.reconcile();

@@ -143,6 +143,8 @@ class Planner {
     const index = s.attempt === undefined ? 0 : s.attempt.index + 1;
     const sizes = layoutFor(job.spec, perWorker(job), this.observed.nodes);
     s.attempt = { index, burstId: burstIdOf(job.uid, index), layout: encodeLayout(sizes), startTime: this.nowIso };
+    // Again, in case deleting it when the last attempt ended failed (a missing one is no error).
+    if (index > 0) this.act({ kind: 'deleteSecrets', attempts: [index - 1] });
     delete s.nextAttemptTime;
     s.phase = 'Pending';
     s.packs = emptyCounts(sizes.length);
@@ -239,8 +241,8 @@ class Planner {
     }
     if (missing.length > 0 || terminating > 0) {
       if (missing.length > 0) {
-        if (missing.length === sizes.length) this.act({ kind: 'ensureParams' });
-        this.act({ kind: 'createPods', attempt: attempt.index, burstId: attempt.burstId, layout: attempt.layout, packs: missing });
+        if (missing.length === sizes.length) this.act({ kind: 'ensureParams' }, { kind: 'ensureNetworkPolicy' });
+        this.act({ kind: 'ensureSecret', attempt: attempt.index }, { kind: 'createPods', attempt: attempt.index, burstId: attempt.burstId, layout: attempt.layout, packs: missing });
       }
       this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `${sizes.length - missing.length - terminating} of ${sizes.length} gated pack pod(s) exist`);
       return;
@@ -309,7 +311,7 @@ class Planner {
     s.lastFailure = { attempt: s.attempt!.index, ...(pack !== undefined ? { pack } : {}), reason, message: message.slice(0, 4096) };
     // Failed pods stay until the next attempt starts (for `kubectl logs`); none of them holds capacity.
     this.deleteAll(this.podsOf(s.attempt!.index).filter(isLive), `attempt ${s.attempt!.index} ended (${reason})`);
-    this.cleanupBroker([s.attempt!.burstId]);
+    this.attemptOver();
   }
 
   private restartAfter(delay: number, what: string): void {
@@ -334,7 +336,7 @@ class Planner {
     delete s.nextAttemptTime;
     this.condition(CONDITION.Succeeded, 'True', REASON.AllPacksSucceeded, `all ${sizes.length} pack(s) succeeded; results in ConfigMap ${results.ref.configMap}`);
     this.event('Normal', EVENT.Succeeded, `attempt ${attempt.index}: all ${job.spec.size} workers succeeded; results in ConfigMap ${results.ref.configMap} (${results.ref.workers} collected, ${results.ref.missing} missing)`);
-    this.cleanupBroker([attempt.burstId]);
+    this.attemptOver();
     this.whileFinished();
   }
 
@@ -345,7 +347,7 @@ class Planner {
     delete s.nextAttemptTime;
     this.condition(CONDITION.Failed, 'True', reason, message);
     this.event('Warning', reason === REASON.DeadlineExceeded ? EVENT.DeadlineExceeded : EVENT.Failed, message);
-    if (s.attempt !== undefined) this.cleanupBroker([s.attempt.burstId]);
+    if (s.attempt !== undefined) this.attemptOver();
     this.whileFinished();
   }
 
@@ -366,7 +368,7 @@ class Planner {
     this.deleteAll(this.observed.pods, 'spec.suspend is true');
     if (s.phase !== 'Suspended') {
       this.event('Normal', EVENT.Suspended, 'spec.suspend is true: pods deleted');
-      if (s.attempt !== undefined) this.cleanupBroker([s.attempt.burstId]);
+      if (s.attempt !== undefined) this.attemptOver();
     }
     s.phase = 'Suspended';
     delete s.startTime;
@@ -412,6 +414,13 @@ class Planner {
     if (this.job.spec.transport.kind === 'redis') this.act({ kind: 'cleanupBroker', burstIds });
   }
 
+  /** The current attempt ended: its broker keys and its secret go. */
+  private attemptOver(): void {
+    const attempt = this.status.attempt!;
+    this.cleanupBroker([attempt.burstId]);
+    this.act({ kind: 'deleteSecrets', attempts: [attempt.index] });
+  }
+
   private burstIds(): string[] {
     const last = this.status.attempt?.index ?? -1;
     return Array.from({ length: last + 1 }, (_, i) => burstIdOf(this.job.uid, i));
@@ -440,8 +449,8 @@ class Planner {
     this.act({ kind: 'event', type, reason, message });
   }
 
-  private act(a: Action): void {
-    this.actions.push(a);
+  private act(...a: Action[]): void {
+    this.actions.push(...a);
   }
 
   private wake(at: number): void {

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packConfigFromEnv, PACK_POD } from '@kubeburst/worker-runtime';
 import { parseDirectUrl } from '../../../worker-runtime/src/transport/direct-address.js';
 import { GANG_SCHEDULING_GATE, LABELS } from '../api/constants.js';
-import { burstIdOf, gangDemand, headlessService, packEnv, packPod, packPodName, paramsConfigMap } from './pods.js';
+import { attemptSecret, attemptSecretName, burstIdOf, gangDemand, headlessService, packEnv, packNetworkPolicy, packPod, packPodName, paramsConfigMap } from './pods.js';
 import { burstJob } from './testing.js';
 
 const envOf = (env: Record<string, unknown>[]) => Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom]));
@@ -48,6 +48,8 @@ describe('pack pods', () => {
       KB_CHUNK_BYTES: '1048576',
       KB_FUNCTION: '/app/worker.js',
       KB_PARAMS_FILE: '/etc/kubeburst/params/params.json',
+      KB_SECRET_FILE: '/etc/kubeburst/secret/secret',
+      KB_LINK_URL: 'tcp://pr-a2-{pack}.pr:7101',
       KB_JOIN_TIMEOUT_MS: '120000',
       KB_OPERATION_TIMEOUT_MS: '300000',
       KB_HTTP_HOST: '0.0.0.0',
@@ -75,7 +77,7 @@ describe('pack pods', () => {
   });
 
   it('passes Pod Security Standards "restricted": non-root, no capabilities, RuntimeDefault seccomp, read-only root', () => {
-    expect(pod.spec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod.spec.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(pod.spec.containers[0].volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
   });
@@ -90,20 +92,35 @@ describe('a planned pack pod, read by the pack runtime', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kb-contract-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** The env a container of `pod` would see; the params mount is redirected into `dir`. */
+  /**
+   * The env a container of `pod` would see. Its params ConfigMap and attempt Secret are "mounted" into
+   * `dir` (each volume's files, by key), and env values naming a file under a mount point follow them.
+   */
   function kubeletEnv(pod: any, cm: any, secrets: Record<string, Record<string, string>> = {}): NodeJS.ProcessEnv {
     const c = pod.spec.containers[0];
-    const mount = c.volumeMounts.find((m: any) => m.name === 'params');
-    const volume = pod.spec.volumes.find((v: any) => v.name === 'params');
-    expect(volume.configMap.name).toBe(cm.metadata.name);
+    const attempt = Number(pod.metadata.labels['kubeburst.io/attempt']);
+    const job = { name: pod.metadata.labels['kubeburst.io/job-name'], uid: pod.metadata.labels['kubeburst.io/job-uid'], namespace: pod.metadata.namespace } as any;
+    const sources: Record<string, Record<string, string>> = {
+      [cm.metadata.name]: cm.data,
+      [attemptSecretName(job.name, attempt)]: (attemptSecret({ ...job, spec: {} }, attempt) as any).stringData,
+    };
+    const mounts = new Map<string, string>();
+    for (const m of c.volumeMounts) {
+      const v = pod.spec.volumes.find((x: any) => x.name === m.name);
+      const source = v.configMap?.name ?? v.secret?.secretName;
+      if (source === undefined) continue;
+      expect(sources[source]).toBeDefined();
+      const at = join(dir, m.name);
+      mkdirSync(at, { recursive: true });
+      for (const [key, text] of Object.entries(sources[source]!)) writeFileSync(join(at, key), text);
+      mounts.set(m.mountPath, at);
+    }
     const env: NodeJS.ProcessEnv = { HOSTNAME: pod.spec.hostname };
     for (const e of c.env) {
-      if (e.value !== undefined) env[e.name] = e.value;
-      else env[e.name] = secrets[e.valueFrom.secretKeyRef.name]?.[e.valueFrom.secretKeyRef.key];
+      let v = e.value !== undefined ? (e.value as string) : secrets[e.valueFrom.secretKeyRef.name]?.[e.valueFrom.secretKeyRef.key];
+      for (const [path, at] of mounts) if (v?.startsWith(`${path}/`)) v = join(at, v.slice(path.length + 1));
+      env[e.name] = v;
     }
-    for (const [key, text] of Object.entries(cm.data as Record<string, string>)) writeFileSync(join(dir, key), text);
-    expect(env.KB_PARAMS_FILE!.startsWith(`${mount.mountPath}/`)).toBe(true);
-    env.KB_PARAMS_FILE = join(dir, env.KB_PARAMS_FILE!.slice(mount.mountPath.length + 1));
     return env;
   }
 
@@ -123,6 +140,22 @@ describe('a planned pack pod, read by the pack runtime', () => {
     expect(cfg.http).toEqual({ host: '0.0.0.0', port: c.ports.find((p: any) => p.name === c.readinessProbe.httpGet.port).containerPort });
     expect(c.readinessProbe.httpGet.path).toBe(PACK_POD.readinessPath);
     expect(cfg.terminationLog).toBe(c.terminationMessagePath);
+    // The attempt's secret, from the Secret the pod mounts.
+    expect(cfg.secret!.byteLength).toBe(32);
+  });
+
+  it('over any transport, reaches its ring neighbours’ liveness links at their pods’ DNS names, on the port the Service and the NetworkPolicy open', () => {
+    const job = burstJob('pr').size(12).granularity(4).transport('redis', 'redis://r:6379').obj();
+    const svc = headlessService(job) as any;
+    const np = packNetworkPolicy(job) as any;
+    const cfg = packConfigFromEnv(kubeletEnv(packPod(job, 1, 'b', 0, [4, 4, 4], { defaultImage: 'img' }), paramsConfigMap(job)));
+    const links = parseDirectUrl(cfg.linkUrl!, 3, 0);
+    const port = svc.spec.ports.find((p: any) => p.name === 'kb-link').port;
+    expect(links.peer(1)).toEqual({ kind: 'tcp', host: `${packPodName('pr', 1, 1)}.pr`, port });
+    expect(links.listen).toEqual({ kind: 'tcp', host: '0.0.0.0', port });
+    expect(np.spec.ingress[0].ports.map((p: any) => p.port)).toEqual([7100, port]);
+    expect(np.spec.ingress[0].from).toEqual([{ podSelector: np.spec.podSelector }]);
+    expect(np.spec.podSelector.matchLabels).toEqual(svc.spec.selector);
   });
 
   it('over the direct transport, reaches pack p at the DNS name of pack p’s pod under the job’s Service', () => {

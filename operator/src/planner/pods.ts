@@ -1,4 +1,4 @@
-import { directUrlTemplate, PACK_ENV as ENV, PACK_POD as POD } from '@kubeburst/worker-runtime';
+import { directUrlTemplate, newSecret, PACK_ENV as ENV, PACK_POD as POD } from '@kubeburst/worker-runtime';
 import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
 import { ANNOTATIONS, COMPONENTS, LABELS } from '../api/constants.js';
 import type { GangDemand, Resources } from './capacity.js';
@@ -15,6 +15,9 @@ import type { JobView } from './types.js';
  *   Pod       <job>-a<attempt>-<p> one per pack; hostname = pod name, subdomain = <job>, so pack p of
  *                                  attempt a is reachable at <job>-a<a>-<p>.<job>:7100 (direct transport)
  *   ConfigMap <job>-results        results.json once the burst succeeded
+ *   Secret    <job>-a<attempt>-key the attempt's secret, mounted into its packs (they authenticate each other
+ *                                  with it); deleted when the attempt ends
+ *   NetworkPolicy <job>            the packs' ports (7100 direct, 7101 links) open to the job's own packs only
  *
  * Names are deterministic, so creating twice is a harmless AlreadyExists and a restarted operator can
  * never duplicate a pod.
@@ -23,6 +26,8 @@ export const packPodName = (job: string, attempt: number, pack: number | string)
 export const serviceName = (job: string): string => job;
 export const paramsConfigMapName = (job: string): string => `${job}-params`;
 export const resultsConfigMapName = (job: string): string => `${job}-results`;
+export const attemptSecretName = (job: string, attempt: number): string => `${job}-a${attempt}-key`;
+export const networkPolicyName = (job: string): string => job;
 /** Unique per attempt (namespaces broker keys): a new attempt never reads an old one's messages. */
 export const burstIdOf = (uid: string, attempt: number): string => `${uid.replaceAll('-', '').slice(0, 10)}-a${attempt}`;
 
@@ -79,7 +84,10 @@ export function headlessService(job: JobView): K8sObject {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: { [LABELS.jobUid]: job.uid, [LABELS.component]: COMPONENTS.pack },
-      ports: [{ name: POD.directPortName, port: POD.directPort, targetPort: POD.directPort, protocol: 'TCP' }],
+      ports: [
+        { name: POD.directPortName, port: POD.directPort, targetPort: POD.directPort, protocol: 'TCP' },
+        { name: POD.linkPortName, port: POD.linkPort, targetPort: POD.linkPort, protocol: 'TCP' },
+      ],
     },
   };
 }
@@ -88,6 +96,39 @@ export function paramsConfigMap(job: JobView): K8sObject {
   const p = job.spec.params;
   const doc = p?.list !== undefined ? { list: p.list } : { value: p?.value ?? null };
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: ownedMeta(job, paramsConfigMapName(job.name), COMPONENTS.params), data: { [POD.paramsKey]: JSON.stringify(doc) } };
+}
+
+/** The attempt's secret: fresh random bytes every time it is built (creating it twice keeps the first). */
+export function attemptSecret(job: JobView, attempt: number): K8sObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: ownedMeta(job, attemptSecretName(job.name, attempt), COMPONENTS.secret, { [LABELS.attempt]: String(attempt) }),
+    type: 'Opaque',
+    stringData: { [POD.secretKey]: newSecret() },
+  };
+}
+
+/**
+ * Only the job's own packs may reach its packs' direct and link ports (the readiness port stays open: the
+ * kubelet probes it). Enforced by the cluster's network plugin, if it enforces NetworkPolicy at all; the
+ * handshake on those ports holds either way.
+ */
+export function packNetworkPolicy(job: JobView): K8sObject {
+  const packs = { matchLabels: { [LABELS.jobUid]: job.uid, [LABELS.component]: COMPONENTS.pack } };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: ownedMeta(job, networkPolicyName(job.name), COMPONENTS.network),
+    spec: {
+      podSelector: packs,
+      policyTypes: ['Ingress'],
+      ingress: [
+        { from: [{ podSelector: packs }], ports: [{ protocol: 'TCP', port: POD.directPort }, { protocol: 'TCP', port: POD.linkPort }] },
+        { ports: [{ protocol: 'TCP', port: POD.httpPort }] },
+      ],
+    },
+  };
 }
 
 export function resultsConfigMap(job: JobView, data: Record<string, string>): K8sObject {
@@ -121,6 +162,8 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
   set(ENV.chunkBytes, s.transport.chunkBytes);
   set(ENV.function, s.function.module);
   set(ENV.paramsFile, `${POD.paramsDir}/${POD.paramsKey}`);
+  set(ENV.secretFile, `${POD.secretDir}/${POD.secretKey}`);
+  set(ENV.linkUrl, directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.linkPort));
   set(ENV.joinTimeoutMs, s.timeouts.joinSeconds * 1000);
   set(ENV.operationTimeoutMs, s.timeouts.operationSeconds * 1000);
   set(ENV.httpHost, '0.0.0.0');
@@ -156,7 +199,8 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
       terminationGracePeriodSeconds: 5,
       // Pod Security Standards "restricted": a fixed non-root uid (an image's named USER cannot be verified
       // as non-root), the runtime's default seccomp profile; the container drops every capability.
-      securityContext: { runAsNonRoot: true, runAsUser: POD.uid, runAsGroup: POD.uid, seccompProfile: { type: 'RuntimeDefault' } },
+      // fsGroup: the Secret's file is group-readable by the pack's group, by no one else.
+      securityContext: { runAsNonRoot: true, runAsUser: POD.uid, runAsGroup: POD.uid, fsGroup: POD.uid, seccompProfile: { type: 'RuntimeDefault' } },
       ...(t.nodeSelector ? { nodeSelector: t.nodeSelector } : {}),
       ...(t.tolerations ? { tolerations: t.tolerations } : {}),
       ...(t.serviceAccountName ? { serviceAccountName: t.serviceAccountName } : {}),
@@ -171,6 +215,7 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
           ports: [
             { name: POD.httpPortName, containerPort: POD.httpPort, protocol: 'TCP' },
             { name: POD.directPortName, containerPort: POD.directPort, protocol: 'TCP' },
+            { name: POD.linkPortName, containerPort: POD.linkPort, protocol: 'TCP' },
           ],
           resources: {
             requests: { cpu: formatCpu(req.cpu), memory: formatBytes(req.memory) },
@@ -186,6 +231,7 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
           terminationMessagePolicy: 'FallbackToLogsOnError',
           volumeMounts: [
             { name: 'params', mountPath: POD.paramsDir, readOnly: true },
+            { name: 'secret', mountPath: POD.secretDir, readOnly: true },
             { name: 'tmp', mountPath: POD.tmpDir },
           ],
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -193,6 +239,7 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
       ],
       volumes: [
         { name: 'params', configMap: { name: paramsConfigMapName(job.name) } },
+        { name: 'secret', secret: { secretName: attemptSecretName(job.name, attempt), defaultMode: 0o440 } },
         { name: 'tmp', emptyDir: {} },
       ],
     },

@@ -169,6 +169,8 @@ export class World {
   now = T0;
   results: Record<string, string> | undefined;
   deleted = false;
+  /** Attempts whose Secret exists. */
+  readonly secrets = new Set<number>();
   observed: Omit<Observed, 'pods' | 'service'>;
   /** The job's headless Service (ensureService creates it owned by the job). */
   service: ObservedService | undefined;
@@ -285,6 +287,12 @@ export class World {
         return;
       case 'addFinalizer':
         this.job = { ...this.job, finalizers: [...this.job.finalizers, 'kubeburst.io/broker-cleanup'] };
+        return;
+      case 'ensureSecret':
+        this.secrets.add(a.attempt);
+        return;
+      case 'deleteSecrets':
+        for (const at of a.attempts) this.secrets.delete(at);
         return;
       default:
         return;

@@ -88,6 +88,12 @@ export type Action =
   | { kind: 'ensureService' }
   /** The params ConfigMap: create or update (server-side apply). */
   | { kind: 'ensureParams' }
+  /** The NetworkPolicy that opens the packs' ports to the job's own packs only (server-side apply). */
+  | { kind: 'ensureNetworkPolicy' }
+  /** The attempt's Secret (its packs authenticate each other with it): create unless it exists. */
+  | { kind: 'ensureSecret'; attempt: number }
+  /** Secrets of attempts that ended. */
+  | { kind: 'deleteSecrets'; attempts: number[] }
   /** Pack pods of the attempt (layout as in status.attempt.layout), created gated. */
   | { kind: 'createPods'; attempt: number; burstId: string; layout: string; packs: number[] }
   | { kind: 'ungatePods'; pods: string[] }

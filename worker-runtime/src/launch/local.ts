@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
@@ -9,6 +9,7 @@ import { ENV } from '../pack/config.js';
 import type { AbortInfo, WorkerReport } from '../pack/messages.js';
 import type { PackEvent, PackReport } from '../pack/run-pack.js';
 import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
+import { newSecret } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import type { TransportKind } from '../transport/types.js';
 import { cleanupBurst } from './cleanup.js';
@@ -37,8 +38,13 @@ export interface LocalFlareOptions {
   onEvent?: (e: PackEvent) => void;
   /** Called with each pack's process once it is spawned (tests use it to kill a pack). */
   onSpawn?: (pack: number, child: ChildProcess) => void;
-  /** Kill every pack after this long (default: none). */
+  /**
+   * The flare's deadline: past it every pack is told to abort (and killed if it does not end). Default
+   * DEFAULT_LOCAL_DEADLINE_MS; 0 for none.
+   */
   wallTimeoutMs?: number;
+  /** After the first failure, packs still running this much later are killed (frozen). Default 10 s. */
+  stopGraceMs?: number;
   /** Pack entrypoint (default: the compiled pack.js of this package). */
   packEntry?: string;
   /** Extra node flags for pack processes. */
@@ -52,14 +58,9 @@ export interface LocalFlareOptions {
   sweepBrokerKeys?: boolean;
 }
 
-/**
- * Heartbeat timeout for local runs: with more packs than cores, a pack's main thread can wait its turn
- * for longer than the cluster default (1.2 s) while alive, so local runs allow more; a pack that really
- * dies is reported by the launcher at once (relayPackDeaths) instead.
- */
-export function localHeartbeatTimeoutMs(packs: number): number | undefined {
-  return packs > availableParallelism() ? 10_000 : undefined;
-}
+/** A local flare ends after one hour unless its options say otherwise (`kubeburst run --deadline`). */
+export const DEFAULT_LOCAL_DEADLINE_MS = 3_600_000;
+const DEFAULT_STOP_GRACE_MS = 10_000;
 
 export interface FlareResult {
   burstId: string;
@@ -95,10 +96,14 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
   const dir = mkdtempSync(join(tmpdir(), 'kubeburst-'));
   const started = Date.now();
   try {
-    // The direct transport's local default: a Unix socket per pack in this flare's temp dir.
+    // The direct transport's local default: a Unix socket per pack in this flare's temp dir; the liveness
+    // links always go that way.
     const transportUrl = o.transport.url || (o.transport.kind === 'direct' ? `unix://${join(dir, 'p{pack}.sock')}` : undefined);
     const paramsFile = join(dir, 'params.json');
     writeFileSync(paramsFile, JSON.stringify(o.params ?? { value: null }));
+    // The flare's secret, readable by this user only; it never leaves this machine.
+    const secretFile = join(dir, 'secret');
+    writeFileSync(secretFile, newSecret(), { mode: 0o600 });
     const base: Record<string, string> = {
       [ENV.burstId]: burstId,
       [ENV.burstSize]: String(o.size),
@@ -106,18 +111,31 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       [ENV.transport]: o.transport.kind,
       [ENV.function]: o.modulePath,
       [ENV.paramsFile]: paramsFile,
+      [ENV.secretFile]: secretFile,
+      [ENV.linkUrl]: `unix://${join(dir, 'l{pack}.sock')}`,
+      // A pack whose launcher dies removes this dir (nothing else would).
+      [ENV.launchDir]: dir,
       ...(transportUrl ? { [ENV.transportUrl]: transportUrl } : {}),
       ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),
       ...(o.operationTimeoutMs ? { [ENV.operationTimeoutMs]: String(o.operationTimeoutMs) } : {}),
       ...(o.heartbeatMs ? { [ENV.heartbeatMs]: String(o.heartbeatMs) } : {}),
-      ...((o.heartbeatTimeoutMs ?? localHeartbeatTimeoutMs(layout.packCount)) ? { [ENV.heartbeatTimeoutMs]: String(o.heartbeatTimeoutMs ?? localHeartbeatTimeoutMs(layout.packCount)) } : {}),
+      ...(o.heartbeatTimeoutMs ? { [ENV.heartbeatTimeoutMs]: String(o.heartbeatTimeoutMs) } : {}),
       ...o.env,
     };
     const P = layout.packCount;
     const relay = o.relayPackDeaths ?? true;
     const stderr: Record<number, string> = {};
     const children: ChildProcess[] = [];
+    const alive = new Set<ChildProcess>();
+    // Once the flare fails, every pack gets stopGraceMs to end by itself; one that has not (frozen,
+    // stopped) is killed.
+    let stopTimer: NodeJS.Timeout | undefined;
+    const failing = (): void => {
+      stopTimer ??= setTimeout(() => {
+        for (const c of alive) c.kill('SIGKILL');
+      }, o.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+    };
     const exits = Array.from({ length: P }, (_, p) => {
       const child = fork(entry, [], {
         env: { ...process.env, ...base, [ENV.packIndex]: String(p), [ENV.resultFile]: join(dir, `pack-${p}.json`) },
@@ -125,15 +143,23 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
         execArgv: o.execArgv ?? [],
       });
       children.push(child);
+      alive.add(child);
       let err = '';
       child.stderr!.on('data', (d: Buffer) => {
         if (err.length < 64 * 1024) err += d.toString();
       });
-      child.on('message', (e: PackEvent) => o.onEvent?.(e));
+      child.on('message', (e: PackEvent) => {
+        if (e.event === 'aborting') failing();
+        o.onEvent?.(e);
+      });
       o.onSpawn?.(p, child);
       return new Promise<number | null>((resolve) => {
         child.on('exit', (code, signal) => {
-          if (code !== 0) stderr[p] = err + (signal ? `\n(killed by ${signal})` : '');
+          alive.delete(child);
+          if (code !== 0) {
+            stderr[p] = err + (signal ? `\n(killed by ${signal})` : '');
+            failing();
+          }
           // A pack that dies without reporting (crash, kill) is news the other packs would otherwise only
           // learn from missing heartbeats: the launcher saw it happen, so it tells them at once.
           // A pack that exits failing without a report crashed (or was killed): the others hear it from
@@ -146,10 +172,18 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
         });
       });
     });
+    const deadline = o.wallTimeoutMs ?? DEFAULT_LOCAL_DEADLINE_MS;
     let wallTimer: NodeJS.Timeout | undefined;
-    if (o.wallTimeoutMs !== undefined) wallTimer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), o.wallTimeoutMs);
+    if (deadline > 0) {
+      wallTimer = setTimeout(() => {
+        const info = { reason: `the flare ran past its deadline of ${deadline / 1000} s` };
+        for (const c of alive) if (c.connected) c.send({ type: 'abort', info });
+        failing();
+      }, deadline);
+    }
     const exitCodes = await Promise.all(exits);
     if (wallTimer) clearTimeout(wallTimer);
+    if (stopTimer) clearTimeout(stopTimer);
 
     const packs: PackReport[] = [];
     for (let p = 0; p < P; p++) {

@@ -1,9 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { newSecret } from '../security/keys.js';
 import { packConfigFromEnv, paramsFor } from './config.js';
 
-const base = { KB_BURST_ID: 'b1', KB_BURST_SIZE: '7', KB_GRANULARITY: '3', KB_PACK_INDEX: '1', KB_TRANSPORT: 'redis', KB_FUNCTION: '/w.js' };
+const secrets = mkdtempSync(join(tmpdir(), 'kb-secret-'));
+const SECRET_FILE = join(secrets, 'secret');
+writeFileSync(SECRET_FILE, newSecret() + '\n');
+const base = { KB_BURST_ID: 'b1', KB_BURST_SIZE: '7', KB_GRANULARITY: '3', KB_PACK_INDEX: '1', KB_TRANSPORT: 'redis', KB_FUNCTION: '/w.js', KB_SECRET_FILE: SECRET_FILE, KB_LINK_URL: 'unix:///tmp/kb-t/l{pack}.sock' };
 
 describe('pack configuration from the environment', () => {
   test('a complete environment yields the layout, this pack and defaults', () => {
@@ -28,6 +32,21 @@ describe('pack configuration from the environment', () => {
     expect(packConfigFromEnv({ ...rest, JOB_COMPLETION_INDEX: '2' }).packId).toBe(2);
     expect(packConfigFromEnv({ ...rest, HOSTNAME: 'myjob-a0-1' }).packId).toBe(1);
     expect(() => packConfigFromEnv({ ...rest, KB_PACK_INDEX: '3' })).toThrow(/KB_PACK_INDEX: must be an integer in 0..2 \(got '3'\)/);
+  });
+
+  test('a burst of several packs needs the flare secret and the liveness-link addresses', () => {
+    expect(packConfigFromEnv(base).secret!.byteLength).toBe(32);
+    expect(packConfigFromEnv(base).linkUrl).toBe('unix:///tmp/kb-t/l{pack}.sock');
+    expect(() => packConfigFromEnv({ ...base, KB_SECRET_FILE: '' })).toThrow(/KB_SECRET_FILE: is required when the burst has more than one pack/);
+    expect(() => packConfigFromEnv({ ...base, KB_SECRET_FILE: join(secrets, 'missing') })).toThrow(/KB_SECRET_FILE: cannot read the flare's secret from .*missing: ENOENT/);
+    const short = join(secrets, 'short');
+    writeFileSync(short, Buffer.alloc(8).toString('base64'));
+    expect(() => packConfigFromEnv({ ...base, KB_SECRET_FILE: short })).toThrow(/KB_SECRET_FILE: the flare secret must be at least 32 bytes \(got 8\)/);
+    expect(() => packConfigFromEnv({ ...base, KB_LINK_URL: '' })).toThrow(/KB_LINK_URL: is required/);
+    expect(() => packConfigFromEnv({ ...base, KB_LINK_URL: 'tcp://one-host:7101' })).toThrow(/KB_LINK_URL: .*one address for 3 packs/);
+    // One pack talks to nobody: neither is needed.
+    const { KB_SECRET_FILE: _s, KB_LINK_URL: _l, ...alone } = base;
+    expect(packConfigFromEnv({ ...alone, KB_GRANULARITY: '7', KB_PACK_INDEX: '0' }).secret).toBeUndefined();
   });
 
   test.each([

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
+import { readSecretFile } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import { parseDirectUrl } from '../transport/direct-address.js';
 import { TRANSPORT_KINDS, type TransportKind } from '../transport/types.js';
@@ -15,6 +16,10 @@ export interface PackConfig {
   layout: PackLayout;
   packId: number;
   transport: { kind: TransportKind; url: string; chunkBytes: number };
+  /** The attempt's secret (KB_SECRET_FILE): required when the burst has more than one pack. */
+  secret?: Buffer;
+  /** Where each pack's liveness-link listener is (KB_LINK_URL): required with more than one pack. */
+  linkUrl?: string;
   /** Path of the worker module (its default export is defineWorker(...)). */
   modulePath: string;
   /** Params of this pack's workers, by worker id. */
@@ -33,6 +38,8 @@ export interface PackConfig {
   resultFile?: string;
   /** Pod termination message file (KB_TERMINATION_LOG). */
   terminationLog?: string;
+  /** The local launcher's temp dir (KB_LAUNCH_DIR). */
+  launchDir?: string;
   /** Readiness endpoint (/readyz turns 200 once every pack has joined) and /healthz. */
   http?: { host: string; port: number };
 }
@@ -51,6 +58,15 @@ export const ENV = {
    * 0.0.0.0:7100), or `host:port,host:port,…` (one per pack); `?listen=host:port` overrides where this pack listens.
    */
   transportUrl: 'KB_TRANSPORT_URL',
+  /** A file holding the attempt's secret, base64 (the operator mounts a Secret; `kubeburst run` writes one). */
+  secretFile: 'KB_SECRET_FILE',
+  /**
+   * Where each pack listens for its neighbours' liveness links, in the direct transport's grammar:
+   * `tcp://<job>-a<attempt>-{pack}.<headless-service>:7101` in pods, `unix:///tmp/kb/l{pack}.sock` locally.
+   */
+  linkUrl: 'KB_LINK_URL',
+  /** A local launcher's temp dir: a pack whose launcher died removes it (pods have none). */
+  launchDir: 'KB_LAUNCH_DIR',
   chunkBytes: 'KB_CHUNK_BYTES',
   function: 'KB_FUNCTION',
   paramsFile: 'KB_PARAMS_FILE',
@@ -74,8 +90,10 @@ export const DEFAULTS = {
   chunkBytes: 1024 * 1024,
   joinTimeoutMs: 120_000,
   operationTimeoutMs: 300_000,
-  heartbeatMs: 200,
-  heartbeatTimeoutMs: 1_200,
+  // Heartbeats only catch a frozen or cut-off pack (a dead one closes its links at once), so their timeout
+  // is long enough that a saturated 2-core machine, where event loops stall for seconds, never trips it.
+  heartbeatMs: 1_000,
+  heartbeatTimeoutMs: 15_000,
   abortGraceMs: 1_000,
   ringBytes: 1 << 20,
   // Copying through the ring beats a reference hop via the main thread up to ~64 KiB (bench/results/bcm.md:
@@ -128,6 +146,19 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   const url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
   // A bad direct-transport address list fails here, at start, not at the first send.
   if (kind === 'direct' && layout.packCount > 1) parseDirectUrl(url, layout.packCount, packId);
+  let secret: Buffer | undefined;
+  let linkUrl: string | undefined;
+  if (layout.packCount > 1) {
+    const file = get(ENV.secretFile);
+    if (file === undefined) throw new ConfigError(ENV.secretFile, 'is required when the burst has more than one pack: packs prove to each other that they belong to the flare with its secret');
+    secret = readSecretFile(file, ENV.secretFile);
+    linkUrl = need(ENV.linkUrl);
+    try {
+      parseDirectUrl(linkUrl, layout.packCount, packId);
+    } catch (err) {
+      throw new ConfigError(ENV.linkUrl, (err as ConfigError).rule ?? (err as Error).message);
+    }
+  }
 
   const range = layout.packRange(packId);
   const params = loadParams(env, layout.burstSize, range.start, range.end);
@@ -137,12 +168,14 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     layout,
     packId,
     transport: { kind, url, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1) },
+    ...(secret !== undefined ? { secret } : {}),
+    ...(linkUrl !== undefined ? { linkUrl } : {}),
     modulePath: need(ENV.function),
     params,
     joinTimeoutMs: int(ENV.joinTimeoutMs, DEFAULTS.joinTimeoutMs, 1),
     operationTimeoutMs: int(ENV.operationTimeoutMs, DEFAULTS.operationTimeoutMs, 1),
     heartbeatMs: int(ENV.heartbeatMs, DEFAULTS.heartbeatMs, 10),
-    heartbeatTimeoutMs: int(ENV.heartbeatTimeoutMs, DEFAULTS.heartbeatTimeoutMs, 50),
+    heartbeatTimeoutMs: int(ENV.heartbeatTimeoutMs, DEFAULTS.heartbeatTimeoutMs, 100),
     abortGraceMs: DEFAULTS.abortGraceMs,
     ringBytes: pow2(int(ENV.ringBytes, DEFAULTS.ringBytes, 4096)),
     inlineMaxBytes: int(ENV.inlineMaxBytes, DEFAULTS.inlineMaxBytes, 0),
@@ -151,6 +184,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     sendBudgetBytes: int(ENV.sendBudgetBytes, DEFAULTS.sendBudgetBytes, 1024, 2 ** 40),
     ...(get(ENV.resultFile) !== undefined ? { resultFile: get(ENV.resultFile)! } : {}),
     ...(get(ENV.terminationLog) !== undefined ? { terminationLog: get(ENV.terminationLog)! } : {}),
+    ...(get(ENV.launchDir) !== undefined ? { launchDir: get(ENV.launchDir)! } : {}),
     ...(port !== undefined ? { http: { host: get(ENV.httpHost) ?? '127.0.0.1', port: int(ENV.httpPort, 0, 0) } } : {}),
   };
 }

@@ -9,9 +9,10 @@ export type ControlMsg =
   | { type: 'hello'; pack: number }
   /** Every pack is present: start user code. */
   | { type: 'go' }
-  /** Liveness, to the next pack in the ring. */
+  /** Liveness, on the links to the ring neighbours. */
   | { type: 'hb' }
-  | { type: 'abort'; info: AbortInfo }
+  /** `origin`: the pack that first saw the failure; `at`: when (its clock). Packs settle on the earliest. */
+  | { type: 'abort'; info: AbortInfo; origin?: number; at?: number }
   /** All of this pack's workers succeeded: to pack 0. */
   | { type: 'done'; pack: number }
   /** Every pack is done: stop heartbeats, clean up, exit. */

@@ -15,6 +15,12 @@ export const POD = {
   /** TCP port of the direct transport between packs; every pack pod listens on 0.0.0.0 there. */
   directPort: DIRECT_DEFAULT_PORT,
   directPortName: 'kb-direct',
+  /** TCP port of the liveness links between packs (every transport); listens on 0.0.0.0 there. */
+  linkPort: DIRECT_DEFAULT_PORT + 1,
+  linkPortName: 'kb-link',
+  /** The attempt's Secret, mounted read-only: KB_SECRET_FILE = secretDir/secretKey. */
+  secretDir: '/etc/kubeburst/secret',
+  secretKey: 'secret',
   /** The params ConfigMap's mount and key: KB_PARAMS_FILE = paramsDir/paramsKey. */
   paramsDir: '/etc/kubeburst/params',
   paramsKey: 'params.json',

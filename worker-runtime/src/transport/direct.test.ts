@@ -4,9 +4,28 @@ import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PeerLostError } from '../errors.js';
+import { ANSWER_FIELDS, encodeHello, helloMac, HELLO_PROTO, newNonce, parseHelloRecord, type Answer } from '../protocol/hello.js';
+import { deriveKeys, newSecret, parseSecret, type BurstKeys } from '../security/keys.js';
 import { DirectTransport } from './direct.js';
 import { encodeRecord, RecordDecoder, RecordType } from './stream-records.js';
-import type { FrameSink } from './types.js';
+import type { FrameSink, TransportOptions } from './types.js';
+
+const SECRET = parseSecret(newSecret(), 'test');
+const keysOf = (burst: string, secret = SECRET): BurstKeys => deriveKeys(secret, burst);
+/** A pack's direct transport with this test run's flare secret. */
+const direct = (o: Omit<TransportOptions, 'keys'> & { keys?: BurstKeys }): DirectTransport => new DirectTransport({ keys: keysOf(o.burstId), ...o });
+
+/** Plays a dialing pack by hand over `s`: the whole handshake, as pack `from` to pack `to`. */
+async function handshake(s: ReturnType<typeof createConnection>, burst: string, from: number, to: number, key = keysOf(burst).hello): Promise<void> {
+  const nonce = newNonce();
+  s.write(encodeRecord(RecordType.Hello, encodeHello({ proto: HELLO_PROTO, from, to, nonce })));
+  const answer = await new Promise<Answer>((resolve, reject) => {
+    const d = new RecordDecoder((_t, body) => resolve(parseHelloRecord<Answer>(body, ANSWER_FIELDS)!), { maxFrameBytes: 1 << 20 });
+    s.once('data', (c) => d.push(c));
+    s.once('close', () => reject(new Error('closed during the handshake')));
+  });
+  s.write(encodeRecord(RecordType.Hello, encodeHello({ mac: helloMac(key, 'dialer', burst, from, to, nonce, answer.nonce) })));
+}
 
 /** A sink that records frames (copied, as the contract asks) and errors. */
 class Collect implements FrameSink {
@@ -62,7 +81,7 @@ describe.each([
     const P = 3;
     const sizes = [0, 1, 100, 70_000, 4 * 1024 * 1024, 13, 1024 * 1024];
     const perPair = 40;
-    const transports = Array.from({ length: P }, (_, p) => new DirectTransport({ burstId: 'b1', packId: p, packCount: P, url, connectTimeoutMs: 10_000 }));
+    const transports = Array.from({ length: P }, (_, p) => direct({ burstId: 'b1', packId: p, packCount: P, url, connectTimeoutMs: 10_000 }));
     const sinks = transports.map(() => new Collect());
     // Packs 0 and 1 start; pack 2 is not listening yet when they send to it.
     await transports[0]!.connect(sinks[0]!);
@@ -100,21 +119,15 @@ describe.each([
 describe('direct transport failures', () => {
   test('a peer whose connection closes without a goodbye is reported lost, naming the pack', async () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;
-    const t0 = new DirectTransport({ burstId: 'b2', packId: 0, packCount: 2, url });
+    const t0 = direct({ burstId: 'b2', packId: 0, packCount: 2, url });
     const sink = new Collect();
     await t0.connect(sink);
     // Play pack 1 by hand: handshake, one frame, then vanish (as a killed process would).
     const s = createConnection(join(dir, 'p0.sock'));
-    const replies: { type: RecordType; body: string }[] = [];
-    const decoder = new RecordDecoder((type, body) => replies.push({ type, body: Buffer.from(body).toString() }), { maxFrameBytes: 1 << 20 });
-    s.on('data', (c) => decoder.push(c));
     await new Promise((r) => s.once('connect', r));
-    s.write(encodeRecord(RecordType.Hello, Buffer.from(JSON.stringify({ proto: 'kubeburst-direct/1', burst: 'b2', from: 1, to: 0 }))));
+    await handshake(s, 'b2', 1, 0);
     s.write(encodeRecord(RecordType.Frame, new Uint8Array([42])));
     await sink.until(1);
-    while (replies.length === 0) await tick(10);
-    expect(replies[0]!.type).toBe(RecordType.Hello);
-    expect(JSON.parse(replies[0]!.body)).toMatchObject({ burst: 'b2', from: 0, to: 1 });
     s.destroy();
     await tick(100);
     expect(sink.errors).toHaveLength(1);
@@ -126,31 +139,76 @@ describe('direct transport failures', () => {
 
   test('a stream torn inside a frame is reported as a lost peer with the reason', async () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;
-    const t0 = new DirectTransport({ burstId: 'b3', packId: 0, packCount: 2, url });
+    const t0 = direct({ burstId: 'b3', packId: 0, packCount: 2, url });
     const sink = new Collect();
     await t0.connect(sink);
     const s = createConnection(join(dir, 'p0.sock'));
     await new Promise((r) => s.once('connect', r));
-    s.write(encodeRecord(RecordType.Hello, Buffer.from(JSON.stringify({ proto: 'kubeburst-direct/1', burst: 'b3', from: 1, to: 0 }))));
+    await handshake(s, 'b3', 1, 0);
     s.end(encodeRecord(RecordType.Frame, new Uint8Array(1000)).subarray(0, 300));
     await tick(100);
     expect(sink.errors.map((e) => e.message)).toEqual([expect.stringMatching(/pack 1 lost: direct transport: corrupt or unsupported frame: stream ended inside a record \(295 of 1000 body bytes\)/)]);
     await t0.close();
   });
 
-  test('a connection to another burst at the same address is refused with both ids named', async () => {
+  test('a pack of another attempt at the same address fails authentication, and its listener reveals nothing', async () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;
-    const a = new DirectTransport({ burstId: 'attempt-1', packId: 0, packCount: 2, url });
-    const b = new DirectTransport({ burstId: 'attempt-0', packId: 1, packCount: 2, url });
+    const a = direct({ burstId: 'attempt-1', packId: 0, packCount: 2, url });
+    const refusals: string[] = [];
+    const b = direct({ burstId: 'attempt-0', packId: 1, packCount: 2, url, onRefused: (r) => refusals.push(r) });
     await a.connect(new Collect());
     await b.connect(new Collect());
-    await expect(a.send(1, [new Uint8Array(8)])).rejects.toThrow(/pack 1 at unix:\/\/.*p1\.sock refused the connection: the dialer belongs to burst attempt-1, this pack to burst attempt-0/);
+    await expect(a.send(1, [new Uint8Array(8)])).rejects.toThrow(/pack 1 at unix:\/\/.*p1\.sock failed authentication: what listens there does not hold this flare's secret/);
     await Promise.all([a.close(), b.close()]);
   });
 
+  test('strangers are dropped before they touch the flare: garbage, a giant length prefix, a slow or forged handshake, a wrong key', async () => {
+    const url = `unix://${join(dir, 'p{pack}.sock')}`;
+    const refusals: string[] = [];
+    const t0 = direct({ burstId: 'b6', packId: 0, packCount: 2, url, onRefused: (r) => refusals.push(r) });
+    const sink = new Collect();
+    await t0.connect(sink);
+    const path = join(dir, 'p0.sock');
+    const closedAfter = (write: (s: ReturnType<typeof createConnection>) => void | Promise<void>): Promise<{ bytes: number; ms: number }> =>
+      new Promise((resolve) => {
+        const s = createConnection(path);
+        const t = Date.now();
+        let bytes = 0;
+        s.on('data', (c) => (bytes += c.byteLength));
+        s.on('error', () => {});
+        s.once('close', () => resolve({ bytes, ms: Date.now() - t }));
+        s.once('connect', () => void write(s));
+      });
+    // 64 random bytes; a 0xFFFFFFFF frame prefix; a handshake record claiming 4 GiB; a valid offer, then silence.
+    const garbage = await closedAfter((s) => void s.write(Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 0xff))));
+    const giant = await closedAfter((s) => void s.write(Buffer.from([RecordType.Frame, 0xff, 0xff, 0xff, 0xff])));
+    const giantHello = await closedAfter((s) => void s.write(Buffer.from([RecordType.Hello, 0xff, 0xff, 0xff, 0xff])));
+    const forged = await closedAfter(async (s) => {
+      // The whole handshake with a key of another flare.
+      await handshake(s, 'b6', 1, 0, keysOf('b6', parseSecret(newSecret(), 'other')).hello).catch(() => undefined);
+    });
+    const slow = await closedAfter((s) => void s.write(encodeRecord(RecordType.Hello, encodeHello({ proto: HELLO_PROTO, from: 1, to: 0, nonce: newNonce() }))));
+    // None got anything but (at most) the acceptor's answer, which names no burst; the slow one waited out the deadline.
+    for (const r of [garbage, giant, giantHello]) expect(r.bytes).toBe(0);
+    expect(slow.ms).toBeGreaterThanOrEqual(4_500);
+    expect(refusals).toHaveLength(5);
+    expect(refusals.join('\n')).toMatch(/record type/);
+    expect(refusals.join('\n')).toMatch(/could not prove/);
+    expect(refusals.join('\n')).toMatch(/no complete handshake within 5000 ms/);
+    // The flare never heard of any of them, and a real pack still gets in.
+    expect(sink.errors).toEqual([]);
+    expect(sink.frames).toEqual([]);
+    const t1 = direct({ burstId: 'b6', packId: 1, packCount: 2, url });
+    await t1.connect(new Collect());
+    await t1.send(0, [new Uint8Array([7])]);
+    await sink.until(1);
+    expect(t0.refused).toBe(5);
+    await Promise.all([t0.close(), t1.close()]);
+  }, 20_000);
+
   test('a peer that never listens fails the send after the connect timeout, naming pack, address and what to check', async () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;
-    const a = new DirectTransport({ burstId: 'b4', packId: 0, packCount: 2, url, connectTimeoutMs: 300 });
+    const a = direct({ burstId: 'b4', packId: 0, packCount: 2, url, connectTimeoutMs: 300 });
     await a.connect(new Collect());
     await expect(a.send(1, [new Uint8Array(8)])).rejects.toThrow(/cannot reach pack 1 at unix:\/\/.*p1\.sock after \d+ ms \(last error: ENOENT\): is that pack running, and does transport\.url \(KB_TRANSPORT_URL\) name where it listens\?/);
     await a.close();
@@ -162,13 +220,13 @@ describe('direct transport failures', () => {
     const path = join(dir, 'p0.sock');
     const holder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((r) => holder.stdout!.once('data', r));
-    const t = new DirectTransport({ burstId: 'b5', packId: 0, packCount: 2, url });
+    const t = direct({ burstId: 'b5', packId: 0, packCount: 2, url });
     // While the old listener is alive, the path is in use: refuse with a clear message.
     await expect(t.connect(new Collect())).rejects.toThrow(/cannot listen on unix:\/\/.*p0\.sock: .*another process uses it/);
     holder.kill('SIGKILL');
     await new Promise((r) => holder.once('exit', r));
     expect(existsSync(path)).toBe(true);
-    const t2 = new DirectTransport({ burstId: 'b5', packId: 0, packCount: 2, url });
+    const t2 = direct({ burstId: 'b5', packId: 0, packCount: 2, url });
     await t2.connect(new Collect());
     expect(existsSync(join(dir, 'p0.sock'))).toBe(true);
     await t2.cleanup();

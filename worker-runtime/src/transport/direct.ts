@@ -1,8 +1,25 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { PeerLostError, TransportError } from '../errors.js';
+import { ConfigError, PeerLostError, TransportError } from '../errors.js';
 import { concatBytes } from '../protocol/dtype.js';
+import {
+  ANSWER_FIELDS,
+  encodeHello,
+  HELLO_PROTO,
+  HELLO_TIMEOUT_MS,
+  helloMac,
+  macEquals,
+  MAX_HELLO_RECORD_BYTES,
+  MAX_PREAUTH_BYTES,
+  newNonce,
+  OFFER_FIELDS,
+  parseHelloRecord,
+  PROOF_FIELDS,
+  type Answer,
+  type Offer,
+  type Proof,
+} from '../protocol/hello.js';
 import { describeEndpoint, DIRECT_URL_FIELD, parseDirectUrl, type DirectAddresses, type DirectEndpoint } from './direct-address.js';
 import { encodeRecord, RecordDecoder, recordPrefix, RecordType, RECORD_PREFIX_BYTES } from './stream-records.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
@@ -23,8 +40,11 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * the heartbeat ring, and whatever the collectives need). A peer that is not listening yet is redialed with
  * backoff until `connectTimeoutMs` (the pack's join timeout; default 120 s); frames sent meanwhile wait, in order.
  *
- * Each connection starts with a HELLO each way (protocol, burst id, from, to), so a connection to the wrong
- * burst or pack is refused with a clear error. Frames follow as length-prefixed records (stream-records.ts).
+ * Each connection starts with a mutual challenge-response handshake over the flare's hello key
+ * (protocol/hello.ts: OFFER, ANSWER, PROOF as HELLO records): only packs of this flare get in, and nothing
+ * else is read from a connection before it completes. A connection that does not finish it within
+ * HELLO_TIMEOUT_MS, or sends more than a handshake's worth of bytes first, is dropped without touching the
+ * flare; a refusal is a silent close. Frames follow as length-prefixed records (stream-records.ts).
  * `send` corks the socket and writes prefix + frame for every frame (one writev), and resolves once the
  * socket has taken them: at once, or on 'drain' when the kernel buffer is full.
  *
@@ -33,19 +53,8 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * aborts. After a peer's BYE, frames for it are dropped (it has left the burst on purpose).
  */
 export const DIRECT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
-const PROTOCOL = 'kubeburst-direct/1';
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 const DIAL_ATTEMPT_TIMEOUT_MS = 3_000;
 const CLOSE_GRACE_MS = 1_000;
-
-interface Hello {
-  proto: string;
-  burst: string;
-  from: number;
-  to: number;
-  /** Set by an acceptor that refuses the connection. */
-  error?: string;
-}
 
 /** A frame in one buffer, or as parts written back to back (gather-write). */
 type OutFrame = Uint8Array | readonly Uint8Array[];
@@ -80,10 +89,15 @@ export class DirectTransport implements Transport {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly lost = new Set<number>();
   private closing = false;
+  private readonly helloKey: Uint8Array;
+  /** Connections dropped before their handshake completed (strangers, or misconfigured peers). */
+  refused = 0;
 
   constructor(private readonly o: TransportOptions) {
     this.addresses = parseDirectUrl(o.url, o.packCount, o.packId);
     this.connectTimeoutMs = o.connectTimeoutMs ?? 120_000;
+    if (o.keys === undefined) throw new ConfigError('KB_SECRET_FILE', 'the direct transport needs the flare secret: connections between packs are authenticated with it');
+    this.helloKey = o.keys.hello;
   }
 
   /** Where this pack listens (tests and logs). */
@@ -236,29 +250,50 @@ export class DirectTransport implements Transport {
         this.sockets.delete(s);
         retry(why);
       };
-      const timer = this.later(() => giveUp(`no answer within ${DIAL_ATTEMPT_TIMEOUT_MS} ms`), DIAL_ATTEMPT_TIMEOUT_MS);
+      const timer = this.later(() => giveUp(`no answer to the handshake within ${DIAL_ATTEMPT_TIMEOUT_MS} ms`), DIAL_ATTEMPT_TIMEOUT_MS);
+      const offer: Offer = { proto: HELLO_PROTO, from: this.o.packId, to: pack, nonce: newNonce() };
       // Listeners stay for the socket's life; once the handshake is over, watch() takes over.
       s.on('error', (err: NodeJS.ErrnoException) => giveUp(err.code ?? err.message));
-      s.on('close', () => giveUp('connection closed during the handshake'));
-      s.once('connect', () => s.write(encodeRecord(RecordType.Hello, helloBytes({ proto: PROTOCOL, burst: this.o.burstId, from: this.o.packId, to: pack }))));
-      const decoder = this.decoderFor(s, (type, body) => {
-        if (!handshaking) return this.onOutboundRecord(c, s, type);
+      s.on('close', () => giveUp('the listener closed the connection during the handshake (a refusal: another flare secret, another pack, or another kubeburst version)'));
+      s.once('connect', () => s.write(encodeRecord(RecordType.Hello, encodeHello(offer))));
+      const pre = new PreAuthReader();
+      const onData = (chunk: Buffer): void => {
+        let got;
+        try {
+          got = pre.push(chunk);
+        } catch (err) {
+          giveUp((err as Error).message);
+          return;
+        }
+        if (got === undefined) return;
+        const answer = parseHelloRecord<Answer>(got.body, ANSWER_FIELDS);
+        const expected = answer && helloMac(this.helloKey, 'acceptor', this.o.burstId, this.o.packId, pack, offer.nonce, answer.nonce);
+        if (answer === undefined || answer.proto !== HELLO_PROTO || !macEquals(answer.mac, expected!)) {
+          handshaking = false;
+          clearTimeout(timer);
+          this.timers.delete(timer);
+          s.destroy();
+          this.failOutbound(
+            c,
+            new TransportError(
+              'direct',
+              `pack ${pack} at ${describeEndpoint(addr)} failed authentication: what listens there ${answer === undefined ? 'does not speak the kubeburst handshake' : answer.proto !== HELLO_PROTO ? `speaks ${answer.proto}, not ${HELLO_PROTO} (mixed kubeburst versions?)` : 'does not hold this flare\'s secret (another flare, or a stale pack of another attempt)'}`,
+            ),
+          );
+          return;
+        }
         handshaking = false;
         clearTimeout(timer);
         this.timers.delete(timer);
-        const hello = type === RecordType.Hello ? parseHello(body) : undefined;
-        const refusal =
-          hello === undefined
-            ? `answered with record type ${type} instead of a hello`
-            : (hello.error ?? checkHello(hello, this.o.burstId, 'the pack there') ?? (hello.from !== pack ? `pack ${hello.from} listens there, not pack ${pack}: check ${DIRECT_URL_FIELD}` : undefined));
-        if (refusal !== undefined) {
-          s.destroy();
-          this.failOutbound(c, new TransportError('direct', `pack ${pack} at ${describeEndpoint(addr)} refused the connection: ${refusal}`));
-          return;
-        }
+        s.off('data', onData);
+        const proof: Proof = { mac: helloMac(this.helloKey, 'dialer', this.o.burstId, this.o.packId, pack, offer.nonce, answer.nonce) };
+        s.write(encodeRecord(RecordType.Hello, encodeHello(proof)));
+        const decoder = this.decoderFor(s, (type) => this.onOutboundRecord(c, s, type));
+        s.on('data', decoder);
+        if (got.rest.byteLength > 0) decoder(Buffer.from(got.rest));
         this.opened(c, s);
-      });
-      s.on('data', decoder);
+      };
+      s.on('data', onData);
     };
     attempt();
     return c;
@@ -279,6 +314,7 @@ export class DirectTransport implements Transport {
     if (type === RecordType.Bye) {
       this.live.get(s)!.bye = true;
       c.state = 'ended';
+      this.o.onBye?.(c.pack);
       return;
     }
     this.lose(c.pack, `protocol error: pack ${c.pack} sent record type ${type} on a connection it accepted`);
@@ -302,43 +338,75 @@ export class DirectTransport implements Transport {
     this.sockets.add(s);
     s.once('close', () => this.sockets.delete(s));
     s.on('error', () => {}); // reported through 'close' (see watch)
-    let from: number | undefined;
-    const timer = this.later(() => s.destroy(), HANDSHAKE_TIMEOUT_MS);
-    const decoder = this.decoderFor(s, (type, body, owned) => {
-      if (from !== undefined) {
-        if (type === RecordType.Frame) {
-          if (!this.closing) this.sink!.frame(body, owned);
-        }
-        else if (type === RecordType.Bye) this.live.get(s)!.bye = true;
-        else {
-          this.lose(from, `protocol error: pack ${from} sent a second hello`);
-          s.destroy();
-        }
-        return;
-      }
+    // Until the dialer has proved it holds the flare's key, nothing it sends touches the flare: a bounded
+    // reader takes its two handshake records, and any failure is a silent close, counted.
+    const refuse = (why: string): void => {
       clearTimeout(timer);
       this.timers.delete(timer);
-      const hello = type === RecordType.Hello ? parseHello(body) : undefined;
-      const refusal =
-        hello === undefined
-          ? 'the first record must be a hello'
-          : (checkHello(hello, this.o.burstId, 'the dialer') ??
-            (hello.to !== this.o.packId
-              ? `the dialer wanted pack ${hello.to}, but pack ${this.o.packId} listens here: check ${DIRECT_URL_FIELD}`
-              : !Number.isInteger(hello.from) || hello.from < 0 || hello.from >= this.o.packCount || hello.from === this.o.packId
-                ? `the dialer claims to be pack ${hello.from}, which is not another pack of this burst (0..${this.o.packCount - 1})`
-                : undefined));
-      const reply: Hello = { proto: PROTOCOL, burst: this.o.burstId, from: this.o.packId, to: hello?.from ?? -1, ...(refusal ? { error: refusal } : {}) };
-      s.write(encodeRecord(RecordType.Hello, helloBytes(reply)));
-      if (refusal !== undefined) {
-        s.end();
+      s.off('data', onData);
+      this.refused++;
+      this.o.onRefused?.(why);
+      s.destroy();
+    };
+    const timer = this.later(() => refuse(`no complete handshake within ${HELLO_TIMEOUT_MS} ms`), HELLO_TIMEOUT_MS);
+    const pre = new PreAuthReader();
+    let offer: Offer | undefined;
+    let answer: Answer | undefined;
+    const onData = (chunk: Buffer): void => {
+      let got;
+      try {
+        got = pre.push(chunk);
+      } catch (err) {
+        refuse((err as Error).message);
         return;
       }
-      from = hello!.from;
-      this.live.set(s, { pack: from, bye: false });
-      this.watch(s, from, 'from');
+      while (got !== undefined) {
+        if (offer === undefined) {
+          const o = parseHelloRecord<Offer>(got.body, OFFER_FIELDS);
+          if (o === undefined || o.proto !== HELLO_PROTO) return refuse('not a kubeburst handshake offer');
+          if (o.to !== this.o.packId || o.from < 0 || o.from >= this.o.packCount || o.from === this.o.packId) return refuse(`an offer from 'pack ${o.from}' to 'pack ${o.to}' does not fit this pack (${this.o.packId} of ${this.o.packCount})`);
+          offer = o;
+          const nonce = newNonce();
+          answer = { proto: HELLO_PROTO, nonce, mac: helloMac(this.helloKey, 'acceptor', this.o.burstId, o.from, this.o.packId, o.nonce, nonce) };
+          s.write(encodeRecord(RecordType.Hello, encodeHello(answer)));
+        } else {
+          const proof = parseHelloRecord<Proof>(got.body, PROOF_FIELDS);
+          if (proof === undefined || !macEquals(proof.mac, helloMac(this.helloKey, 'dialer', this.o.burstId, offer.from, this.o.packId, offer.nonce, answer!.nonce))) {
+            return refuse(`'pack ${offer.from}' could not prove it holds the flare's key`);
+          }
+          clearTimeout(timer);
+          this.timers.delete(timer);
+          s.off('data', onData);
+          this.authenticated(s, offer.from, got.rest);
+          return;
+        }
+        try {
+          got = pre.next();
+        } catch (err) {
+          return refuse((err as Error).message);
+        }
+      }
+    };
+    s.on('data', onData);
+  }
+
+  /** An inbound connection whose dialer proved itself: frames from it go to the sink from now on. */
+  private authenticated(s: Socket, from: number, rest: Uint8Array): void {
+    this.live.set(s, { pack: from, bye: false });
+    this.watch(s, from, 'from');
+    const decoder = this.decoderFor(s, (type, body, owned) => {
+      if (type === RecordType.Frame) {
+        if (!this.closing) this.sink!.frame(body, owned);
+      } else if (type === RecordType.Bye) {
+        this.live.get(s)!.bye = true;
+        this.o.onBye?.(from);
+      } else {
+        this.lose(from, `protocol error: pack ${from} sent a handshake record after its handshake`);
+        s.destroy();
+      }
     });
     s.on('data', decoder);
+    if (rest.byteLength > 0) decoder(Buffer.from(rest));
   }
 
   // ---- liveness ---------------------------------------------------------------------------------
@@ -401,24 +469,40 @@ export class DirectTransport implements Transport {
   }
 }
 
-function helloBytes(h: Hello): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(h));
-}
+/**
+ * Reads the records of a handshake from a connection that has not authenticated yet, holding at most
+ * MAX_PREAUTH_BYTES: every record must be a HELLO of at most MAX_HELLO_RECORD_BYTES, checked on its prefix
+ * before its body is waited for. Returns a record once one is whole, with the bytes after it.
+ */
+export class PreAuthReader {
+  private buf = Buffer.alloc(0);
 
-function parseHello(body: Uint8Array): Hello | undefined {
-  try {
-    const h = JSON.parse(new TextDecoder().decode(body)) as Hello;
-    return typeof h === 'object' && h !== null && typeof h.proto === 'string' ? h : undefined;
-  } catch {
-    return undefined;
+  /** Throws (with the reason) when the bytes cannot be the start of a handshake. */
+  push(chunk: Uint8Array): { body: Uint8Array; rest: Uint8Array } | undefined {
+    this.buf = this.buf.byteLength === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    return this.next();
   }
-}
 
-/** Why a hello cannot be for this burst, or undefined. `who` names the peer from this side's view. */
-function checkHello(h: Hello, burst: string, who: string): string | undefined {
-  if (h.proto !== PROTOCOL) return `${who} speaks ${h.proto}, not ${PROTOCOL} (mixed kubeburst versions?)`;
-  if (h.burst !== burst) return `${who} belongs to burst ${h.burst}, this pack to burst ${burst} (a stale pack of another attempt at this address?)`;
-  return undefined;
+  /** The next whole record already buffered, if any. */
+  next(): { body: Uint8Array; rest: Uint8Array } | undefined {
+    const length = this.peekLength();
+    if (length === undefined || this.buf.byteLength < RECORD_PREFIX_BYTES + length) {
+      if (this.buf.byteLength > MAX_PREAUTH_BYTES) throw new Error(`sent more than ${MAX_PREAUTH_BYTES} bytes before completing the handshake`);
+      return undefined;
+    }
+    const body = this.buf.subarray(RECORD_PREFIX_BYTES, RECORD_PREFIX_BYTES + length);
+    const rest = this.buf.subarray(RECORD_PREFIX_BYTES + length);
+    this.buf = Buffer.from(rest);
+    return { body, rest };
+  }
+
+  private peekLength(): number | undefined {
+    if (this.buf.byteLength < RECORD_PREFIX_BYTES) return undefined;
+    if (this.buf[0] !== RecordType.Hello) throw new Error(`the first records must be handshake records (got record type ${this.buf[0]})`);
+    const length = this.buf.readUInt32LE(1);
+    if (length > MAX_HELLO_RECORD_BYTES) throw new Error(`a handshake record of ${length} bytes (limit ${MAX_HELLO_RECORD_BYTES})`);
+    return length;
+  }
 }
 
 async function listen(server: Server, at: DirectEndpoint): Promise<void> {

@@ -1,3 +1,5 @@
+import type { BurstKeys } from '../security/keys.js';
+
 /**
  * A Transport moves frames between packs and knows nothing else: not workers, not collectives, not
  * chunking. Frames arrive whole (the transport preserves frame boundaries) and, per (sender, receiver)
@@ -27,6 +29,12 @@ export interface TransportOptions {
   url: string;
   /** How long to keep trying to reach a peer that is not listening yet (the pack passes its join timeout). */
   connectTimeoutMs?: number;
+  /** The flare's keys (security/keys.ts): the direct transport authenticates every connection with them. */
+  keys?: BurstKeys;
+  /** A connection was dropped before it authenticated (a stranger, or a misconfigured peer): for logs. */
+  onRefused?: (reason: string) => void;
+  /** A peer said goodbye on a connection (direct transport): it leaves on purpose. */
+  onBye?: (pack: number) => void;
 }
 
 export interface Transport {

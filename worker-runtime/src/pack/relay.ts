@@ -1,0 +1,105 @@
+import { envelopeFromHeader } from '../communicator/envelope.js';
+import { INFLIGHT_KIB, inflightKiB } from '../communicator/endpoint.js';
+import { describeError } from '../errors.js';
+import { chunkHeaders, HEADER_BYTES, MsgKind, Reassembler, readHeader, writeHeader, type MessageHeader } from '../protocol/frame.js';
+import type { Transport } from '../transport/types.js';
+import type { PackConfig } from './config.js';
+import type { AbortInfo } from './messages.js';
+import type { WireCounters } from './run-pack.js';
+import type { PackThreads } from './threads.js';
+
+export interface RelayHandlers {
+  /** Something on this pack's side of the transport failed, or a pack sent what it must not. */
+  failed(info: AbortInfo): void;
+}
+
+/**
+ * Between the transport and the worker threads: frames from threads go out (counted against the pack's
+ * send budget until the transport accepts them); frames coming in are chunks that are reassembled and
+ * delivered to their worker. Only data travels here: coordination rides the links (pack/links.ts).
+ */
+export class Relay {
+  readonly wire: WireCounters = { framesSent: 0, bytesSent: 0, framesRecv: 0, bytesRecv: 0 };
+  /** Chunks land in a buffer per message (no zero-filling: every byte is written) that then moves to its worker. */
+  private readonly reassembler = new Reassembler((n) => Buffer.allocUnsafeSlow(n));
+
+  constructor(
+    private readonly cfg: PackConfig,
+    readonly transport: Transport,
+    private readonly threads: PackThreads,
+    private readonly packCounters: Int32Array,
+    private readonly handlers: RelayHandlers,
+  ) {}
+
+  /** The chunk size frames are cut to: the configured one, within what the transport carries. */
+  get chunkBytes(): number {
+    return Math.max(1, Math.min(this.cfg.transport.chunkBytes, this.transport.maxFrameBytes - HEADER_BYTES));
+  }
+
+  /** `fromWorker`: the frames count against the pack's send budget until the transport accepts them. */
+  sendFrames(pack: number, frames: readonly Uint8Array[], urgent = false, fromWorker = false): void {
+    let bytes = 0;
+    for (const f of frames) bytes += f.byteLength;
+    this.wire.framesSent += frames.length;
+    this.wire.bytesSent += bytes;
+    this.settle(this.transport.send(pack, frames, urgent), pack, fromWorker ? bytes : 0);
+  }
+
+  /** Headers here, payload chunks as views of the worker's shared memory: written with no copy. */
+  sendGathered(pack: number, header: MessageHeader, payload: Uint8Array, chunk: number): void {
+    const t = this.transport;
+    if (t.sendParts === undefined) return;
+    const frames = chunkHeaders(header, payload.byteLength, chunk).map((c) => {
+      const h = Buffer.allocUnsafe(HEADER_BYTES);
+      writeHeader(h, c);
+      return [h, payload.subarray(c.chunkOffset, c.chunkOffset + c.chunkBytes)];
+    });
+    this.wire.framesSent += frames.length;
+    this.wire.bytesSent += payload.byteLength + frames.length * HEADER_BYTES;
+    this.settle(t.sendParts(pack, frames), pack, payload.byteLength + frames.length * HEADER_BYTES);
+  }
+
+  /** A frame from the transport. */
+  onFrame(frame: Uint8Array, owned = false): void {
+    this.wire.framesRecv++;
+    this.wire.bytesRecv += frame.byteLength;
+    let msg;
+    let from: number | undefined;
+    try {
+      const h = readHeader(frame);
+      from = h.kind === MsgKind.Control ? h.src : this.cfg.layout.packOf(h.src);
+      if (h.kind === MsgKind.Control) throw new Error('a control frame on the data transport (control travels on the links: mixed kubeburst versions?)');
+      msg = this.reassembler.push(from, frame);
+    } catch (err) {
+      this.handlers.failed({ failedPack: from ?? this.cfg.packId, reason: `pack ${this.cfg.packId} received a bad frame${from !== undefined ? ` from pack ${from}` : ''}: ${describeError(err)}` });
+      return;
+    }
+    if (msg === undefined) return;
+    const e = envelopeFromHeader(msg.header, msg.payload);
+    if (!this.threads.has(e.dst)) {
+      this.handlers.failed({ failedPack: from, reason: `pack ${from} sent a message for worker ${e.dst}, which is not in pack ${this.cfg.packId}` });
+      return;
+    }
+    this.threads.deliver(e, msg.reassembled || (owned && msg.payload.buffer === frame.buffer));
+  }
+
+  /** Reports a failed send, and gives back the send budget a worker's message took once it is done. */
+  private settle(sent: Promise<void>, pack: number, workerBytes: number): void {
+    sent.then(
+      () => this.release(workerBytes),
+      (err: unknown) => {
+        this.release(workerBytes);
+        // Over the direct transport a failed send means the destination is unreachable (it died, or
+        // never came up): blame it. Through a broker it is this pack's connection that failed.
+        const blamed = this.transport.kind === 'direct' ? pack : this.cfg.packId;
+        this.handlers.failed({ failedPack: blamed, reason: `sending to pack ${pack} failed: ${describeError(err)}` });
+      },
+    );
+  }
+
+  private release(bytes: number): void {
+    if (bytes === 0) return;
+    Atomics.sub(this.packCounters, INFLIGHT_KIB, inflightKiB(bytes));
+    Atomics.notify(this.packCounters, INFLIGHT_KIB);
+  }
+}

@@ -1,0 +1,54 @@
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+
+/**
+ * The flare's secret: 32 random bytes per attempt (the operator keeps them in a Secret it creates for the
+ * attempt and mounts into every pack; `kubeburst run` makes them in memory and hands each pack a file).
+ * Nothing without them can take part: connections between packs prove knowledge of a key derived from it
+ * (protocol/hello.ts), and frames over a broker carry a MAC keyed by another (transport/sealed.ts).
+ *
+ * Keys are derived with HKDF-SHA256, salted with the burst id, so the keys of one attempt are useless for
+ * any other even if a secret were reused.
+ */
+export const SECRET_BYTES = 32;
+/** The key a Secret's data holds the attempt secret under, base64. */
+export const SECRET_KEY = 'secret';
+
+export interface BurstKeys {
+  /** Authenticates the handshake of every pack-to-pack connection (direct transport, liveness links). */
+  readonly hello: Buffer;
+  /** MACs every frame sent through a broker. */
+  readonly frameMac: Buffer;
+  /** Encrypts frames through a broker when the flare asks for it. */
+  readonly frameEnc: Buffer;
+}
+
+export function deriveKeys(secret: Uint8Array, burstId: string): BurstKeys {
+  const derive = (info: string, bytes: number): Buffer => Buffer.from(hkdfSync('sha256', secret, burstId, `kubeburst ${info} v1`, bytes));
+  return { hello: derive('hello', 32), frameMac: derive('frame mac', 16), frameEnc: derive('frame encryption', 32) };
+}
+
+/** A fresh secret, base64 (what a Secret's data or a pack's secret file holds). */
+export function newSecret(): string {
+  return randomBytes(SECRET_BYTES).toString('base64');
+}
+
+/** Reads a secret file: base64 of at least 32 bytes (whitespace ignored). */
+export function readSecretFile(path: string, field: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(field, `cannot read the flare's secret from ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseSecret(text, field);
+}
+
+export function parseSecret(text: string, field: string): Buffer {
+  const b64 = text.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new ConfigError(field, 'the flare secret must be base64');
+  const bytes = Buffer.from(b64, 'base64');
+  if (bytes.byteLength < SECRET_BYTES) throw new ConfigError(field, `the flare secret must be at least ${SECRET_BYTES} bytes (got ${bytes.byteLength})`);
+  return bytes;
+}
