@@ -30,6 +30,11 @@ function log(level: string, msg: string, fields: Record<string, unknown> = {}): 
   process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }) + '\n');
 }
 
+// A launcher that died leaves our stderr/stdout pipes without a reader: a write must not crash the pack
+// before it has aborted and cleaned up.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
 async function main(): Promise<number> {
   let cfg;
   try {
@@ -39,8 +44,10 @@ async function main(): Promise<number> {
     return 2;
   }
   const onEvent = (e: PackEvent): void => {
-    if (process.send !== undefined) process.send(e);
-    else log(e.event === 'aborting' ? 'error' : 'info', e.event, { ...e });
+    // After the launcher went away the channel is closed: a send would throw (and crash the pack).
+    if (process.send !== undefined) {
+      if (process.connected) process.send(e, undefined, {}, () => {});
+    } else log(e.event === 'aborting' ? 'error' : 'info', e.event, { ...e });
   };
   // A launcher that forked this pack may tell it that another pack died (it saw the process exit).
   const external = new AbortController();

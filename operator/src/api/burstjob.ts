@@ -65,6 +65,10 @@ export const TransportSpec = z
       .max(64 * 1024 * 1024)
       .default(1024 * 1024)
       .describe('Messages larger than this are split into chunks of this size (bytes).'),
+    encryption: z
+      .boolean()
+      .default(false)
+      .describe('Through a broker, encrypt every frame (AES-256-GCM under the attempt key) instead of only authenticating it: other clients of the broker then cannot read the flare. Frames are always authenticated; the direct transport authenticates its connections.'),
   })
   .describe('The transport between packs. Inside a pack workers always share memory.');
 
@@ -191,7 +195,7 @@ export const BurstJobSpec = z
     packing: PackingSpec.optional().meta(immutable),
     function: FunctionSpec.meta(immutable),
     params: ParamsSpec.optional().meta(immutable),
-    transport: TransportSpec.default({ kind: 'direct', chunkBytes: 1024 * 1024 }).meta(immutable),
+    transport: TransportSpec.default({ kind: 'direct', chunkBytes: 1024 * 1024, encryption: false }).meta(immutable),
     timeouts: TimeoutsSpec.default({ joinSeconds: 120, operationSeconds: 300, scheduleSeconds: 60 }),
     resources: ResourcesSpec.default({ cpu: '1', memory: '256Mi' }).meta(immutable),
     gang: GangSpec.default({ backend: 'SchedulingGates', maxScheduleRetries: 3 }).meta(immutable),

@@ -51,7 +51,7 @@ describe('manifest loading', () => {
 
   test('changing the transport kind drops the other transport\'s URL but keeps the chunk size', () => {
     const m = load(JOB.replace('spec:\n', 'spec:\n  transport: {kind: redis, url: "redis://x:1", chunkBytes: 4096}\n'), { overrides: { transportKind: 'nats' } });
-    expect(m.job.spec.transport).toEqual({ kind: 'nats', chunkBytes: 4096 });
+    expect(m.job.spec.transport).toEqual({ kind: 'nats', chunkBytes: 4096, encryption: false });
   });
 
   test.each([

@@ -88,7 +88,7 @@ function applyOverrides(doc: Record<string, unknown>, o: SpecOverrides): Record<
   if (o.transportKind !== undefined) {
     const t = (spec.transport as Record<string, unknown> | undefined) ?? {};
     // Another transport kind: the manifest's broker address belongs to the old one.
-    spec.transport = t.kind === o.transportKind ? t : { ...(t.chunkBytes !== undefined ? { chunkBytes: t.chunkBytes } : {}), kind: o.transportKind };
+    spec.transport = t.kind === o.transportKind ? t : { ...(t.chunkBytes !== undefined ? { chunkBytes: t.chunkBytes } : {}), ...(t.encryption !== undefined ? { encryption: t.encryption } : {}), kind: o.transportKind };
   }
   return { ...doc, spec };
 }

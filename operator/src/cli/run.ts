@@ -114,7 +114,7 @@ export function flareOptions(m: LoadedManifest, o: RunOptions): LocalFlareOption
     burstId: `${m.job.metadata.name}-local-${randomBytes(4).toString('hex')}`,
     size: s.size,
     granularity,
-    transport: { kind, ...(url !== undefined ? { url } : {}), chunkBytes: s.transport.chunkBytes },
+    transport: { kind, ...(url !== undefined ? { url } : {}), chunkBytes: s.transport.chunkBytes, ...(s.transport.encryption ? { encryption: true } : {}) },
     modulePath: resolveModule(m),
     params: s.params?.list !== undefined ? { list: s.params.list } : { value: s.params?.value ?? null },
     joinTimeoutMs: s.timeouts.joinSeconds * 1000,

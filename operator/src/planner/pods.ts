@@ -160,6 +160,7 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
     set(ENV.transportUrl, s.transport.url);
   }
   set(ENV.chunkBytes, s.transport.chunkBytes);
+  if (s.transport.encryption) set(ENV.transportEncrypt, 'true');
   set(ENV.function, s.function.module);
   set(ENV.paramsFile, `${POD.paramsDir}/${POD.paramsKey}`);
   set(ENV.secretFile, `${POD.secretDir}/${POD.secretKey}`);

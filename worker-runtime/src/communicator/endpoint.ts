@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { BurstAbortedError, CollectiveTimeoutError, UsageError } from '../errors.js';
 import { decodeBatch, encodeBatch } from '../protocol/batch.js';
 import { bytesOf, dtypeOf, isShared, sharedCopy, viewAs, type Payload, type TypedArray } from '../protocol/dtype.js';
-import { chunkCount, encodeFrames, HEADER_BYTES } from '../protocol/frame.js';
+import { chunkCount, encodeFrames, FRAME_TRAILER_BYTES, HEADER_BYTES } from '../protocol/frame.js';
 import { SIGNAL, type Ring } from '../shm/ring.js';
 import type { PackLayout } from '../topology.js';
 import type { AbortInfo, FromWorker } from '../pack/messages.js';
@@ -303,8 +303,9 @@ export class Endpoint {
         this.o.port.postMessage({ t: 'remote', pack, header, payload: bytes, chunkBytes: chunk });
         return;
       }
-      // Every byte of a frame is written, so no zero-filling; each frame has a buffer of its own, transferred.
-      const frames = encodeFrames(header, bytes, chunk, (n) => Buffer.allocUnsafeSlow(n));
+      // Every byte of a frame is written, so no zero-filling; each frame has a buffer of its own, transferred,
+      // with room for a transport's trailer after it.
+      const frames = encodeFrames(header, bytes, chunk, (n) => Buffer.allocUnsafeSlow(n + FRAME_TRAILER_BYTES).subarray(0, n));
       this.o.port.postMessage({ t: 'frames', pack, frames }, frames.map((f) => f.buffer as ArrayBuffer));
     } catch (err) {
       Atomics.sub(this.o.packCounters, INFLIGHT_KIB, kib);

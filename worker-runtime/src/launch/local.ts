@@ -25,7 +25,7 @@ export interface LocalFlareOptions {
   /** Workers per pack (default: the whole burst in one pack). Ignored when packSizes is given. */
   granularity?: number;
   packSizes?: number[];
-  transport: { kind: TransportKind; url?: string; chunkBytes?: number };
+  transport: { kind: TransportKind; url?: string; chunkBytes?: number; encryption?: boolean };
   /** Absolute path of the worker module. */
   modulePath: string;
   params?: { list: unknown[] } | { value: unknown };
@@ -117,6 +117,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       [ENV.launchDir]: dir,
       ...(transportUrl ? { [ENV.transportUrl]: transportUrl } : {}),
       ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
+      ...(o.transport.encryption ? { [ENV.transportEncrypt]: 'true' } : {}),
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),
       ...(o.operationTimeoutMs ? { [ENV.operationTimeoutMs]: String(o.operationTimeoutMs) } : {}),
       ...(o.heartbeatMs ? { [ENV.heartbeatMs]: String(o.heartbeatMs) } : {}),

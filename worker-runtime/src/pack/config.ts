@@ -15,7 +15,8 @@ export interface PackConfig {
   burstId: string;
   layout: PackLayout;
   packId: number;
-  transport: { kind: TransportKind; url: string; chunkBytes: number };
+  /** `encrypt`: seal frames through a broker with encryption, not only a MAC (KB_TRANSPORT_ENCRYPT). */
+  transport: { kind: TransportKind; url: string; chunkBytes: number; encrypt: boolean };
   /** The attempt's secret (KB_SECRET_FILE): required when the burst has more than one pack. */
   secret?: Buffer;
   /** Where each pack's liveness-link listener is (KB_LINK_URL): required with more than one pack. */
@@ -68,6 +69,8 @@ export const ENV = {
   /** A local launcher's temp dir: a pack whose launcher died removes it (pods have none). */
   launchDir: 'KB_LAUNCH_DIR',
   chunkBytes: 'KB_CHUNK_BYTES',
+  /** `true`: frames through a broker are encrypted, not only authenticated. */
+  transportEncrypt: 'KB_TRANSPORT_ENCRYPT',
   function: 'KB_FUNCTION',
   paramsFile: 'KB_PARAMS_FILE',
   params: 'KB_PARAMS',
@@ -126,6 +129,13 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     return n;
   };
 
+  const bool = (k: string): boolean => {
+    const v = get(k);
+    if (v === undefined || v === 'false') return false;
+    if (v === 'true') return true;
+    throw new ConfigError(k, `must be true or false (got '${v}')`);
+  };
+
   let layout: PackLayout;
   const sizes = get(ENV.packSizes);
   if (sizes !== undefined) {
@@ -167,7 +177,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     burstId: need(ENV.burstId),
     layout,
     packId,
-    transport: { kind, url, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1) },
+    transport: { kind, url, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1), encrypt: bool(ENV.transportEncrypt) },
     ...(secret !== undefined ? { secret } : {}),
     ...(linkUrl !== undefined ? { linkUrl } : {}),
     modulePath: need(ENV.function),

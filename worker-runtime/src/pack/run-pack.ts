@@ -1,8 +1,10 @@
 import type { TrafficCounters } from '../communicator/stats.js';
 import { addCounters, emptyCounters } from '../communicator/stats.js';
-import { describeError, PeerLostError, TransportError } from '../errors.js';
+import { describeError, KubeburstError, PeerLostError } from '../errors.js';
 import { deriveKeys } from '../security/keys.js';
 import { defaultTransportFactory, type Transport, type TransportFactory } from '../transport/index.js';
+import { SealedTransport } from '../transport/sealed.js';
+import { redactUrl } from '../redact.js';
 import type { PackConfig } from './config.js';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInput, type Effect } from './coordinator.js';
 import { Health } from './health.js';
@@ -43,6 +45,10 @@ export interface PackReport {
   wire: WireCounters;
   /** Connections dropped before they authenticated (strangers, misconfigured peers). */
   refused?: number;
+  /** Frames through a broker dropped because they failed verification or were replays. */
+  rejected?: number;
+  /** Peak resident memory of the pack process. */
+  maxRssBytes: number;
 }
 
 export interface RunPackOptions {
@@ -83,6 +89,7 @@ class Pack {
   private readonly processStart: number;
   private connectedAt = 0;
   private refused = 0;
+  private rejected = 0;
   private tick: NodeJS.Timeout | undefined;
   private readonly queue: CoordinatorInput[] = [];
   private dispatching = false;
@@ -134,7 +141,7 @@ class Pack {
         await this.connect();
         this.dispatch({ e: 'connected' });
       } catch (err) {
-        this.dispatch({ e: 'failed', info: { failedPack: this.me, reason: `pack ${this.me} could not connect: ${describeError(err)}` } });
+        this.dispatch({ e: 'failed', info: { failedPack: this.me, reason: `pack ${this.me} could not connect: ${err instanceof KubeburstError ? err.message : describeError(err)}` } });
       }
     }
     await this.done;
@@ -201,31 +208,49 @@ class Pack {
         refused: onRefused,
       },
     );
-    const deadline = withDeadline(this.cfg.joinTimeoutMs, `nothing answered within the join timeout (${this.cfg.joinTimeoutMs} ms)`);
-    try {
-      await Promise.race([this.links.start(this.coordinator.neighbours), deadline.promise]);
-      const factory = this.opts.transportFactory ?? defaultTransportFactory;
-      const transport = await Promise.race([
-        Promise.resolve(factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused })),
-        deadline.promise,
-      ]);
-      this.transport = transport;
-      this.relay = new Relay(this.cfg, transport, this.threads, this.packCounters, { failed: (info) => this.dispatch({ e: 'failed', info }) });
-      const relay = this.relay;
-      await Promise.race([
-        transport.connect({
-          frame: (f, owned) => relay.onFrame(f, owned === true),
-          // A lost peer (the direct transport sees its socket close) is the failed pack, not this one.
-          error: (err) =>
-            err instanceof PeerLostError
-              ? this.dispatch({ e: 'peerLost', pack: err.pack, reason: err.message })
-              : this.dispatch({ e: 'failed', info: { failedPack: this.me, reason: `pack ${this.me}'s ${transport.kind} transport failed: ${err.message}` } }),
-        }),
-        deadline.promise,
-      ]);
-    } finally {
-      deadline.cancel();
-    }
+    const until = Date.now() + this.cfg.joinTimeoutMs;
+    const within = async <T>(step: Promise<T> | T, what: string): Promise<T> => {
+      const d = withDeadline(Math.max(0, until - Date.now()), `${what} within the join timeout (${this.cfg.joinTimeoutMs} ms)`);
+      try {
+        return await Promise.race([Promise.resolve(step), d.promise]);
+      } finally {
+        d.cancel();
+      }
+    };
+    const where = `the ${this.cfg.transport.kind} transport${this.cfg.transport.kind === 'direct' ? '' : ` at ${redactUrl(this.cfg.transport.url)}`}`;
+    await within(this.links.start(this.coordinator.neighbours), 'the links to the other packs did not open');
+    const factory = this.opts.transportFactory ?? defaultTransportFactory;
+    const inner = await within(
+      factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused }),
+      `${where} could not be set up`,
+    );
+    // The direct transport authenticates its connections; through a broker every frame proves itself.
+    const transport =
+      inner.kind === 'direct'
+        ? inner
+        : new SealedTransport(inner, {
+            keys,
+            packId: this.me,
+            packCount: this.P,
+            encrypt: this.cfg.transport.encrypt,
+            onRejected: (reason) => {
+              if (this.rejected++ < 5) this.log('warn', 'dropped a frame that did not prove itself', { reason });
+            },
+          });
+    this.transport = transport;
+    this.relay = new Relay(this.cfg, transport, this.threads, this.packCounters, { failed: (info) => this.dispatch({ e: 'failed', info }) });
+    const relay = this.relay;
+    await within(
+      transport.connect({
+        frame: (f, owned) => relay.onFrame(f, owned === true),
+        // A lost peer (the direct transport sees its socket close) is the failed pack, not this one.
+        error: (err) =>
+          err instanceof PeerLostError
+            ? this.dispatch({ e: 'peerLost', pack: err.pack, reason: err.message })
+            : this.dispatch({ e: 'failed', info: { failedPack: this.me, reason: `pack ${this.me}'s ${transport.kind} transport failed: ${err.message}` } }),
+      }),
+      `${where} did not connect`,
+    );
     this.connectedAt = Date.now();
   }
 
@@ -265,6 +290,8 @@ class Pack {
       counters: workers.reduce((acc, w) => addCounters(acc, w.counters), emptyCounters()),
       wire: this.relay?.wire ?? { framesSent: 0, bytesSent: 0, framesRecv: 0, bytesRecv: 0 },
       ...(this.refused > 0 ? { refused: this.refused } : {}),
+      ...(this.rejected > 0 ? { rejected: this.rejected } : {}),
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   }
 }
@@ -273,7 +300,7 @@ class Pack {
 function withDeadline(ms: number, what: string): { promise: Promise<never>; cancel: () => void } {
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TransportError('connect', what)), ms);
+    timer = setTimeout(() => reject(new KubeburstError('TIMEOUT', what)), ms);
   });
   promise.catch(() => undefined);
   return { promise, cancel: () => clearTimeout(timer) };

@@ -27,6 +27,11 @@ import { isDType, type DType } from './dtype.js';
  * (but the one frame of an empty message), and C never exceeds T.
  */
 export const HEADER_BYTES = 64;
+/**
+ * Room left after every frame a worker builds (not part of the frame): a transport that appends a trailer
+ * (transport/sealed.ts: sender, counter, tag) writes it there instead of copying the frame.
+ */
+export const FRAME_TRAILER_BYTES = 24;
 export const FRAME_MAGIC = 0x4b42;
 export const FRAME_VERSION = 1;
 

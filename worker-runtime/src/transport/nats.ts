@@ -1,12 +1,15 @@
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { TransportError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
 /**
  * NATS transport: every pack subscribes to `kb.<burst>.<pack>` and senders publish frames there. Core NATS
  * keeps nothing on the server (no stream, no key), so there is nothing to delete when a burst ends: the
- * subscription ends with the connection. Core NATS is at-most-once for subscribers that are not there
- * yet; the pack's join protocol retries until every pack is subscribed, and user traffic starts only then.
+ * subscription ends with the connection. Core NATS is at-most-once: a pack says HELLO (on its link) only
+ * once its subscription is live, so user traffic starts only when every pack listens; a connection that
+ * drops mid-flare fails the transport at once (what was published meanwhile is gone), and sealed frames'
+ * counters (transport/sealed.ts) reveal any frame the server discards.
  *
  * Flow control: publish() only buffers; after every `flushEveryBytes` a send waits for a server round trip
  * (flush), and sends run in order, one after another. The pack counts bytes handed to the transport and
@@ -41,11 +44,12 @@ export class NatsTransport implements Transport {
       this.nc = await connect({
         servers: this.o.url.split(','),
         name: `kubeburst:${this.o.burstId}:${this.o.packId}`,
-        maxReconnectAttempts: 10,
-        reconnectTimeWait: 200,
+        // A dropped connection ends the flare (see above): reconnecting would only hide lost messages.
+        reconnect: false,
+        timeout: Math.min(this.o.connectTimeoutMs ?? 20_000, 20_000),
       });
     } catch (err) {
-      throw new TransportError('nats', `cannot connect to ${this.o.url}: ${(err as Error).message} (is nats-server running? set spec.transport.url)`, { cause: err });
+      throw new TransportError('nats', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is nats-server running? set spec.transport.url)`, { cause: err });
     }
     this.maxFrameBytes = this.nc.info?.max_payload ?? this.maxFrameBytes;
     this.sub = this.nc.subscribe(natsSubject(this.o.burstId, this.o.packId), {
@@ -55,7 +59,7 @@ export class NatsTransport implements Transport {
       },
     });
     void this.nc.closed().then((err) => {
-      if (!this.closing) sink.error(new TransportError('nats', `connection closed${err ? `: ${err.message}` : ''}`, { cause: err }));
+      if (!this.closing) sink.error(new TransportError('nats', `the connection to ${redactUrl(this.o.url)} dropped mid-flare${err ? ` (${err.message})` : ''}: frames in flight may be lost`, { cause: err }));
     });
     // The subscription is live on the server once a round trip completes.
     await this.nc.flush();

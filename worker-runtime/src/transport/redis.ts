@@ -1,15 +1,20 @@
 import { Redis } from 'ioredis';
 import { TransportError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
 /**
- * Redis transport: every pack owns two lists, `kb:{<burst>}:ctl:<pack>` (control: heartbeats, aborts) and
+ * Redis transport: every pack owns two lists, `kb:{<burst>}:ctl:<pack>` (urgent frames) and
  * `kb:{<burst>}:inbox:<pack>` (data). Senders RPUSH frames (pipelined, so order per sender is kept); the
  * owner pops up to 32 at a time with BLMPOP over both keys on a dedicated connection. BLMPOP serves the
- * first non-empty key, so a heartbeat never waits behind hundreds of MiB of queued data.
+ * first non-empty key. (Coordination travels on the packs' links, not here: nothing is sent urgent today.)
  * Lists persist, so a frame sent before its receiver starts listening is not lost. Every push refreshes a
  * TTL on the list as a safety net; the pack deletes its list when the burst ends (success or failure),
  * and `deleteBurstKeys` removes anything left after a crash.
+ *
+ * A connection that drops mid-flare fails the transport at once: frames popped but not yet delivered,
+ * or pushed but not acknowledged, may be lost or sent twice, and waiting it out would end in a timeout
+ * that blames a healthy worker. (Frames are also sealed with counters: transport/sealed.ts sees any loss.)
  *
  * The `{…}` hash tag keeps all of a burst's keys in one Redis Cluster slot.
  */
@@ -54,7 +59,12 @@ export class RedisTransport implements Transport {
       await Promise.all([this.pub.connect(), this.sub.connect()]);
     } catch (err) {
       await this.close();
-      throw new TransportError('redis', `cannot connect to ${this.o.url}: ${(err as Error).message} (is Redis running? set spec.transport.url)`, { cause: err });
+      throw new TransportError('redis', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is Redis running? set spec.transport.url)`, { cause: err });
+    }
+    for (const [name, c] of [['sending', this.pub], ['receiving', this.sub]] as const) {
+      c.once('close', () => {
+        if (!this.closed) sink.error(new TransportError('redis', `the ${name} connection to ${redactUrl(this.o.url)} dropped mid-flare: frames in flight may be lost`));
+      });
     }
     void this.receiveLoop(sink);
   }
@@ -122,14 +132,21 @@ export async function listRedisBurstKeys(url: string, burstId: string): Promise<
   return out;
 }
 
+/** A clean-up's connection and every command it sends get this long. */
+const CLEANUP_TIMEOUT_MS = 5_000;
+
 /** SCANs a burst's keys on a short-lived connection, a batch at a time. */
 async function scanBurstKeys(url: string, burstId: string, each: (r: Redis, keys: string[]) => Promise<void>): Promise<void> {
-  // One connection attempt, no reconnecting: a clean-up against an unreachable server fails once and
-  // leaves no client retrying in the background (which would also keep the process alive).
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  // One connection attempt, no reconnecting, every step bounded: a clean-up against an unreachable or
+  // silent server fails once, in seconds, and leaves no client retrying in the background (which would
+  // also keep the process alive).
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: CLEANUP_TIMEOUT_MS, commandTimeout: CLEANUP_TIMEOUT_MS });
   r.on('error', () => {});
   try {
-    await r.connect();
+    await Promise.race([
+      r.connect(),
+      new Promise((_, reject) => setTimeout(() => reject(new TransportError('redis', `no answer from ${redactUrl(url)} within ${CLEANUP_TIMEOUT_MS} ms`)), CLEANUP_TIMEOUT_MS).unref()),
+    ]);
     let cursor = '0';
     do {
       const [next, keys] = await r.scan(cursor, 'MATCH', `${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`, 'COUNT', 1000);

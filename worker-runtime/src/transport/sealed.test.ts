@@ -1,0 +1,129 @@
+import { TransportError } from '../errors.js';
+import { DType } from '../protocol/dtype.js';
+import { encodeFrames, FRAME_TRAILER_BYTES, MsgKind } from '../protocol/frame.js';
+import { deriveKeys, newSecret, parseSecret } from '../security/keys.js';
+import { SealedTransport } from './sealed.js';
+import type { FrameSink, Transport } from './types.js';
+
+/**
+ * A broker in memory: what one pack sends to another is kept in order and can be read, dropped, altered or
+ * added to by the test, as any client of a real broker could (test/conformance/trust.test.ts does it on
+ * real Redis and NATS).
+ */
+class Wire {
+  readonly queues = new Map<number, Uint8Array[]>();
+  readonly sinks = new Map<number, FrameSink>();
+  transport(pack: number): Transport {
+    return {
+      kind: 'redis',
+      maxFrameBytes: 1 << 20,
+      connect: async (sink) => void this.sinks.set(pack, sink),
+      send: async (to, frames) => void this.queues.set(to, [...(this.queues.get(to) ?? []), ...frames.map((f) => new Uint8Array(f))]),
+      cleanup: async () => undefined,
+      close: async () => undefined,
+    };
+  }
+  /** Delivers what is queued for `to`, in order. */
+  flush(to: number): void {
+    const q = this.queues.get(to) ?? [];
+    this.queues.set(to, []);
+    for (const f of q) this.sinks.get(to)!.frame(f, false);
+  }
+}
+
+class Collect implements FrameSink {
+  frames: Uint8Array[] = [];
+  errors: Error[] = [];
+  frame(f: Uint8Array): void {
+    this.frames.push(new Uint8Array(f));
+  }
+  error(err: Error): void {
+    this.errors.push(err);
+  }
+}
+
+const keys = deriveKeys(parseSecret(newSecret(), 't'), 'burst-1');
+const frame = (i: number, bytes = 100): Uint8Array =>
+  encodeFrames({ kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: 0, dst: 1, seq: i, tag: 0, root: -1, msgId: 0 }, new Uint8Array(bytes).fill(i & 0xff), 1 << 20, (n) => new Uint8Array(new ArrayBuffer(n + FRAME_TRAILER_BYTES), 0, n))[0]!;
+
+async function pair(encrypt = false): Promise<{ wire: Wire; a: SealedTransport; b: SealedTransport; got: Collect; rejected: string[] }> {
+  const wire = new Wire();
+  const rejected: string[] = [];
+  const a = new SealedTransport(wire.transport(0), { keys, packId: 0, packCount: 2, encrypt });
+  const b = new SealedTransport(wire.transport(1), { keys, packId: 1, packCount: 2, encrypt, onRejected: (r) => rejected.push(r) });
+  const got = new Collect();
+  await a.connect(new Collect());
+  await b.connect(got);
+  return { wire, a, b, got, rejected };
+}
+
+describe('sealed transport', () => {
+  test('frames arrive whole and in order, the trailer written into the room the endpoint left (no copy)', async () => {
+    const { wire, a, got } = await pair();
+    const f = frame(7, 4096);
+    await a.send(1, [f, frame(8)]);
+    const sent = wire.queues.get(1)!;
+    expect(sent[0]!.byteLength).toBe(f.byteLength + FRAME_TRAILER_BYTES);
+    wire.flush(1);
+    expect(got.frames.map((x) => x[64])).toEqual([7, 8]);
+    expect(Buffer.from(got.frames[0]!).equals(Buffer.from(f))).toBe(true);
+    expect(got.errors).toEqual([]);
+  });
+
+  test('a frame with one bit changed, forged with another key, or claiming another sender is dropped and counted, never delivered; the flare goes on', async () => {
+    const { wire, a, b, got, rejected } = await pair();
+    await a.send(1, [frame(1)]);
+    const [real] = wire.queues.get(1)!;
+    const flipped = new Uint8Array(real!);
+    flipped[70] ^= 1;
+    // The whole frame sealed as pack 0 would, under another flare's key.
+    const other = new SealedTransport(new Wire().transport(0), { keys: deriveKeys(parseSecret(newSecret(), 't'), 'burst-1'), packId: 0, packCount: 2 });
+    const forged = seal(other, 1, frame(1));
+    const fromSelf = new Uint8Array(real!);
+    new DataView(fromSelf.buffer, fromSelf.byteLength - FRAME_TRAILER_BYTES).setUint32(0, 1, true);
+    wire.queues.set(1, [flipped, forged, fromSelf, new Uint8Array(10), real!]);
+    wire.flush(1);
+    expect(got.frames).toHaveLength(1); // only the real one
+    expect(got.errors).toEqual([]);
+    expect(b.rejected).toBe(4);
+    expect(rejected.join('\n')).toMatch(/failed verification/);
+    expect(rejected.join('\n')).toMatch(/claiming to come from 'pack 1'/);
+    expect(rejected.join('\n')).toMatch(/shorter than a sealed frame's trailer/);
+  });
+
+  test('a replayed frame is dropped; a lost one aborts at once, naming the transport and the sender', async () => {
+    const { wire, a, got, rejected } = await pair();
+    await a.send(1, [frame(1), frame(2), frame(3)]);
+    const [f1, f2, f3] = wire.queues.get(1)!;
+    wire.queues.set(1, [f1!, f1!, f2!]);
+    wire.flush(1);
+    expect(got.frames).toHaveLength(2);
+    expect(rejected).toEqual([expect.stringMatching(/replayed or duplicated frame from pack 0 \(counter 0, expected 1\)/)]);
+    // Frame 4 sent, frame 3 never arrives.
+    await a.send(1, [frame(4)]);
+    const [f4] = wire.queues.get(1)!;
+    wire.queues.set(1, [f4!, f3!]);
+    wire.flush(1);
+    expect(got.errors).toHaveLength(1);
+    expect(got.errors[0]).toBeInstanceOf(TransportError);
+    expect(got.errors[0]!.message).toMatch(/lost 1 frame\(s\) from pack 0: the redis transport did not deliver frames 2\.\.2/);
+    // After that nothing more is delivered.
+    expect(got.frames).toHaveLength(2);
+  });
+
+  test('encrypted, nothing of the frame is readable on the wire, and it still arrives whole', async () => {
+    const { wire, a, got } = await pair(true);
+    const secretText = Buffer.from('the flare secret message '.repeat(20));
+    const f = encodeFrames({ kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: 0, dst: 1, seq: 0, tag: 0, root: -1, msgId: 0 }, secretText, 1 << 20)[0]!;
+    await a.send(1, [f]);
+    const onWire = Buffer.from(wire.queues.get(1)![0]!);
+    expect(onWire.includes(Buffer.from('secret message'))).toBe(false);
+    wire.flush(1);
+    expect(Buffer.from(got.frames[0]!).equals(Buffer.from(f))).toBe(true);
+  });
+});
+
+/** What `t` would put on the wire for one frame to `to`. */
+function seal(t: SealedTransport, to: number, f: Uint8Array): Uint8Array {
+  return (t as unknown as { seal(to: number, f: Uint8Array): Uint8Array }).seal(to, f);
+}

@@ -1,0 +1,168 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { TransportError } from '../errors.js';
+import { FRAME_TRAILER_BYTES } from '../protocol/frame.js';
+import type { BurstKeys } from '../security/keys.js';
+import type { FrameSink, Transport, TransportKind } from './types.js';
+
+/**
+ * Frames through a broker (Redis, NATS), sealed with the flare's keys: anyone else on the broker can read
+ * its keys and subjects, so every frame says who sent it, in which order, and proves it.
+ *
+ *   sealed frame = frame | src:u32 | ctr:u32 | tag[16]            (little-endian; the trailer is 24 bytes)
+ *
+ *   authenticated (default)   tag = GMAC: AES-128-GCM, key frameMac, nonce src|dst|ctr, the frame as AAD
+ *   encrypted                 frame = AES-256-GCM ciphertext under frameEnc, same nonce; tag its GCM tag
+ *
+ * `ctr` counts the frames from src to dst, from 0: nonces never repeat under a key, a replayed or
+ * duplicated frame is seen (its counter is behind), and so is a lost one (ahead). What fails its tag is
+ * dropped and counted, never delivered, and never aborts the flare by itself (a stranger could send it);
+ * a frame that proves itself but skips counters means the broker lost frames: the flare aborts at once,
+ * naming the transport, instead of waiting out a timeout that would blame a healthy worker.
+ *
+ * Frames leave with no copy when their buffer has FRAME_TRAILER_BYTES to spare after them (the endpoint
+ * allocates them so); otherwise they are copied once.
+ */
+export interface SealOptions {
+  keys: BurstKeys;
+  packId: number;
+  packCount: number;
+  /** Encrypt frames too (spec.transport.encryption). */
+  encrypt?: boolean;
+  /** A frame was dropped: it did not prove itself, or came out of order (for logs and counters). */
+  onRejected?: (reason: string) => void;
+}
+
+const TAG_BYTES = 16;
+
+export class SealedTransport implements Transport {
+  readonly kind: TransportKind;
+  /** Frames dropped because they failed verification or were replays. */
+  rejected = 0;
+  private readonly sent: Uint32Array;
+  private readonly expected: Uint32Array;
+  private sink: FrameSink | undefined;
+  private failed = false;
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly o: SealOptions,
+  ) {
+    this.kind = inner.kind;
+    this.sent = new Uint32Array(o.packCount);
+    this.expected = new Uint32Array(o.packCount);
+  }
+
+  get maxFrameBytes(): number {
+    return this.inner.maxFrameBytes - FRAME_TRAILER_BYTES;
+  }
+
+  connect(sink: FrameSink): Promise<void> {
+    this.sink = sink;
+    return this.inner.connect({ frame: (f, owned) => this.open(f, owned === true), error: (err) => sink.error(err) });
+  }
+
+  send(pack: number, frames: readonly Uint8Array[], urgent?: boolean): Promise<void> {
+    let sealed: Uint8Array[];
+    try {
+      sealed = frames.map((f) => this.seal(pack, f));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.inner.send(pack, sealed, urgent);
+  }
+
+  cleanup(): Promise<void> {
+    return this.inner.cleanup();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  private seal(dst: number, frame: Uint8Array): Uint8Array {
+    const ctr = this.sent[dst]!;
+    if (ctr === 0xffffffff) throw new TransportError(this.kind, `more than 2^32 - 1 frames to pack ${dst}: the counter would repeat`);
+    this.sent[dst] = ctr + 1;
+    const nonce = nonceOf(this.o.packId, dst, ctr);
+    const n = frame.byteLength;
+    let out: Uint8Array;
+    if (this.o.encrypt) {
+      const c = createCipheriv('aes-256-gcm', this.o.keys.frameEnc, nonce);
+      out = Buffer.allocUnsafe(n + FRAME_TRAILER_BYTES);
+      const body = c.update(frame);
+      out.set(body, 0);
+      c.final();
+      out.set(c.getAuthTag(), n + 8);
+    } else {
+      out = frame.byteOffset + n + FRAME_TRAILER_BYTES <= frame.buffer.byteLength ? new Uint8Array(frame.buffer, frame.byteOffset, n + FRAME_TRAILER_BYTES) : copyWithRoom(frame);
+      const c = createCipheriv('aes-128-gcm', this.o.keys.frameMac, nonce);
+      c.setAAD(frame);
+      c.final();
+      out.set(c.getAuthTag(), n + 8);
+    }
+    const v = new DataView(out.buffer, out.byteOffset + n, 8);
+    v.setUint32(0, this.o.packId, true);
+    v.setUint32(4, ctr, true);
+    return out;
+  }
+
+  private open(sealed: Uint8Array, owned: boolean): void {
+    if (this.failed) return;
+    const n = sealed.byteLength - FRAME_TRAILER_BYTES;
+    if (n < 0) return this.reject(`a message of ${sealed.byteLength} bytes, shorter than a sealed frame's trailer`);
+    const v = new DataView(sealed.buffer, sealed.byteOffset + n, 8);
+    const src = v.getUint32(0, true);
+    const ctr = v.getUint32(4, true);
+    if (src >= this.o.packCount || src === this.o.packId) return this.reject(`a frame claiming to come from 'pack ${src}'`);
+    const nonce = nonceOf(src, this.o.packId, ctr);
+    const tag = sealed.subarray(n + 8, n + 8 + TAG_BYTES);
+    let frame: Uint8Array;
+    try {
+      if (this.o.encrypt) {
+        const d = createDecipheriv('aes-256-gcm', this.o.keys.frameEnc, nonce);
+        d.setAuthTag(tag);
+        const body = d.update(sealed.subarray(0, n));
+        d.final();
+        frame = body;
+        owned = true;
+      } else {
+        const d = createDecipheriv('aes-128-gcm', this.o.keys.frameMac, nonce);
+        d.setAuthTag(tag);
+        d.setAAD(sealed.subarray(0, n));
+        d.final();
+        frame = sealed.subarray(0, n);
+      }
+    } catch {
+      return this.reject(`a frame from 'pack ${src}' (counter ${ctr}) that failed verification`);
+    }
+    const want = this.expected[src]!;
+    if (ctr < want) return this.reject(`a replayed or duplicated frame from pack ${src} (counter ${ctr}, expected ${want})`);
+    if (ctr > want) {
+      this.failed = true;
+      this.sink?.error(new TransportError(this.kind, `lost ${ctr - want} frame(s) from pack ${src}: the ${this.kind} transport did not deliver frames ${want}..${ctr - 1} (a dropped connection, or a broker that discards messages)`));
+      return;
+    }
+    this.expected[src] = want + 1;
+    this.sink?.frame(frame, owned);
+  }
+
+  private reject(reason: string): void {
+    this.rejected++;
+    this.o.onRejected?.(reason);
+  }
+}
+
+/** The GCM nonce of frame `ctr` from `src` to `dst`: unique per key for the life of the flare. */
+function nonceOf(src: number, dst: number, ctr: number): Buffer {
+  const b = Buffer.allocUnsafe(12);
+  b.writeUInt32LE(src, 0);
+  b.writeUInt32LE(dst, 4);
+  b.writeUInt32LE(ctr, 8);
+  return b;
+}
+
+function copyWithRoom(frame: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(frame.byteLength + FRAME_TRAILER_BYTES);
+  out.set(frame, 0);
+  return out;
+}
