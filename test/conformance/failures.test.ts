@@ -132,6 +132,28 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
   }, 30_000);
 });
 
+describe('bounded memory', () => {
+  test.each([
+    ['another pack, over redis', { kind: 'redis' as const, url: REDIS_URL }, 3],
+    ['another pack, over the direct transport', { kind: 'direct' as const, url: '' }, 3],
+    ['a pack mate', { kind: 'direct' as const, url: '' }, 1],
+  ])('sends nobody receives (to %s) fail the burst naming the sender and the pair, not the receiver', async (_to, transport, to) => {
+    const r = await runLocalFlare({ size: 4, granularity: 2, transport, modulePath: scenarios, params: { value: { scenario: 'flood', count: 2000, bytes: 64 * 1024, to } }, env: { KB_MAX_UNRECEIVED_BYTES: String(16 * 1024 * 1024) } });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({ failedWorker: 0, failedPack: 0 });
+    expect(r.failure!.reason).toMatch(new RegExp(`^worker 0 sent \\d+ messages \\(\\d+ bytes\\) to worker ${to} that it has not received, more than the 65536 messages or 16777216 bytes`));
+    for (const p of r.packs) expect(p.maxRssBytes).toBeLessThan(400 * 1024 * 1024);
+  }, 60_000);
+
+  test('a result too big fails its worker with a clear error and keeps the others’ results', async () => {
+    const r = await runLocalFlare({ size: 4, granularity: 2, transport: { kind: 'direct' }, modulePath: scenarios, params: { value: { scenario: 'big-result', bytes: 3 * 1024 * 1024, worker: 2 } }, env: { KB_MAX_RESULT_BYTES: String(1024 * 1024) } });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({ failedWorker: 2 });
+    expect(r.workers[2]!.error!.message).toMatch(/the worker's result is 3145730 bytes of JSON, more than a result may take \(1048576; KB_MAX_RESULT_BYTES\)/);
+    expect(r.workers.filter((w) => w.ok).map((w) => w.result)).toEqual([{ me: 0 }, { me: 1 }, { me: 3 }]);
+  }, 30_000);
+});
+
 describe('misuse gets a clear error instead of a hang', () => {
   const transport = { kind: 'redis' as const, url: REDIS_URL };
 

@@ -32,6 +32,8 @@ export interface EndpointOptions {
   /** A send waits while the pack has more than this many KiB in flight to other packs. */
   sendBudgetKiB: number;
   defaultTimeoutMs: number;
+  /** Most a sender may have delivered to this worker and not yet received (see Matcher). */
+  unreceived?: { maxMessages: number; maxBytes: number };
 }
 
 /** Where a blocking call is waiting, for timeout messages. */
@@ -76,8 +78,19 @@ export class Endpoint {
     this.me = o.me;
     this.layout = o.layout;
     this.myPack = o.layout.packOf(o.me);
-    this.matcher = new Matcher(o.me);
-    this.matchers = [this.matcher, new Matcher(o.me)];
+    const limits = o.unreceived && {
+      ...o.unreceived,
+      onOverflow: (src: number, messages: number, bytes: number): void => {
+        const info = {
+          failedWorker: src,
+          failedPack: o.layout.packOf(src),
+          reason: `worker ${src} sent ${messages} messages (${bytes} bytes) to worker ${o.me} that it has not received, more than the ${o.unreceived!.maxMessages} messages or ${o.unreceived!.maxBytes} bytes a worker holds per sender (KB_MAX_UNRECEIVED_MESSAGES, KB_MAX_UNRECEIVED_BYTES): does worker ${o.me} receive them?`,
+        };
+        o.port.postMessage({ t: 'fail', info });
+      },
+    };
+    this.matcher = new Matcher(o.me, limits);
+    this.matchers = [this.matcher, new Matcher(o.me, limits)];
     const ring = o.rings.get(o.me);
     if (ring === undefined) throw new Error(`no mailbox ring for worker ${o.me}`);
     this.ring = ring;

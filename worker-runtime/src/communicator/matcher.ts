@@ -11,8 +11,21 @@ import type { Envelope } from './envelope.js';
  *    arrive out of order (ring vs port path, chunked remote delivery); they wait here until their turn.
  *  - collectives: keyed by (call index, tag, source). Workers number their collective calls; a message for
  *    call k with a different op or root than the one this worker made for call k is a mismatch.
+ *
+ * What a worker holds but has not received yet is bounded per sender (messages and bytes): a sender that
+ * runs that far ahead of its receiver (sends nobody receives) is reported through `onOverflow` once, and
+ * the burst fails naming it, instead of the receiving pack running out of memory and taking the blame.
  */
+export interface UnreceivedLimits {
+  maxMessages: number;
+  maxBytes: number;
+  /** Called once per sender that passes a limit. */
+  onOverflow(src: number, messages: number, bytes: number): void;
+}
+
 export class Matcher {
+  /** Per sender: messages and payload bytes delivered here and not yet taken. */
+  private readonly held = new Map<number, { messages: number; bytes: number; reported: boolean }>();
   private readonly p2p = new Map<number, { next: number; buffered: Map<number, Envelope> }>();
   private readonly coll = new Map<string, Envelope>();
   /** op and root of the first message seen for each collective call index not yet entered. */
@@ -21,9 +34,13 @@ export class Matcher {
   private mismatch: CollectiveMismatchError | undefined;
   private completedThrough = -1;
 
-  constructor(private readonly me: number) {}
+  constructor(
+    private readonly me: number,
+    private readonly limits?: UnreceivedLimits,
+  ) {}
 
   deliver(e: Envelope): void {
+    this.hold(e, 1);
     if (e.kind === MsgKind.P2P) {
       const s = this.stream(e.src);
       s.buffered.set(e.seq, e);
@@ -52,6 +69,7 @@ export class Matcher {
     if (e === undefined) return undefined;
     s.buffered.delete(s.next);
     s.next = (s.next + 1) >>> 0;
+    this.hold(e, -1);
     return e;
   }
 
@@ -59,8 +77,26 @@ export class Matcher {
     this.throwIfMismatch();
     const k = collKey(seq, tag, src);
     const e = this.coll.get(k);
-    if (e !== undefined) this.coll.delete(k);
+    if (e !== undefined) {
+      this.coll.delete(k);
+      this.hold(e, -1);
+    }
     return e;
+  }
+
+  private hold(e: Envelope, sign: 1 | -1): void {
+    if (this.limits === undefined) return;
+    let h = this.held.get(e.src);
+    if (h === undefined) {
+      h = { messages: 0, bytes: 0, reported: false };
+      this.held.set(e.src, h);
+    }
+    h.messages += sign;
+    h.bytes += sign * e.payload.byteLength;
+    if (sign > 0 && !h.reported && (h.messages > this.limits.maxMessages || h.bytes > this.limits.maxBytes)) {
+      h.reported = true;
+      this.limits.onOverflow(e.src, h.messages, h.bytes);
+    }
   }
 
   /** Called when this worker starts collective `seq`: checks what peers already sent for it. */

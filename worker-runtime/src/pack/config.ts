@@ -36,6 +36,11 @@ export interface PackConfig {
   spinMicros: number;
   /** A worker's next send waits while the pack has more than this in flight to other packs. */
   sendBudgetBytes: number;
+  /** Most messages / bytes one sender may have delivered to a worker that it has not received. */
+  maxUnreceivedMessages: number;
+  maxUnreceivedBytes: number;
+  /** Largest result (JSON bytes) a worker may return; the pack's results together at most 4× this. */
+  maxResultBytes: number;
   resultFile?: string;
   /** Pod termination message file (KB_TERMINATION_LOG). */
   terminationLog?: string;
@@ -82,6 +87,9 @@ export const ENV = {
   inlineMaxBytes: 'KB_INLINE_MAX_BYTES',
   spinMicros: 'KB_SPIN_MICROS',
   sendBudgetBytes: 'KB_SEND_BUDGET_BYTES',
+  maxUnreceivedMessages: 'KB_MAX_UNRECEIVED_MESSAGES',
+  maxUnreceivedBytes: 'KB_MAX_UNRECEIVED_BYTES',
+  maxResultBytes: 'KB_MAX_RESULT_BYTES',
   resultFile: 'KB_RESULT_FILE',
   httpPort: 'KB_HTTP_PORT',
   httpHost: 'KB_HTTP_HOST',
@@ -103,6 +111,12 @@ export const DEFAULTS = {
   // in-pack latency by size); above that, shared memory by reference.
   inlineMaxBytes: 64 * 1024,
   sendBudgetBytes: 256 * 1024 * 1024,
+  // Per (sender, receiver) pair, what arrived and was not received yet: far above any protocol's needs,
+  // well below a pack running out of memory.
+  maxUnreceivedMessages: 65_536,
+  maxUnreceivedBytes: 256 * 1024 * 1024,
+  // Node's strings stop at 512 MiB and a pack's report is one: 4 results of 64 MiB still fit.
+  maxResultBytes: 64 * 1024 * 1024,
   // Longer than a futex wake-up (~50 µs here): then two threads that ping-pong settle into polling each
   // other instead of each just missing the other's reply and falling asleep.
   spinMicros: 200,
@@ -192,6 +206,9 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     spinMicros: int(ENV.spinMicros, defaultSpin(range.end - range.start), 0),
     // The pack counts bytes in flight in KiB in an Int32: 1 TiB leaves room for what is sent past the budget.
     sendBudgetBytes: int(ENV.sendBudgetBytes, DEFAULTS.sendBudgetBytes, 1024, 2 ** 40),
+    maxUnreceivedMessages: int(ENV.maxUnreceivedMessages, DEFAULTS.maxUnreceivedMessages, 1),
+    maxUnreceivedBytes: int(ENV.maxUnreceivedBytes, DEFAULTS.maxUnreceivedBytes, 1024),
+    maxResultBytes: int(ENV.maxResultBytes, DEFAULTS.maxResultBytes, 1024, 128 * 1024 * 1024),
     ...(get(ENV.resultFile) !== undefined ? { resultFile: get(ENV.resultFile)! } : {}),
     ...(get(ENV.terminationLog) !== undefined ? { terminationLog: get(ENV.terminationLog)! } : {}),
     ...(get(ENV.launchDir) !== undefined ? { launchDir: get(ENV.launchDir)! } : {}),

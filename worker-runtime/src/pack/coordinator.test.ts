@@ -136,10 +136,15 @@ describe('coordinator: failures', () => {
     expect(kinds(running(3, 4).on({ e: 'peerLost', pack: 0, reason: 'gone' }))).toEqual(['abortWorkers']);
   });
 
+  test('a pack blamed for a failure is still told, if its link is up: it may be alive (its worker threw, or it sends too much)', () => {
+    const p = running(1, 3);
+    expect(kinds(p.on({ e: 'failed', info: { failedWorker: 0, failedPack: 0, reason: 'worker 0 sent too much' } }))).toEqual(['0:abort', 'abortWorkers']);
+  });
+
   test('an abort is passed on over every other link, once', () => {
     const p = running(0, 4);
     const abort: ControlMsg = { type: 'abort', info: { failedPack: 3, reason: 'x' }, origin: 1, at: 5 };
-    expect(kinds(p.on({ e: 'link', from: 1, msg: abort }))).toEqual(['2:abort', 'abortWorkers']);
+    expect(kinds(p.on({ e: 'link', from: 1, msg: abort }))).toEqual(['2:abort', '3:abort', 'abortWorkers']);
     expect(kinds(p.on({ e: 'link', from: 2, msg: abort }))).toEqual([]);
   });
 

@@ -113,6 +113,8 @@ export class Coordinator {
   /** Neighbours whose link is watched, and when each was last heard. */
   private readonly lastHeard = new Map<number, number>();
   private readonly left = new Set<number>();
+  /** Packs whose link closed without a goodbye: nothing is sent to them any more. */
+  private readonly lost = new Set<number>();
   private lastTick = 0;
   private nextBeat = 0;
   /** Aborts already passed on over the links (origin@at). */
@@ -164,6 +166,7 @@ export class Coordinator {
         break;
       case 'peerLost':
         if (this.left.has(ev.pack)) break;
+        this.lost.add(ev.pack);
         this.fail({ failedPack: ev.pack, reason: ev.reason }, now, 'own');
         break;
       case 'peerLeft':
@@ -326,7 +329,9 @@ export class Coordinator {
     this.forwarded.add(key);
     for (const n of this.neighbours) {
       if (typeof source === 'object' && source.from === n) continue;
-      if (n === info.failedPack || this.left.has(n)) continue;
+      // A pack blamed for a failure may well be alive (its worker threw, it sent too much): only a pack
+      // whose link is gone is not told.
+      if (this.lost.has(n) || this.left.has(n)) continue;
       this.link(n, { type: 'abort', info, origin, at });
     }
     if (!first) return;

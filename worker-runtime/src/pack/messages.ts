@@ -27,6 +27,8 @@ export interface WorkerReport {
   packId: number;
   ok: boolean;
   result?: unknown;
+  /** Size of the result's JSON. */
+  resultBytes?: number;
   error?: SerializedError;
   timings: WorkerTimings;
   counters: TrafficCounters;
@@ -51,4 +53,6 @@ export type FromWorker =
    * headers and views of the payload straight to the wire, with no copy in user space.
    */
   | { t: 'remote'; pack: number; header: MessageHeader; payload: Uint8Array; chunkBytes: number }
-  | { t: 'done'; report: Omit<WorkerReport, 'packId'> };
+  | { t: 'done'; report: Omit<WorkerReport, 'packId'> }
+  /** The burst must fail (the worker saw another break the rules, e.g. a sender far ahead of its receiver). */
+  | { t: 'fail'; info: AbortInfo };

@@ -125,6 +125,7 @@ class Pack {
         done: (r) => this.dispatch({ e: 'workerDone', worker: r.workerId, ok: r.ok, ...(r.ok ? {} : { reason: describeError(r.error) }) }),
         frames: (pack, frames) => this.relay?.sendFrames(pack, frames, false, true),
         remote: (pack, header, payload, chunk) => this.relay?.sendGathered(pack, header, payload, chunk),
+        failed: (info) => this.dispatch({ e: 'failed', info }),
       },
       opts.threadEntry,
     );

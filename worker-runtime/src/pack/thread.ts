@@ -22,6 +22,9 @@ export interface ThreadData {
   spinMicros: number;
   defaultTimeoutMs: number;
   processStart: number;
+  unreceived: { maxMessages: number; maxBytes: number };
+  /** A result whose JSON is larger fails its worker (KB_MAX_RESULT_BYTES). */
+  maxResultBytes: number;
 }
 
 const data = workerData as ThreadData;
@@ -42,6 +45,7 @@ const ep = new Endpoint({
   packCounters: new Int32Array(data.packCounters),
   sendBudgetKiB: data.sendBudgetKiB,
   defaultTimeoutMs: data.defaultTimeoutMs,
+  unreceived: data.unreceived,
 });
 
 let joined = 0;
@@ -85,8 +89,14 @@ async function main(): Promise<void> {
   try {
     if (loadError !== undefined) throw loadError;
     ep.throwIfAborted();
-    const result = await fn!(new Communicator(ep, data.burstId), data.params);
-    report = { workerId: data.workerId, ok: true, result: toJsonSafe(result) } as const;
+    const result = toJsonSafe(await fn!(new Communicator(ep, data.burstId), data.params));
+    // Results travel as one JSON report per pack (and a 4 KiB termination message in a pod): a huge one
+    // fails this worker, clearly, instead of the whole pack later ("Invalid string length").
+    const bytes = Buffer.byteLength(JSON.stringify(result));
+    if (bytes > data.maxResultBytes) {
+      throw new Error(`the worker's result is ${bytes} bytes of JSON, more than a result may take (${data.maxResultBytes}; KB_MAX_RESULT_BYTES): write large results to storage from the worker and return where they are`);
+    }
+    report = { workerId: data.workerId, ok: true, result, resultBytes: bytes } as const;
   } catch (err) {
     report = { workerId: data.workerId, ok: false, error: serializeError(err) } as const;
   }

@@ -6,7 +6,7 @@ import { serializeError } from '../errors.js';
 import type { MessageHeader } from '../protocol/frame.js';
 import { createRingBuffer, Ring } from '../shm/ring.js';
 import type { PackConfig } from './config.js';
-import type { FromWorker, ToWorker, WorkerReport } from './messages.js';
+import type { AbortInfo, FromWorker, ToWorker, WorkerReport } from './messages.js';
 import type { ThreadData } from './thread.js';
 
 /** What the worker threads tell the pack. */
@@ -18,6 +18,8 @@ export interface ThreadHandlers {
   frames(pack: number, frames: Uint8Array[]): void;
   /** A message in shared memory for another pack, to be written without a copy. */
   remote(pack: number, header: MessageHeader, payload: Uint8Array, chunkBytes: number): void;
+  /** A worker says the burst must fail. */
+  failed(info: AbortInfo): void;
 }
 
 /**
@@ -29,6 +31,7 @@ export class PackThreads {
   private readonly threads = new Map<number, Worker>();
   private readonly rings = new Map<number, Ring>();
   private readonly reports = new Map<number, WorkerReport>();
+  private resultBytes = 0;
 
   constructor(
     private readonly cfg: PackConfig,
@@ -60,6 +63,8 @@ export class PackThreads {
         spinMicros: this.cfg.spinMicros,
         defaultTimeoutMs: this.cfg.operationTimeoutMs,
         processStart: this.processStart,
+        unreceived: { maxMessages: this.cfg.maxUnreceivedMessages, maxBytes: this.cfg.maxUnreceivedBytes },
+        maxResultBytes: this.cfg.maxResultBytes,
       };
       const t = new Worker(this.entry, { workerData: data, name: `kubeburst-worker-${w}` });
       t.on('message', (m: FromWorker) => this.onMessage(w, m));
@@ -141,6 +146,9 @@ export class PackThreads {
       case 'done':
         this.record({ ...m.report, packId: this.cfg.packId });
         break;
+      case 'fail':
+        this.handlers.failed(m.info);
+        break;
     }
   }
 
@@ -158,6 +166,13 @@ export class PackThreads {
 
   private record(r: WorkerReport): void {
     if (this.reports.has(r.workerId)) return;
+    // The pack's report is one JSON string (Node's strings stop at 512 MiB): the results that would take
+    // it past four results' worth fail their workers, and the others' results stay.
+    const budget = 4 * this.cfg.maxResultBytes;
+    if (r.ok && this.resultBytes + (r.resultBytes ?? 0) > budget) {
+      const { result: _r, resultBytes: _b, ...rest } = r;
+      r = { ...rest, ok: false, error: serializeError(new Error(`worker ${r.workerId}'s result (${r.resultBytes} bytes of JSON) would take this pack's results past ${budget} bytes (4 × KB_MAX_RESULT_BYTES): write large results to storage from the workers`)) };
+    } else this.resultBytes += r.resultBytes ?? 0;
     this.reports.set(r.workerId, r);
     this.handlers.done(r);
   }
