@@ -112,8 +112,9 @@ describe('over the direct transport, strangers at a running pack’s ports', () 
       granularity: 2,
       transport: { kind: 'direct', url },
       modulePath: scenarios,
-      // Longer than the handshake deadline (5 s): the slow strangers are dropped while it runs.
+      // Longer than the handshake deadline (3 s here): the slow strangers are dropped while it runs.
       params: { value: { scenario: 'rounds', rounds: 140, delayMs: 50 } },
+      env: { KB_HELLO_TIMEOUT_MS: '3000' },
       onEvent: (e) => {
         if (e.event !== 'joined' || e.pack !== 0 || stop) return;
         // Once pack 0 runs: many connections at both data ports, each claiming a 4 GiB record before any

@@ -32,6 +32,9 @@ e2eScenarios(async () => {
       } while (cursor !== '0');
       return keys;
     },
+    async redisUsers() {
+      return (await redis.call('ACL', 'USERS')) as string[];
+    },
     async killContainer(pod) {
       const id = String(pod.status.containerStatuses[0].containerID).replace(/^containerd:\/\//, '');
       run('ctr', ['--address', node.containerdSocket, '--namespace', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGKILL', id]);

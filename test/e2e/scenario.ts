@@ -40,6 +40,8 @@ export interface E2EDriver {
   readonly brokers: { redis: string; nats: string };
   /** Keys of that Redis matching a glob pattern. */
   redisKeys(pattern: string): Promise<string[]>;
+  /** That Redis' ACL users. */
+  redisUsers(): Promise<string[]>;
   /** SIGKILLs a pack pod's container from outside (containerd on its node), as an OOM kill or crash would. */
   killContainer(pod: Json): Promise<void>;
   /** Scales every wait (a slow node or a cold kind cluster). */
@@ -77,6 +79,8 @@ export async function installOperator(d: E2EDriver): Promise<E2EContext> {
     d.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...RESTRICTED, 'kubeburst.io/test': 'e2e' } } }));
   }
   d.kubectl(['-n', ctx.ns.examples, 'create', 'secret', 'generic', 'redis-url', `--from-literal=url=${d.brokers.redis}`]);
+  // The operator's Redis admin credential: every Redis attempt gets an ACL user limited to its own keys.
+  d.kubectl(['-n', ctx.system, 'create', 'secret', 'generic', 'redis-admin', `--from-literal=url=${d.brokers.redis}`]);
   const [opRepo, opTag] = splitImage(d.images.operator);
   const [wRepo, wTag] = splitImage(d.images.worker);
   const values = [
@@ -87,8 +91,8 @@ export async function installOperator(d: E2EDriver): Promise<E2EContext> {
     `workerImage.tag=${wTag}`,
     `workerImage.pullPolicy=${d.images.pullPolicy}`,
     `watchNamespaces={${Object.values(ctx.ns).join(',')}}`,
-    // The Redis flare names its URL through a Secret; the operator may read it to delete its keys.
-    'rbac.readBrokerSecrets=true',
+    // Per-burst Redis users; the operator cleans keys with this credential, never reading job Secrets.
+    'brokers.redisAdmin.secretName=redis-admin',
     'operator.restartBackoff=1s',
     'operator.restartBackoffMax=2s',
     'operator.logLevel=debug',
@@ -266,7 +270,18 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     const pagerank = exampleManifest(c(), 'pagerank', ns.examples, { spec: { params: { value: prParams }, transport: { kind: 'redis', secretRef: { name: 'redis-url', key: 'url' } } } });
     // All three at once: twelve packs starting together on the node.
     for (const m of [hello, hpo, pagerank]) apply(c(), m);
+    // While pagerank runs, its burst has a Redis user of its own (its packs connect as it).
+    const users = new Set<string>();
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        for (const u of await c().d.redisUsers().catch(() => [])) users.add(u);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
     const finished = await Promise.all([hello, hpo, pagerank].map((m) => waitFinished(c(), ns.examples, m.metadata.name, 'Succeeded')));
+    watching = false;
+    await watch;
     const [h, p, r] = finished;
     for (const job of finished) expect(job.status.results).toMatchObject({ missing: 0, workers: job.spec.size });
 
@@ -279,8 +294,11 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     expect(hpoOut[0]!.best.index).toBe(hpoExpectedBest(hpo.spec.params.value));
 
     expect(pagerankProblem(prParams, await results(c(), ns.examples, r!))).toBeNull();
-    // The Redis flare's keys are gone once it ended (the packs delete them; the operator makes sure).
+    // The Redis flare's keys are gone once it ended (the packs delete them; the operator makes sure), and
+    // so is the user its packs ran as: they got the rights they needed, and no more lasted.
     expect(await c().d.redisKeys(`kb:{${r!.status.attempt.burstId}}*`)).toEqual([]);
+    expect([...users]).toContain(`kb-${r!.status.attempt.burstId}`);
+    expect(await c().d.redisUsers()).not.toContain(`kb-${r!.status.attempt.burstId}`);
   }, 420_000);
 
   test('a pack’s container killed mid-run: the others stop within 2 s, the attempt restarts, the job fails when restarts are used up, and nothing is left', async () => {

@@ -25,7 +25,9 @@ export type { WorkerReport, WorkerTimings, AbortInfo } from './pack/messages.js'
 export { ENV as PACK_ENV, DEFAULTS as PACK_DEFAULTS, packConfigFromEnv, type PackConfig } from './pack/config.js';
 export { POD as PACK_POD } from './pack/pod.js';
 export { newSecret } from './security/keys.js';
+export { createRedisBurstUser, deleteRedisBurstUser, redisUserOf } from './transport/redis-users.js';
 export { directUrlTemplate } from './transport/direct-address.js';
 export type { TransportKind } from './transport/types.js';
 export { cleanupBurst } from './launch/cleanup.js';
+export { redactText, redactUrl, urlSecrets } from './redact.js';
 export { TERMINATION_MESSAGE_MAX_BYTES, terminationReport, type TerminationReport } from './pack/termination.js';

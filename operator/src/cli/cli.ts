@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { COMMANDS, type Command } from './commands.js';
-import { KubeburstError } from '@kubeburst/worker-runtime';
+import { KubeburstError, redactText } from '@kubeburst/worker-runtime';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
 
 const PROGRAM = 'kubeburst';
@@ -39,7 +39,7 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
   }
   const command = commands.find((c) => c.name === first);
   if (command === undefined) {
-    io.stderr.write(`${PROGRAM}: unknown command '${first}': use one of ${commands.map((c) => c.name).join(', ')} (see ${PROGRAM} --help)\n`);
+    io.stderr.write(`${PROGRAM}: unknown command '${redactText(first)}': use one of ${commands.map((c) => c.name).join(', ')} (see ${PROGRAM} --help)\n`);
     return EXIT.usage;
   }
   if (rest.includes('-h') || rest.includes('--help')) {
@@ -49,19 +49,20 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
   try {
     return await command.run(rest, io);
   } catch (err) {
+    // A message may quote the command line or a client's error: a broker URL in it is shown redacted.
     if (err instanceof CliUsageError) {
-      io.stderr.write(`${PROGRAM}: ${err.message}\n`);
+      io.stderr.write(`${PROGRAM}: ${redactText(err.message)}\n`);
       if (err.command !== undefined) io.stderr.write(`(see ${PROGRAM} ${err.command} --help)\n`);
       return EXIT.usage;
     }
     // parseArgs' own errors (unknown option, missing value) are usage errors too.
     if (isParseArgsError(err)) {
-      io.stderr.write(`${PROGRAM} ${command.name}: ${(err as Error).message} (see ${PROGRAM} ${command.name} --help)\n`);
+      io.stderr.write(`${PROGRAM} ${command.name}: ${redactText((err as Error).message)} (see ${PROGRAM} ${command.name} --help)\n`);
       return EXIT.usage;
     }
     // The runtime's own errors (a missing build, a bad setting) say what to fix: no stack trace.
     if (err instanceof KubeburstError) {
-      io.stderr.write(`${PROGRAM} ${command.name}: ${err.message}\n`);
+      io.stderr.write(`${PROGRAM} ${command.name}: ${redactText(err.message)}\n`);
       return EXIT.usage;
     }
     throw err;

@@ -2,6 +2,7 @@
 /**
  * The `kubeburst` command (package.json bin → operator/dist/cli/main.js). See `kubeburst --help`.
  */
+import { redactText } from '@kubeburst/worker-runtime';
 import { runCli } from './cli.js';
 import type { CliIO } from './io.js';
 
@@ -26,7 +27,7 @@ runCli(process.argv.slice(2), io).then(
     process.stdout.write('', () => process.exit(code));
   },
   (err: unknown) => {
-    process.stderr.write(`kubeburst: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`kubeburst: internal error: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     process.exit(EXIT_INTERNAL);
   },
 );

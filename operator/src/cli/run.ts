@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { runLocalFlare, type FlareResult, type LocalFlareOptions } from '@kubeburst/worker-runtime/launch';
+import { redactText, redactUrl, urlSecrets } from '@kubeburst/worker-runtime';
 import type { Command } from './commands.js';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
 import { loadManifest, ManifestError, resolveModule, type LoadedManifest } from './manifest.js';
@@ -135,6 +136,9 @@ async function run(args: string[], io: CliIO): Promise<number> {
     },
   });
   const opts = flareOptions(m, o);
+  // The broker URL's password, in every form: no line, summary or results file shows it (its packs'
+  // logs, a client's error, a worker's result would otherwise carry it out).
+  const secrets = urlSecrets(opts.transport.url);
   const packs = Math.ceil(opts.size / (opts.granularity ?? opts.size));
   const mode: ProgressMode = o.quiet ? 'off' : io.stderr.isTTY ? 'tty' : 'plain';
   const launchedAt = io.now();
@@ -153,7 +157,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
 
   let result: FlareResult;
   try {
-    result = await runLocalFlare({ ...opts, onEvent: (e) => progress.onEvent(e), onSpawn: (_p, c) => void children.push(c) });
+    result = redacted(await runLocalFlare({ ...opts, onEvent: (e) => progress.onEvent(redacted(e, secrets)), onSpawn: (_p, c) => void children.push(c) }), secrets);
   } finally {
     progress.finish();
   }
@@ -178,7 +182,12 @@ async function run(args: string[], io: CliIO): Promise<number> {
 function describeTransport(o: LocalFlareOptions): string {
   const t = o.transport;
   if (t.kind === 'direct') return t.url ? `direct (${t.url})` : 'direct (Unix sockets)';
-  return t.url ? `${t.kind} (${t.url})` : t.kind;
+  return t.url ? `${t.kind} (${redactUrl(t.url)})` : t.kind;
+}
+
+/** A copy of a JSON value (an event, a result) with every string redacted. */
+function redacted<T>(value: T, secrets: readonly string[]): T {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? redactText(v, secrets) : v))) as T;
 }
 
 export const runCommand: Command = {

@@ -43,6 +43,12 @@ export const ConfigSchema = z.object({
   podCreateConcurrency: int(1, 1024).default(32),
   /** A NetworkPolicy per BurstJob that opens its packs' ports to its own packs only. */
   networkPolicy: bool.default(true),
+  /**
+   * A Redis URL with an admin user (ACL SETUSER/DELUSER, SCAN, DEL): every Redis-transport attempt then
+   * gets an ACL user limited to its own keys, and the operator cleans keys with it. From the chart's
+   * brokers.redisAdmin Secret, as an environment variable (never a flag: flags show in `ps`).
+   */
+  redisAdminUrl: z.string().min(1).optional(),
   kubeApiQps: int(1, 100_000).default(500),
   kubeApiBurst: int(1, 100_000).default(1000),
   metricsBindAddress: address.default(':8080'),
@@ -73,6 +79,7 @@ const FLAGS: Record<string, [keyof Config, string]> = {
   workers: ['workers', 'KUBEBURST_WORKERS'],
   'pod-create-concurrency': ['podCreateConcurrency', 'KUBEBURST_POD_CREATE_CONCURRENCY'],
   'network-policy': ['networkPolicy', 'KUBEBURST_NETWORK_POLICY'],
+  'redis-admin-url': ['redisAdminUrl', 'KUBEBURST_REDIS_ADMIN_URL'],
   'kube-api-qps': ['kubeApiQps', 'KUBEBURST_KUBE_API_QPS'],
   'kube-api-burst': ['kubeApiBurst', 'KUBEBURST_KUBE_API_BURST'],
   'metrics-bind-address': ['metricsBindAddress', 'KUBEBURST_METRICS_BIND_ADDRESS'],

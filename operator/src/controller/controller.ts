@@ -1,3 +1,4 @@
+import { redactText } from '@kubeburst/worker-runtime';
 import { COMPONENTS, EVENT, LABELS, type Phase } from '../api/constants.js';
 import type { BurstJobStatus } from '../api/status.js';
 import { plan } from '../planner/plan.js';
@@ -91,7 +92,12 @@ export class Controller {
       kube,
       this.recorder,
       this.metrics,
-      { podCreateConcurrency: cfg.podCreateConcurrency, networkPolicy: cfg.networkPolicy, pod: { defaultImage: cfg.workerImage, ...(cfg.imagePullPolicy ? { imagePullPolicy: cfg.imagePullPolicy } : {}) } },
+      {
+        podCreateConcurrency: cfg.podCreateConcurrency,
+        networkPolicy: cfg.networkPolicy,
+        ...(cfg.redisAdminUrl ? { redisAdminUrl: cfg.redisAdminUrl } : {}),
+        pod: { defaultImage: cfg.workerImage, ...(cfg.imagePullPolicy ? { imagePullPolicy: cfg.imagePullPolicy } : {}), redisUsers: cfg.redisAdminUrl !== undefined },
+      },
       (ns, name) => this.findPod(ns, name)?.spec?.schedulingGates,
       log,
     );
@@ -347,6 +353,8 @@ export class Controller {
       this.ledger.record(key, p.status.attempt.index);
       this.metrics.admissions.inc();
     }
+    // The status as it will be written (redacted), so an unchanged one compares equal to what is stored.
+    if (p.status !== undefined) p.status = redactedStatus(p.status);
     const interesting = p.actions.filter((a) => a.kind !== 'event').map((a) => a.kind);
     if (interesting.length > 0) log.debug('plan', { actions: interesting, phase: p.status?.phase });
 
@@ -384,7 +392,8 @@ export class Controller {
   }
 
   /** The one status write of a reconcile; undefined when it lost a race (the key is re-queued). */
-  private async writeStatus(key: string, job: JobView, latest: Json, status: BurstJobStatus, log: Logger): Promise<Json | undefined> {
+  private async writeStatus(key: string, job: JobView, latest: Json, planned: BurstJobStatus, log: Logger): Promise<Json | undefined> {
+    const status = redactedStatus(planned);
     try {
       const updated = await this.kube.replace<Json>(`${paths.burstjob(job.namespace, job.name)}/status`, { ...latest, status });
       this.written.set(key, { rv: updated.metadata.resourceVersion, status: JSON.stringify(updated.status), at: Date.now() });
@@ -420,6 +429,14 @@ export class Controller {
 }
 
 const COUNTS_WRITE_INTERVAL_MS = 1000;
+
+/**
+ * The status with every string redacted: conditions' and failures' messages quote pods' termination
+ * messages, which may name a broker URL (`kubectl get -o yaml` must not show its password).
+ */
+export function redactedStatus(s: BurstJobStatus): BurstJobStatus {
+  return JSON.parse(JSON.stringify(s, (_k, v: unknown) => (typeof v === 'string' ? redactText(v) : v))) as BurstJobStatus;
+}
 
 function onlyCountsDiffer(a: BurstJobStatus, b: BurstJobStatus): boolean {
   const { packs: _a, ...restA } = a;

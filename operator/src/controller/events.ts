@@ -1,3 +1,4 @@
+import { redactText } from '@kubeburst/worker-runtime';
 import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
 import type { EventReason } from '../api/constants.js';
 import { paths, type KubeClient } from './kube.js';
@@ -6,7 +7,8 @@ import type { Logger } from './log.js';
 /**
  * core/v1 Events on BurstJobs (`kubectl describe burstjob`). A repeat of the same reason and message
  * within ten minutes bumps the count of the existing Event instead of creating another, like client-go's
- * event correlator. Recording never fails a reconcile: errors are logged.
+ * event correlator. Recording never fails a reconcile: errors are logged. Messages are redacted: they
+ * quote pods' termination messages, which may name a broker URL.
  */
 export interface EventTarget {
   name: string;
@@ -23,7 +25,8 @@ export class EventRecorder {
     private readonly log: Logger,
   ) {}
 
-  async record(target: EventTarget, type: 'Normal' | 'Warning', reason: EventReason, message: string): Promise<void> {
+  async record(target: EventTarget, type: 'Normal' | 'Warning', reason: EventReason, text: string): Promise<void> {
+    const message = redactText(text);
     const key = `${target.uid}|${type}|${reason}|${message}`;
     const now = new Date().toISOString();
     const seen = this.recent.get(key);

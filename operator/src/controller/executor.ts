@@ -1,9 +1,11 @@
-import { cleanupBurst } from '@kubeburst/worker-runtime';
+import { randomBytes } from 'node:crypto';
+import { cleanupBurst, createRedisBurstUser, deleteRedisBurstUser } from '@kubeburst/worker-runtime';
 import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '../api/constants.js';
 import { decodeLayout } from '../planner/layout.js';
 import {
   attemptSecret,
   attemptSecretName,
+  burstIdOf,
   headlessService,
   networkPolicyName,
   packNetworkPolicy,
@@ -36,6 +38,8 @@ export interface ExecutorOptions {
   podCreateConcurrency: number;
   /** Apply a NetworkPolicy per job (--network-policy). */
   networkPolicy?: boolean;
+  /** Redis admin credential: a Redis ACL user per burst, and key clean-up without reading job Secrets. */
+  redisAdminUrl?: string;
   pod: PodOptions;
 }
 
@@ -135,11 +139,18 @@ export class Executor {
           await attempt(
             'create the attempt Secret',
             async () => {
+              // The burst's Redis user gets the password this Secret carries, set only when the Secret is
+              // created: one that already exists got its user then (a crash in between fails that attempt
+              // on authentication, clearly, and the next one starts afresh).
+              const admin = job.spec.transport.kind === 'redis' ? this.opts.redisAdminUrl : undefined;
+              const password = admin !== undefined ? randomBytes(24).toString('base64url') : undefined;
               try {
-                await this.kube.create(paths.secrets(ns), attemptSecret(job, a.attempt));
+                await this.kube.create(paths.secrets(ns), attemptSecret(job, a.attempt, password));
               } catch (err) {
-                if (!isAlreadyExists(err)) throw err;
+                if (isAlreadyExists(err)) return;
+                throw err;
               }
+              if (admin !== undefined) await withTimeout(createRedisBurstUser(admin, burstIdOf(job.uid, a.attempt), password!), 10_000, 'creating the burst\'s Redis user');
             },
             true,
           );
@@ -314,9 +325,13 @@ export class Executor {
   private async cleanupBroker(job: JobView, burstIds: readonly string[]): Promise<{ message: string; hopeless: boolean } | undefined> {
     const t = job.spec.transport;
     if (t.kind !== 'redis') return undefined;
-    let url = t.url;
+    // With the admin credential: its keys and its users go, and no job Secret needs reading.
+    const admin = this.opts.redisAdminUrl;
+    let url = admin ?? t.url;
     try {
-      if (t.secretRef !== undefined) {
+      if (admin !== undefined) {
+        for (const id of burstIds) await withTimeout(deleteRedisBurstUser(admin, id), 10_000, `deleting the Redis user of burst ${id}`);
+      } else if (t.secretRef !== undefined) {
         let secret: Json;
         try {
           secret = await this.kube.get<Json>(paths.secret(job.namespace, t.secretRef.name));

@@ -1,6 +1,10 @@
+import { redactText } from '@kubeburst/worker-runtime';
+
 /**
  * Structured JSON logs, one object per line on stderr: `{"ts","level","msg",...fields}`.
  * `child(fields)` adds context (controller, BurstJob key) to every line it writes.
+ * Every string of a line (message, fields) is redacted: an error may quote a broker URL or a pod's
+ * termination message, and neither may carry a password out.
  */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -10,10 +14,12 @@ export class Logger {
     private readonly level: Level = 'info',
     private readonly fields: Record<string, unknown> = {},
     private readonly write: (line: string) => void = (l) => process.stderr.write(l),
+    /** Exact strings masked wherever they appear (the operator's own credentials). */
+    private readonly secrets: readonly string[] = [],
   ) {}
 
   child(fields: Record<string, unknown>): Logger {
-    return new Logger(this.level, { ...this.fields, ...fields }, this.write);
+    return new Logger(this.level, { ...this.fields, ...fields }, this.write, this.secrets);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
@@ -31,6 +37,7 @@ export class Logger {
 
   private log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
     if (ORDER[level] < ORDER[this.level]) return;
-    this.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...this.fields, ...fields }) + '\n');
+    const line = JSON.stringify({ ts: new Date().toISOString(), level, msg, ...this.fields, ...fields }, (_k, v: unknown) => (typeof v === 'string' ? redactText(v, this.secrets) : v));
+    this.write(line + '\n');
   }
 }

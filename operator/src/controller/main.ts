@@ -7,6 +7,7 @@
  * Leadership lost: stop taking work and exit 1 at once (in-flight reconciles die with the process; another
  * replica may already lead), and the Deployment starts a fresh process.
  */
+import { redactText, urlSecrets } from '@kubeburst/worker-runtime';
 import { ConfigError, parseConfig, USAGE, type Config } from './config.js';
 import { Controller } from './controller.js';
 import { serveHttp } from './http.js';
@@ -29,7 +30,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = new Logger(cfg.logLevel, { component: 'kubeburst-operator' });
+  // The Redis admin credential is masked even where it does not look like a URL.
+  const log = new Logger(cfg.logLevel, { component: 'kubeburst-operator' }, undefined, urlSecrets(cfg.redisAdminUrl));
   const kc = loadKubeConfig(cfg.kubeconfig);
   let controller: Controller | undefined;
   const kube = await KubeClient.create(kc, {
@@ -106,6 +108,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'operator crashed', error: (err as Error).stack ?? String(err) })}\n`);
+  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'operator crashed', error: redactText((err as Error).stack ?? String(err), urlSecrets(process.env.KUBEBURST_REDIS_ADMIN_URL)) })}\n`);
   process.exit(1);
 });

@@ -1,4 +1,4 @@
-import { directUrlTemplate, newSecret, PACK_ENV as ENV, PACK_POD as POD } from '@kubeburst/worker-runtime';
+import { directUrlTemplate, newSecret, PACK_ENV as ENV, PACK_POD as POD, redisUserOf } from '@kubeburst/worker-runtime';
 import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
 import { ANNOTATIONS, COMPONENTS, LABELS } from '../api/constants.js';
 import type { GangDemand, Resources } from './capacity.js';
@@ -35,7 +35,12 @@ export interface PodOptions {
   /** Worker image when spec.function.image is not set (operator flag --worker-image). */
   defaultImage: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Redis-transport bursts get an ACL user of their own (the operator holds a Redis admin credential). */
+  redisUsers?: boolean;
 }
+
+/** The attempt Secret's key for the burst's Redis user's password (with PodOptions.redisUsers). */
+export const BROKER_PASSWORD_KEY = 'broker-password';
 
 export type K8sObject = Record<string, unknown> & { metadata: Record<string, unknown> };
 
@@ -98,14 +103,17 @@ export function paramsConfigMap(job: JobView): K8sObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: ownedMeta(job, paramsConfigMapName(job.name), COMPONENTS.params), data: { [POD.paramsKey]: JSON.stringify(doc) } };
 }
 
-/** The attempt's secret: fresh random bytes every time it is built (creating it twice keeps the first). */
-export function attemptSecret(job: JobView, attempt: number): K8sObject {
+/**
+ * The attempt's secret: fresh random bytes every time it is built (creating it twice keeps the first), and
+ * the password of the burst's Redis user when there is one.
+ */
+export function attemptSecret(job: JobView, attempt: number, brokerPassword?: string): K8sObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: ownedMeta(job, attemptSecretName(job.name, attempt), COMPONENTS.secret, { [LABELS.attempt]: String(attempt) }),
     type: 'Opaque',
-    stringData: { [POD.secretKey]: newSecret() },
+    stringData: { [POD.secretKey]: newSecret(), ...(brokerPassword !== undefined ? { [BROKER_PASSWORD_KEY]: brokerPassword } : {}) },
   };
 }
 
@@ -140,7 +148,7 @@ export function resultsConfigMap(job: JobView, data: Record<string, string>): K8
  * pods.test.ts feeds this to that parser). One function, so a transport's addressing convention changes
  * in one place.
  */
-export function packEnv(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[]): Record<string, unknown>[] {
+export function packEnv(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[], opts: Pick<PodOptions, 'redisUsers'> = {}): Record<string, unknown>[] {
   const s = job.spec;
   const env: Record<string, unknown>[] = [];
   const set = (name: string, value: string | number): void => void env.push({ name, value: String(value) });
@@ -158,6 +166,10 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
     env.push({ name: ENV.transportUrl, valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
   } else if (s.transport.url !== undefined) {
     set(ENV.transportUrl, s.transport.url);
+  }
+  if (s.transport.kind === 'redis' && opts.redisUsers) {
+    set(ENV.transportUser, redisUserOf(burstId));
+    env.push({ name: ENV.transportPassword, valueFrom: { secretKeyRef: { name: attemptSecretName(job.name, attempt), key: BROKER_PASSWORD_KEY } } });
   }
   set(ENV.chunkBytes, s.transport.chunkBytes);
   if (s.transport.encryption) set(ENV.transportEncrypt, 'true');
@@ -212,7 +224,7 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
           name: POD.container,
           image: s.function.image ?? opts.defaultImage,
           ...(pullPolicy ? { imagePullPolicy: pullPolicy } : {}),
-          env: packEnv(job, attempt, burstId, pack, sizes),
+          env: packEnv(job, attempt, burstId, pack, sizes, opts),
           ports: [
             { name: POD.httpPortName, containerPort: POD.httpPort, protocol: 'TCP' },
             { name: POD.directPortName, containerPort: POD.directPort, protocol: 'TCP' },

@@ -72,6 +72,9 @@ e2eScenarios(async () => {
     async redisKeys(pattern) {
       return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', '--scan', '--pattern', pattern]).split('\n').filter((k) => k !== '');
     },
+    async redisUsers() {
+      return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', 'ACL', 'USERS']).split('\n').filter((u) => u !== '');
+    },
     async killContainer(pod: Json) {
       // A kind node is a Docker container named after the node; containerd runs inside it.
       const id = String(pod.status.containerStatuses[0].containerID).replace(/^containerd:\/\//, '');

@@ -145,6 +145,8 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       });
       children.push(child);
       alive.add(child);
+      // A pack that goes away while we write to it (EPIPE on its IPC channel): its exit says what happened.
+      child.on('error', () => {});
       let err = '';
       child.stderr!.on('data', (d: Buffer) => {
         if (err.length < 64 * 1024) err += d.toString();
@@ -167,7 +169,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
           // here at once. One that wrote its report has already told them why the burst failed.
           if (code !== 0 && relay && !existsSync(join(dir, `pack-${p}.json`))) {
             const info = { failedPack: p, reason: `pack ${p} process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}` };
-            for (const c of children) if (c !== child && c.connected) c.send({ type: 'abort', info });
+            for (const c of children) if (c !== child && c.connected) c.send({ type: 'abort', info }, undefined, {}, () => {});
           }
           resolve(code);
         });
@@ -178,7 +180,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     if (deadline > 0) {
       wallTimer = setTimeout(() => {
         const info = { reason: `the flare ran past its deadline of ${deadline / 1000} s` };
-        for (const c of alive) if (c.connected) c.send({ type: 'abort', info });
+        for (const c of alive) if (c.connected) c.send({ type: 'abort', info }, undefined, {}, () => {});
         failing();
       }, deadline);
     }

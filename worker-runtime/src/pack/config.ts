@@ -29,6 +29,7 @@ export interface PackConfig {
   operationTimeoutMs: number;
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
+  helloTimeoutMs: number;
   /** After an abort, how long workers get to wind down before their threads are terminated. */
   abortGraceMs: number;
   ringBytes: number;
@@ -71,11 +72,16 @@ export const ENV = {
    * `tcp://<job>-a<attempt>-{pack}.<headless-service>:7101` in pods, `unix:///tmp/kb/l{pack}.sock` locally.
    */
   linkUrl: 'KB_LINK_URL',
+  /** How long a pack-to-pack connection's handshake may take before it is dropped. */
+  helloTimeoutMs: 'KB_HELLO_TIMEOUT_MS',
   /** A local launcher's temp dir: a pack whose launcher died removes it (pods have none). */
   launchDir: 'KB_LAUNCH_DIR',
   chunkBytes: 'KB_CHUNK_BYTES',
   /** `true`: frames through a broker are encrypted, not only authenticated. */
   transportEncrypt: 'KB_TRANSPORT_ENCRYPT',
+  /** Credentials that replace the URL's own (the burst's Redis ACL user, from the attempt Secret). */
+  transportUser: 'KB_TRANSPORT_USER',
+  transportPassword: 'KB_TRANSPORT_PASSWORD',
   function: 'KB_FUNCTION',
   paramsFile: 'KB_PARAMS_FILE',
   params: 'KB_PARAMS',
@@ -105,6 +111,7 @@ export const DEFAULTS = {
   // is long enough that a saturated 2-core machine, where event loops stall for seconds, never trips it.
   heartbeatMs: 1_000,
   heartbeatTimeoutMs: 15_000,
+  helloTimeoutMs: 10_000,
   abortGraceMs: 1_000,
   ringBytes: 1 << 20,
   // Copying through the ring beats a reference hop via the main thread up to ~64 KiB (bench/results/bcm.md:
@@ -167,7 +174,9 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   if (kind === undefined) throw new ConfigError(ENV.transport, `is required when the burst has more than one pack: one of ${TRANSPORT_KINDS.join(', ')}`);
   if (!TRANSPORT_KINDS.includes(kind)) throw new ConfigError(ENV.transport, `must be one of ${TRANSPORT_KINDS.join(', ')} (got '${kind}')`);
 
-  const url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
+  let url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
+  const user = get(ENV.transportUser);
+  if (user !== undefined && kind !== 'direct') url = withCredentials(url, user, need(ENV.transportPassword), ENV.transportUrl);
   // A bad direct-transport address list fails here, at start, not at the first send.
   if (kind === 'direct' && layout.packCount > 1) parseDirectUrl(url, layout.packCount, packId);
   let secret: Buffer | undefined;
@@ -200,6 +209,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     operationTimeoutMs: int(ENV.operationTimeoutMs, DEFAULTS.operationTimeoutMs, 1),
     heartbeatMs: int(ENV.heartbeatMs, DEFAULTS.heartbeatMs, 10),
     heartbeatTimeoutMs: int(ENV.heartbeatTimeoutMs, DEFAULTS.heartbeatTimeoutMs, 100),
+    helloTimeoutMs: int(ENV.helloTimeoutMs, DEFAULTS.helloTimeoutMs, 100, 600_000),
     abortGraceMs: DEFAULTS.abortGraceMs,
     ringBytes: pow2(int(ENV.ringBytes, DEFAULTS.ringBytes, 4096)),
     inlineMaxBytes: int(ENV.inlineMaxBytes, DEFAULTS.inlineMaxBytes, 0),
@@ -280,6 +290,19 @@ function parseJson(field: string, text: string): unknown {
   } catch (err) {
     throw new ConfigError(field, `is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** `url` with its user and password replaced (both percent-encoded). */
+export function withCredentials(url: string, user: string, password: string, field: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError(field, 'is not a URL, so the burst user cannot be put into it');
+  }
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  return u.toString().replace(/\/$/, '');
 }
 
 function pow2(n: number): number {

@@ -23,6 +23,7 @@ export interface LinkOptions {
   keys: BurstKeys;
   /** How long to keep dialing a neighbour that is not up yet (the join timeout). */
   connectTimeoutMs: number;
+  helloTimeoutMs?: number;
 }
 
 /**
@@ -45,6 +46,7 @@ export class PackLinks {
       url: o.url,
       keys: o.keys,
       connectTimeoutMs: o.connectTimeoutMs,
+      ...(o.helloTimeoutMs !== undefined ? { helloTimeoutMs: o.helloTimeoutMs } : {}),
       onRefused: (r) => handlers.refused(r),
       onBye: (p) => handlers.left(p),
     });

@@ -8,6 +8,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  *   dialer   → acceptor   OFFER    {proto, from, to, nonce}              who dials whom, a fresh nonce
  *   acceptor → dialer     ANSWER   {proto, nonce, mac: MAC("acceptor")}  proves the acceptor holds the key
  *   dialer   → acceptor   PROOF    {mac: MAC("dialer")}                  proves the dialer holds it
+ *   acceptor → dialer     ACCEPT   {accepted: true}                      the connection is live for both
+ *
+ * Only after ACCEPT do both sides count the connection as live: a handshake that fails or runs out of time
+ * on either side is a failed dial (the dialer tries again), never a lost peer. Without ACCEPT a dialer whose
+ * PROOF reached a loaded acceptor after its deadline believed in a connection the acceptor had dropped, and
+ * blamed it for closing: a false abort seen on a saturated node.
  *
  *   MAC(role) = HMAC-SHA256(helloKey, role | burst | dialer | acceptor | dialer nonce | acceptor nonce)
  *
@@ -22,8 +28,8 @@ export const NONCE_BYTES = 16;
 export const MAX_HELLO_RECORD_BYTES = 512;
 /** Bytes a peer may send before its handshake completes (its OFFER and PROOF records with prefixes). */
 export const MAX_PREAUTH_BYTES = 2 * (MAX_HELLO_RECORD_BYTES + 5);
-/** A connection whose handshake has not completed by then is dropped. */
-export const HELLO_TIMEOUT_MS = 5_000;
+/** A connection whose handshake has not completed by then is dropped (a saturated node is slow, not dead). */
+export const HELLO_TIMEOUT_MS = 10_000;
 
 export interface Offer {
   proto: string;
@@ -39,6 +45,9 @@ export interface Answer {
 export interface Proof {
   mac: string;
 }
+export interface Accept {
+  accepted: boolean;
+}
 
 export const newNonce = (): string => randomBytes(NONCE_BYTES).toString('base64');
 
@@ -53,7 +62,7 @@ export function macEquals(a: string, b: string): boolean {
 }
 
 /** Parses a handshake record's JSON body; undefined when it is not an object of exactly the expected fields. */
-export function parseHelloRecord<T extends Offer | Answer | Proof>(body: Uint8Array, fields: Record<keyof T & string, 'string' | 'number'>): T | undefined {
+export function parseHelloRecord<T extends Offer | Answer | Proof | Accept>(body: Uint8Array, fields: Record<keyof T & string, 'string' | 'number' | 'boolean'>): T | undefined {
   if (body.byteLength > MAX_HELLO_RECORD_BYTES) return undefined;
   let v: unknown;
   try {
@@ -73,5 +82,6 @@ export function parseHelloRecord<T extends Offer | Answer | Proof>(body: Uint8Ar
 export const OFFER_FIELDS = { proto: 'string', from: 'number', to: 'number', nonce: 'string' } as const;
 export const ANSWER_FIELDS = { proto: 'string', nonce: 'string', mac: 'string' } as const;
 export const PROOF_FIELDS = { mac: 'string' } as const;
+export const ACCEPT_FIELDS = { accepted: 'boolean' } as const;
 
-export const encodeHello = (v: Offer | Answer | Proof): Uint8Array => Buffer.from(JSON.stringify(v), 'utf8');
+export const encodeHello = (v: Offer | Answer | Proof | Accept): Uint8Array => Buffer.from(JSON.stringify(v), 'utf8');

@@ -133,7 +133,7 @@ describe('direct transport failures', () => {
     expect(sink.errors).toHaveLength(1);
     expect(sink.errors[0]).toBeInstanceOf(PeerLostError);
     expect((sink.errors[0] as PeerLostError).pack).toBe(1);
-    expect(sink.errors[0]!.message).toMatch(/pack 1 lost: direct transport: connection from pack 1 closed without a goodbye/);
+    expect(sink.errors[0]!.message).toMatch(/pack 1 lost: direct transport: connection from pack 1 (closed without a goodbye|failed with ECONNRESET)/);
     await t0.close();
   });
 
@@ -165,7 +165,7 @@ describe('direct transport failures', () => {
   test('strangers are dropped before they touch the flare: garbage, a giant length prefix, a slow or forged handshake, a wrong key', async () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;
     const refusals: string[] = [];
-    const t0 = direct({ burstId: 'b6', packId: 0, packCount: 2, url, onRefused: (r) => refusals.push(r) });
+    const t0 = direct({ burstId: 'b6', packId: 0, packCount: 2, url, helloTimeoutMs: 2_000, onRefused: (r) => refusals.push(r) });
     const sink = new Collect();
     await t0.connect(sink);
     const path = join(dir, 'p0.sock');
@@ -190,11 +190,11 @@ describe('direct transport failures', () => {
     const slow = await closedAfter((s) => void s.write(encodeRecord(RecordType.Hello, encodeHello({ proto: HELLO_PROTO, from: 1, to: 0, nonce: newNonce() }))));
     // None got anything but (at most) the acceptor's answer, which names no burst; the slow one waited out the deadline.
     for (const r of [garbage, giant, giantHello]) expect(r.bytes).toBe(0);
-    expect(slow.ms).toBeGreaterThanOrEqual(4_500);
+    expect(slow.ms).toBeGreaterThanOrEqual(1_900);
     expect(refusals).toHaveLength(5);
     expect(refusals.join('\n')).toMatch(/record type/);
     expect(refusals.join('\n')).toMatch(/could not prove/);
-    expect(refusals.join('\n')).toMatch(/no complete handshake within 5000 ms/);
+    expect(refusals.join('\n')).toMatch(/no complete handshake within 2000 ms/);
     // The flare never heard of any of them, and a real pack still gets in.
     expect(sink.errors).toEqual([]);
     expect(sink.frames).toEqual([]);

@@ -16,6 +16,8 @@ import {
   OFFER_FIELDS,
   parseHelloRecord,
   PROOF_FIELDS,
+  ACCEPT_FIELDS,
+  type Accept,
   type Answer,
   type Offer,
   type Proof,
@@ -53,6 +55,7 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * aborts. After a peer's BYE, frames for it are dropped (it has left the burst on purpose).
  */
 export const DIRECT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
+/** A TCP or Unix connect that has not completed by then is tried again (the handshake then gets longer). */
 const DIAL_ATTEMPT_TIMEOUT_MS = 3_000;
 const CLOSE_GRACE_MS = 1_000;
 
@@ -84,12 +87,13 @@ export class DirectTransport implements Transport {
   private server: Server | undefined;
   private readonly outbound = new Map<number, Outbound>();
   /** Every socket with a finished handshake, and whether its peer said BYE. */
-  private readonly live = new Map<Socket, { pack: number; bye: boolean }>();
+  private readonly live = new Map<Socket, { pack: number; bye: boolean; spoke?: boolean }>();
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly lost = new Set<number>();
   private closing = false;
   private readonly helloKey: Uint8Array;
+  private readonly helloTimeoutMs: number;
   /** Connections dropped before their handshake completed (strangers, or misconfigured peers). */
   refused = 0;
 
@@ -98,6 +102,7 @@ export class DirectTransport implements Transport {
     this.connectTimeoutMs = o.connectTimeoutMs ?? 120_000;
     if (o.keys === undefined) throw new ConfigError('KB_SECRET_FILE', 'the direct transport needs the flare secret: connections between packs are authenticated with it');
     this.helloKey = o.keys.hello;
+    this.helloTimeoutMs = o.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
   }
 
   /** Where this pack listens (tests and logs). */
@@ -250,13 +255,21 @@ export class DirectTransport implements Transport {
         this.sockets.delete(s);
         retry(why);
       };
-      const timer = this.later(() => giveUp(`no answer to the handshake within ${DIAL_ATTEMPT_TIMEOUT_MS} ms`), DIAL_ATTEMPT_TIMEOUT_MS);
+      // The connect gets DIAL_ATTEMPT_TIMEOUT_MS; then the handshake gets HELLO_TIMEOUT_MS more (an acceptor
+      // on a busy node is slow, and it drops what takes longer: then we dial again).
+      let timer = this.later(() => giveUp(`no connection within ${DIAL_ATTEMPT_TIMEOUT_MS} ms`), DIAL_ATTEMPT_TIMEOUT_MS);
       const offer: Offer = { proto: HELLO_PROTO, from: this.o.packId, to: pack, nonce: newNonce() };
       // Listeners stay for the socket's life; once the handshake is over, watch() takes over.
       s.on('error', (err: NodeJS.ErrnoException) => giveUp(err.code ?? err.message));
       s.on('close', () => giveUp('the listener closed the connection during the handshake (a refusal: another flare secret, another pack, or another kubeburst version)'));
-      s.once('connect', () => s.write(encodeRecord(RecordType.Hello, encodeHello(offer))));
+      s.once('connect', () => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        timer = this.later(() => giveUp(`no complete handshake within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+        s.write(encodeRecord(RecordType.Hello, encodeHello(offer)));
+      });
       const pre = new PreAuthReader();
+      let proved = false;
       const onData = (chunk: Buffer): void => {
         let got;
         try {
@@ -266,6 +279,19 @@ export class DirectTransport implements Transport {
           return;
         }
         if (got === undefined) return;
+        if (proved) {
+          // ACCEPT: the acceptor took our proof; from now on the connection is live for both sides.
+          if (parseHelloRecord<Accept>(got.body, ACCEPT_FIELDS)?.accepted !== true) return giveUp('the acceptor did not accept the handshake');
+          handshaking = false;
+          clearTimeout(timer);
+          this.timers.delete(timer);
+          s.off('data', onData);
+          const decoder = this.decoderFor(s, (type) => this.onOutboundRecord(c, s, type));
+          s.on('data', decoder);
+          if (got.rest.byteLength > 0) decoder(Buffer.from(got.rest));
+          this.opened(c, s);
+          return;
+        }
         const answer = parseHelloRecord<Answer>(got.body, ANSWER_FIELDS);
         const expected = answer && helloMac(this.helloKey, 'acceptor', this.o.burstId, this.o.packId, pack, offer.nonce, answer.nonce);
         if (answer === undefined || answer.proto !== HELLO_PROTO || !macEquals(answer.mac, expected!)) {
@@ -282,16 +308,10 @@ export class DirectTransport implements Transport {
           );
           return;
         }
-        handshaking = false;
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        s.off('data', onData);
         const proof: Proof = { mac: helloMac(this.helloKey, 'dialer', this.o.burstId, this.o.packId, pack, offer.nonce, answer.nonce) };
         s.write(encodeRecord(RecordType.Hello, encodeHello(proof)));
-        const decoder = this.decoderFor(s, (type) => this.onOutboundRecord(c, s, type));
-        s.on('data', decoder);
-        if (got.rest.byteLength > 0) decoder(Buffer.from(got.rest));
-        this.opened(c, s);
+        proved = true;
+        if (got.rest.byteLength > 0) onData(Buffer.alloc(0));
       };
       s.on('data', onData);
     };
@@ -348,7 +368,7 @@ export class DirectTransport implements Transport {
       this.o.onRefused?.(why);
       s.destroy();
     };
-    const timer = this.later(() => refuse(`no complete handshake within ${HELLO_TIMEOUT_MS} ms`), HELLO_TIMEOUT_MS);
+    const timer = this.later(() => refuse(`no complete handshake within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
     const pre = new PreAuthReader();
     let offer: Offer | undefined;
     let answer: Answer | undefined;
@@ -377,6 +397,7 @@ export class DirectTransport implements Transport {
           clearTimeout(timer);
           this.timers.delete(timer);
           s.off('data', onData);
+          s.write(encodeRecord(RecordType.Hello, encodeHello({ accepted: true })));
           this.authenticated(s, offer.from, got.rest);
           return;
         }
@@ -392,9 +413,13 @@ export class DirectTransport implements Transport {
 
   /** An inbound connection whose dialer proved itself: frames from it go to the sink from now on. */
   private authenticated(s: Socket, from: number, rest: Uint8Array): void {
-    this.live.set(s, { pack: from, bye: false });
+    // Live once the dialer spoke after our ACCEPT (a dialer only dials to send, so its frames follow at
+    // once): a dialer that gave up just before reading ACCEPT is a failed dial, not a lost peer.
+    const state = { pack: from, bye: false, spoke: false };
+    this.live.set(s, state);
     this.watch(s, from, 'from');
     const decoder = this.decoderFor(s, (type, body, owned) => {
+      state.spoke = true;
       if (type === RecordType.Frame) {
         if (!this.closing) this.sink!.frame(body, owned);
       } else if (type === RecordType.Bye) {
@@ -419,7 +444,7 @@ export class DirectTransport implements Transport {
       this.sockets.delete(s);
       const state = this.live.get(s);
       this.live.delete(s);
-      if (state?.bye || this.closing) return;
+      if (state?.bye || this.closing || state?.spoke === false) return;
       this.lose(pack, `direct transport: connection ${dir} pack ${pack} ${why} (the process died, was killed, or lost its network)`);
     });
   }

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { TransportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
+import { redisUserOf } from './redis-users.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
 /**
@@ -111,6 +112,38 @@ export class RedisTransport implements Transport {
         this.pub.disconnect();
       }
     }
+  }
+}
+
+/**
+ * A Redis ACL user of its own per burst, which can touch that burst's keys only, with the few commands the
+ * transport sends: the operator creates one per attempt with an admin credential (chart value
+ * brokers.redisAdmin) and hands its password to the attempt's packs in the attempt Secret.
+ */
+export async function createRedisBurstUserNow(adminUrl: string, burstId: string, password: string): Promise<void> {
+  await withAdmin(adminUrl, (r) =>
+    r.call('ACL', 'SETUSER', redisUserOf(burstId), 'reset', 'on', `>${password}`, `~${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`, '-@all', ...REDIS_USER_COMMANDS.map((c) => `+${c}`)),
+  );
+}
+
+/** Deletes a burst's ACL user (no error if there is none). */
+export async function deleteRedisBurstUserNow(adminUrl: string, burstId: string): Promise<void> {
+  await withAdmin(adminUrl, (r) => r.call('ACL', 'DELUSER', redisUserOf(burstId)));
+}
+
+/** What a pack's connections send (ioredis' handshake and ready check, the transport, its clean-up). */
+const REDIS_USER_COMMANDS = ['ping', 'hello', 'auth', 'select', 'client|setname', 'client|getname', 'info', 'rpush', 'blmpop', 'pexpire', 'del'];
+
+async function withAdmin(url: string, f: (r: Redis) => Promise<unknown>): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: CLEANUP_TIMEOUT_MS, commandTimeout: CLEANUP_TIMEOUT_MS });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    await f(r);
+  } catch (err) {
+    throw new TransportError('redis', `managing burst users on ${redactUrl(url)} failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    r.disconnect();
   }
 }
 

@@ -75,7 +75,7 @@ describe('sealed transport', () => {
     await a.send(1, [frame(1)]);
     const [real] = wire.queues.get(1)!;
     const flipped = new Uint8Array(real!);
-    flipped[70] ^= 1;
+    flipped[70] = flipped[70]! ^ 1;
     // The whole frame sealed as pack 0 would, under another flare's key.
     const other = new SealedTransport(new Wire().transport(0), { keys: deriveKeys(parseSecret(newSecret(), 't'), 'burst-1'), packId: 0, packCount: 2 });
     const forged = seal(other, 1, frame(1));

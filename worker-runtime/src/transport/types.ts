@@ -35,6 +35,8 @@ export interface TransportOptions {
   onRefused?: (reason: string) => void;
   /** A peer said goodbye on a connection (direct transport): it leaves on purpose. */
   onBye?: (pack: number) => void;
+  /** How long a connection's handshake may take (direct transport; default HELLO_TIMEOUT_MS). */
+  helloTimeoutMs?: number;
 }
 
 export interface Transport {

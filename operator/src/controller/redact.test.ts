@@ -1,0 +1,96 @@
+import type { BurstJobStatus } from '../api/status.js';
+import { redactedStatus } from './controller.js';
+import { EventRecorder } from './events.js';
+import type { Json, KubeClient } from './kube.js';
+import { Logger } from './log.js';
+
+/** What the operator writes (log lines, Events, status) never holds a broker password. */
+const PASSWORD = 'Op-S3cret!pw';
+const URL = `redis://kbuser:${PASSWORD}@redis.brokers:6379`;
+const TERMINATION = `pack 2 could not connect: redis transport: cannot connect to ${URL}: WRONGPASS (is Redis running? set spec.transport.url)`;
+
+function capture(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: new Logger('debug', { controller: 'burstjob' }, (l) => void lines.push(l)), lines };
+}
+
+describe('Logger', () => {
+  test('redacts the message, every field (nested too) and a child’s fields', () => {
+    const { log, lines } = capture();
+    log.child({ source: `nats://tok3n-secret-x@n1:4222,u:${PASSWORD}@n2:4222` }).error(`reconcile failed: ${TERMINATION}`, { error: TERMINATION, detail: { packs: [{ message: URL }] }, retryInMs: 50 });
+    expect(lines).toHaveLength(1);
+    const line = lines[0]!;
+    expect(line).not.toContain(PASSWORD);
+    expect(line).not.toContain('tok3n-secret-x');
+    expect(JSON.parse(line)).toMatchObject({
+      level: 'error',
+      msg: expect.stringContaining('redis://kbuser:***@redis.brokers:6379'),
+      controller: 'burstjob',
+      source: 'nats://***@n1:4222,u:***@n2:4222',
+      error: expect.stringContaining('kbuser:***@'),
+      detail: { packs: [{ message: 'redis://kbuser:***@redis.brokers:6379' }] },
+      retryInMs: 50,
+    });
+  });
+});
+
+describe('EventRecorder', () => {
+  function fakeKube(fail = false): { kube: KubeClient; bodies: Json[] } {
+    const bodies: Json[] = [];
+    const kube = {
+      create: async (_path: string, body: Json) => {
+        if (fail) throw new Error(`admission webhook quoted ${URL}`);
+        bodies.push(body);
+        return { metadata: { name: `ev-${bodies.length}` } };
+      },
+      patch: async (_path: string, body: Json) => void bodies.push(body),
+    } as unknown as KubeClient;
+    return { kube, bodies };
+  }
+  const target = { name: 'job', namespace: 'ns', uid: 'u1' };
+
+  test('an Event’s message is redacted, and a repeat still bumps the same Event', async () => {
+    const { kube, bodies } = fakeKube();
+    const recorder = new EventRecorder(kube, 'op-1', capture().log);
+    await recorder.record(target, 'Warning', 'PackFailed', `attempt 0: ${TERMINATION}`);
+    await recorder.record(target, 'Warning', 'PackFailed', `attempt 0: ${TERMINATION}`);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[0]!.message).toBe(`attempt 0: ${TERMINATION.replace(PASSWORD, '***')}`);
+    expect(bodies[1]).toMatchObject({ count: 2 });
+    expect(JSON.stringify(bodies)).not.toContain(PASSWORD);
+  });
+
+  test('a failed recording is logged redacted', async () => {
+    const { log, lines } = capture();
+    await new EventRecorder(fakeKube(true).kube, 'op-1', log).record(target, 'Warning', 'PackFailed', TERMINATION);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('cannot record event');
+    expect(lines[0]).toContain('kbuser:***@');
+    expect(lines[0]).not.toContain(PASSWORD);
+  });
+});
+
+describe('the status written', () => {
+  test('every string is redacted (conditions, lastFailure, results); the rest is kept', () => {
+    const status: BurstJobStatus = {
+      phase: 'Failed',
+      conditions: [{ type: 'Failed', status: 'True', reason: 'PackFailed', message: TERMINATION, lastTransitionTime: '2026-01-01T00:00:00.000Z', observedGeneration: 2 }],
+      lastFailure: { attempt: 1, pack: 2, reason: 'PackFailed', message: TERMINATION },
+      results: { configMap: 'job-results', key: 'results.json', workers: 3, missing: 1, missingPacks: [1], message: `pack 1: ${URL}` },
+      attempt: { index: 1, burstId: 'b-1', layout: '3x1', startTime: '2026-01-01T00:00:00.000Z' },
+      restarts: 1,
+    };
+    const out = redactedStatus(status);
+    expect(JSON.stringify(out)).not.toContain(PASSWORD);
+    expect(out.lastFailure!.message).toContain('redis://kbuser:***@redis.brokers:6379');
+    const masked = (s: string): string => s.replace(PASSWORD, '***');
+    expect(out).toEqual({
+      ...status,
+      conditions: [{ ...status.conditions![0]!, message: masked(TERMINATION) }],
+      lastFailure: { ...status.lastFailure!, message: masked(TERMINATION) },
+      results: { ...status.results!, message: masked(status.results!.message!) },
+    });
+    // The planned status is not changed in place.
+    expect(status.lastFailure!.message).toContain(PASSWORD);
+  });
+});
