@@ -168,7 +168,7 @@ describe('misuse gets a clear error instead of a hang', () => {
   test('a recv nobody answers times out with the peer and the option to change', async () => {
     const r = await runLocalFlare({ size: 2, granularity: 1, transport, modulePath: scenarios, params: { value: { scenario: 'timeout', timeoutMs: 300 } } });
     expect(r.ok).toBe(false);
-    expect(r.failure!.reason).toMatch(/worker \d: recv timed out after 300 ms waiting for worker \d \(pass \{ timeoutMs \}/);
+    expect(r.failure!.reason).toMatch(/worker (\d) \(pack \1\): recv timed out after 300 ms waiting for worker (\d) \(pack \2\) \(pass \{ timeoutMs \}/);
   });
 
   test.each([

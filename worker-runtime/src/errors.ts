@@ -32,30 +32,53 @@ export class FrameError extends KubeburstError {
   }
 }
 
+/** Where a timed-out call was, and who is to blame (see CollectiveTimeoutError). */
+export interface TimeoutContext {
+  /** The pack of the worker that timed out. */
+  pack?: number;
+  /** The pack of the worker it waited for. */
+  peerPack?: number;
+  /** The call, when it is a collective: "collective #4 (barrier)". */
+  call?: string;
+  /** A worker that has not even called the collective (the one holding everyone up), and what it does instead ("it is …"). */
+  blame?: { worker: number; pack: number; why: string };
+}
+
 /** A blocking call did not complete within its timeout. */
 export class CollectiveTimeoutError extends KubeburstError {
+  /** The worker that held the call up, when the runtime could tell (a worker that never called the collective). */
+  readonly blamedWorker: number | undefined;
+  readonly blamedPack: number | undefined;
+
   constructor(
     readonly op: string,
     readonly workerId: number,
     readonly peer: number | undefined,
     readonly timeoutMs: number,
+    more: TimeoutContext = {},
   ) {
+    const who = (w: number, p: number | undefined): string => `worker ${w}${p === undefined ? '' : ` (pack ${p})`}`;
     super(
       'TIMEOUT',
-      `worker ${workerId}: ${op} timed out after ${timeoutMs} ms` +
-        (peer === undefined ? '' : ` waiting for worker ${peer}`) +
+      `${who(workerId, more.pack)}: ${more.call ?? op} timed out after ${timeoutMs} ms` +
+        (peer === undefined ? '' : ` waiting for ${who(peer, more.peerPack)}`) +
+        (more.blame === undefined ? '' : `: ${who(more.blame.worker, more.blame.pack)} has not called it; ${more.blame.why}`) +
         ' (pass { timeoutMs } to the call, or raise spec.timeouts.operationSeconds)',
     );
+    this.blamedWorker = more.blame?.worker;
+    this.blamedPack = more.blame?.pack;
   }
 }
 
-/** Workers called collectives in a different order (or with different roots), as MPI forbids. */
+/** Workers called collectives in a different order (or with different roots, or different numbers of them), as MPI forbids. */
 export class CollectiveMismatchError extends KubeburstError {
   constructor(
     readonly workerId: number,
     readonly detail: string,
+    /** The pack of the worker that raised it. */
+    readonly packId?: number,
   ) {
-    super('MISMATCH', `worker ${workerId}: collective mismatch: ${detail}; every worker must call the same collectives in the same order with the same root`);
+    super('MISMATCH', `worker ${workerId}${packId === undefined ? '' : ` (pack ${packId})`}: collective mismatch: ${detail}; every worker must call the same collectives in the same order with the same root`);
   }
 }
 

@@ -63,9 +63,11 @@ export function summarize(job: string, r: FlareResult, launchedAt: number, ended
 /** The failure to name: the worker (or pack) every pack agreed on, with the failing worker's own error. */
 function failureOf(r: FlareResult): NonNullable<RunSummary['failure']> {
   const f = r.failure;
-  const worker = f?.failedWorker ?? r.workers.find((w) => !w.ok && w.error?.name !== 'BurstAbortedError')?.workerId;
+  // A failure that names no worker (a whole pack's, the deadline) is not pinned on some worker that went down with it.
+  const worker = f !== undefined ? f.failedWorker : r.workers.find((w) => !w.ok && w.error?.name !== 'BurstAbortedError')?.workerId;
   const report = worker !== undefined ? r.workers.find((w) => w.workerId === worker) : undefined;
-  const pack = f?.failedPack ?? report?.packId ?? firstBadExit(r);
+  // A worker is named with its own pack.
+  const pack = report?.packId ?? f?.failedPack ?? (f === undefined ? firstBadExit(r) : undefined);
   const reason = f?.reason ?? report?.error?.message ?? 'a pack process failed';
   const stderr = pack !== undefined ? r.stderr[pack] : undefined;
   return {
@@ -88,7 +90,7 @@ export function formatSummary(s: RunSummary, extra: { output?: string } = {}): s
   lines.push(`${s.ok ? 'succeeded' : 'FAILED'}: ${s.job}, ${s.size} workers in ${packs} pack${packs === 1 ? '' : 's'} of ${g}, transport ${s.transport}`);
   if (s.failure) {
     const f = s.failure;
-    const who = f.worker !== undefined ? `worker ${f.worker}${f.pack !== undefined ? ` (pack ${f.pack})` : ''}` : `pack ${f.pack ?? '?'}`;
+    const who = f.worker !== undefined ? `worker ${f.worker}${f.pack !== undefined ? ` (pack ${f.pack})` : ''}` : f.pack !== undefined ? `pack ${f.pack}` : 'the burst';
     lines.push(`  failed: ${who}: ${f.reason}`);
     if (f.detail) lines.push('  pack stderr (last lines):', ...f.detail.split('\n').map((l) => `    ${l}`));
   }

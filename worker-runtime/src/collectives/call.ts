@@ -1,4 +1,4 @@
-import type { Endpoint, WaitLimit } from '../communicator/endpoint.js';
+import type { Endpoint, WaitLimit, WaitSite } from '../communicator/endpoint.js';
 import type { Matcher } from '../communicator/matcher.js';
 import { MsgKind } from '../protocol/frame.js';
 import type { Payload, TypedArray } from '../protocol/dtype.js';
@@ -67,12 +67,17 @@ export class CollCall {
 
   recv(src: number, tag: number): Promise<TypedArray> {
     const w = src + this.group.base;
-    return this.ep.recv(() => this.matcher.takeColl(this.seq, tag, w), { op: this.name, peer: w }, this.limit);
+    return this.ep.recv(() => this.matcher.takeColl(this.seq, tag, w), this.site(w), this.limit);
   }
 
   recvBatch(src: number, tag: number): Promise<TypedArray[]> {
     const w = src + this.group.base;
-    return this.ep.recvBatch(() => this.matcher.takeColl(this.seq, tag, w), { op: this.name, peer: w }, this.limit);
+    return this.ep.recvBatch(() => this.matcher.takeColl(this.seq, tag, w), this.site(w), this.limit);
+  }
+
+  /** Where a step waits (for timeouts, and for the pack's view of who waits in what). */
+  private site(worker: number): WaitSite {
+    return { op: this.name, peer: worker, comm: this.group.comm, seq: this.seq, code: this.op };
   }
 
   /** Worker id of a rank (for messages). */

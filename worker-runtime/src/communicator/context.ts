@@ -42,8 +42,10 @@ export interface CollectiveOps {
  * The workers of this worker's pack as a group of their own (like MPI_Comm_split_type(SHARED)): its
  * collectives never leave the pack, so they run entirely in shared memory. Roots are worker ids (of this
  * pack); arrays (gather, allGather, allToAll parts and results) are indexed by position in the pack,
- * i.e. worker id − `workers.start`. Pack collectives are counted apart from the burst's: the two may
- * interleave freely.
+ * i.e. worker id − `workers.start`. Pack collectives are numbered apart from the burst's, and the two may
+ * interleave, but pack mates must call them in the same relative order (as with two MPI communicators):
+ * a worker in a pack collective that its pack mate will only call after a burst collective this worker
+ * has not called yet waits forever, so the pack fails the burst with a CollectiveMismatchError naming both.
  */
 export interface PackCollectives extends CollectiveOps {
   /** Worker ids [start, end) of this pack. */
@@ -158,18 +160,23 @@ class Collectives implements CollectiveOps {
     // Calls are numbered in call order and run one at a time per group, so collectives started without
     // awaiting the previous one (Promise.all) still pair up across workers.
     const seq = this.collSeq++;
+    const { comm } = this.group;
+    // The pack's main thread reads these (communicator/progress.ts): stores into shared memory, no message.
+    this.ep.progress.called(comm, this.collSeq);
     const rank = root === undefined ? -1 : root - base;
     const run = async (): Promise<R> => {
       // One deadline for the whole call, from when it starts running: its wait for send room included.
       const timeoutMs = opts?.timeoutMs ?? this.ep.defaultTimeoutMs;
       const limit = { timeoutMs, deadline: performance.now() + timeoutMs };
       if (this.group.layout.packCount > 1) await this.ep.waitForSendRoom({ op: COLL_NAMES[op] ?? 'collective' }, limit);
-      const matcher = this.ep.matcherFor(this.group.comm);
+      const matcher = this.ep.matcherFor(comm);
       matcher.enter(seq, op, rank);
+      this.ep.progress.enter(comm, seq, op, root ?? -1);
       try {
         return await body(new CollCall(this.ep, this.group, seq, op, rank, limit));
       } finally {
         matcher.leave(seq);
+        this.ep.progress.leave(comm);
       }
     };
     const result = this.previous.then(run, run);

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BurstAbortedError, CollectiveTimeoutError, UsageError } from '../errors.js';
+import { BurstAbortedError, CollectiveMismatchError, CollectiveTimeoutError, UsageError, type KubeburstError, type TimeoutContext } from '../errors.js';
 import { decodeBatch, encodeBatch } from '../protocol/batch.js';
 import { bytesOf, dtypeOf, isShared, sharedCopy, viewAs, type Payload, type TypedArray } from '../protocol/dtype.js';
 import { chunkCount, encodeFrames, FRAME_TRAILER_BYTES, HEADER_BYTES } from '../protocol/frame.js';
@@ -8,6 +8,7 @@ import type { PackLayout } from '../topology.js';
 import type { AbortInfo, FromWorker } from '../pack/messages.js';
 import { readRingEnvelope, ringBodyBytes, toHeader, writeRingEnvelope, type Envelope, type EnvelopeHead } from './envelope.js';
 import { Matcher } from './matcher.js';
+import { describeCall, doingOf, fewestDetail, ProgressBoard, ProgressSlot, whatItDoes, type WorkerState } from './progress.js';
 import { emptyCounters, type TrafficCounters } from './stats.js';
 
 export interface PortLike {
@@ -34,12 +35,18 @@ export interface EndpointOptions {
   defaultTimeoutMs: number;
   /** Most a sender may have delivered to this worker and not yet received (see Matcher). */
   unreceived?: { maxMessages: number; maxBytes: number };
+  /** The pack's progress board (communicator/progress.ts); a board of its own if not given (tests). */
+  board?: ProgressBoard;
 }
 
 /** Where a blocking call is waiting, for timeout messages. */
 export interface WaitSite {
   op: string;
   peer?: number;
+  /** A collective's step: its communicator, call index and op code. */
+  comm?: number;
+  seq?: number;
+  code?: number;
 }
 
 /** How long a blocking call may take: its own timeout, and (for a collective's steps) one deadline for all. */
@@ -63,12 +70,15 @@ export class Endpoint {
   private readonly matchers: Matcher[];
   readonly counters: TrafficCounters = emptyCounters();
   readonly myPack: number;
+  /** Where this worker is in its collectives, for its pack's main thread (a few stores per call). */
+  readonly progress: ProgressSlot;
+  readonly board: ProgressBoard;
   chunkBytes = 1 << 20;
   /** The pack's transport writes shared payloads without copying them (set when the burst starts). */
   gatherWrite = false;
   private readonly ring: Ring;
   private readonly p2pNext = new Map<number, number>();
-  private abortError: BurstAbortedError | undefined;
+  private abortError: KubeburstError | undefined;
   private spinning: boolean;
   private portReceived = 0;
   private spinFailures = 0;
@@ -89,12 +99,23 @@ export class Endpoint {
         o.port.postMessage({ t: 'fail', info });
       },
     };
-    this.matcher = new Matcher(o.me, limits);
-    this.matchers = [this.matcher, new Matcher(o.me, limits)];
+    const names = { name: this.name, pack: this.myPack };
+    this.matcher = new Matcher(o.me, limits, { ...names, comm: 0 });
+    this.matchers = [this.matcher, new Matcher(o.me, limits, { ...names, comm: 1 })];
+    this.board = o.board ?? ProgressBoard.create(o.me, 1);
+    this.progress = new ProgressSlot(this.board, o.me);
     const ring = o.rings.get(o.me);
     if (ring === undefined) throw new Error(`no mailbox ring for worker ${o.me}`);
     this.ring = ring;
     this.spinning = o.spinMicros > 0;
+  }
+
+  /** "worker 5 (pack 2)", as every message names a worker. */
+  readonly name = (w: number): string => `worker ${w} (pack ${this.layout.packOf(w)})`;
+
+  /** Collectives this worker has called on `comm` (0 = burst, 1 = pack). */
+  collectivesCalled(comm: number): number {
+    return this.board.called(this.me, comm);
   }
 
   matcherFor(comm: number): Matcher {
@@ -182,45 +203,101 @@ export class Endpoint {
     const timeoutMs = limit.timeoutMs ?? this.o.defaultTimeoutMs;
     const deadline = limit.deadline ?? performance.now() + timeoutMs;
     const ctrl = this.ring.ctrl;
-    for (;;) {
-      this.pump();
-      const e = take();
-      if (e !== undefined) return e;
-      this.throwIfAborted();
-      for (const m of this.matchers) m.throwIfMismatch();
-      const left = deadline - performance.now();
-      if (left <= 0) throw new CollectiveTimeoutError(site.op, this.me, site.peer, timeoutMs);
-      if (this.ring.portPosted() !== this.portReceived) {
-        // A message is queued on the port: only the event loop can hand it over.
-        await yieldToEventLoop();
-        continue;
-      }
-      if (this.spinning) {
-        const until = performance.now() + Math.min(left, this.o.spinMicros / 1000);
-        while (!this.ring.hasData() && performance.now() < until) {
-          /* poll: a pack mate's reply usually lands within a microsecond */
+    // Marked on the board as waiting (only once it has to wait: the fast path writes nothing).
+    let marked = false;
+    try {
+      for (;;) {
+        this.pump();
+        const e = take();
+        if (e !== undefined) return e;
+        // A worker that returned before this collective never sends for it: say so rather than wait.
+        if (site.comm !== undefined && this.board.fewest(site.comm) <= site.seq!) throw this.outnumbered(site);
+        this.throwIfAborted();
+        for (const m of this.matchers) m.throwIfMismatch();
+        if (!marked) {
+          marked = true;
+          this.board.waiting(this.me, site.comm === undefined ? 1 : 2, site.comm ?? 0, site.peer ?? -1);
         }
-        if (this.ring.hasData()) {
-          this.spinFailures = 0;
+        const left = deadline - performance.now();
+        if (left <= 0) throw this.timedOut(site, timeoutMs);
+        if (this.ring.portPosted() !== this.portReceived) {
+          // A message is queued on the port: only the event loop can hand it over.
+          await yieldToEventLoop();
           continue;
         }
-        // Polling that keeps failing (peers busy for long, a loaded machine) stops for a few waits. Short
-        // pauses matter: two threads only lock into polling each other when both poll at the same time.
-        if (++this.spinFailures >= 32) {
-          this.spinning = false;
-          this.spinPause = 8;
+        if (this.spinning) {
+          const until = performance.now() + Math.min(left, this.o.spinMicros / 1000);
+          while (!this.ring.hasData() && performance.now() < until) {
+            /* poll: a pack mate's reply usually lands within a microsecond */
+          }
+          if (this.ring.hasData()) {
+            this.spinFailures = 0;
+            continue;
+          }
+          // Polling that keeps failing (peers busy for long, a loaded machine) stops for a few waits. Short
+          // pauses matter: two threads only lock into polling each other when both poll at the same time.
+          if (++this.spinFailures >= 32) {
+            this.spinning = false;
+            this.spinPause = 8;
+          }
+        } else if (this.o.spinMicros > 0 && --this.spinPause <= 0) {
+          this.spinning = true;
+          this.spinFailures = 0;
         }
-      } else if (this.o.spinMicros > 0 && --this.spinPause <= 0) {
-        this.spinning = true;
-        this.spinFailures = 0;
+        // Sleep until the mailbox is signalled (a ring record, a port post) with the event loop free, so the
+        // user's own timers and I/O keep running while a call waits.
+        const again = Atomics.load(ctrl, SIGNAL);
+        if (this.ring.hasData()) continue;
+        // The board may have changed (and signalled) since the check above: look again, after `again`.
+        if (site.comm !== undefined && this.board.fewest(site.comm) <= site.seq!) continue;
+        const w = Atomics.waitAsync(ctrl, SIGNAL, again, left);
+        if (w.async) await w.value;
       }
-      // Sleep until the mailbox is signalled (a ring record, a port post) with the event loop free, so the
-      // user's own timers and I/O keep running while a call waits.
-      const again = Atomics.load(ctrl, SIGNAL);
-      if (this.ring.hasData()) continue;
-      const w = Atomics.waitAsync(ctrl, SIGNAL, again, left);
-      if (w.async) await w.value;
+    } finally {
+      if (marked) this.board.notWaiting(this.me);
     }
+  }
+
+  /** The CollectiveMismatchError of a collective that a worker which returned will never call. */
+  private outnumbered(site: WaitSite): CollectiveMismatchError {
+    const comm = site.comm!;
+    const detail = fewestDetail(comm, this.board.fewestWorker(comm), this.board.fewest(comm), this.me, site.seq!, site.code ?? 0, this.name);
+    return new CollectiveMismatchError(this.me, detail, this.myPack);
+  }
+
+  /**
+   * A timeout that names who holds the call up: for a collective, a worker that has not called it (a
+   * pack mate, from the board; another pack's, from the burst's laggard the packs pass around).
+   */
+  private timedOut(site: WaitSite, timeoutMs: number): CollectiveTimeoutError {
+    const more: TimeoutContext = { pack: this.myPack };
+    if (site.peer !== undefined) more.peerPack = this.layout.packOf(site.peer);
+    if (site.comm !== undefined) {
+      more.call = describeCall(site.comm, site.seq!, site.code ?? 0);
+      const blame = this.behind(site.comm, site.seq!);
+      if (blame !== undefined) more.blame = blame;
+    }
+    return new CollectiveTimeoutError(site.op, this.me, site.peer, timeoutMs, more);
+  }
+
+  /** A worker still running that has not called collective #seq of `comm`, and what it does instead. */
+  private behind(comm: number, seq: number): TimeoutContext['blame'] {
+    const b = this.board;
+    const now = Date.now();
+    let best: WorkerState | undefined;
+    for (let w = b.first; w < b.first + b.count; w++) {
+      if (w === this.me) continue;
+      const s = b.state(w);
+      const called = s.comm[comm as 0 | 1].called;
+      if (s.done || called > seq) continue;
+      if (best === undefined || called < best.comm[comm as 0 | 1].called) best = s;
+    }
+    if (best !== undefined) return { worker: best.worker, pack: this.myPack, why: whatItDoes(doingOf(best), b.since(best.worker), now, this.name) };
+    if (comm !== 0) return undefined;
+    // The pack's own workers are all past it (seen just now): the laggard elsewhere, as last heard.
+    const l = b.laggard();
+    if (l === undefined || b.has(l.worker) || l.called > seq) return undefined;
+    return { worker: l.worker, pack: this.layout.packOf(l.worker), why: whatItDoes(l.doing, l.since, now, this.name) };
   }
 
   private readonly onRecord = (data: Uint8Array, view: DataView, at: number): void => {
@@ -249,7 +326,16 @@ export class Endpoint {
     this.ring.signal();
   }
 
-  get aborted(): BurstAbortedError | undefined {
+  /**
+   * The pack found this worker stuck in a collective that can never complete (pack mates called pack
+   * and burst collectives in different orders): every pending and later call rejects with this.
+   */
+  imposeMismatch(detail: string): void {
+    this.abortError ??= new CollectiveMismatchError(this.me, detail, this.myPack);
+    this.ring.signal();
+  }
+
+  get aborted(): KubeburstError | undefined {
     return this.abortError;
   }
 

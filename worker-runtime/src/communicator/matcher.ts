@@ -23,6 +23,16 @@ export interface UnreceivedLimits {
   onOverflow(src: number, messages: number, bytes: number): void;
 }
 
+/** How a matcher names things in its errors (defaults: "worker 3", no pack, the burst's collectives). */
+export interface MatcherNames {
+  /** "worker 3 (pack 1)". */
+  name?: (worker: number) => string;
+  /** This worker's pack. */
+  pack?: number;
+  /** 1: the pack's collectives (ctx.pack). */
+  comm?: number;
+}
+
 export class Matcher {
   /** Per sender: messages and payload bytes delivered here and not yet taken. */
   private readonly held = new Map<number, { messages: number; bytes: number; reported: boolean }>();
@@ -34,10 +44,17 @@ export class Matcher {
   private mismatch: CollectiveMismatchError | undefined;
   private completedThrough = -1;
 
+  private readonly name: (worker: number) => string;
+  private readonly what: string;
+
   constructor(
     private readonly me: number,
     private readonly limits?: UnreceivedLimits,
-  ) {}
+    private readonly names: MatcherNames = {},
+  ) {
+    this.name = names.name ?? ((w) => `worker ${w}`);
+    this.what = names.comm === 1 ? 'pack collective' : 'collective';
+  }
 
   deliver(e: Envelope): void {
     this.hold(e, 1);
@@ -47,7 +64,7 @@ export class Matcher {
       return;
     }
     if (e.seq <= this.completedThrough) {
-      this.fail(`received a ${COLL_NAMES[e.op] ?? `op ${e.op}`} message from worker ${e.src} for collective #${e.seq}, which this worker already finished`);
+      this.fail(`received a ${opName(e.op)} message from ${this.name(e.src)} for ${this.what} #${e.seq}, which this worker already finished`);
       return;
     }
     const cur = this.current;
@@ -56,7 +73,8 @@ export class Matcher {
       const seen = this.seenCalls.get(e.seq);
       if (seen === undefined) this.seenCalls.set(e.seq, { op: e.op, root: e.root, src: e.src });
       else if (seen.op !== e.op || seen.root !== e.root) {
-        this.fail(`workers ${seen.src} and ${e.src} disagree on collective #${e.seq}: ${name(seen.op)} (root ${seen.root}) vs ${name(e.op)} (root ${e.root})`);
+        const who = this.names.name === undefined ? `workers ${seen.src} and ${e.src}` : `${this.name(seen.src)} and ${this.name(e.src)}`;
+        this.fail(`${who} disagree on ${this.what} #${e.seq}: ${opName(seen.op)} (root ${seen.root}) vs ${opName(e.op)} (root ${e.root})`);
       }
     }
     this.coll.set(collKey(e.seq, e.tag, e.src), e);
@@ -128,14 +146,14 @@ export class Matcher {
 
   private check(cur: { seq: number; op: number; root: number }, e: { op: number; root: number; src: number; seq: number }): void {
     if (e.op !== cur.op) {
-      this.fail(`collective #${cur.seq} is ${name(cur.op)} here but worker ${e.src} called ${name(e.op)}`);
+      this.fail(`${this.what} #${cur.seq} is ${opName(cur.op)} here but ${this.name(e.src)} called ${opName(e.op)}`);
     } else if (e.root !== cur.root) {
-      this.fail(`collective #${cur.seq} (${name(cur.op)}) has root ${cur.root} here but worker ${e.src} used root ${e.root}`);
+      this.fail(`${this.what} #${cur.seq} (${opName(cur.op)}) has root ${cur.root} here but ${this.name(e.src)} used root ${e.root}`);
     }
   }
 
   private fail(detail: string): void {
-    this.mismatch ??= new CollectiveMismatchError(this.me, detail);
+    this.mismatch ??= new CollectiveMismatchError(this.me, detail, this.names.pack);
   }
 
   private stream(src: number): { next: number; buffered: Map<number, Envelope> } {
@@ -149,4 +167,4 @@ export class Matcher {
 }
 
 const collKey = (seq: number, tag: number, src: number): string => `${seq}/${tag}/${src}`;
-const name = (op: number): string => COLL_NAMES[op] ?? `op ${op}`;
+const opName = (op: number): string => COLL_NAMES[op] ?? `op ${op}`;

@@ -1,7 +1,23 @@
 import { ConfigError } from '../errors.js';
 import { encodeFrames, MsgKind } from '../protocol/frame.js';
 import { DType, decodeJson, encodeJson } from '../protocol/dtype.js';
+import type { Doing } from '../communicator/progress.js';
 import type { AbortInfo } from './messages.js';
+
+/** A worker that returned, and how many burst collectives it had called: none of #count and beyond will complete. */
+export interface Fewest {
+  worker: number;
+  pack: number;
+  count: number;
+}
+
+/** The burst's laggard (see communicator/progress.ts) as it travels: `forMs`, how long it had been doing that (-1: unknown). */
+export interface LaggardWire {
+  worker: number;
+  called: number;
+  doing: Doing;
+  forMs: number;
+}
 
 /** Pack-to-pack control messages (JSON in a Control frame; src and dst are pack ids). */
 export type ControlMsg =
@@ -9,12 +25,21 @@ export type ControlMsg =
   | { type: 'hello'; pack: number }
   /** Every pack is present: start user code. */
   | { type: 'go' }
-  /** Liveness, on the links to the ring neighbours. */
-  | { type: 'hb' }
+  /**
+   * Liveness, on the links. `lag`: to pack 0, this pack's worker furthest behind in burst collectives;
+   * from pack 0, the burst's (so a collective that times out can name a worker that never called it).
+   */
+  | { type: 'hb'; lag?: LaggardWire }
   /** `origin`: the pack that first saw the failure; `at`: when (its clock). Packs settle on the earliest. */
   | { type: 'abort'; info: AbortInfo; origin?: number; at?: number }
-  /** All of this pack's workers succeeded: to pack 0. */
-  | { type: 'done'; pack: number }
+  /** All of this pack's workers succeeded: to pack 0 (with `fewest` if this pack has not told it yet). */
+  | { type: 'done'; pack: number; fewest?: Fewest }
+  /**
+   * The fewest burst collectives a worker that returned had called, when that is news: to pack 0, which
+   * passes it on to the packs still running (a worker waiting in a collective that one will never call
+   * fails at once with a CollectiveMismatchError).
+   */
+  | { type: 'fewest'; fewest: Fewest }
   /** Every pack is done: stop heartbeats, clean up, exit. */
   | { type: 'bye' };
 

@@ -280,3 +280,169 @@ describe('coordinator: a burst floods its aborts', () => {
     );
   });
 });
+
+const links = (fx: Effect[]): Extract<Effect, { do: 'link' }>[] => fx.filter((f): f is Extract<Effect, { do: 'link' }> => f.do === 'link');
+/** Link messages but heartbeats (which go out every second anyway), and their kinds. */
+const told = (fx: Effect[]) => links(fx).filter((l) => l.msg.type !== 'hb');
+const hbs = (fx: Effect[]) => links(fx).filter((l) => l.msg.type === 'hb');
+const news = (fx: Effect[]): string[] => kinds(fx).filter((k) => !k.endsWith(':hb'));
+const own = (since: number) => ({ worker: 3, called: 1, doing: { kind: 0 as const, comm: 0, seq: -1, op: 0, peer: -1 }, since });
+
+/**
+ * A worker that returned after N burst collectives never calls #N: the fewest any returned worker made is
+ * spread (its pack → pack 0 → the packs still running) and written on every board.
+ */
+describe('coordinator: diagnosis', () => {
+  test('a worker that returned: its counts go on the board at once, to pack 0 at the next tick; only fewer is news', () => {
+    const p = running(1, 3);
+    const fx = p.on({ e: 'workerDone', worker: 2, ok: true, collectives: { burst: 4, pack: 2 } });
+    expect(fx.filter((f) => f.do === 'fewest')).toEqual([
+      { do: 'fewest', comm: 1, fewest: { worker: 2, pack: 1, count: 2 } },
+      { do: 'fewest', comm: 0, fewest: { worker: 2, pack: 1, count: 4 } },
+    ]);
+    expect(news(fx)).toEqual(['fewest', 'fewest']);
+    expect(told(p.run(300))).toEqual([{ do: 'link', to: 0, msg: { type: 'fewest', fewest: { worker: 2, pack: 1, count: 4 } } }]);
+    // The same count again is no news; the DONE carries nothing more.
+    const last = p.on({ e: 'workerDone', worker: 3, ok: true, collectives: { burst: 4, pack: 2 } });
+    expect(news(last)).toEqual(['0:done']);
+    expect(told(last)[0]!.msg).toEqual({ type: 'done', pack: 1 });
+  });
+
+  test('news not told yet goes with the DONE (a pack whose workers all return within a tick sends one message)', () => {
+    const p = running(2, 3);
+    p.on({ e: 'workerDone', worker: 4, ok: true, collectives: { burst: 3, pack: 0 } });
+    const fx = p.on({ e: 'workerDone', worker: 5, ok: true, collectives: { burst: 2, pack: 0 } });
+    expect(news(fx)).toEqual(['fewest', '0:done']);
+    expect(told(fx)[0]!.msg).toEqual({ type: 'done', pack: 2, fewest: { worker: 5, pack: 2, count: 2 } });
+    expect(news(p.run(300))).toEqual([]);
+  });
+
+  test('pack 0 passes news on to the packs still running: not back where it came from, not to packs done', () => {
+    const hub = running(0, 5);
+    hub.on({ e: 'link', from: 4, msg: { type: 'done', pack: 4 } });
+    expect(news(hub.on({ e: 'link', from: 1, msg: { type: 'fewest', fewest: { worker: 2, pack: 1, count: 4 } } }))).toEqual(['fewest']);
+    expect(news(hub.run(100))).toEqual(['2:fewest', '3:fewest']);
+    // More collectives than that is no news; fewer is, also in a DONE.
+    expect(news(hub.on({ e: 'link', from: 2, msg: { type: 'fewest', fewest: { worker: 4, pack: 2, count: 5 } } }))).toEqual([]);
+    expect(news(hub.on({ e: 'link', from: 3, msg: { type: 'done', pack: 3, fewest: { worker: 7, pack: 3, count: 1 } } }))).toEqual(['fewest']);
+    expect(told(hub.run(100))).toEqual([
+      { do: 'link', to: 1, msg: { type: 'fewest', fewest: { worker: 7, pack: 3, count: 1 } } },
+      { do: 'link', to: 2, msg: { type: 'fewest', fewest: { worker: 7, pack: 3, count: 1 } } },
+    ]);
+    // Pack 0's own workers: news for every pack still running.
+    hub.on({ e: 'workerDone', worker: 0, ok: true, collectives: { burst: 0, pack: 0 } });
+    expect(news(hub.run(100))).toEqual(['1:fewest', '2:fewest']);
+  });
+
+  test('news from pack 0 goes on the board and nowhere else; news from another pack is ignored', () => {
+    const p = running(2, 3);
+    expect(p.on({ e: 'link', from: 0, msg: { type: 'fewest', fewest: { worker: 0, pack: 0, count: 3 } } })).toEqual([{ do: 'fewest', comm: 0, fewest: { worker: 0, pack: 0, count: 3 } }]);
+    expect(news(p.run(300))).toEqual([]);
+    expect(news(p.on({ e: 'link', from: 1, msg: { type: 'fewest', fewest: { worker: 2, pack: 1, count: 1 } } }))).toEqual([]);
+  });
+
+  test('a pack that aborts tells its news first, on the same links: workers waiting elsewhere learn why', () => {
+    const p = running(1, 3);
+    p.on({ e: 'workerDone', worker: 2, ok: true, collectives: { burst: 3, pack: 0 } });
+    const fx = p.on({ e: 'workerDone', worker: 3, ok: false, reason: 'CollectiveMismatchError: …' });
+    expect(news(fx)).toEqual(['0:fewest', '0:abort', 'abortWorkers']);
+    const hub = running(0, 3);
+    expect(news(hub.on({ e: 'link', from: 1, msg: told(fx)[0]!.msg }))).toEqual(['fewest']);
+    expect(news(hub.on({ e: 'link', from: 1, msg: told(fx)[1]!.msg }))).toEqual(['2:fewest', '2:abort', 'abortWorkers']);
+    // Once aborted, nothing more is news.
+    expect(news(hub.on({ e: 'link', from: 2, msg: { type: 'fewest', fewest: { worker: 4, pack: 2, count: 0 } } }))).toEqual([]);
+  });
+
+  test('a worker whose collective timed out because another never called it: the burst fails naming that one', () => {
+    const p = running(2, 5);
+    p.on({ e: 'workerDone', worker: 4, ok: false, reason: 'CollectiveTimeoutError: worker 4 (pack 2): … worker 9 (pack 4) has not called it', blame: { worker: 9, pack: 4 } });
+    expect(p.c.abort?.info).toEqual({ failedWorker: 9, failedPack: 4, reason: 'CollectiveTimeoutError: worker 4 (pack 2): … worker 9 (pack 4) has not called it' });
+  });
+
+  test('heartbeats carry the laggard: each pack’s to pack 0, the burst’s from pack 0, in each receiver’s clock', () => {
+    const p = running(1, 3);
+    p.on({ e: 'progress', lag: own(p.now - 500) });
+    const hb = hbs(p.run(100));
+    expect(hb).toEqual([{ do: 'link', to: 0, msg: { type: 'hb', lag: { worker: 3, called: 1, doing: own(0).doing, forMs: 600 } } }]);
+
+    const hub = running(0, 3);
+    hub.on({ e: 'progress', lag: { ...own(hub.now), worker: 0, called: 2 } });
+    hub.on({ e: 'link', from: 1, msg: hb[0]!.msg });
+    const heardAt = hub.now;
+    const fx = hub.run(100);
+    // Pack 1's worker 3 is further behind than pack 0's own: it is the burst's laggard.
+    expect(fx.filter((f) => f.do === 'laggard')).toEqual([{ do: 'laggard', lag: { ...own(heardAt - 600) } }]);
+    const out = hbs(fx);
+    expect(out.map((l) => l.to)).toEqual([1, 2]);
+    expect(out[1]!.msg).toEqual({ type: 'hb', lag: { worker: 3, called: 1, doing: own(0).doing, forMs: 700 } });
+
+    const q = running(2, 3);
+    expect(q.on({ e: 'link', from: 0, msg: out[1]!.msg })).toEqual([{ do: 'laggard', lag: own(q.now - 700) }]);
+    // A pack that has no laggard any more (its workers returned) is forgotten by pack 0.
+    hub.on({ e: 'link', from: 1, msg: { type: 'hb' } });
+    hub.log = [];
+    hub.run(1_000);
+    expect(hub.log.filter((f) => f.do === 'laggard')).toEqual([{ do: 'laggard', lag: { ...own(heardAt), worker: 0, called: 2, since: heardAt } }]);
+  });
+
+  // Whatever the order in which workers return and messages arrive, every pack with a worker still
+  // running learns the fewest collectives any returned worker made, in O(packs) messages.
+  test('every pack still running learns the fewest collectives a returned worker made, whatever the order', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 10 }),
+        fc.array(fc.record({ worker: fc.nat(), count: fc.integer({ min: 0, max: 5 }) }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { minLength: 300, maxLength: 300 }),
+        (P, returns, order) => {
+          const packs = Array.from({ length: P }, (_, me) => running(me, P));
+          const known: (number | undefined)[] = Array.from({ length: P }, () => undefined);
+          // Links are FIFO per pair.
+          const queues = new Map<string, { to: number; from: number; msg: ControlMsg }[]>();
+          let sent = 0;
+          const collect = (from: number, fx: Effect[]): void => {
+            for (const f of fx) {
+              if (f.do === 'fewest' && f.comm === 0) known[from] = f.fewest.count;
+              if (f.do !== 'link') continue;
+              if (f.msg.type === 'fewest') sent++;
+              const k = `${from}>${f.to}`;
+              if (!queues.has(k)) queues.set(k, []);
+              queues.get(k)!.push({ to: f.to, from, msg: f.msg });
+            }
+          };
+          let r = 0;
+          const deliverSome = (n: number): void => {
+            for (let i = 0; i < n; i++) {
+              const ready = [...queues.values()].filter((q) => q.length > 0);
+              if (ready.length === 0) return;
+              const m = ready[order[r++ % order.length]! % ready.length]!.shift()!;
+              collect(m.to, packs[m.to]!.on({ e: 'link', from: m.from, msg: m.msg }));
+            }
+          };
+          const returned = new Map<number, number>();
+          for (const x of returns) {
+            const w = x.worker % (2 * P);
+            if (returned.has(w)) continue;
+            returned.set(w, x.count);
+            const pack = w >> 1;
+            collect(pack, packs[pack]!.on({ e: 'workerDone', worker: w, ok: true, collectives: { burst: x.count, pack: 0 } }));
+            if (order[r++ % order.length]! % 2 === 0) for (let q = 0; q < P; q++) collect(q, packs[q]!.on({ e: 'tick' }, 100));
+            deliverSome(3);
+          }
+          for (let round = 0; round < 4; round++) {
+            for (let q = 0; q < P; q++) collect(q, packs[q]!.on({ e: 'tick' }, 100));
+            deliverSome(10_000);
+          }
+          const fewest = Math.min(...returned.values());
+          for (let q = 0; q < P; q++) {
+            const running = [2 * q, 2 * q + 1].some((w) => !returned.has(w));
+            if (running) expect(known[q]).toBe(fewest);
+          }
+          // Each pack tells pack 0 only counts lower than it knew, pack 0 each pack only what is lower still.
+          const distinct = new Set(returned.values()).size;
+          expect(sent).toBeLessThanOrEqual(2 * P * distinct);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,4 +1,5 @@
-import type { ControlMsg } from './control.js';
+import { behind, sameLaggard, type Laggard } from '../communicator/progress.js';
+import type { ControlMsg, Fewest, LaggardWire } from './control.js';
 import type { AbortInfo } from './messages.js';
 import type { PackEvent } from './run-pack.js';
 
@@ -34,6 +35,15 @@ import type { PackEvent } from './run-pack.js';
  * it on over every other link, once per abort; pack 0 thus tells everyone. When failures race, every pack
  * settles on the same one (the earliest, ties to the lowest origin pack) before it ends: every pack reports
  * the same culprit and reason. Workers get abortGraceMs to wind down, then their threads are terminated.
+ *
+ * Diagnosis (communicator/progress.ts): a worker that returned after N burst collectives will never call
+ * collective #N. The fewest any returned worker made is news worth spreading: its pack tells pack 0 (at
+ * the next tick, or with its DONE), pack 0 tells the packs still running, and each writes it on its board,
+ * where a worker waiting in collective #k ≥ N sees it and fails with a CollectiveMismatchError. Only a
+ * lower count is news, so a burst whose workers agree costs one message per pack. Pack collectives: the
+ * same within the pack, no link needed. And every heartbeat to pack 0 carries the pack's laggard (its
+ * worker furthest behind in burst collectives), every heartbeat from pack 0 the burst's: a collective that
+ * times out names a worker that never called it, not the pack mate it happened to wait for.
  */
 export interface CoordinatorConfig {
   me: number;
@@ -61,7 +71,13 @@ export interface AbortRecord {
 export type CoordinatorInput =
   | { e: 'start' }
   | { e: 'threadLoaded'; worker: number }
-  | { e: 'workerDone'; worker: number; ok: boolean; reason?: string }
+  /**
+   * `collectives`: how many it called (burst, pack). `blame`: the worker its failure names instead of it
+   * (a collective that timed out because another worker never called it).
+   */
+  | { e: 'workerDone'; worker: number; ok: boolean; reason?: string; collectives?: { burst: number; pack: number }; blame?: { worker: number; pack: number } }
+  /** This pack's worker furthest behind in burst collectives changed (the shell polls the board). */
+  | { e: 'progress'; lag: Laggard | undefined }
   /** The transport is connected (frames sent to this pack will be received); links are being dialed. */
   | { e: 'connected' }
   /** A message on the link from another pack. */
@@ -82,6 +98,10 @@ export type Effect =
   | { do: 'link'; to: number; msg: ControlMsg }
   | { do: 'startWorkers'; joined: number }
   | { do: 'abortWorkers'; info: AbortInfo }
+  /** Write on the board: a worker that returned had called only `fewest.count` collectives on `comm` (0 burst, 1 pack). */
+  | { do: 'fewest'; comm: 0 | 1; fewest: Fewest }
+  /** Write on the board: the burst's laggard, as this pack knows it. */
+  | { do: 'laggard'; lag: Laggard | undefined }
   | { do: 'terminateWorkers'; reason: string }
   | { do: 'ready' }
   | { do: 'closeLinks' }
@@ -119,6 +139,15 @@ export class Coordinator {
   private nextBeat = 0;
   /** Aborts already passed on over the links (origin@at). */
   private readonly forwarded = new Set<string>();
+  /** The fewest burst collectives a returned worker made (as known here), the pack that told us, and whether to pass it on. */
+  private fewest: Fewest | undefined;
+  private fewestFrom = -1;
+  private fewestPending = false;
+  private packFewest = Infinity;
+  /** This pack's laggard; pack 0: every pack's (its own clock); the burst's as last written on the board. */
+  private ownLag: Laggard | undefined;
+  private readonly lags = new Map<number, Laggard>();
+  private burstLag: Laggard | undefined;
   private out: Effect[] = [];
 
   constructor(private readonly c: CoordinatorConfig) {
@@ -151,7 +180,11 @@ export class Coordinator {
         this.results.set(ev.worker, ev.ok);
         this.loaded.add(ev.worker); // a thread that never loaded counts as loaded: the burst is failing anyway
         this.emit({ event: 'worker-done', pack: this.me, worker: ev.worker, ok: ev.ok, at: now });
-        if (!ev.ok) this.fail({ failedWorker: ev.worker, failedPack: this.me, reason: ev.reason ?? 'failed' }, now, 'own');
+        if (ev.ok && ev.collectives !== undefined) this.returned(ev.worker, ev.collectives);
+        if (!ev.ok) this.fail({ failedWorker: ev.blame?.worker ?? ev.worker, failedPack: ev.blame?.pack ?? this.me, reason: ev.reason ?? 'failed' }, now, 'own');
+        break;
+      case 'progress':
+        this.ownLag = ev.lag;
         break;
       case 'connected':
         if (this.connected || this.stage !== 'joining') break;
@@ -167,11 +200,13 @@ export class Coordinator {
       case 'peerLost':
         if (this.left.has(ev.pack)) break;
         this.lost.add(ev.pack);
+        this.lags.delete(ev.pack);
         this.fail({ failedPack: ev.pack, reason: ev.reason }, now, 'own');
         break;
       case 'peerLeft':
         this.left.add(ev.pack);
         this.lastHeard.delete(ev.pack);
+        this.lags.delete(ev.pack);
         break;
       case 'failed':
         this.fail(ev.info, now, 'own');
@@ -223,6 +258,10 @@ export class Coordinator {
         if (from === 0) this.onGo(now);
         return;
       case 'hb':
+        this.heardLag(from, m.lag, now);
+        return;
+      case 'fewest':
+        if (this.me === 0 || from === 0) this.noteFewest(m.fewest, from);
         return;
       case 'abort':
         this.fail(m.info, now, { from }, m.origin ?? from, m.at ?? now);
@@ -230,6 +269,8 @@ export class Coordinator {
       case 'done':
         if (this.me !== 0 || m.pack !== from) return;
         this.dones.add(m.pack);
+        this.lags.delete(m.pack);
+        if (m.fewest !== undefined) this.noteFewest(m.fewest, from);
         this.maybeBye();
         return;
       case 'bye':
@@ -266,7 +307,12 @@ export class Coordinator {
       else if (this.me === 0) {
         this.dones.add(0);
         this.maybeBye();
-      } else this.link(0, { type: 'done', pack: this.me });
+      } else {
+        // News of a worker that returned goes with the DONE (it would have gone at the next tick).
+        const tell = this.fewestPending && this.fewestFrom === this.me && this.fewest !== undefined;
+        this.fewestPending = false;
+        this.link(0, { type: 'done', pack: this.me, ...(tell ? { fewest: this.fewest! } : {}) });
+      }
     }
     if (this.stage === 'aborted' && allDone && now >= this.settleUntil) this.end();
   }
@@ -292,9 +338,13 @@ export class Coordinator {
         );
       }
     }
+    if (this.stage === 'running' || this.stage === 'finishing') this.passOnFewest();
     if (this.go && (this.stage === 'running' || this.stage === 'finishing' || this.stage === 'joining') && now >= this.nextBeat) {
       this.nextBeat = now + this.c.heartbeatMs;
-      for (const n of this.lastHeard.keys()) this.link(n, { type: 'hb' });
+      // To pack 0 this pack's laggard; from pack 0 the burst's.
+      const lag = this.me === 0 ? this.refreshBurstLag() : this.ownLag;
+      const msg: ControlMsg = lag === undefined ? { type: 'hb' } : { type: 'hb', lag: toWire(lag, now) };
+      for (const n of this.lastHeard.keys()) this.link(n, msg);
     }
     if (this.abort === undefined && this.stage !== 'done') {
       for (const [n, t] of this.lastHeard) {
@@ -311,12 +361,73 @@ export class Coordinator {
     }
   }
 
+  // ---- diagnosis ------------------------------------------------------------------------------------
+
+  /** One of this pack's workers returned after calling `c` collectives. */
+  private returned(worker: number, c: { burst: number; pack: number }): void {
+    if (c.pack < this.packFewest) {
+      this.packFewest = c.pack;
+      this.out.push({ do: 'fewest', comm: 1, fewest: { worker, pack: this.me, count: c.pack } });
+    }
+    this.noteFewest({ worker, pack: this.me, count: c.burst }, this.me);
+  }
+
+  /** A returned worker's count of burst collectives: news if it is the fewest yet. */
+  private noteFewest(f: Fewest | undefined, from: number): void {
+    if (typeof f?.count !== 'number' || typeof f.worker !== 'number' || typeof f.pack !== 'number') return;
+    if (this.stage === 'done' || this.stage === 'aborted') return;
+    if (this.fewest !== undefined && f.count >= this.fewest.count) return;
+    this.fewest = { worker: f.worker, pack: f.pack, count: f.count };
+    this.fewestFrom = from;
+    this.out.push({ do: 'fewest', comm: 0, fewest: this.fewest });
+    // Passed on at the next tick: a pack whose workers all return by then says it with its DONE instead.
+    if (this.P > 1) this.fewestPending = true;
+  }
+
+  /** Own news goes to pack 0; pack 0 passes news on to every pack still running (but the one it came from). */
+  private passOnFewest(): void {
+    if (!this.fewestPending || this.fewest === undefined) return;
+    this.fewestPending = false;
+    const msg: ControlMsg = { type: 'fewest', fewest: this.fewest };
+    if (this.me !== 0) {
+      if (this.fewestFrom === this.me) this.link(0, msg);
+      return;
+    }
+    for (let p = 1; p < this.P; p++) {
+      if (p !== this.fewestFrom && !this.dones.has(p) && !this.lost.has(p) && !this.left.has(p)) this.link(p, msg);
+    }
+  }
+
+  private heardLag(from: number, w: LaggardWire | undefined, now: number): void {
+    const lag = fromWire(w, now);
+    if (this.me === 0) {
+      if (lag === undefined) this.lags.delete(from);
+      else this.lags.set(from, lag);
+    } else if (from === 0 && !sameLaggard(lag, this.burstLag)) {
+      this.burstLag = lag;
+      this.out.push({ do: 'laggard', lag });
+    }
+  }
+
+  /** Pack 0: the burst's laggard, from every pack's latest; written on the board when it changed. */
+  private refreshBurstLag(): Laggard | undefined {
+    let best = this.ownLag;
+    for (const l of this.lags.values()) if (best === undefined || behind(l, best)) best = l;
+    if (!sameLaggard(best, this.burstLag)) {
+      this.burstLag = best;
+      this.out.push({ do: 'laggard', lag: best });
+    }
+    return best;
+  }
+
   // ---- aborts ---------------------------------------------------------------------------------------
 
   /** `source`: 'own' (this pack detected it) or the link it came from (not passed back there). */
   private fail(info: AbortInfo, now: number, source: 'own' | { from: number }, origin = this.me, at = now): void {
     // Once BYE settled the burst nothing changes it; before that (even after DONE) an abort still counts.
     if (this.stage === 'done') return;
+    // News of a worker that returned goes first, on the same links: workers that wait for it learn why.
+    this.passOnFewest();
     const rec: AbortRecord = { info, origin, at };
     const key = `${origin}@${at}`;
     if (this.abort !== undefined) {
@@ -362,6 +473,17 @@ export class Coordinator {
   private log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
     this.out.push({ do: 'log', level, msg, ...(fields ? { fields } : {}) });
   }
+}
+
+function toWire(l: Laggard, now: number): LaggardWire {
+  return { worker: l.worker, called: l.called, doing: l.doing, forMs: l.since > 0 ? Math.max(0, now - l.since) : -1 };
+}
+
+function fromWire(w: LaggardWire | undefined, now: number): Laggard | undefined {
+  if (typeof w?.worker !== 'number' || typeof w.called !== 'number' || typeof w.forMs !== 'number' || typeof w.doing?.kind !== 'number') return undefined;
+  const d = w.doing;
+  const doing = { kind: d.kind, comm: Number(d.comm) | 0, seq: Number(d.seq) | 0, op: Number(d.op) | 0, peer: Number(d.peer) | 0 };
+  return { worker: w.worker, called: w.called, doing, since: w.forMs < 0 ? 0 : now - w.forMs };
 }
 
 /** The abort every pack settles on: the earliest, ties to the lowest origin pack. */

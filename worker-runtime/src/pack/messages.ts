@@ -32,6 +32,8 @@ export interface WorkerReport {
   error?: SerializedError;
   timings: WorkerTimings;
   counters: TrafficCounters;
+  /** Collectives the worker called: on the burst, and on its pack (ctx.pack). */
+  collectives?: { burst: number; pack: number };
 }
 
 /** main thread → worker thread */
@@ -39,7 +41,9 @@ export type ToWorker =
   /** `gatherWrite`: the transport can send a shared payload without a copy (see FromWorker 'remote'). */
   | { t: 'start'; joined: number; chunkBytes: number; gatherWrite: boolean }
   | { t: 'deliver'; head: EnvelopeHead; payload: Uint8Array }
-  | { t: 'abort'; info: AbortInfo };
+  | { t: 'abort'; info: AbortInfo }
+  /** The pack proved this worker stuck for good (pack mates called collectives in different orders). */
+  | { t: 'mismatch'; detail: string };
 
 /** worker thread → main thread */
 export type FromWorker =

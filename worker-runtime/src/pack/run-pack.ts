@@ -1,6 +1,7 @@
 import type { TrafficCounters } from '../communicator/stats.js';
 import { addCounters, emptyCounters } from '../communicator/stats.js';
-import { describeError, KubeburstError, PeerLostError } from '../errors.js';
+import { findDivergence, laggardOf, ProgressWatch, sameLaggard, type Laggard } from '../communicator/progress.js';
+import { CollectiveMismatchError, describeError, KubeburstError, PeerLostError } from '../errors.js';
 import { deriveKeys } from '../security/keys.js';
 import { defaultTransportFactory, type Transport, type TransportFactory } from '../transport/index.js';
 import { SealedTransport } from '../transport/sealed.js';
@@ -48,7 +49,7 @@ export interface PackReport {
   /** Frames through a broker dropped because they failed verification or were replays. */
   rejected?: number;
   /** Peak resident memory of the pack process. */
-  maxRssBytes: number;
+  maxRssBytes?: number;
 }
 
 export interface RunPackOptions {
@@ -62,8 +63,14 @@ export interface RunPackOptions {
   signal?: AbortSignal;
 }
 
-/** How often the coordinator is ticked (join retries, heartbeats, deadlines). */
+/** How often the coordinator is ticked (join retries, heartbeats, deadlines) and the progress board read. */
 const TICK_MS = 100;
+/**
+ * A worker whose collective state has not changed for this long counts as stuck (pack mates stuck in
+ * collectives called in different orders fail the burst): well above the time a call takes to start
+ * another that it did not await, well below a heartbeat.
+ */
+const STUCK_MS = 400;
 /** Deleting broker keys at the end gets this long; then the pack exits anyway (the operator sweeps). */
 const CLEANUP_TIMEOUT_MS = 5_000;
 
@@ -96,6 +103,9 @@ class Pack {
   private finished!: () => void;
   private readonly done = new Promise<void>((r) => (this.finished = r));
   private readonly log: NonNullable<RunPackOptions['log']>;
+  private readonly watch: ProgressWatch;
+  private lastLag: Laggard | undefined;
+  private diverged = false;
 
   constructor(
     private readonly cfg: PackConfig,
@@ -122,13 +132,14 @@ class Pack {
       this.processStart,
       {
         loaded: (worker) => this.dispatch({ e: 'threadLoaded', worker }),
-        done: (r) => this.dispatch({ e: 'workerDone', worker: r.workerId, ok: r.ok, ...(r.ok ? {} : { reason: describeError(r.error) }) }),
+        done: (r) => this.dispatch({ e: 'workerDone', worker: r.workerId, ok: r.ok, ...(r.ok ? {} : { reason: describeError(r.error) }), ...(r.collectives ? { collectives: r.collectives } : {}), ...blameOf(r) }),
         frames: (pack, frames) => this.relay?.sendFrames(pack, frames, false, true),
         remote: (pack, header, payload, chunk) => this.relay?.sendGathered(pack, header, payload, chunk),
         failed: (info) => this.dispatch({ e: 'failed', info }),
       },
       opts.threadEntry,
     );
+    this.watch = new ProgressWatch(this.threads.board, STUCK_MS);
   }
 
   async run(): Promise<PackReport> {
@@ -136,17 +147,46 @@ class Pack {
     if (this.cfg.http !== undefined) await this.health.listen(this.cfg.http.host, this.cfg.http.port);
     this.threads.start();
     this.dispatch({ e: 'start' });
-    this.tick = setInterval(() => this.dispatch({ e: 'tick' }), TICK_MS);
+    this.tick = setInterval(() => {
+      this.watchProgress();
+      this.dispatch({ e: 'tick' });
+    }, TICK_MS);
     if (this.P > 1) {
-      try {
-        await this.connect();
-        this.dispatch({ e: 'connected' });
-      } catch (err) {
-        this.dispatch({ e: 'failed', info: { failedPack: this.me, reason: `pack ${this.me} could not connect: ${err instanceof KubeburstError ? err.message : describeError(err)}` } });
-      }
+      // An abort while connecting (SIGTERM, a lost launcher) ends the pack now, not at the join timeout.
+      const connecting = this.connect().then(
+        () => this.dispatch({ e: 'connected' }),
+        (err: unknown) => this.dispatch({ e: 'failed', info: { failedPack: this.me, reason: `pack ${this.me} could not connect: ${err instanceof KubeburstError ? err.message : describeError(err)}` } }),
+      );
+      await Promise.race([connecting, this.done]);
     }
     await this.done;
     return this.shutdown();
+  }
+
+  /**
+   * Reads the progress board (one pass over the pack's slots): the pack's laggard for the coordinator to
+   * pass on, and pack mates stuck in collectives called in different orders, which fail the burst at once
+   * (those workers' pending calls reject with the CollectiveMismatchError, everyone else's with the abort).
+   */
+  private watchProgress(): void {
+    if (this.coordinator.stage !== 'running' && this.coordinator.stage !== 'finishing') return;
+    const now = Date.now();
+    const board = this.threads.board;
+    const states = this.watch.poll(now);
+    if (this.P > 1) {
+      const lag = laggardOf(states, (w) => board.since(w));
+      if (!sameLaggard(lag, this.lastLag)) {
+        this.lastLag = lag;
+        this.dispatch({ e: 'progress', lag });
+      }
+    }
+    if (this.diverged || this.coordinator.stage !== 'running') return;
+    const d = findDivergence(states, (w) => this.watch.stuck(w, now), (w) => `worker ${w} (pack ${this.cfg.layout.packOf(w)})`);
+    if (d === undefined) return;
+    this.diverged = true;
+    // Before the abort, so those workers' calls reject with the mismatch itself.
+    for (const w of d.workers) this.threads.post(w, { t: 'mismatch', detail: d.detail });
+    this.dispatch({ e: 'failed', info: { failedWorker: d.culprit, failedPack: this.me, reason: describeError(new CollectiveMismatchError(d.culprit, d.detail, this.me)) } });
   }
 
   /** Feeds the coordinator one event at a time (an effect may cause another event: it waits its turn). */
@@ -173,6 +213,13 @@ class Pack {
         return;
       case 'abortWorkers':
         this.threads.broadcast({ t: 'abort', info: fx.info });
+        return;
+      case 'fewest':
+        this.threads.board.setFewest(fx.comm, fx.fewest.count, fx.fewest.worker);
+        this.threads.wakeAll();
+        return;
+      case 'laggard':
+        this.threads.board.setLaggard(fx.lag);
         return;
       case 'terminateWorkers':
         this.threads.terminateUnfinished(fx.reason);
@@ -201,7 +248,7 @@ class Pack {
       if (this.refused++ < 5) this.log('warn', 'dropped a connection that did not authenticate', { reason });
     };
     this.links = new PackLinks(
-      { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.linkUrl!, keys, connectTimeoutMs: this.cfg.joinTimeoutMs },
+      { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.linkUrl!, keys, connectTimeoutMs: this.cfg.joinTimeoutMs, helloTimeoutMs: this.cfg.helloTimeoutMs },
       {
         message: (from, msg) => this.dispatch({ e: 'link', from, msg }),
         lost: (pack, reason) => this.dispatch({ e: 'peerLost', pack, reason }),
@@ -222,7 +269,7 @@ class Pack {
     await within(this.links.start(this.coordinator.neighbours), 'the links to the other packs did not open');
     const factory = this.opts.transportFactory ?? defaultTransportFactory;
     const inner = await within(
-      factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused }),
+      factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused, helloTimeoutMs: this.cfg.helloTimeoutMs }),
       `${where} could not be set up`,
     );
     // The direct transport authenticates its connections; through a broker every frame proves itself.
@@ -295,6 +342,12 @@ class Pack {
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   }
+}
+
+/** A collective that timed out names the worker that never called it (CollectiveTimeoutError.blamedWorker). */
+function blameOf(r: WorkerReport): { blame?: { worker: number; pack: number } } {
+  const f = r.error?.fields;
+  return typeof f?.blamedWorker === 'number' && typeof f.blamedPack === 'number' ? { blame: { worker: f.blamedWorker, pack: f.blamedPack } } : {};
 }
 
 /** A promise that rejects after `ms` (unless cancelled), for racing a step that may hang. */

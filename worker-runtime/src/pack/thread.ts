@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { Communicator } from '../communicator/context.js';
 import { Endpoint, type PortLike } from '../communicator/endpoint.js';
+import { ProgressBoard } from '../communicator/progress.js';
 import { serializeError, describeError } from '../errors.js';
 import { Ring } from '../shm/ring.js';
 import { PackLayout } from '../topology.js';
@@ -14,6 +15,9 @@ export interface ThreadData {
   workerId: number;
   packSizes: number[];
   rings: Record<number, SharedArrayBuffer>;
+  /** The pack's progress board (communicator/progress.ts) and the worker id of its first slot. */
+  board: SharedArrayBuffer;
+  boardFirst: number;
   packCounters: SharedArrayBuffer;
   sendBudgetKiB: number;
   modulePath: string;
@@ -46,6 +50,7 @@ const ep = new Endpoint({
   sendBudgetKiB: data.sendBudgetKiB,
   defaultTimeoutMs: data.defaultTimeoutMs,
   unreceived: data.unreceived,
+  board: new ProgressBoard(data.board, data.boardFirst, Object.keys(data.rings).length),
 });
 
 let joined = 0;
@@ -67,6 +72,9 @@ port.on('message', (m: ToWorker) => {
     case 'abort':
       ep.abort(m.info);
       startResolve?.();
+      break;
+    case 'mismatch':
+      ep.imposeMismatch(m.detail);
       break;
   }
 });
@@ -101,7 +109,8 @@ async function main(): Promise<void> {
     report = { workerId: data.workerId, ok: false, error: serializeError(err) } as const;
   }
   const timings = { processStart: data.processStart, loaded, joined, functionStart, functionEnd: Date.now() };
-  post({ t: 'done', report: { ...report, timings, counters: { ...ep.counters } } });
+  const collectives = { burst: ep.collectivesCalled(0), pack: ep.collectivesCalled(1) };
+  post({ t: 'done', report: { ...report, timings, counters: { ...ep.counters }, collectives } });
 }
 
 /** Results travel as JSON: typed arrays become plain arrays, bigints strings. */

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { RING_HEADER_BYTES, ringBodyBytes, writeRingEnvelope, type Envelope } from '../communicator/envelope.js';
 import { inflightKiB } from '../communicator/endpoint.js';
+import { ProgressBoard } from '../communicator/progress.js';
 import { emptyCounters } from '../communicator/stats.js';
 import { serializeError } from '../errors.js';
 import type { MessageHeader } from '../protocol/frame.js';
@@ -32,6 +33,8 @@ export class PackThreads {
   private readonly rings = new Map<number, Ring>();
   private readonly reports = new Map<number, WorkerReport>();
   private resultBytes = 0;
+  /** Where each worker is in its collectives (written by the workers, read and annotated here). */
+  readonly board: ProgressBoard;
 
   constructor(
     private readonly cfg: PackConfig,
@@ -39,7 +42,10 @@ export class PackThreads {
     private readonly processStart: number,
     private readonly handlers: ThreadHandlers,
     private readonly entry: URL = new URL('./thread.js', import.meta.url),
-  ) {}
+  ) {
+    const { start, end } = cfg.layout.packRange(cfg.packId);
+    this.board = ProgressBoard.create(start, end - start);
+  }
 
   start(): void {
     const { start, end } = this.cfg.layout.packRange(this.cfg.packId);
@@ -55,6 +61,8 @@ export class PackThreads {
         workerId: w,
         packSizes: this.cfg.layout.packSizes(),
         rings: ringSabs,
+        board: this.board.sab,
+        boardFirst: start,
         packCounters: this.packCounters.buffer as SharedArrayBuffer,
         sendBudgetKiB: inflightKiB(this.cfg.sendBudgetBytes),
         modulePath: this.cfg.modulePath,
@@ -86,6 +94,11 @@ export class PackThreads {
 
   broadcast(m: ToWorker): void {
     for (const w of this.threads.keys()) this.post(w, m);
+  }
+
+  /** Wakes every worker waiting in a call, to look at the board again (it changed). */
+  wakeAll(): void {
+    for (const r of this.rings.values()) r.signal();
   }
 
   has(w: number): boolean {
@@ -174,6 +187,7 @@ export class PackThreads {
       r = { ...rest, ok: false, error: serializeError(new Error(`worker ${r.workerId}'s result (${r.resultBytes} bytes of JSON) would take this pack's results past ${budget} bytes (4 × KB_MAX_RESULT_BYTES): write large results to storage from the workers`)) };
     } else this.resultBytes += r.resultBytes ?? 0;
     this.reports.set(r.workerId, r);
+    this.board.setDone(r.workerId);
     this.handlers.done(r);
   }
 }
