@@ -20,6 +20,8 @@ export function globalHelp(commands: readonly Command[] = COMMANDS): string {
     '  --version      print the version',
     '',
     'Exit codes: 0 success, 1 the flare failed, 2 bad usage, an invalid manifest or a setup problem (the message says which).',
+    'status, results and logs also exit 3 (no such BurstJob), 4 (not finished yet), 5 (the API server could not',
+    'be reached or refused) and 6 (results: some not collected); see kubeburst status --help.',
     '',
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 import type { CliIO } from './io.js';
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
+import { logsCommand, resultsCommand, statusCommand } from './cluster/index.js';
 
 /**
  * One entry per `kubeburst <command>`. The cluster commands (submit, status, results) join this table:
@@ -16,4 +17,4 @@ export interface Command {
   run(args: string[], io: CliIO): Promise<number>;
 }
 
-export const COMMANDS: readonly Command[] = [runCommand, validateCommand];
+export const COMMANDS: readonly Command[] = [runCommand, validateCommand, statusCommand, resultsCommand, logsCommand];
