@@ -187,6 +187,7 @@ export const cliPaths = {
   burstjob: (ns: string, name: string) => `/apis/kubeburst.io/v1alpha1/namespaces/${enc(ns)}/burstjobs/${enc(name)}`,
   pods: (ns: string, selector: string, limit: number, cont?: string) =>
     `/api/v1/namespaces/${enc(ns)}/pods?labelSelector=${enc(selector)}&limit=${limit}${cont ? `&continue=${enc(cont)}` : ''}`,
+  pod: (ns: string, name: string) => `/api/v1/namespaces/${enc(ns)}/pods/${enc(name)}`,
   configmap: (ns: string, name: string) => `/api/v1/namespaces/${enc(ns)}/configmaps/${enc(name)}`,
   log: (ns: string, pod: string, q: Record<string, string | number | boolean | undefined>) => {
     const qs = Object.entries(q)

@@ -5,7 +5,7 @@ import { LABELS, readStatus } from '../../api/index.js';
 import type { Command } from '../commands.js';
 import { CliUsageError, EXIT, type CliIO } from '../io.js';
 import { CLUSTER_EXIT, CLUSTER_FLAGS_HELP, CLUSTER_OPTIONS, EXIT_CODES_HELP, fail, jobName, kubeTarget, parseDuration, withCluster } from './common.js';
-import { cliPaths, KubeApiError, type CliKube } from './kube.js';
+import { cliPaths, KubeApiError, type CliKube, type Json } from './kube.js';
 import { getJob, jobPods, notFoundMessage } from './read.js';
 import { decodeLayout } from './view.js';
 
@@ -33,6 +33,22 @@ ${EXIT_CODES_HELP}`;
 interface Target {
   pack: number;
   pod?: string;
+  /** Why the pack has no log yet (its pod is gated, unscheduled or its container waits). */
+  waiting?: string;
+}
+
+/**
+ * Why a pack pod's container has not started, or undefined once it has. The API server answers a log
+ * request for an unscheduled pod with an empty 204, so this is read off the pod, not the answer.
+ */
+export function notStartedBecause(pod: Json): string | undefined {
+  if ((pod.spec?.schedulingGates ?? []).length > 0) return 'gated: the gang is not admitted yet';
+  if (!pod.spec?.nodeName) return 'not scheduled yet';
+  const cs: Json | undefined = (pod.status?.containerStatuses ?? []).find((c: Json) => c.name === PACK_POD.container);
+  if (cs === undefined) return pod.status?.phase === 'Pending' || pod.status?.phase === undefined ? 'its container has not started' : undefined;
+  const w = cs.state?.waiting;
+  if (w !== undefined) return `its container is waiting${w.reason ? ` (${w.reason})` : ''}`;
+  return undefined;
 }
 
 async function logs(args: string[], io: CliIO): Promise<number> {
@@ -66,10 +82,15 @@ async function logs(args: string[], io: CliIO): Promise<number> {
     if (s.attempt === undefined) return fail(io, 'logs', `BurstJob ${name} has not started an attempt yet (phase ${s.phase ?? 'Unknown'}): no logs`, CLUSTER_EXIT.unfinished);
     const attempt = s.attempt.index;
     const pods = (await jobPods(kube, job)).filter((p) => p.metadata?.labels?.[LABELS.attempt] === String(attempt));
-    const podOf = new Map(pods.map((p) => [Number(p.metadata.labels[LABELS.packIndex]), p.metadata.name as string]));
+    const podOf = new Map(pods.map((p) => [Number(p.metadata.labels[LABELS.packIndex]), p]));
     const count = decodeLayout(s.attempt.layout)?.length ?? Math.max(-1, ...podOf.keys()) + 1;
     if (pack !== undefined && pack >= count) throw new CliUsageError(`logs: --pack ${pack}: BurstJob ${name} has packs 0-${count - 1}`, 'logs');
-    const targets: Target[] = (pack !== undefined ? [pack] : Array.from({ length: count }, (_, p) => p)).map((p) => ({ pack: p, ...(podOf.has(p) ? { pod: podOf.get(p)! } : {}) }));
+    const targets: Target[] = (pack !== undefined ? [pack] : Array.from({ length: count }, (_, p) => p)).map((p) => {
+      const pod = podOf.get(p);
+      if (pod === undefined) return { pack: p };
+      const waiting = notStartedBecause(pod);
+      return { pack: p, pod: pod.metadata.name as string, ...(waiting !== undefined ? { waiting } : {}) };
+    });
     const prefix = pack === undefined;
     if (values.follow) {
       if (targets.length > MAX_FOLLOWED) throw new CliUsageError(`logs: --follow streams one connection per pack: ${targets.length} packs is more than ${MAX_FOLLOWED}; pick one with --pack`, 'logs');
@@ -105,7 +126,7 @@ async function snapshot(kube: CliKube, io: CliIO, name: string, attempt: number,
     if (code === CLUSTER_EXIT.ok) code = c;
   };
   const fetch = (t: Target): Promise<string | Error> =>
-    t.pod === undefined ? Promise.resolve(new Error('missing')) : kube.text(cliPaths.log(kube.namespace, t.pod, query), Number(query.limitBytes) + 64 * 1024).catch((e: unknown) => e as Error);
+    t.pod === undefined || t.waiting !== undefined ? Promise.resolve(new Error('no log')) : kube.text(cliPaths.log(kube.namespace, t.pod, query), Number(query.limitBytes) + 64 * 1024).catch((e: unknown) => e as Error);
   const AHEAD = 4;
   const pending = targets.slice(0, AHEAD).map(fetch);
   for (let i = 0; i < targets.length; i++) {
@@ -113,8 +134,10 @@ async function snapshot(kube: CliKube, io: CliIO, name: string, attempt: number,
     const got = await pending[i]!;
     if (i + AHEAD < targets.length) pending.push(fetch(targets[i + AHEAD]!));
     if (t.pod === undefined) problem(t, `attempt ${attempt} of BurstJob ${name} has no pod for this pack`, CLUSTER_EXIT.notFound);
+    else if (t.waiting !== undefined) problem(t, `not started yet: ${t.waiting}`, CLUSTER_EXIT.unfinished);
     else if (typeof got === 'string') writeLines(io, got, prefix ? `[pack ${t.pack}] ` : '');
     else if (notStarted(got)) problem(t, `not started yet: ${(got as Error).message}`, CLUSTER_EXIT.unfinished);
+    else if (got instanceof KubeApiError && got.status === 404) problem(t, `the pod is gone: ${got.message}`, CLUSTER_EXIT.notFound);
     else if (got instanceof KubeApiError) problem(t, `${got.status} ${got.reason}: ${got.message}`, CLUSTER_EXIT.apiError);
     else throw got;
   }
@@ -144,6 +167,17 @@ async function follow(kube: CliKube, io: CliIO, name: string, attempt: number, t
   const one = async (t: Target): Promise<void> => {
     if (t.pod === undefined) return problem(t, `attempt ${attempt} of BurstJob ${name} has no pod for this pack`, CLUSTER_EXIT.notFound);
     const lead = prefix ? `[pack ${t.pack}] ` : '';
+    let waiting = t.waiting;
+    while (waiting !== undefined && !abort.signal.aborted) {
+      await sleep(1000, abort.signal);
+      if (abort.signal.aborted) return;
+      try {
+        waiting = notStartedBecause(await kube.get(cliPaths.pod(kube.namespace, t.pod)));
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return problem(t, 'the pod is gone', CLUSTER_EXIT.notFound);
+        throw err;
+      }
+    }
     while (!abort.signal.aborted) {
       let res;
       try {
@@ -151,7 +185,7 @@ async function follow(kube: CliKube, io: CliIO, name: string, attempt: number, t
       } catch (err) {
         if (abort.signal.aborted) return;
         if (notStarted(err)) {
-          await new Promise((r) => setTimeout(r, 1000));
+          await sleep(1000, abort.signal);
           continue;
         }
         if (err instanceof KubeApiError) return problem(t, `${err.status} ${err.reason}: ${err.message}`, CLUSTER_EXIT.apiError);
@@ -159,11 +193,14 @@ async function follow(kube: CliKube, io: CliIO, name: string, attempt: number, t
       }
       const lines = createInterface({ input: res, crlfDelay: Infinity });
       lines.on('line', (l) => io.stdout.write(`${lead}${redactText(l)}\n`));
-      await new Promise<void>((done) => {
-        res.on('close', done);
-        res.on('error', () => done());
-        lines.on('close', done);
+      // A stream cut by --timeout or Ctrl-C errors with 'aborted': that is its end, not a failure.
+      const cut = await new Promise<Error | undefined>((done) => {
+        res.on('close', () => done(undefined));
+        res.on('error', (e) => done(e));
+        lines.on('error', (e) => done(e));
+        lines.on('close', () => done(undefined));
       });
+      if (cut !== undefined && !abort.signal.aborted) problem(t, `the log stream broke: ${cut.message}`, CLUSTER_EXIT.apiError);
       return;
     }
   };
@@ -179,6 +216,18 @@ async function follow(kube: CliKube, io: CliIO, name: string, attempt: number, t
   if (why === 'interrupted') return EXIT.interrupted;
   return code;
 }
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((r) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      r();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
 
 export const logsCommand: Command = {
   name: 'logs',
