@@ -1,5 +1,5 @@
 import { PACK_POD, redactText } from '@kubeburst/worker-runtime';
-import { ANNOTATIONS, LABELS, readStatus, type Condition, type FailureInfo, type Phase, type ResultsRef, type StartupLatency } from '../../api/index.js';
+import { ANNOTATIONS, LABELS, readStatus, type Condition, type FailureInfo, type PackCounts, type Phase, type ResultsRef, type StartupLatency } from '../../api/index.js';
 import type { Json } from './kube.js';
 
 /**
@@ -51,7 +51,7 @@ export interface StatusView {
   completionTime: string | null;
   startupLatency: StartupLatency | null;
   /** The operator's counts (status.packs). */
-  counts: Json | null;
+  counts: PackCounts | null;
   /** Every pack of the current attempt, in pack order, from its pod. */
   packs: PackView[];
   /** Packs of the current attempt without a pod. */
@@ -82,13 +82,13 @@ export function statusView(job: Json, pods: readonly Json[]): StatusView {
     const range = size !== undefined ? `${start}-${start + size - 1}` : null;
     start += size ?? 0;
     const pod = byPack.get(pack);
-    if (pod === undefined) {
+    if (pod !== undefined) {
+      packs.push(packView(pack, pod, range));
+    } else if (attempt !== null) {
       // Before the first attempt there are no pods to miss.
-      if (attempt !== null) missingPacks.push(pack);
-      if (attempt !== null) packs.push({ pack, pod: null, workers: range, state: 'Missing', ready: false, restarts: 0, node: null });
-      continue;
+      missingPacks.push(pack);
+      packs.push({ pack, pod: null, workers: range, state: 'Missing', ready: false, restarts: 0, node: null });
     }
-    packs.push(packView(pack, pod, range));
   }
   const phase = s.phase ?? 'Unknown';
   return {
