@@ -109,6 +109,18 @@ describe('kubeburst run', () => {
     expect(r.stderr).toContain('failed: worker 1 (pack 1): Error: deliberate failure in worker 1');
   });
 
+  test('an --output that cannot be written is refused before anything starts (exit 2)', async () => {
+    for (const [output, why] of [
+      [join(dir, 'missing', 'out.json'), `the directory ${join(dir, 'missing')} does not exist`],
+      [dir, `${dir} is a directory`],
+    ] as const) {
+      const r = await kubeburst(['run', HELLO, '-o', output]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`kubeburst: --output ${output}: ${why}`);
+      expect(r.stderr).not.toContain('running hello');
+    }
+  });
+
   test('a module that does not exist is named before anything starts (exit 2)', async () => {
     const path = manifest('  size: 2\n  function:\n    module: ./missing/worker.js\n');
     const r = await kubeburst(['run', path]);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { runLocalFlare, type FlareResult, type LocalFlareOptions } from '@kubeburst/worker-runtime/launch';
@@ -97,6 +97,24 @@ function positiveInt(flag: string, text: string): number {
   return n;
 }
 
+/** `--output FILE` can be written: its directory exists and is writable, and FILE, if it exists, is a writable file. */
+function checkWritable(path: string, given: string): void {
+  const refuse = (why: string): never => {
+    throw new CliUsageError(`--output ${given}: ${why}`, 'run');
+  };
+  const dir = dirname(path);
+  const d = statSync(dir, { throwIfNoEntry: false });
+  if (d === undefined) refuse(`the directory ${dir} does not exist`);
+  if (!d!.isDirectory()) refuse(`${dir} is not a directory`);
+  const f = statSync(path, { throwIfNoEntry: false });
+  if (f?.isDirectory()) refuse(`${path} is a directory`);
+  try {
+    accessSync(f !== undefined ? path : dir, constants.W_OK);
+  } catch {
+    refuse(`${f !== undefined ? path : dir} is not writable`);
+  }
+}
+
 /** The LocalFlareOptions a manifest (plus overrides) asks for. Pure but for the module existence check. */
 export function flareOptions(m: LoadedManifest, o: RunOptions): LocalFlareOptions {
   const s = m.job.spec;
@@ -136,6 +154,9 @@ async function run(args: string[], io: CliIO): Promise<number> {
     },
   });
   const opts = flareOptions(m, o);
+  // A results file that cannot be written is refused now, not after the flare ran (its results lost).
+  const out = o.output !== undefined ? resolve(io.cwd, o.output) : undefined;
+  if (out !== undefined) checkWritable(out, o.output!);
   // The broker URL's password, in every form: no line, summary or results file shows it (its packs'
   // logs, a client's error, a worker's result would otherwise carry it out).
   const secrets = urlSecrets(opts.transport.url);
@@ -168,10 +189,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
     summary.failure = { ...summary.failure, reason: `spec.activeDeadlineSeconds (${deadline / 1000} s) exceeded: every pack was killed` };
   }
   if (interrupted) summary.failure = { reason: 'interrupted: every pack was stopped' };
-  if (o.output !== undefined) {
-    const out = resolve(io.cwd, o.output);
-    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  }
+  if (out !== undefined) writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   if (o.json) io.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   else if (!o.quiet) io.stdout.write(formatSummary(summary, o.output !== undefined ? { output: o.output } : {}));
   else if (!result.ok) io.stderr.write(formatSummary(summary).split('\n').slice(0, 2).join('\n') + '\n');
