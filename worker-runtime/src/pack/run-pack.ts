@@ -61,6 +61,11 @@ export interface RunPackOptions {
   threadEntry?: URL;
   /** Aborting it aborts the burst with `signal.reason` (an AbortInfo): the launcher's news of a dead pack, SIGTERM. */
   signal?: AbortSignal;
+  /**
+   * `false`: frames through a broker go unsealed (no MAC, no counter). Only for a benchmark that measures
+   * what sealing costs next to the same flare sealed; no environment variable or manifest field reaches it.
+   */
+  sealBrokerFrames?: boolean;
 }
 
 /** How often the coordinator is ticked (join retries, heartbeats, deadlines) and the progress board read. */
@@ -274,7 +279,7 @@ class Pack {
     );
     // The direct transport authenticates its connections; through a broker every frame proves itself.
     const transport =
-      inner.kind === 'direct'
+      inner.kind === 'direct' || this.opts.sealBrokerFrames === false
         ? inner
         : new SealedTransport(inner, {
             keys,
