@@ -90,9 +90,10 @@ export async function reduce<T extends TypedArray>(c: CollCall, data: T, op: Red
       owned = true;
     }
   };
-  // What goes up the tree. A user op's receiver writes into it, so it must be nobody else's: an input in
-  // shared memory (ctx.alloc, a broadcast result, which pack mates may share) travels as a copy. Other
-  // inputs are copied by the send itself (into the mate's ring, into fresh shared memory, onto the wire).
+  // What goes up to a pack mate. A user op's receiver writes into it, so it must be nobody else's: an input
+  // in shared memory (ctx.alloc, a broadcast result, which pack mates may share) would pass by reference,
+  // so it travels as a copy. Other inputs are copied by the send itself (into the mate's ring, into fresh
+  // shared memory); what goes to another pack arrives there as a buffer of its own.
   const up = (): T => (userOp && !owned && isShared(acc) ? (sharedCopy(acc) as T) : acc);
   const local = orderedReduceTree(end - start, rep - start, c.me - start);
   await fold(local.before.reverse(), (m) => m + start, tagBase + T_LOCAL_UP, true);
@@ -107,7 +108,7 @@ export async function reduce<T extends TypedArray>(c: CollCall, data: T, op: Red
   await fold(tree.before.reverse(), (p) => c.rep(p), tagBase + T_REMOTE_UP, true);
   await fold(tree.after, (p) => c.rep(p), tagBase + T_REMOTE_UP, false);
   if (tree.parent !== undefined) {
-    c.send([c.rep(tree.parent)], tagBase + T_REMOTE_UP, up());
+    c.send([c.rep(tree.parent)], tagBase + T_REMOTE_UP, acc);
     return undefined;
   }
   // The root's result is its own too: in a group of one nothing was combined and `acc` is the input.
