@@ -67,6 +67,8 @@ describe('kubeburst run', () => {
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as RunSummary;
     expect(s).toMatchObject({ job: 'hello', ok: true, size: 5, packSizes: [5], transport: 'direct (unused: one pack)' });
+    // The start line says it the same way.
+    expect(r.stderr.split('\n')[0]).toBe('kubeburst: running hello: 5 workers in 1 pack of 5, transport direct (unused: one pack)');
     expect(s.traffic.remote).toEqual({ bytes: 0, messages: 0 });
     expect(s.results.map((x) => (x as { sum: number }).sum)).toEqual(Array(5).fill(10));
   });

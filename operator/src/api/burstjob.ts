@@ -41,7 +41,7 @@ const quantity = z
   .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/, 'must be a Kubernetes quantity such as 500m, 1, 2Gi');
 
 export const TransportSpec = z
-  .object({
+  .strictObject({
     kind: z
       .enum(['direct', 'nats', 'redis'])
       .default('direct')
@@ -52,7 +52,7 @@ export const TransportSpec = z
       .optional()
       .describe('Broker URL (redis://host:6379, nats://host:4222). Not used by the direct transport.'),
     secretRef: z
-      .object({
+      .strictObject({
         name: z.string().min(1).describe('Secret in the BurstJob namespace.'),
         key: z.string().min(1).default('url').describe('Key of the Secret holding the broker URL.'),
       })
@@ -73,7 +73,7 @@ export const TransportSpec = z
   .describe('The transport between packs. Inside a pack workers always share memory.');
 
 export const FunctionSpec = z
-  .object({
+  .strictObject({
     image: z.string().min(1).optional().describe('Container image holding the worker runtime and the function (cluster runs).'),
     module: z
       .string()
@@ -84,7 +84,7 @@ export const FunctionSpec = z
   .describe('The function every worker runs: a module whose default export is defineWorker(...).');
 
 export const ParamsSpec = z
-  .object({
+  .strictObject({
     list: z.array(z.unknown()).max(100_000).optional().describe('One entry per worker (length must equal spec.size).'),
     value: z.unknown().optional().describe('The same value for every worker; each knows its own id.'),
   })
@@ -95,7 +95,7 @@ export const ParamsSpec = z
   .describe('Per-worker parameters, mounted into every pack as a file (KB_PARAMS_FILE).');
 
 export const TimeoutsSpec = z
-  .object({
+  .strictObject({
     joinSeconds: z
       .number()
       .int()
@@ -117,14 +117,14 @@ export const TimeoutsSpec = z
   .describe('Timeouts.');
 
 export const ResourcesSpec = z
-  .object({
+  .strictObject({
     cpu: quantity.default('1').describe('CPU per worker; a pack requests granularity × cpu.'),
     memory: quantity.default('256Mi').describe('Memory per worker; a pack requests granularity × memory.'),
   })
   .describe('Resources per worker.');
 
 export const PackingSpec = z
-  .object({
+  .strictObject({
     mode: z
       .enum(['Fixed', 'Auto'])
       .default('Fixed')
@@ -134,7 +134,7 @@ export const PackingSpec = z
   .describe('How workers are grouped into packs (pods).');
 
 export const GangSpec = z
-  .object({
+  .strictObject({
     backend: z
       .enum(['SchedulingGates'])
       .default('SchedulingGates')
@@ -154,13 +154,13 @@ export const GangSpec = z
   .describe('Gang scheduling: all packs start together or none does.');
 
 export const PodTemplateSpec = z
-  .object({
+  .strictObject({
     labels: z.record(z.string(), z.string()).optional().describe('Extra labels on every pack pod.'),
     annotations: z.record(z.string(), z.string()).optional().describe('Extra annotations on every pack pod.'),
     nodeSelector: z.record(z.string(), z.string()).optional().describe('Pack pods only run on nodes with these labels (also limits where the gang looks for room).'),
     tolerations: z
       .array(
-        z.object({
+        z.strictObject({
           key: z.string().optional(),
           operator: z.enum(['Exists', 'Equal']).optional(),
           value: z.string().optional(),
@@ -177,12 +177,12 @@ export const PodTemplateSpec = z
       .min(1)
       .optional()
       .describe('Scheduler that binds the pack pods (default: the cluster default scheduler). The gang is still admitted by the operator; spec.timeouts.scheduleSeconds bounds how long that scheduler may take.'),
-    env: z.array(z.object({ name: z.string().min(1), value: z.string() })).optional().describe('Extra environment variables of the pack container.'),
+    env: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).optional().describe('Extra environment variables of the pack container.'),
   })
   .describe('Extra settings for the pack pods.');
 
 export const BurstJobSpec = z
-  .object({
+  .strictObject({
     size: z.number().int().min(1).max(100_000).meta(immutable).describe('Number of workers in the burst.'),
     granularity: z
       .number()
@@ -254,22 +254,32 @@ export const NAME_CEL: CelRule = {
   message: `metadata.name ${NAME_RULE}`,
 };
 
-export const ObjectMeta = z.object({
+/**
+ * metadata: every field of a Kubernetes ObjectMeta (what `kubectl get -o yaml` prints may be applied
+ * again), and nothing else, so a misspelled `lables` is refused rather than dropped.
+ */
+export const ObjectMeta = z.strictObject({
   // The name also names the job's headless Service, so it must be a DNS-1035 label (starts with a letter).
   name: z.string().min(1).max(MAX_NAME_LENGTH, NAME_RULE).regex(NAME_PATTERN, NAME_RULE),
+  generateName: z.string().optional(),
   namespace: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   uid: z.string().optional(),
   generation: z.number().optional(),
   resourceVersion: z.string().optional(),
+  selfLink: z.string().optional(),
   creationTimestamp: z.string().optional(),
   deletionTimestamp: z.string().optional(),
+  deletionGracePeriodSeconds: z.number().optional(),
   finalizers: z.array(z.string()).optional(),
+  // Written by the API server; their content is its business.
+  ownerReferences: z.array(z.unknown()).optional(),
+  managedFields: z.array(z.unknown()).optional(),
 });
 
 /** A BurstJob manifest (what `kubectl apply` and `kubeburst run` read). */
-export const BurstJobManifest = z.object({
+export const BurstJobManifest = z.strictObject({
   apiVersion: z.literal(`${API_GROUP}/${API_VERSION}`),
   kind: z.literal(KIND),
   metadata: ObjectMeta,
@@ -289,7 +299,78 @@ export class InvalidBurstJobError extends Error {
 export function parseBurstJob(doc: unknown): BurstJobManifest {
   const r = BurstJobManifest.safeParse(doc);
   if (r.success) return r.data;
-  throw new InvalidBurstJobError(
-    r.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(root)', rule: i.message })),
-  );
+  throw new InvalidBurstJobError(describeIssues(r.error, BurstJobManifest));
+}
+
+/**
+ * zod's issues as `{ path, rule }`, paths written `spec.template.env[0].name` (prefixed with `prefix` when the
+ * schema is a part, e.g. `spec`). An unknown field gets an issue of its own at its full path, with the
+ * nearest known name when one is close (`spec.granularty: unknown field (did you mean granularity?)`).
+ */
+export function describeIssues(error: z.ZodError, schema: z.ZodType, prefix?: string): { path: string; rule: string }[] {
+  // As the API server writes them: spec.template.env[0].name.
+  const at = (path: PropertyKey[]): string =>
+    [...(prefix !== undefined ? [prefix] : []), ...path].map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : `${i > 0 ? '.' : ''}${String(seg)}`)).join('') || '(root)';
+  return error.issues.flatMap((i) => {
+    if (i.code !== 'unrecognized_keys') return [{ path: at(i.path), rule: i.message }];
+    const known = fieldsAt(schema, i.path);
+    return i.keys.map((k) => ({ path: at([...i.path, k]), rule: unknownFieldRule(k, known) }));
+  });
+}
+
+export function unknownFieldRule(key: string, known: readonly string[]): string {
+  const near = nearest(key, known);
+  if (near !== undefined) return `unknown field (did you mean ${near}?)`;
+  return known.length > 0 ? `unknown field (known fields: ${known.join(', ')})` : 'unknown field';
+}
+
+/** The field names of the object schema at `path` under `schema` (through optional, default, arrays, maps). */
+function fieldsAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let node: z.core.$ZodType | undefined = schema;
+  const unwrap = (): void => {
+    for (;;) {
+      const def: z.core.$ZodTypeDef | undefined = node?._zod.def;
+      if (def === undefined) return;
+      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'readonly' || def.type === 'prefault') node = (def as unknown as { innerType: z.core.$ZodType }).innerType;
+      else if (def.type === 'pipe') node = (def as unknown as { in: z.core.$ZodType }).in;
+      else return;
+    }
+  };
+  for (const seg of path) {
+    unwrap();
+    const def: z.core.$ZodTypeDef | undefined = node?._zod.def;
+    if (def?.type === 'object') node = (def as z.core.$ZodObjectDef).shape[String(seg)];
+    else if (def?.type === 'array') node = (def as z.core.$ZodArrayDef).element;
+    else if (def?.type === 'record') node = (def as z.core.$ZodRecordDef).valueType;
+    else return [];
+  }
+  unwrap();
+  const def: z.core.$ZodTypeDef | undefined = node?._zod.def;
+  return def?.type === 'object' ? Object.keys((def as z.core.$ZodObjectDef).shape) : [];
+}
+
+/** The known name closest to `key`, if it is close: a typo, a wrong case, a letter or two off. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0.5 : editDistance(key, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  // At most one edit in four characters (and at least one): granularty → granularity, lables → labels.
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(Math.min(key.length, best.length) / 4)) ? best : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliUsageError } from './io.js';
 import { loadManifest } from './manifest.js';
-import { flareOptions, parseRunArgs } from './run.js';
+import { describeTransport, flareOptions, parseRunArgs } from './run.js';
+import { transportInUse } from './summary.js';
 
 let dir: string;
 beforeEach(() => {
@@ -20,9 +21,9 @@ function manifest(spec: string) {
 describe('kubeburst run options', () => {
   test('flags parse into overrides', () => {
     expect(parseRunArgs(['job.yaml', '--size', '4', '--granularity', '2', '--transport', 'redis=redis://h:1', '-o', 'r.json', '-q', '--json'])).toEqual({
-      file: 'job.yaml', size: 4, granularity: 2, transport: { kind: 'redis', url: 'redis://h:1' }, output: 'r.json', quiet: true, json: true,
+      file: 'job.yaml', size: 4, granularity: 2, transport: { kind: 'redis', url: 'redis://h:1', urlFlag: '--transport' }, output: 'r.json', quiet: true, json: true,
     });
-    expect(parseRunArgs(['job.yaml', '--transport-url', 'unix:///tmp/p{pack}.sock']).transport).toEqual({ url: 'unix:///tmp/p{pack}.sock' });
+    expect(parseRunArgs(['job.yaml', '--transport-url', 'unix:///tmp/p{pack}.sock']).transport).toEqual({ url: 'unix:///tmp/p{pack}.sock', urlFlag: '--transport-url' });
     expect(() => parseRunArgs(['job.yaml', '--transport', 'redis=x', '--transport-url', 'y'])).toThrow(/already given in --transport KIND=URL/);
     expect(() => parseRunArgs(['job.yaml', '--granularity', '0'])).toThrow(CliUsageError);
     expect(() => parseRunArgs(['a.yaml', 'b.yaml'])).toThrow(/one manifest at a time/);
@@ -41,7 +42,7 @@ describe('kubeburst run options', () => {
     expect(o.burstId).toMatch(/^j-local-[0-9a-f]{8}$/);
     // A URL on the command line wins; a different kind does not inherit the manifest's URL.
     expect(flareOptions(m, parseRunArgs(['job.yaml', '--transport-url', 'nats://other:1'])).transport.url).toBe('nats://other:1');
-    expect(flareOptions(m, parseRunArgs(['job.yaml', '--transport', 'redis'])).transport).toEqual({ kind: 'redis', chunkBytes: 65536 });
+    expect(flareOptions(m, parseRunArgs(['job.yaml', '--transport', 'redis'])).transport).toEqual({ kind: 'redis', urlSource: 'the default: no URL in spec.transport.url or --transport redis=URL', chunkBytes: 65536 });
   });
 
   test('Auto packing runs packs of maxGranularity locally; a broker URL in a Secret cannot be read', () => {
@@ -50,5 +51,21 @@ describe('kubeburst run options', () => {
     const secret = manifest('  size: 2\n  transport: {kind: redis, secretRef: {name: s}}\n');
     expect(() => flareOptions(secret, parseRunArgs(['job.yaml']))).toThrow(/spec\.transport\.secretRef: kubeburst run cannot read Kubernetes Secrets; pass the URL with --transport redis=URL/);
     expect(flareOptions(secret, parseRunArgs(['job.yaml', '--transport-url', 'redis://h:1'])).transport.url).toBe('redis://h:1');
+  });
+
+  test('an unreachable broker is blamed on the place its URL came from', () => {
+    const m = manifest('  size: 4\n  granularity: 2\n  transport: {kind: redis, url: "redis://h:1"}\n');
+    const source = (args: string[]) => flareOptions(m, parseRunArgs(['job.yaml', ...args])).transport.urlSource;
+    expect(source([])).toBe('spec.transport.url in job.yaml');
+    expect(source(['--transport', 'redis=redis://other:1'])).toBe('--transport');
+    expect(source(['--transport-url', 'redis://other:1'])).toBe('--transport-url');
+    expect(source(['--transport', 'nats'])).toBe('the default: no URL in spec.transport.url or --transport nats=URL');
+    expect(source(['--transport', 'direct', '--granularity', '4'])).toBeUndefined();
+  });
+
+  test('the start line and the summary name an unused transport alike', () => {
+    const o = flareOptions(manifest('  size: 4\n  transport: {kind: redis, url: "redis://u:pw@h:1"}\n'), parseRunArgs(['job.yaml']));
+    expect(transportInUse(o.transport.kind, 1, describeTransport(o))).toBe('redis (unused: one pack)');
+    expect(transportInUse(o.transport.kind, 2, describeTransport(o))).toBe('redis (redis://u:***@h:1)');
   });
 });

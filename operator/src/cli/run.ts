@@ -9,7 +9,7 @@ import type { Command } from './commands.js';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
 import { loadManifest, ManifestError, resolveModule, type LoadedManifest } from './manifest.js';
 import { Progress, type ProgressMode } from './progress.js';
-import { formatSummary, summarize } from './summary.js';
+import { formatSummary, summarize, transportInUse } from './summary.js';
 
 const TRANSPORTS = ['direct', 'nats', 'redis'] as const;
 type TransportName = (typeof TRANSPORTS)[number];
@@ -43,8 +43,11 @@ export interface RunOptions {
   file: string;
   size?: number;
   granularity?: number;
-  /** Either part may be given alone: a URL without a kind applies to the manifest's transport. */
-  transport?: { kind?: TransportName; url?: string };
+  /**
+   * Either part may be given alone: a URL without a kind applies to the manifest's transport. `urlFlag`:
+   * the option that carried the URL, named when the broker cannot be reached.
+   */
+  transport?: { kind?: TransportName; url?: string; urlFlag?: '--transport' | '--transport-url' };
   name?: string;
   output?: string;
   quiet: boolean;
@@ -80,11 +83,12 @@ export function parseRunArgs(args: string[]): RunOptions {
       const url = values.transport.slice(eq + 1);
       if (url === '') throw new CliUsageError(`--transport: empty URL after '${kind}=' (leave out '=' for the transport's default)`, 'run');
       o.transport.url = url;
+      o.transport.urlFlag = '--transport';
     }
   }
   if (values['transport-url'] !== undefined) {
     if (o.transport?.url !== undefined) throw new CliUsageError('--transport-url: the URL is already given in --transport KIND=URL; pass it once', 'run');
-    o.transport = { ...o.transport, url: values['transport-url'] };
+    o.transport = { ...o.transport, url: values['transport-url'], urlFlag: '--transport-url' };
   }
   if (values.name !== undefined) o.name = values.name;
   if (values.output !== undefined) o.output = values.output;
@@ -120,12 +124,16 @@ export function flareOptions(m: LoadedManifest, o: RunOptions): LocalFlareOption
   const s = m.job.spec;
   const kind = o.transport?.kind ?? s.transport.kind;
   let url = o.transport?.url;
+  // Named by the packs when the broker cannot be reached: the place to fix the URL.
+  let urlSource: string | undefined = o.transport?.urlFlag;
   if (url === undefined && kind === s.transport.kind) {
     if (s.transport.secretRef !== undefined) {
       throw new ManifestError(`spec.transport.secretRef: kubeburst run cannot read Kubernetes Secrets; pass the URL with --transport ${kind}=URL`);
     }
     url = s.transport.url;
+    if (url !== undefined) urlSource = `spec.transport.url in ${o.file}`;
   }
+  if (url === undefined) urlSource = `the default: no URL in spec.transport.url or --transport ${kind}=URL`;
   const granularity = s.granularity ?? (s.packing?.mode === 'Auto' ? Math.min(s.packing.maxGranularity ?? s.size, s.size) : s.size);
   const env: Record<string, string> = {};
   for (const e of s.template?.env ?? []) env[e.name] = e.value;
@@ -133,7 +141,7 @@ export function flareOptions(m: LoadedManifest, o: RunOptions): LocalFlareOption
     burstId: `${m.job.metadata.name}-local-${randomBytes(4).toString('hex')}`,
     size: s.size,
     granularity,
-    transport: { kind, ...(url !== undefined ? { url } : {}), chunkBytes: s.transport.chunkBytes, ...(s.transport.encryption ? { encryption: true } : {}) },
+    transport: { kind, ...(url !== undefined ? { url } : {}), ...(kind !== 'direct' ? { urlSource } : {}), chunkBytes: s.transport.chunkBytes, ...(s.transport.encryption ? { encryption: true } : {}) },
     modulePath: resolveModule(m),
     params: s.params?.list !== undefined ? { list: s.params.list } : { value: s.params?.value ?? null },
     joinTimeoutMs: s.timeouts.joinSeconds * 1000,
@@ -166,7 +174,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const name = m.job.metadata.name;
   if (mode !== 'off') {
     const g = `${opts.size % opts.granularity! === 0 ? '' : '≤'}${opts.granularity}`;
-    io.stderr.write(`kubeburst: running ${name}: ${opts.size} workers in ${packs} pack${packs === 1 ? '' : 's'} of ${g}, transport ${packs > 1 ? describeTransport(opts) : 'none (one pack)'}\n`);
+    io.stderr.write(`kubeburst: running ${name}: ${opts.size} workers in ${packs} pack${packs === 1 ? '' : 's'} of ${g}, transport ${transportInUse(opts.transport.kind, packs, describeTransport(opts))}\n`);
   }
   const progress = new Progress({ packs, workers: opts.size }, io.stderr, mode, io.now, launchedAt);
   const children: ChildProcess[] = [];
@@ -197,7 +205,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
   return result.ok ? EXIT.ok : EXIT.failed;
 }
 
-function describeTransport(o: LocalFlareOptions): string {
+export function describeTransport(o: LocalFlareOptions): string {
   const t = o.transport;
   if (t.kind === 'direct') return t.url ? `direct (${t.url})` : 'direct (Unix sockets)';
   return t.url ? `${t.kind} (${redactUrl(t.url)})` : t.kind;

@@ -47,7 +47,7 @@ export function summarize(job: string, r: FlareResult, launchedAt: number, ended
     ok: r.ok,
     size: r.layout.size,
     packSizes: r.layout.packSizes,
-    transport: r.layout.packSizes.length > 1 ? r.transport : `${r.transport} (unused: one pack)`,
+    transport: transportInUse(r.transport, r.layout.packSizes.length),
     wallSeconds: (endedAt - launchedAt) / 1000,
     phases,
     traffic: {
@@ -58,6 +58,14 @@ export function summarize(job: string, r: FlareResult, launchedAt: number, ended
     ...(r.ok ? {} : { failure: failureOf(r) }),
     results: r.workers.map((w) => (w.ok ? (w.result ?? null) : null)),
   };
+}
+
+/**
+ * The transport as the start line and the summary both say it: with one pack nothing crosses packs, so it
+ * is named but marked unused. `detail` (its address) replaces the bare kind when packs use it.
+ */
+export function transportInUse(kind: string, packs: number, detail: string = kind): string {
+  return packs > 1 ? detail : `${kind} (unused: one pack)`;
 }
 
 /** The failure to name: the worker (or pack) every pack agreed on, with the failing worker's own error. */

@@ -1,4 +1,4 @@
-import { BurstJobSpec } from '../api/burstjob.js';
+import { BurstJobSpec, describeIssues } from '../api/burstjob.js';
 import { PACK_POD as POD } from '@kubeburst/worker-runtime';
 import { GANG_SCHEDULING_GATE, LABELS } from '../api/constants.js';
 import { readStatus } from '../api/status.js';
@@ -12,7 +12,7 @@ import type { Json } from './kube.js';
 export function jobView(obj: Json): JobView {
   const m = obj.metadata ?? {};
   const parsed = BurstJobSpec.safeParse(obj.spec ?? {});
-  const specError = parsed.success ? undefined : parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
+  const specError = parsed.success ? undefined : describeIssues(parsed.error, BurstJobSpec, 'spec').map((i) => `${i.path}: ${i.rule}`).join('; ');
   return {
     name: m.name,
     namespace: m.namespace,

@@ -164,8 +164,12 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
     set(ENV.transportUrl, directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.directPort));
   } else if (s.transport.secretRef !== undefined) {
     env.push({ name: ENV.transportUrl, valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
+    set(ENV.transportUrlSource, `key ${s.transport.secretRef.key} of Secret ${s.transport.secretRef.name} (spec.transport.secretRef)`);
   } else if (s.transport.url !== undefined) {
     set(ENV.transportUrl, s.transport.url);
+    set(ENV.transportUrlSource, 'spec.transport.url');
+  } else {
+    set(ENV.transportUrlSource, 'the default: spec.transport has no url or secretRef');
   }
   if (s.transport.kind === 'redis' && opts.redisUsers) {
     set(ENV.transportUser, redisUserOf(burstId));

@@ -25,7 +25,8 @@ export interface LocalFlareOptions {
   /** Workers per pack (default: the whole burst in one pack). Ignored when packSizes is given. */
   granularity?: number;
   packSizes?: number[];
-  transport: { kind: TransportKind; url?: string; chunkBytes?: number; encryption?: boolean };
+  /** `urlSource`: where the URL came from, named in the packs' message when the broker cannot be reached. */
+  transport: { kind: TransportKind; url?: string; urlSource?: string; chunkBytes?: number; encryption?: boolean };
   /** Absolute path of the worker module. */
   modulePath: string;
   params?: { list: unknown[] } | { value: unknown };
@@ -116,6 +117,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       // A pack whose launcher dies removes this dir (nothing else would).
       [ENV.launchDir]: dir,
       ...(transportUrl ? { [ENV.transportUrl]: transportUrl } : {}),
+      ...(o.transport.urlSource ? { [ENV.transportUrlSource]: o.transport.urlSource } : {}),
       ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
       ...(o.transport.encryption ? { [ENV.transportEncrypt]: 'true' } : {}),
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),

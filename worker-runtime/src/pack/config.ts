@@ -16,7 +16,8 @@ export interface PackConfig {
   layout: PackLayout;
   packId: number;
   /** `encrypt`: seal frames through a broker with encryption, not only a MAC (KB_TRANSPORT_ENCRYPT). */
-  transport: { kind: TransportKind; url: string; chunkBytes: number; encrypt: boolean };
+  /** `urlSource`: where the URL came from, for messages (KB_TRANSPORT_URL_SOURCE). */
+  transport: { kind: TransportKind; url: string; urlSource: string; chunkBytes: number; encrypt: boolean };
   /** The attempt's secret (KB_SECRET_FILE): required when the burst has more than one pack. */
   secret?: Buffer;
   /** Where each pack's liveness-link listener is (KB_LINK_URL): required with more than one pack. */
@@ -65,6 +66,11 @@ export const ENV = {
    * 0.0.0.0:7100), or `host:port,host:port,…` (one per pack); `?listen=host:port` overrides where this pack listens.
    */
   transportUrl: 'KB_TRANSPORT_URL',
+  /**
+   * Where KB_TRANSPORT_URL came from, in the words of whoever set it (`--transport`, `spec.transport.url`, a
+   * Secret): an unreachable broker's message points there. Default: KB_TRANSPORT_URL, or the default URL.
+   */
+  transportUrlSource: 'KB_TRANSPORT_URL_SOURCE',
   /** A file holding the attempt's secret, base64 (the operator mounts a Secret; `kubeburst run` writes one). */
   secretFile: 'KB_SECRET_FILE',
   /**
@@ -175,6 +181,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   if (!TRANSPORT_KINDS.includes(kind)) throw new ConfigError(ENV.transport, `must be one of ${TRANSPORT_KINDS.join(', ')} (got '${kind}')`);
 
   let url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
+  const urlSource = get(ENV.transportUrlSource) ?? (get(ENV.transportUrl) !== undefined ? ENV.transportUrl : `the default (${ENV.transportUrl} is unset)`);
   const user = get(ENV.transportUser);
   if (user !== undefined && kind !== 'direct') url = withCredentials(url, user, need(ENV.transportPassword), ENV.transportUrl);
   // A bad direct-transport address list fails here, at start, not at the first send.
@@ -200,7 +207,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     burstId: need(ENV.burstId),
     layout,
     packId,
-    transport: { kind, url, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1), encrypt: bool(ENV.transportEncrypt) },
+    transport: { kind, url, urlSource, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1), encrypt: bool(ENV.transportEncrypt) },
     ...(secret !== undefined ? { secret } : {}),
     ...(linkUrl !== undefined ? { linkUrl } : {}),
     modulePath: need(ENV.function),

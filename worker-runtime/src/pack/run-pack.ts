@@ -274,7 +274,7 @@ class Pack {
     await within(this.links.start(this.coordinator.neighbours), 'the links to the other packs did not open');
     const factory = this.opts.transportFactory ?? defaultTransportFactory;
     const inner = await within(
-      factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused, helloTimeoutMs: this.cfg.helloTimeoutMs }),
+      factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, urlSource: this.cfg.transport.urlSource, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused, helloTimeoutMs: this.cfg.helloTimeoutMs }),
       `${where} could not be set up`,
     );
     // The direct transport authenticates its connections; through a broker every frame proves itself.

@@ -60,7 +60,7 @@ export class RedisTransport implements Transport {
       await Promise.all([this.pub.connect(), this.sub.connect()]);
     } catch (err) {
       await this.close();
-      throw new TransportError('redis', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is Redis running? set spec.transport.url)`, { cause: err });
+      throw new TransportError('redis', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is Redis running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`, { cause: err });
     }
     for (const [name, c] of [['sending', this.pub], ['receiving', this.sub]] as const) {
       c.once('close', () => {
