@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlareResult } from '../../worker-runtime/src/launch/local.js';
-import type { RunSummary } from '../../operator/src/cli/summary.js';
+import type { RunSummary } from '../../cli/src/summary.js';
 import { fixture, REDIS_URL, ROOT } from '../conformance/helpers.js';
 
 /** The built CLI, spawned as a user would run it (stdout and stderr are pipes: no TTY). */
-const CLI = join(ROOT, 'operator', 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'cli', 'bin', 'kubeburst.js');
 const HELLO = join(ROOT, 'examples', 'hello', 'burstjob.yaml');
 
 interface Ran {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
 import { loadManifest, modulePath } from './manifest.js';
 
