@@ -14,6 +14,7 @@ const common = {
   moduleNameMapper: {
     '^@kubeburst/worker-runtime$': '<rootDir>/worker-runtime/src/index.ts',
     '^@kubeburst/worker-runtime/launch$': '<rootDir>/worker-runtime/src/launch/local.ts',
+    '^@kubeburst/worker-runtime/module$': '<rootDir>/worker-runtime/src/module.ts',
     '^@kubeburst/api$': '<rootDir>/api/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
