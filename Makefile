@@ -31,16 +31,16 @@ test: build services
 	./scripts/test.sh
 
 # The main job: PageRank with `kubeburst run` on the direct transport (no servers), progress and a summary.
-KUBEBURST := node operator/dist/cli/main.js
+KUBEBURST := node cli/bin/kubeburst.js
 demo: build
 	$(KUBEBURST) run examples/pagerank/burstjob.yaml
 
 eval: build services
 	npm run --silent eval
 
-# crds/ and the chart's copy are generated from operator/src/api (npm run gen:crd).
+# crds/ and the chart's copy are generated from api/src (npm run gen:crd).
 verify: build
-	node operator/dist/api/gen-crd.js --check
+	node api/dist/gen-crd.js --check
 
 # The e2e scenarios (test/e2e/scenario.ts) on a kind cluster, with the images docker builds from the
 # Dockerfiles (upstream base images); `make test` runs the same scenarios on its local real node. The

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlareResult } from '../../worker-runtime/src/launch/local.js';
-import type { RunSummary } from '../../operator/src/cli/summary.js';
+import type { RunSummary } from '../../cli/src/summary.js';
 import { fixture, REDIS_URL, ROOT } from '../conformance/helpers.js';
 
 /** The built CLI, spawned as a user would run it (stdout and stderr are pipes: no TTY). */
-const CLI = join(ROOT, 'operator', 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'cli', 'bin', 'kubeburst.js');
 const HELLO = join(ROOT, 'examples', 'hello', 'burstjob.yaml');
 
 interface Ran {
@@ -158,12 +158,27 @@ describe('invalid manifests and usage errors exit 2 with the field and the rule'
     const both = join(dir, 'both.yaml');
     writeFileSync(both, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n${readFileSync(HELLO, 'utf8').replace('../dist/hello/worker.js', join(ROOT, 'examples', 'dist', 'hello', 'worker.js'))}`);
     const ok = await kubeburst(['validate', both]);
-    expect(ok).toMatchObject({ code: 0, stdout: `${both}: BurstJob hello is valid: 8 workers, 4 packs of 2, transport direct\n` });
+    expect(ok).toMatchObject({
+      code: 0,
+      stdout: `${both}: BurstJob hello is valid: 8 workers, 4 packs of 2, transport direct\nspec.function.module ${join(ROOT, 'examples', 'dist', 'hello', 'worker.js')}: an ES module ("type": "module" in ${join(ROOT, 'package.json')})\n`,
+    });
     const none = join(dir, 'none.yaml');
     writeFileSync(none, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n');
     const r = await kubeburst(['run', none]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no BurstJob found (it holds: ConfigMap)');
+  });
+
+  test('a TypeScript module that does not compile fails validate and run at once, with its file and line', async () => {
+    writeFileSync(join(dir, 'w.ts'), 'export default (x: number) => x +;\n');
+    const path = manifest('  size: 2\n  function:\n    module: w.ts\n');
+    const v = await kubeburst(['validate', path]);
+    expect(v.code).toBe(2);
+    expect(v.stdout).toContain(`spec.function.module ${join(dir, 'w.ts')}: TypeScript: compiled once per flare by esbuild into an ES module`);
+    expect(v.stderr).toContain(`spec.function.module: ${join(dir, 'w.ts')} does not compile:\n  ${join(dir, 'w.ts')}:1:34: Unexpected ";"`);
+    const r = await kubeburst(['run', path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${join(dir, 'w.ts')}:1:34: Unexpected ";"`);
   });
 
   test.each([

@@ -13,7 +13,7 @@ import { fixture, REDIS_URL, ROOT } from '../conformance/helpers.js';
  * or a fragment of it); the user name and the redacted URL (`user:***@`) do, so the URL was shown masked
  * rather than left out. The machine's Redis gets an ACL user per password for the test.
  */
-const CLI = join(ROOT, 'operator', 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'cli', 'bin', 'kubeburst.js');
 const hex = (): string => randomBytes(4).toString('hex');
 const USER = `kbsecret-${hex()}`;
 /** Each password ends in random hex of its own: a fragment of a password that holds it is a leak too. */

@@ -1,6 +1,5 @@
 import { redactText } from '@kubeburst/worker-runtime';
-import { COMPONENTS, EVENT, LABELS, type Phase } from '../api/constants.js';
-import type { BurstJobStatus } from '../api/status.js';
+import { COMPONENTS, EVENT, LABELS, type Phase, type BurstJobStatus } from '@kubeburst/api';
 import { plan } from '../planner/plan.js';
 import { serviceName } from '../planner/pods.js';
 import type { JobView, Policy } from '../planner/types.js';

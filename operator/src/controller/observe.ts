@@ -1,7 +1,5 @@
-import { BurstJobSpec, describeIssues } from '../api/burstjob.js';
+import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, LABELS, readStatus } from '@kubeburst/api';
 import { PACK_POD as POD } from '@kubeburst/worker-runtime';
-import { GANG_SCHEDULING_GATE, LABELS } from '../api/constants.js';
-import { readStatus } from '../api/status.js';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
 import type { JobView, ObservedPod, ObservedService, PodPhase } from '../planner/types.js';

@@ -1,4 +1,4 @@
-import type { BurstJobStatus } from '../api/status.js';
+import type { BurstJobStatus } from '@kubeburst/api';
 import { redactedStatus } from './controller.js';
 import { EventRecorder } from './events.js';
 import type { Json, KubeClient } from './kube.js';

@@ -1,4 +1,4 @@
-import { LABELS } from '../api/constants.js';
+import { LABELS } from '@kubeburst/api';
 import { burstJob, T0 } from '../planner/testing.js';
 import type { JobView } from '../planner/types.js';
 import type { Json } from './kube.js';

@@ -1,4 +1,4 @@
-import { BROKER_FINALIZER } from '../api/constants.js';
+import { BROKER_FINALIZER } from '@kubeburst/api';
 import type { GangDemand } from './capacity.js';
 import { plan } from './plan.js';
 import { burstJob, condition, GI, kinds, node, nodes, T0, TEST_POLICY, World } from './testing.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packConfigFromEnv, PACK_POD } from '@kubeburst/worker-runtime';
 import { parseDirectUrl } from '../../../worker-runtime/src/transport/direct-address.js';
-import { GANG_SCHEDULING_GATE, LABELS } from '../api/constants.js';
+import { GANG_SCHEDULING_GATE, LABELS } from '@kubeburst/api';
 import { attemptSecret, attemptSecretName, burstIdOf, gangDemand, headlessService, packEnv, packNetworkPolicy, packPod, packPodName, paramsConfigMap } from './pods.js';
 import { burstJob } from './testing.js';
 

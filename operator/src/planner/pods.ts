@@ -1,6 +1,5 @@
 import { directUrlTemplate, newSecret, PACK_ENV as ENV, PACK_POD as POD, redisUserOf } from '@kubeburst/worker-runtime';
-import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
-import { ANNOTATIONS, COMPONENTS, LABELS } from '../api/constants.js';
+import { API_GROUP, API_VERSION, KIND, ANNOTATIONS, COMPONENTS, LABELS } from '@kubeburst/api';
 import type { GangDemand, Resources } from './capacity.js';
 import { gangBackend } from './gang.js';
 import { packRanges, uniformGranularity } from './layout.js';

@@ -3,8 +3,7 @@
  * `node('n1').cpu(48).free(12).obj()`, and a tiny in-memory World that applies a plan's actions the way
  * the executor would, so a test can walk a BurstJob through its life one reconcile at a time.
  */
-import { BurstJobSpec, type BurstJobSpecInput } from '../api/burstjob.js';
-import type { BurstJobStatus } from '../api/status.js';
+import { BurstJobSpec, type BurstJobSpecInput, type BurstJobStatus } from '@kubeburst/api';
 import type { NodeView, Resources, Taint } from './capacity.js';
 import { decodeLayout, packRanges } from './layout.js';
 import { plan } from './plan.js';

@@ -13,6 +13,7 @@ import { newSecret } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import type { TransportKind } from '../transport/types.js';
 import { cleanupBurst } from './cleanup.js';
+import { compileWorkerModule, isTypeScript } from '../module.js';
 
 /**
  * Runs a flare on this machine: one child process per pack, each executing the same pack entrypoint a
@@ -100,6 +101,12 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     // The direct transport's local default: a Unix socket per pack in this flare's temp dir; the liveness
     // links always go that way.
     const transportUrl = o.transport.url || (o.transport.kind === 'direct' ? `unix://${join(dir, 'p{pack}.sock')}` : undefined);
+    // A TypeScript module is compiled once here, not once per pack (or per thread): docs/workers.md.
+    let compiled: string | undefined;
+    if (isTypeScript(o.modulePath)) {
+      compiled = join(dir, 'function.mjs');
+      writeFileSync(compiled, await compileWorkerModule(o.modulePath));
+    }
     const paramsFile = join(dir, 'params.json');
     writeFileSync(paramsFile, JSON.stringify(o.params ?? { value: null }));
     // The flare's secret, readable by this user only; it never leaves this machine.
@@ -111,6 +118,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       [ENV.packSizes]: layout.packSizes().join(','),
       [ENV.transport]: o.transport.kind,
       [ENV.function]: o.modulePath,
+      ...(compiled !== undefined ? { [ENV.functionCompiled]: compiled } : {}),
       [ENV.paramsFile]: paramsFile,
       [ENV.secretFile]: secretFile,
       [ENV.linkUrl]: `unix://${join(dir, 'l{pack}.sock')}`,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { readSecretFile } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
@@ -24,6 +25,11 @@ export interface PackConfig {
   linkUrl?: string;
   /** Path of the worker module (its default export is defineWorker(...)). */
   modulePath: string;
+  /**
+   * What the worker threads import, when it is not the module itself: a TypeScript module compiled once
+   * for every pack by its launcher (KB_FUNCTION_COMPILED, a file URL), or by the pack (a data: URL).
+   */
+  moduleUrl?: string;
   /** Params of this pack's workers, by worker id. */
   params: ReadonlyMap<number, unknown>;
   joinTimeoutMs: number;
@@ -89,6 +95,7 @@ export const ENV = {
   transportUser: 'KB_TRANSPORT_USER',
   transportPassword: 'KB_TRANSPORT_PASSWORD',
   function: 'KB_FUNCTION',
+  functionCompiled: 'KB_FUNCTION_COMPILED',
   paramsFile: 'KB_PARAMS_FILE',
   params: 'KB_PARAMS',
   joinTimeoutMs: 'KB_JOIN_TIMEOUT_MS',
@@ -211,6 +218,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     ...(secret !== undefined ? { secret } : {}),
     ...(linkUrl !== undefined ? { linkUrl } : {}),
     modulePath: need(ENV.function),
+    ...(get(ENV.functionCompiled) !== undefined ? { moduleUrl: pathToFileURL(get(ENV.functionCompiled)!).href } : {}),
     params,
     joinTimeoutMs: int(ENV.joinTimeoutMs, DEFAULTS.joinTimeoutMs, 1),
     operationTimeoutMs: int(ENV.operationTimeoutMs, DEFAULTS.operationTimeoutMs, 1),

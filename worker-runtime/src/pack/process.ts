@@ -6,6 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { describeError, KubeburstError } from '../errors.js';
 import { ENV, packConfigFromEnv } from './config.js';
+import { compileWorkerModule, isTypeScript, moduleDataUrl } from '../module.js';
 import { redactText, urlSecrets } from '../redact.js';
 import { runPack, type PackEvent, type RunPackOptions } from './run-pack.js';
 import type { AbortInfo } from './messages.js';
@@ -39,6 +40,8 @@ async function main(options: PackProcessOptions): Promise<number> {
   let cfg;
   try {
     cfg = packConfigFromEnv();
+    // A TypeScript module no launcher compiled (a pod): compiled here, once for the pack's threads.
+    if (cfg.moduleUrl === undefined && isTypeScript(cfg.modulePath)) cfg = { ...cfg, moduleUrl: moduleDataUrl(await compileWorkerModule(cfg.modulePath)) };
   } catch (err) {
     log('error', `invalid pack configuration: ${describeError(err)}`);
     return 2;

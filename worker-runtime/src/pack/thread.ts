@@ -1,5 +1,4 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
 import { Communicator } from '../communicator/context.js';
 import { Endpoint, type PortLike } from '../communicator/endpoint.js';
 import { ProgressBoard } from '../communicator/progress.js';
@@ -21,6 +20,10 @@ export interface ThreadData {
   packCounters: SharedArrayBuffer;
   sendBudgetKiB: number;
   modulePath: string;
+  /** What to import: the module's file URL, or its compiled form (a TypeScript module). */
+  moduleUrl: string;
+  /** moduleUrl is compiled code: stack traces map back to the original files through its source map. */
+  compiled: boolean;
   params: unknown;
   inlineMaxBytes: number;
   spinMicros: number;
@@ -83,7 +86,8 @@ async function main(): Promise<void> {
   let fn;
   let loadError: unknown;
   try {
-    const mod: unknown = await import(pathToFileURL(data.modulePath).href);
+    if (data.compiled) process.setSourceMapsEnabled(true);
+    const mod: unknown = await import(data.moduleUrl);
     fn = resolveWorker(mod);
     if (fn === undefined) loadError = new Error(`${data.modulePath} has no worker function: its default export must be defineWorker(async (ctx, params) => …)`);
   } catch (err) {

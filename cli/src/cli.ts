@@ -33,7 +33,7 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
     return first === undefined ? EXIT.usage : EXIT.ok;
   }
   if (first === '--version') {
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
     io.stdout.write(`${PROGRAM} ${pkg.version}\n`);
     return EXIT.ok;
   }

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHART_CRD_FILE, CRD_FILE, renderCrdYaml } from './crd.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const check = process.argv.includes('--check');
 const want = renderCrdYaml();
 let drift = 0;
@@ -22,7 +22,7 @@ for (const rel of [CRD_FILE, CHART_CRD_FILE]) {
   }
   if (have === want) continue;
   if (check) {
-    console.error(`${rel} is out of date with operator/src/api: run \`npm run gen:crd\``);
+    console.error(`${rel} is out of date with api/src: run \`npm run gen:crd\``);
     drift++;
   } else {
     writeFileSync(file, want);

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { InvalidBurstJobError, KIND, parseBurstJob, type BurstJobManifest } from '../api/burstjob.js';
+import { InvalidBurstJobError, KIND, parseBurstJob, type BurstJobManifest } from '@kubeburst/api';
 import { CliUsageError } from './io.js';
 
 /**
  * Reading a BurstJob manifest for the CLI: YAML (possibly several documents, as `kubectl apply -f` takes),
  * the BurstJob picked out, command-line overrides applied, then validated by the one zod schema the
- * operator uses (operator/src/api), so a manifest `kubeburst run` accepts is one the cluster accepts.
+ * operator uses (@kubeburst/api), so a manifest `kubeburst run` accepts is one the cluster accepts.
  */
 export interface LoadedManifest {
   path: string;

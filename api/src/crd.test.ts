@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildCrd, CHART_CRD_FILE, CRD_FILE, renderCrdYaml, toStructural } from './crd.js';
 
-const root = resolve(import.meta.dirname, '../../..');
+const root = resolve(import.meta.dirname, '../..');
 
 type Node = Record<string, unknown>;
 function walk(node: Node, path: string, visit: (n: Node, path: string) => void): void {
@@ -13,7 +13,7 @@ function walk(node: Node, path: string, visit: (n: Node, path: string) => void):
 const versionSchema = (): Node => (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema;
 
 describe('generated CRD', () => {
-  it.each([CRD_FILE, CHART_CRD_FILE])('%s matches the zod schema (run `npm run gen:crd` after changing operator/src/api)', (file) => {
+  it.each([CRD_FILE, CHART_CRD_FILE])('%s matches the zod schema (run `npm run gen:crd` after changing api/src)', (file) => {
     expect(readFileSync(resolve(root, file), 'utf8')).toBe(renderCrdYaml());
   });
 

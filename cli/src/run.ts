@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { runLocalFlare, type FlareResult, type LocalFlareOptions } from '@kubeburst/worker-runtime/launch';
 import { redactText, redactUrl, urlSecrets } from '@kubeburst/worker-runtime';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
 import { loadManifest, ManifestError, resolveModule, type LoadedManifest } from './manifest.js';
 import { Progress, type ProgressMode } from './progress.js';

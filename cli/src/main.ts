@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `kubeburst` command (package.json bin → operator/dist/cli/main.js). See `kubeburst --help`.
+ * The `kubeburst` command (package.json bin → cli/bin/kubeburst.js → cli/dist/main.js). See `kubeburst --help`.
  */
 import { redactText } from '@kubeburst/worker-runtime';
 import { runCli } from './cli.js';
