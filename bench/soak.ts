@@ -155,14 +155,15 @@ function killHogs(): void {
 }
 async function stopHogs(): Promise<void> {
   await Promise.all(
-    hogs.map((h) =>
-      h.exitCode !== null || h.signalCode !== null
-        ? undefined
-        : new Promise<void>((r) => {
+    hogs
+      .filter((h) => h.exitCode === null && h.signalCode === null)
+      .map(
+        (h) =>
+          new Promise<void>((r) => {
             h.once('exit', () => r());
             h.kill('SIGKILL');
           }),
-    ),
+      ),
   );
 }
 process.on('exit', () => {
@@ -439,7 +440,6 @@ const list = (xs: string[], max = 8): string => (xs.length <= max ? xs.join('; '
 
 async function main(): Promise<number> {
   validate();
-  const usesRedis = transports.includes('redis');
   const usesNats = transports.includes('nats');
   for (const f of [join(root, 'worker-runtime', 'dist', 'pack.js'), liveScenarios, join(root, 'bench', 'dist', 'workers', 'cpu-hog.js')]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`tsc -b bench\` (and \`npm run build\`) first`);
