@@ -19,8 +19,9 @@ import { performance } from 'node:perf_hooks';
 import { describeError, KubeburstError } from './errors.js';
 import { ENV, packConfigFromEnv } from './pack/config.js';
 import { redactText, urlSecrets } from './redact.js';
-import { runPack, type PackEvent } from './pack/run-pack.js';
-import type { AbortInfo } from './pack/messages.js';
+import { runPack } from './pack/run-pack.js';
+import type { PackEvent } from './pack/reports.js';
+import type { AbortInfo } from './communicator/messages.js';
 import { writeTerminationReport } from './pack/termination.js';
 import './transport/register-direct.js';
 

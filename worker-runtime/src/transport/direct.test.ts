@@ -7,7 +7,7 @@ import { PeerLostError } from '../errors.js';
 import { ANSWER_FIELDS, encodeHello, helloMac, HELLO_PROTO, newNonce, parseHelloRecord, type Answer } from '../protocol/hello.js';
 import { deriveKeys, newSecret, parseSecret, type BurstKeys } from '../security/keys.js';
 import { DirectTransport } from './direct.js';
-import { encodeRecord, RecordDecoder, RecordType } from './stream-records.js';
+import { encodeRecord, RecordDecoder, RecordType } from '../protocol/stream-records.js';
 import type { FrameSink, TransportOptions } from './types.js';
 
 const SECRET = parseSecret(newSecret(), 'test');
