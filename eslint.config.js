@@ -3,6 +3,7 @@
 // bench and example file; that is cheaper than a program per package and sees the test files too.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import fileComment from './scripts/eslint-file-comment.js';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.cache/**', 'coverage/**', 'bench/results/**'] },
@@ -37,5 +38,11 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     extends: [js.configs.recommended],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
+    // A file's overview is marked @module and is not inherited by its first declaration (scripts/eslint-file-comment.js).
+    files: ['**/*.ts', '**/*.js', '**/*.mjs'],
+    plugins: { kubeburst: { rules: { 'file-comment': fileComment } } },
+    rules: { 'kubeburst/file-comment': 'error' },
   },
 );

@@ -5,6 +5,7 @@
  * NATS, Redis and (when built) the direct transport, and over the raw clients with no BCM (ioredis, nats,
  * a bare TCP socket); then every collective at burst 48 with G ∈ {1, 6, 12, 24, 48}, with the remote bytes
  * it moved next to the theoretical minimum. `--quick` runs a subset.
+ * @module
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';

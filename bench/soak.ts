@@ -37,6 +37,7 @@
  * --sweep lets the launcher delete each burst's Redis keys after its packs exit (runLocalFlare's default);
  * without it (the default here) the keys the packs themselves failed to delete are what gets counted, as
  * on a cluster where nothing sweeps after a pack that exited normally.
+ * @module
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

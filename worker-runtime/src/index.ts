@@ -1,5 +1,6 @@
 /**
- * @kubeburst/worker-runtime — the API a worker function uses, and the pieces a launcher needs.
+ * `@kubeburst/worker-runtime` — the API a worker function uses, and the pieces a launcher needs.
+ * @module
  */
 export { defineWorker, type WorkerFn, type WorkerDefinition } from './worker.js';
 export type { WorkerContext, BurstInfo, CallOptions } from './context.js';

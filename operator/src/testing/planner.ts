@@ -3,6 +3,7 @@
  * `node('n1').cpu(48).free(12).obj()`, and a tiny in-memory World that applies a plan's actions the way
  * the executor would, so a test can walk a BurstJob through its life one reconcile at a time. Test support:
  * src/testing is not compiled into dist (operator/tsconfig.json); tsconfig.test.json type-checks it.
+ * @module
  */
 import { BurstJobSpec, type BurstJobSpecInput } from '../api/burstjob.js';
 import type { BurstJobStatus } from '../api/status.js';

@@ -1,7 +1,9 @@
 /**
  * Per-burst Redis ACL users, for the operator (transport/redis.ts has the commands). ioredis loads only
  * when one is managed, so importing this costs a worker nothing.
+ * @module
  */
+/** The ACL user name of a burst. */
 export const redisUserOf = (burstId: string): string => `kb-${burstId}`;
 
 export async function createRedisBurstUser(adminUrl: string, burstId: string, password: string): Promise<void> {
