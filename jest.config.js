@@ -4,7 +4,9 @@
  * nodes); `node` (test/e2e: real containers on the real node). The last two need the local cluster, which
  * their globalSetup starts (test/cluster/up.sh, node-up.sh) only when one of their tests is selected.
  * `make test` runs `node` in a time slot of its own (scripts/test.sh): real pods on 2 cores want one.
+ * @module
  */
+/** What every project shares: ESM TypeScript through ts-jest, and the workspace packages mapped to their sources. */
 const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],

@@ -7,6 +7,7 @@
  * it moved next to the theoretical minimum; then allReduce with a user function next to the built-in op
  * (bench/results/bcm-combiners.{json,md}). `--quick` runs a subset; `--only combiners` runs only the last
  * and writes only its files.
+ * @module
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';

@@ -37,6 +37,7 @@
  * --sweep lets the launcher delete each burst's Redis keys after its packs exit (runLocalFlare's default);
  * without it (the default here) the keys the packs themselves failed to delete are what gets counted, as
  * on a cluster where nothing sweeps after a pack that exited normally.
+ * @module
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -155,14 +156,15 @@ function killHogs(): void {
 }
 async function stopHogs(): Promise<void> {
   await Promise.all(
-    hogs.map((h) =>
-      h.exitCode !== null || h.signalCode !== null
-        ? undefined
-        : new Promise<void>((r) => {
+    hogs
+      .filter((h) => h.exitCode === null && h.signalCode === null)
+      .map(
+        (h) =>
+          new Promise<void>((r) => {
             h.once('exit', () => r());
             h.kill('SIGKILL');
           }),
-    ),
+      ),
   );
 }
 process.on('exit', () => {
@@ -439,7 +441,6 @@ const list = (xs: string[], max = 8): string => (xs.length <= max ? xs.join('; '
 
 async function main(): Promise<number> {
   validate();
-  const usesRedis = transports.includes('redis');
   const usesNats = transports.includes('nats');
   for (const f of [join(root, 'worker-runtime', 'dist', 'pack.js'), liveScenarios, join(root, 'bench', 'dist', 'workers', 'cpu-hog.js')]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`tsc -b bench\` (and \`npm run build\`) first`);

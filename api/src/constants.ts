@@ -2,6 +2,7 @@
  * Names the operator writes onto objects and reads back: label and annotation keys, the scheduling gate,
  * the finalizer, condition types, reasons and event reasons. One place, so `kubectl get -l`, the planner,
  * the executor and the tests agree on spelling.
+ * @module
  */
 import { API_GROUP } from './burstjob.js';
 

@@ -2,6 +2,7 @@
 /**
  * Writes crds/ (and the chart's copy) from the zod schema: `npm run gen:crd`.
  * `--check` writes nothing and exits 1 when a file differs (make verify, CI).
+ * @module
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

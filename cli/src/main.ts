@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `kubeburst` command (package.json bin → cli/bin/kubeburst.js → cli/dist/main.js). See `kubeburst --help`.
+ * @module
  */
 import { redactText } from '@kubeburst/worker-runtime';
 import { runCli } from './cli.js';

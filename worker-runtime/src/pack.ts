@@ -13,6 +13,7 @@
  * ends as it does on any abort, report included; a second signal exits at once. A pack started by a
  * launcher over IPC aborts when the launcher goes away (it was killed): no pack outlives its CLI. The pack
  * exits once it has reported, whatever client socket may still linger.
+ * @module
  */
 import { runPackProcess } from './pack/process.js';
 

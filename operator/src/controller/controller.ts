@@ -237,6 +237,7 @@ export class Controller {
     return { list: () => all.flatMap((i) => i.list()) };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- informers of different object types, listed for start/stop only
   get informers(): Informer<any>[] {
     return [...this.jobs, ...this.ownPods, ...this.services, this.boundPods, this.nodes];
   }

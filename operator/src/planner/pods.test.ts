@@ -5,7 +5,7 @@ import { packConfigFromEnv, PACK_POD } from '@kubeburst/worker-runtime';
 import { parseDirectUrl } from '../../../worker-runtime/src/transport/direct-address.js';
 import { GANG_SCHEDULING_GATE, LABELS } from '@kubeburst/api';
 import { attemptSecret, attemptSecretName, burstIdOf, gangDemand, headlessService, packEnv, packNetworkPolicy, packPod, packPodName, paramsConfigMap } from './pods.js';
-import { burstJob } from './testing.js';
+import { burstJob } from '../testing/planner.js';
 
 const envOf = (env: Record<string, unknown>[]) => Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom]));
 

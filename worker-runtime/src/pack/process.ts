@@ -1,6 +1,7 @@
 /**
  * The pack process around runPack: its configuration from the environment, signals, the launcher's IPC,
  * redaction of everything it writes, its report and exit code. `pack.ts` is the entrypoint that runs it.
+ * @module
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -8,8 +9,9 @@ import { describeError, KubeburstError } from '../errors.js';
 import { ENV, packConfigFromEnv } from './config.js';
 import { compileWorkerModule, isTypeScript, moduleDataUrl } from '../module.js';
 import { redactText, urlSecrets } from '../redact.js';
-import { runPack, type PackEvent, type RunPackOptions } from './run-pack.js';
-import type { AbortInfo } from './messages.js';
+import { runPack, type RunPackOptions } from './run-pack.js';
+import type { PackEvent } from './reports.js';
+import type { AbortInfo } from '../communicator/messages.js';
 import { writeTerminationReport } from './termination.js';
 import '../transport/register-direct.js';
 

@@ -1,4 +1,3 @@
-import type { TrafficCounters } from '../communicator/stats.js';
 import { addCounters, emptyCounters } from '../communicator/stats.js';
 import { findDivergence, laggardOf, ProgressWatch, sameLaggard, type Laggard } from '../communicator/progress.js';
 import { CollectiveMismatchError, describeError, KubeburstError, PeerLostError } from '../errors.js';
@@ -10,47 +9,10 @@ import type { PackConfig } from './config.js';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInput, type Effect } from './coordinator.js';
 import { Health } from './health.js';
 import { PackLinks } from './links.js';
-import type { AbortInfo, WorkerReport } from './messages.js';
+import type { PackEvent, PackReport } from './reports.js';
+import type { AbortInfo, WorkerReport } from '../communicator/messages.js';
 import { Relay } from './relay.js';
 import { PackThreads } from './threads.js';
-
-/** Progress a pack reports while it runs (the local launcher shows these; in a pod they are log lines). */
-export type PackEvent =
-  | { event: 'started'; pack: number; at: number }
-  | { event: 'connected'; pack: number; at: number }
-  | { event: 'joined'; pack: number; at: number }
-  | { event: 'worker-done'; pack: number; worker: number; ok: boolean; at: number }
-  | { event: 'aborting'; pack: number; info: AbortInfo; at: number };
-
-export interface WireCounters {
-  framesSent: number;
-  bytesSent: number;
-  framesRecv: number;
-  bytesRecv: number;
-}
-
-export interface PackReport {
-  burstId: string;
-  packId: number;
-  packCount: number;
-  burstSize: number;
-  transport: string;
-  ok: boolean;
-  /** The failure every pack of the burst settled on (its own or another pack's). */
-  abort?: AbortInfo;
-  workers: WorkerReport[];
-  timings: { processStart: number; connected: number; joined: number; finished: number };
-  /** Sum over this pack's workers, in payload bytes. */
-  counters: TrafficCounters;
-  /** Everything this pack put on / took off the transport: headers, batch tables and control included. */
-  wire: WireCounters;
-  /** Connections dropped before they authenticated (strangers, misconfigured peers). */
-  refused?: number;
-  /** Frames through a broker dropped because they failed verification or were replays. */
-  rejected?: number;
-  /** Peak resident memory of the pack process. */
-  maxRssBytes?: number;
-}
 
 export interface RunPackOptions {
   processStart?: number;

@@ -1,12 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { Communicator } from '../communicator/context.js';
+import { Communicator } from '../context.js';
 import { Endpoint, type PortLike } from '../communicator/endpoint.js';
 import { ProgressBoard } from '../communicator/progress.js';
 import { serializeError, describeError } from '../errors.js';
 import { Ring } from '../shm/ring.js';
 import { PackLayout } from '../topology.js';
 import { resolveWorker } from '../worker.js';
-import type { FromWorker, ToWorker } from './messages.js';
+import type { FromWorker, ToWorker } from '../communicator/messages.js';
 
 /** What the pack's main thread hands each worker thread at start. */
 export interface ThreadData {

@@ -8,7 +8,7 @@ import { serializeError } from '../errors.js';
 import type { MessageHeader } from '../protocol/frame.js';
 import { createRingBuffer, Ring } from '../shm/ring.js';
 import type { PackConfig } from './config.js';
-import type { AbortInfo, FromWorker, ToWorker, WorkerReport } from './messages.js';
+import type { AbortInfo, FromWorker, ToWorker, WorkerReport } from '../communicator/messages.js';
 import type { ThreadData } from './thread.js';
 
 /** What the worker threads tell the pack. */

@@ -1,7 +1,7 @@
-import type { EnvelopeHead } from '../communicator/envelope.js';
+import type { EnvelopeHead } from './envelope.js';
 import type { MessageHeader } from '../protocol/frame.js';
 import type { SerializedError } from '../errors.js';
-import type { TrafficCounters } from '../communicator/stats.js';
+import type { TrafficCounters } from './stats.js';
 
 /** Why a burst stopped early: the first failure, as every worker reports it. */
 export interface AbortInfo {

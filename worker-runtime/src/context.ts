@@ -1,12 +1,12 @@
-import { UsageError } from '../errors.js';
-import { MsgKind } from '../protocol/frame.js';
-import type { Payload, TypedArray } from '../protocol/dtype.js';
-import { COLL_NAMES, CollOp, type ReduceOp } from '../ops.js';
-import { CollCall, type Group } from '../collectives/call.js';
-import * as algo from '../collectives/algorithms.js';
-import { PackLayout, type PackRange } from '../topology.js';
-import type { Endpoint } from './endpoint.js';
-import type { TrafficCounters } from './stats.js';
+import { UsageError } from './errors.js';
+import { MsgKind } from './protocol/frame.js';
+import type { Payload, TypedArray } from './protocol/dtype.js';
+import { COLL_NAMES, CollOp, type ReduceOp } from './ops.js';
+import { CollCall, type Group } from './collectives/call.js';
+import * as algo from './collectives/algorithms.js';
+import { PackLayout, type PackRange } from './topology.js';
+import type { Endpoint } from './communicator/endpoint.js';
+import type { TrafficCounters } from './communicator/stats.js';
 
 /** Options every blocking call accepts. */
 export interface CallOptions {

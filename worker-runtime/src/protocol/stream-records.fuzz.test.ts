@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { casesPerProperty, recordSuite } from '../protocol/fuzz-properties.js';
+import { casesPerProperty, recordSuite } from './fuzz-properties.js';
 
 /**
  * The stream-record decoder (RecordDecoder) under fast-check: 12,000 cases here; `npm run fuzz` runs the

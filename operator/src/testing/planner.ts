@@ -1,14 +1,16 @@
 /**
  * Readable builders for planner tests: `burstJob('j').size(960).granularity(48).obj()`,
  * `node('n1').cpu(48).free(12).obj()`, and a tiny in-memory World that applies a plan's actions the way
- * the executor would, so a test can walk a BurstJob through its life one reconcile at a time.
+ * the executor would, so a test can walk a BurstJob through its life one reconcile at a time. Test support:
+ * src/testing is not compiled into dist (operator/tsconfig.json); tsconfig.test.json type-checks it.
+ * @module
  */
 import { BurstJobSpec, type BurstJobSpecInput, type BurstJobStatus } from '@kubeburst/api';
-import type { NodeView, Resources, Taint } from './capacity.js';
-import { decodeLayout, packRanges } from './layout.js';
-import { plan } from './plan.js';
-import { packPodName } from './pods.js';
-import type { Action, JobView, Observed, ObservedPod, ObservedService, Plan, Policy } from './types.js';
+import type { NodeView, Resources, Taint } from '../planner/capacity.js';
+import { decodeLayout, packRanges } from '../planner/layout.js';
+import { plan } from '../planner/plan.js';
+import { packPodName } from '../planner/pods.js';
+import type { Action, JobView, Observed, ObservedPod, ObservedService, Plan, Policy } from '../planner/types.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 export const GI = 2 ** 30;
