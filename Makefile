@@ -4,13 +4,15 @@ SHELL := /bin/bash
 
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build services test unit clean demo eval verify e2e-kind
+.PHONY: help deps build services test unit clean demo eval verify format e2e-kind
 
 help:
 	@echo "make demo      run PageRank locally (no servers needed)"
 	@echo "make test      install, build, start Redis/NATS (and the local control plane), run all tests"
+	@echo "make unit      the tests that need no Kubernetes (jest project unit; starts Redis/NATS)"
 	@echo "make build     compile TypeScript"
-	@echo "make verify    generated files (crds/) match their sources"
+	@echo "make verify    imports go one way, Prettier layout, ESLint, generated files (crds/) match their sources"
+	@echo "make format    apply the Prettier layout"
 	@echo "make e2e-kind  kind cluster + images + the e2e scenarios, which helm install the chart (needs Docker, kind, helm)"
 	@echo "make eval      the apps at G=1 (FaaS mode) vs packed, on every transport -> docs/EVALUATION.md"
 
@@ -30,17 +32,28 @@ test: build services
 	npx tsc --noEmit -p tsconfig.test.json
 	./scripts/test.sh
 
+# Everything but the cluster suites: unit tests beside the code, conformance on every transport, the examples.
+unit: build services
+	npx tsc --noEmit -p tsconfig.test.json
+	npm test -- --selectProjects unit
+
 # The main job: PageRank with `kubeburst run` on the direct transport (no servers), progress and a summary.
-KUBEBURST := node operator/dist/cli/main.js
+KUBEBURST := node cli/bin/kubeburst.js
 demo: build
 	$(KUBEBURST) run examples/pagerank/burstjob.yaml
 
 eval: build services
 	npm run --silent eval
 
-# crds/ and the chart's copy are generated from operator/src/api (npm run gen:crd).
+# Cheapest first. crds/ and the chart's copy are generated from api/src (npm run gen:crd).
 verify: build
-	node operator/dist/api/gen-crd.js --check
+	node scripts/check-imports.mjs
+	npx prettier --check .
+	npx eslint .
+	node api/dist/gen-crd.js --check
+
+format: deps
+	npx prettier --write .
 
 # The e2e scenarios (test/e2e/scenario.ts) on a kind cluster, with the images docker builds from the
 # Dockerfiles (upstream base images); `make test` runs the same scenarios on its local real node. The

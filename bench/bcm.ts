@@ -4,12 +4,16 @@
  * Side by side in one run: pair throughput and latency for 8 B … 64 MiB in a pack (shared memory), over
  * NATS, Redis and (when built) the direct transport, and over the raw clients with no BCM (ioredis, nats,
  * a bare TCP socket); then every collective at burst 48 with G ∈ {1, 6, 12, 24, 48}, with the remote bytes
- * it moved next to the theoretical minimum. `--quick` runs a subset.
+ * it moved next to the theoretical minimum; then allReduce with a user function next to the built-in op
+ * (bench/results/bcm-combiners.{json,md}). `--quick` runs a subset; `--only combiners` runs only the last
+ * and writes only its files.
+ * @module
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +23,7 @@ import type { OpMeasure } from '../test/fixtures/collective.js';
 import { machine } from './lib/env.js';
 import { memcpySeconds, postMessageRttSeconds } from './lib/reference.js';
 import { fmtBytes, fmtSeconds, KiB, median, MiB, table } from './lib/stats.js';
+import { COMBINE_OPS, type CombineMeasure, type CombineParams } from './workers/combine.js';
 import type { PairMeasure, PairParams } from './workers/pair.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,9 +33,11 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     /** Interleaved rounds of the pair measurements (medians across rounds). */
     rounds: { type: 'string', default: '3' },
-    transports: { type: 'string', default: 'redis,nats,direct,direct-unix' },
+    transports: { type: 'string', default: 'redis,nats,direct,direct-unix,redis-unsealed,nats-unsealed,redis-encrypted,nats-encrypted' },
     'skip-collectives': { type: 'boolean', default: false },
     'skip-pairs': { type: 'boolean', default: false },
+    /** `combiners`: only the user-function allReduce case (its own files; bcm.json/md stay as they are). */
+    only: { type: 'string' },
     out: { type: 'string', default: join(root, 'bench', 'results') },
   },
 });
@@ -42,9 +49,9 @@ const NATS = process.env.KB_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
  * between pods; `direct-unix` is what `kubeburst run` uses on one machine (Unix sockets, the launcher's
  * default, whose small kernel buffers cost throughput at large messages).
  */
-async function transportFor(t: string, packs: number): Promise<{ kind: 'redis' | 'nats' | 'direct'; url?: string }> {
-  if (t === 'redis') return { kind: 'redis', url: REDIS };
-  if (t === 'nats') return { kind: 'nats', url: NATS };
+async function transportFor(t: string, packs: number): Promise<{ kind: 'redis' | 'nats' | 'direct'; url?: string; encryption?: boolean }> {
+  const broker = /^(redis|nats)(?:-(unsealed|encrypted))?$/.exec(t);
+  if (broker) return { kind: broker[1] as 'redis' | 'nats', url: broker[1] === 'redis' ? REDIS : NATS, ...(broker[2] === 'encrypted' ? { encryption: true } : {}) };
   if (t === 'direct-unix') return { kind: 'direct' };
   const ports = await freePorts(packs);
   return { kind: 'direct', url: ports.map((p) => `127.0.0.1:${p}`).join(',') };
@@ -123,6 +130,7 @@ function pairRecordsFromSamples(): void {
   }
 }
 
+const UNSEALED_PACK = join(root, 'bench', 'dist', 'workers', 'unsealed-pack.js');
 const BYTES_PER_RUN = args.quick ? 64 * MiB : 256 * MiB;
 
 async function pairs(transports: string[], round: number): Promise<void> {
@@ -135,6 +143,8 @@ async function pairs(transports: string[], round: number): Promise<void> {
       size: 2,
       granularity: inPack ? 2 : 1,
       transport: await transportFor(inPack ? 'redis' : t, inPack ? 1 : 2),
+      // The same pack, its broker frames unsealed: what authentication costs, side by side.
+      ...(t.endsWith('-unsealed') ? { packEntry: UNSEALED_PACK } : {}),
       modulePath,
       params: { value: params },
       operationTimeoutMs: 600_000,
@@ -245,7 +255,20 @@ function targets(memcpy: number, pmRtt: number): Target[] {
     const bcm = find('pair-stream', b, MiB)?.throughputMiBps;
     const rawT = find('pair-stream', `raw-${b}`, MiB)?.throughputMiBps;
     const r = ratio(bcm, rawT);
-    out.push({ goal: `BCM over ${b} at 1 MiB ≥ 0.8× the raw client`, measured: `${r.toFixed(2)}× (${bcm?.toFixed(0)} vs ${rawT?.toFixed(0)} MiB/s)`, met: Number.isFinite(r) ? r >= 0.8 : null });
+    out.push({ goal: `BCM over ${b} at 1 MiB ≥ 0.9× the raw client`, measured: `${r.toFixed(2)}× (${bcm?.toFixed(0)} vs ${rawT?.toFixed(0)} MiB/s)`, met: Number.isFinite(r) ? r >= 0.9 : null });
+  }
+  for (const b of ['redis', 'nats']) {
+    const sealed = find('pair-stream', b, MiB)?.throughputMiBps;
+    const unsealed = find('pair-stream', `${b}-unsealed`, MiB)?.throughputMiBps;
+    const cost = 1 - ratio(sealed, unsealed);
+    out.push({ goal: `authentication over ${b} costs ≤ 5 % of 1 MiB throughput`, measured: `${(cost * 100).toFixed(1)} % (${sealed?.toFixed(0)} sealed vs ${unsealed?.toFixed(0)} MiB/s unsealed)`, met: Number.isFinite(cost) ? cost <= 0.05 : null });
+    const encrypted = find('pair-stream', `${b}-encrypted`, MiB)?.throughputMiBps;
+    const enc = 1 - ratio(encrypted, unsealed);
+    if (Number.isFinite(enc)) out.push({ goal: `encryption over ${b} (spec.transport.encryption), cost at 1 MiB`, measured: `${(enc * 100).toFixed(1)} % (${encrypted?.toFixed(0)} vs ${unsealed?.toFixed(0)} MiB/s unsealed)`, met: null });
+    const rttS = find('pair-rtt', b, 8)?.medianSeconds;
+    const rttU = find('pair-rtt', `${b}-unsealed`, 8)?.medianSeconds;
+    const d = (rttS ?? NaN) - (rttU ?? NaN);
+    if (Number.isFinite(d)) out.push({ goal: `authentication over ${b}, added to an 8 B round trip`, measured: `${fmtSeconds(d)} (${fmtSeconds(rttS!)} vs ${fmtSeconds(rttU!)})`, met: null });
   }
   const direct = find('pair-stream', 'direct', MiB)?.throughputMiBps;
   const redis1 = find('pair-stream', 'redis', MiB)?.throughputMiBps;
@@ -291,7 +314,7 @@ function markdown(meta: Record<string, unknown>, memcpy: number, pmRtt: number, 
     '',
     '## Pair throughput (MiB/s), worker 0 streaming to worker 1',
     '',
-    'in-pack = both workers in one pack (shared memory; payloads from ctx.alloc, up to 64 KiB copied through the mailbox ring, larger ones passed by reference); redis / nats / direct = one worker per pack (two processes) through the BCM, direct over TCP on loopback as between pods; direct-unix = the direct transport over Unix sockets, as `kubeburst run` uses it; raw-* = the bare client (ioredis RPUSH/BLPOP, nats pub/sub, a TCP socket) in two processes, no BCM.',
+    'in-pack = both workers in one pack (shared memory; payloads from ctx.alloc, up to 64 KiB copied through the mailbox ring, larger ones passed by reference); redis / nats / direct = one worker per pack (two processes) through the BCM, direct over TCP on loopback as between pods; direct-unix = the direct transport over Unix sockets, as `kubeburst run` uses it; *-unsealed = the same pack with its broker frames not sealed (no MAC, no counter: what authentication costs); *-encrypted = spec.transport.encryption (AES-256-GCM); raw-* = the bare client (ioredis RPUSH/BLPOP, nats pub/sub, a TCP socket) in two processes, no BCM.',
     '',
     table(['payload', ...transports], sizes.map((b) => [fmtBytes(b), ...transports.map((t) => cell('pair-stream', t, b, (r) => r.throughputMiBps!.toFixed(r.throughputMiBps! < 10 ? 2 : 0)))])),
     '',
@@ -322,8 +345,81 @@ function markdown(meta: Record<string, unknown>, memcpy: number, pmRtt: number, 
   ].join('\n');
 }
 
+const COMBINE_BURST = 8;
+const COMBINE_GRANULARITIES = [8, 2];
+const COMBINE_SIZES = args.quick ? [64, 256 * KiB, 4 * MiB] : [64, 8 * KiB, 256 * KiB, 4 * MiB];
+
+/**
+ * allReduce with a user reduce function next to the built-in 'sum', interleaved in one flare per layout:
+ * what the private copies a user function gets (ops.ts ReduceFn) cost. One pack, and packs of 2 over the
+ * direct transport (TCP on loopback).
+ */
+async function combiners(): Promise<BenchRecord[]> {
+  const out: BenchRecord[] = [];
+  const modulePath = join(root, 'bench', 'dist', 'workers', 'combine.js');
+  for (const g of COMBINE_GRANULARITIES) {
+    log(`combiners: burst ${COMBINE_BURST} G=${g}`);
+    const params: CombineParams = { sizes: COMBINE_SIZES, reps: args.quick ? 7 : 15 };
+    const r = await runLocalFlare({
+      size: COMBINE_BURST,
+      granularity: g,
+      transport: await transportFor('direct', Math.ceil(COMBINE_BURST / g)),
+      modulePath,
+      params: { value: params },
+      operationTimeoutMs: 600_000,
+    });
+    if (!r.ok) throw new Error(`combiner flare G=${g} failed: ${r.failure?.reason} ${JSON.stringify(r.stderr)}`);
+    const per = r.workers.map((w) => w.result as CombineMeasure[]);
+    per[0]!.forEach((m, i) => {
+      const slowest = m.seconds.map((_, k) => Math.max(...per.map((w) => w[i]!.seconds[k]!)));
+      out.push({ kind: 'combiner', transport: g === COMBINE_BURST ? 'in-pack' : 'direct', operation: m.op, payloadBytes: m.bytes, burstSize: COMBINE_BURST, granularity: g, medianSeconds: median(slowest) });
+    });
+  }
+  return out;
+}
+
+function combinerMarkdown(meta: Record<string, unknown>, rs: BenchRecord[], load: { before: number[]; after: number[] }): string {
+  const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  return [
+    '# allReduce: user reduce function vs built-in op',
+    '',
+    `Generated by \`npm run bench:bcm -- --only combiners${args.quick ? ' --quick' : ''}\` on ${meta.date} (commit ${meta.commit}; ${meta.cpus} × ${meta.cpuModel}; Node ${meta.node}). Load average (1, 5, 15 min) before ${fmtLoad(load.before)}, after ${fmtLoad(load.after)}: on a busy machine compare columns, not runs.`,
+    '',
+    `Burst ${COMBINE_BURST}, every worker passes a plain Float64Array. Time = median over repetitions of the slowest worker; the ops are interleaved in one flare. A user function gets private arguments (worker-runtime/src/ops.ts, ReduceFn): a copy of each combining worker's input, and of an input in shared memory sent up the tree; a built-in op copies the input into its accumulator too. \`fn: sum into a\` writes into its first argument; \`fn: new array\` allocates its result.`,
+    '',
+    ...COMBINE_GRANULARITIES.flatMap((g) => [
+      `## G=${g} (${Math.ceil(COMBINE_BURST / g)} pack${g === COMBINE_BURST ? '' : 's, direct transport'})`,
+      '',
+      table(
+        ['payload', ...COMBINE_OPS, ...COMBINE_OPS.slice(1).map((op) => `${op} / built-in`)],
+        COMBINE_SIZES.map((b) => {
+          const at = (op: string): BenchRecord | undefined => rs.find((r) => r.granularity === g && r.payloadBytes === b && r.operation === op);
+          const base = at(COMBINE_OPS[0])?.medianSeconds;
+          return [fmtBytes(b), ...COMBINE_OPS.map((op) => fmtSeconds(at(op)?.medianSeconds ?? NaN)), ...COMBINE_OPS.slice(1).map((op) => `${((at(op)?.medianSeconds ?? NaN) / (base ?? NaN)).toFixed(2)}×`)];
+        }),
+      ),
+      '',
+    ]),
+  ].join('\n');
+}
+
+async function writeCombiners(meta: Record<string, unknown>): Promise<void> {
+  const before = loadavg();
+  const rs = await combiners();
+  const load = { before, after: loadavg() };
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'bcm-combiners.json'), JSON.stringify({ machine: { ...meta, loadavg: load }, records: rs }, null, 2) + '\n');
+  const md = combinerMarkdown(meta, rs, load);
+  writeFileSync(join(args.out, 'bcm-combiners.md'), md + '\n');
+  log(md);
+}
+
 async function main(): Promise<void> {
   const meta = machine();
+  if (args.only !== undefined) {
+    if (args.only !== 'combiners') throw new Error(`--only: '${args.only}' is not a case (the only one is combiners)`);
+    return writeCombiners(meta);
+  }
   const transports = await availableTransports();
   log('reference: memcpy and postMessage');
   const memcpy = memcpySeconds();
@@ -337,12 +433,13 @@ async function main(): Promise<void> {
     }
     pairRecordsFromSamples();
   }
-  if (!args['skip-collectives']) await collectives(transports.filter((t) => t !== 'direct-unix'));
+  if (!args['skip-collectives']) await collectives(transports.filter((t) => !['direct-unix'].includes(t) && !t.includes('-')));
   const tg = targets(memcpy, pmRtt);
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'bcm.json'), JSON.stringify({ machine: meta, targets: tg, records }, null, 2) + '\n');
   writeFileSync(join(args.out, 'bcm.md'), markdown(meta, memcpy, pmRtt, tg) + '\n');
   log(markdown(meta, memcpy, pmRtt, tg).split('## Pair throughput')[0]!);
+  await writeCombiners(meta);
 }
 
 main().catch((err: unknown) => {

@@ -21,6 +21,7 @@
  *
  *   npm run bench:flare -- [--reps 3] [--only kwok|node] [--sizes 1,6,12,24,48] [--node-sizes 1,4,12,48]
  *                          [--node-workers 48,96] [--state .cache/cluster-state]
+ * @module
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';

@@ -10,6 +10,7 @@
  * Cases go in batches of --batch, each with its own seed (printed on failure, with the shrunk counterexample
  * and fast-check's path), so a failure is reproducible alone. A property stops at its first failure. Prints
  * cases and failures per property and in all; exits 1 when any property failed.
+ * @module
  */
 import fc from 'fast-check';
 import { dirname, join } from 'node:path';

@@ -10,6 +10,7 @@
  *
  * Writes bench/results/signalling.json and signalling.md; the choice is explained in
  * docs/adr/0001-in-pack-signalling.md.
+ * @module
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

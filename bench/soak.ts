@@ -37,6 +37,7 @@
  * --sweep lets the launcher delete each burst's Redis keys after its packs exit (runLocalFlare's default);
  * without it (the default here) the keys the packs themselves failed to delete are what gets counted, as
  * on a cluster where nothing sweeps after a pack that exited normally.
+ * @module
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -155,14 +156,15 @@ function killHogs(): void {
 }
 async function stopHogs(): Promise<void> {
   await Promise.all(
-    hogs.map((h) =>
-      h.exitCode !== null || h.signalCode !== null
-        ? undefined
-        : new Promise<void>((r) => {
+    hogs
+      .filter((h) => h.exitCode === null && h.signalCode === null)
+      .map(
+        (h) =>
+          new Promise<void>((r) => {
             h.once('exit', () => r());
             h.kill('SIGKILL');
           }),
-    ),
+      ),
   );
 }
 process.on('exit', () => {
@@ -439,7 +441,6 @@ const list = (xs: string[], max = 8): string => (xs.length <= max ? xs.join('; '
 
 async function main(): Promise<number> {
   validate();
-  const usesRedis = transports.includes('redis');
   const usesNats = transports.includes('nats');
   for (const f of [join(root, 'worker-runtime', 'dist', 'pack.js'), liveScenarios, join(root, 'bench', 'dist', 'workers', 'cpu-hog.js')]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`tsc -b bench\` (and \`npm run build\`) first`);
@@ -780,7 +781,7 @@ async function main(): Promise<number> {
       ],
     ),
     '',
-    'Wall time is runLocalFlare\'s, for flares that succeeded; "start → all joined" runs from the first pack process start to the last pack through the start barrier (from the packs\' reports). "Launcher threw": runLocalFlare rejected. "Launcher \'error\' events": flares during which one of runLocalFlare\'s ChildProcess objects emitted an \'error\' event; runLocalFlare (and `kubeburst run`, operator/src/cli/run.ts) has no listener for it, so it is an uncaught exception that kills the launching process, leaving the packs of every flare it runs to notice on their own. The soak adds a listener (via onSpawn) to count them instead of dying.' +
+    'Wall time is runLocalFlare\'s, for flares that succeeded; "start → all joined" runs from the first pack process start to the last pack through the start barrier (from the packs\' reports). "Launcher threw": runLocalFlare rejected. "Launcher \'error\' events": flares during which one of runLocalFlare\'s ChildProcess objects emitted an \'error\' event; runLocalFlare (and `kubeburst run`, cli/src/run.ts) has no listener for it, so it is an uncaught exception that kills the launching process, leaving the packs of every flare it runs to notice on their own. The soak adds a listener (via onSpawn) to count them instead of dying.' +
       (total('interrupted') ? ` ${total('interrupted')} flare(s) ended by the interrupt are not counted as false aborts.` : ''),
     '',
     `**Anomalies** (context, not part of the verdict; all flares; nothing is injected, so each one is unexpected): connections the packs dropped before they authenticated (PackReport.refused): ${perTransport.map((t) => `${t.transport} ${t.refusedConnections}`).join(', ')}; broker frames dropped as unverifiable or replays (PackReport.rejected): ${perTransport.map((t) => `${t.transport} ${t.rejectedFrames}`).join(', ')}; flares with pack warn/error log lines: ${perTransport.map((t) => `${t.transport} ${t.flaresWithPackWarnings}`).join(', ')}.` +

@@ -1,4 +1,8 @@
-/** Small statistics for benchmark reports: medians, not means (one slow outlier must not move the headline). */
+/**
+ * Small statistics for benchmark reports: medians, not means (one slow outlier must not move the headline).
+ * @module
+ */
+/** The middle value (the mean of the middle two for an even count); NaN for none. */
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

@@ -5,6 +5,7 @@
  *   node peer.js <redis|nats|tcp> <send|recv> <url-or-port> <bytes> <count> <runs> <pings> <ns>
  *
  * The receiver prints "ready" once listening; the sender prints one JSON line {streamSeconds, rttSeconds}.
+ * @module
  */
 import { createConnection, createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';

@@ -1,6 +1,7 @@
 /**
  * Deterministic, stateless randomness: every value is a pure function of (seed, index, lane), so any worker
  * can generate any slice of a data set on its own and get exactly the bytes a sequential generator gets.
+ * @module
  */
 
 /** murmur3's 32-bit finalizer: a bijective avalanche mix. */

@@ -8,6 +8,7 @@
  *   node examples/dist/eval/main.js --from bench/results/eval.json   (re-render the report from recorded runs)
  *
  * Without --transports: nats and redis, plus direct when the runtime has it (a two-pack probe flare decides).
+ * @module
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunRecord } from './run.js';
 import { cell, type Summary, type Target } from './summary.js';
-import { fmtMB, fmtMs, MB, table } from './stats.js';
+import { fmtMB, MB, table } from './stats.js';
 import { chart } from './svg.js';
 
 export interface EvalData {

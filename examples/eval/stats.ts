@@ -1,4 +1,8 @@
-/** Medians, not means: one slow outlier on a shared 2-core machine must not move a headline number. */
+/**
+ * Medians, not means: one slow outlier on a shared 2-core machine must not move a headline number.
+ * @module
+ */
+/** The middle value of the numbers that are not NaN (the mean of the middle two for an even count); NaN for none. */
 export function median(xs: readonly number[]): number {
   const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;

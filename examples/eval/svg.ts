@@ -1,7 +1,9 @@
 /**
  * Small hand-written SVG charts for the evaluation report: line or point series in one or more panels,
  * with axes, ticks, axis labels and a legend. No dependencies; the output is plain, diffable text.
+ * @module
  */
+/** One named line or set of points of a panel, in data coordinates. */
 export interface Series {
   name: string;
   points: readonly (readonly [number, number])[];

@@ -3,7 +3,9 @@
  * cross-validation (mean validation log-loss; lower is better). The data set is a list of blocks (row-major,
  * `features` values then the label per row); rows are visited in global order whatever the block boundaries,
  * so a pack's shared blocks and the reference's single block give bit-identical scores.
+ * @module
  */
+/** Rows of `features` values then the label, in one or more blocks. */
 export interface Dataset {
   features: number;
   blocks: readonly Float64Array[];

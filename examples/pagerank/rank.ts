@@ -5,7 +5,9 @@
  *   r'[v] = (1 - d) / V  +  d · ( Σ_{u→v} r[u] / outdeg[u]  +  Σ_{u: outdeg[u] = 0} r[u] / V )
  *
  * Dangling vertices (no out-edges) spread their rank evenly, so ranks keep summing to 1.
+ * @module
  */
+/** How many rounds of the update to run, with damping factor d. */
 export interface RankSpec {
   iterations: number;
   damping: number;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { parseBurstJob, type BurstJobManifest } from '../../operator/src/api/burstjob.js';
+import { parseBurstJob, type BurstJobManifest } from '@kubeburst/api';
 import { runLocalFlare, type FlareResult, type LocalFlareOptions } from '../../worker-runtime/src/launch/local.js';
 
 /** Helpers for the examples' tests (not compiled into examples/dist). */

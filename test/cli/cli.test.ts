@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlareResult } from '../../worker-runtime/src/launch/local.js';
-import type { RunSummary } from '../../operator/src/cli/summary.js';
+import type { RunSummary } from '../../cli/src/summary.js';
 import { fixture, REDIS_URL, ROOT } from '../conformance/helpers.js';
 
 /** The built CLI, spawned as a user would run it (stdout and stderr are pipes: no TTY). */
-const CLI = join(ROOT, 'operator', 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'cli', 'bin', 'kubeburst.js');
 const HELLO = join(ROOT, 'examples', 'hello', 'burstjob.yaml');
 
 interface Ran {
@@ -67,6 +67,8 @@ describe('kubeburst run', () => {
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as RunSummary;
     expect(s).toMatchObject({ job: 'hello', ok: true, size: 5, packSizes: [5], transport: 'direct (unused: one pack)' });
+    // The start line says it the same way.
+    expect(r.stderr.split('\n')[0]).toBe('kubeburst: running hello: 5 workers in 1 pack of 5, transport direct (unused: one pack)');
     expect(s.traffic.remote).toEqual({ bytes: 0, messages: 0 });
     expect(s.results.map((x) => (x as { sum: number }).sum)).toEqual(Array(5).fill(10));
   });
@@ -109,6 +111,18 @@ describe('kubeburst run', () => {
     expect(r.stderr).toContain('failed: worker 1 (pack 1): Error: deliberate failure in worker 1');
   });
 
+  test('an --output that cannot be written is refused before anything starts (exit 2)', async () => {
+    for (const [output, why] of [
+      [join(dir, 'missing', 'out.json'), `the directory ${join(dir, 'missing')} does not exist`],
+      [dir, `${dir} is a directory`],
+    ] as const) {
+      const r = await kubeburst(['run', HELLO, '-o', output]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`kubeburst: --output ${output}: ${why}`);
+      expect(r.stderr).not.toContain('running hello');
+    }
+  });
+
   test('a module that does not exist is named before anything starts (exit 2)', async () => {
     const path = manifest('  size: 2\n  function:\n    module: ./missing/worker.js\n');
     const r = await kubeburst(['run', path]);
@@ -144,12 +158,27 @@ describe('invalid manifests and usage errors exit 2 with the field and the rule'
     const both = join(dir, 'both.yaml');
     writeFileSync(both, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n${readFileSync(HELLO, 'utf8').replace('../dist/hello/worker.js', join(ROOT, 'examples', 'dist', 'hello', 'worker.js'))}`);
     const ok = await kubeburst(['validate', both]);
-    expect(ok).toMatchObject({ code: 0, stdout: `${both}: BurstJob hello is valid: 8 workers, 4 packs of 2, transport direct\n` });
+    expect(ok).toMatchObject({
+      code: 0,
+      stdout: `${both}: BurstJob hello is valid: 8 workers, 4 packs of 2, transport direct\nspec.function.module ${join(ROOT, 'examples', 'dist', 'hello', 'worker.js')}: an ES module ("type": "module" in ${join(ROOT, 'package.json')})\n`,
+    });
     const none = join(dir, 'none.yaml');
     writeFileSync(none, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n');
     const r = await kubeburst(['run', none]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no BurstJob found (it holds: ConfigMap)');
+  });
+
+  test('a TypeScript module that does not compile fails validate and run at once, with its file and line', async () => {
+    writeFileSync(join(dir, 'w.ts'), 'export default (x: number) => x +;\n');
+    const path = manifest('  size: 2\n  function:\n    module: w.ts\n');
+    const v = await kubeburst(['validate', path]);
+    expect(v.code).toBe(2);
+    expect(v.stdout).toContain(`spec.function.module ${join(dir, 'w.ts')}: TypeScript: compiled once per flare by esbuild into an ES module`);
+    expect(v.stderr).toContain(`spec.function.module: ${join(dir, 'w.ts')} does not compile:\n  ${join(dir, 'w.ts')}:1:34: Unexpected ";"`);
+    const r = await kubeburst(['run', path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${join(dir, 'w.ts')}:1:34: Unexpected ";"`);
   });
 
   test.each([

@@ -13,7 +13,7 @@ import { fixture, REDIS_URL, ROOT } from '../conformance/helpers.js';
  * or a fragment of it); the user name and the redacted URL (`user:***@`) do, so the URL was shown masked
  * rather than left out. The machine's Redis gets an ACL user per password for the test.
  */
-const CLI = join(ROOT, 'operator', 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'cli', 'bin', 'kubeburst.js');
 const hex = (): string => randomBytes(4).toString('hex');
 const USER = `kbsecret-${hex()}`;
 /** Each password ends in random hex of its own: a fragment of a password that holds it is a leak too. */
@@ -122,6 +122,8 @@ describe.each(CASES)('kubeburst run over Redis with a password: $name', (c) => {
       // The failure names the broker it could not reach, masked: in the results file, the summary, and
       // (--quiet) the two lines on stderr.
       expect(JSON.parse(results).failure.reason).toContain(`cannot connect to ${masked}`);
+      // …and the place its URL came from, the flag here, not the manifest.
+      expect(JSON.parse(results).failure.reason).toContain('the URL came from --transport)');
       if (mode === 'text') expect(r.stdout).toMatch(new RegExp(`^  failed: .*cannot connect to ${escape(masked)}`, 'm'));
       if (mode === 'json') expect(JSON.parse(r.stdout).failure.reason).toContain(`cannot connect to ${masked}`);
       if (mode === 'quiet') expect(r.stderr).toContain(`cannot connect to ${masked}`);

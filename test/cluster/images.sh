@@ -57,8 +57,8 @@ BASE_HASH=$(
 )
 RUNTIME_BASE=localhost/kubeburst/node-runtime:$BASE_HASH
 BUILD_BASE=localhost/kubeburst/node-build:$BASE_HASH
-WORKER_HASH=$( { echo "$BASE_HASH"; context_hash package.json package-lock.json tsconfig.json tsconfig.base.json .dockerignore worker-runtime operator/package.json examples; } | sha)
-OPERATOR_HASH=$( { echo "$BASE_HASH"; context_hash package.json package-lock.json tsconfig.json tsconfig.base.json .dockerignore worker-runtime operator; } | sha)
+WORKER_HASH=$( { echo "$BASE_HASH"; context_hash package.json package-lock.json tsconfig.json tsconfig.base.json .dockerignore worker-runtime api/package.json cli/package.json operator/package.json examples; } | sha)
+OPERATOR_HASH=$( { echo "$BASE_HASH"; context_hash package.json package-lock.json tsconfig.json tsconfig.base.json .dockerignore worker-runtime api cli/package.json operator; } | sha)
 "$CLUSTER_SCRIPTS_DIR/build.sh" pause
 PAUSE_HASH=$( { echo "$PAUSE_VERSION"; sha256sum <"$PAUSE_BIN_DIR/pause"; } | sha)
 PAUSE_IMAGE=localhost/kubeburst/pause:$PAUSE_HASH

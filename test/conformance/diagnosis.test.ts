@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { runLocalFlare, type FlareResult } from '../../worker-runtime/src/launch/local.js';
-import type { WorkerReport } from '../../worker-runtime/src/pack/messages.js';
-import { formatSummary, summarize } from '../../operator/src/cli/summary.js';
+import type { WorkerReport } from '../../worker-runtime/src/communicator/messages.js';
+import { formatSummary, summarize } from '../../cli/src/summary.js';
 import { BROKERS, fixture } from './helpers.js';
 
 /**

@@ -89,7 +89,7 @@ afterEach(async () => {
   // ioredis arms a 2 s timer on disconnect() that only a 'close' of its stream clears: skip ended clients.
   for (const r of redises.splice(0)) if (r.status !== 'end') r.disconnect();
   for (const s of raws.splice(0)) s.destroy();
-  await Promise.all(natses.splice(0).map((nc) => (nc.isClosed() ? undefined : nc.close())));
+  await Promise.all(natses.splice(0).filter((nc) => !nc.isClosed()).map((nc) => nc.close()));
   await Promise.all(proxies.splice(0).map((p) => p.close()));
 });
 

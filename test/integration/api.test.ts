@@ -95,6 +95,22 @@ describe('the BurstJob API on a real API server', () => {
     await kube.patch(paths.burstjob(ns, 'opt'), { spec: { activeDeadlineSeconds: null } });
   });
 
+  it('refuses an unknown field under kubectl apply --validate=strict (its default) and only warns under warn', () => {
+    const typo = (name: string): string =>
+      `apiVersion: kubeburst.io/v1alpha1\nkind: BurstJob\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  size: 8\n  granularty: 4\n  function: {module: /app/w.js, imag: x}\n`;
+    for (const flags of [['--validate=strict'], []]) {
+      const r = kubectl(['apply', ...flags, '-f', '-'], { input: typo('typo-strict'), check: false });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('strict decoding error: unknown field "spec.function.imag", unknown field "spec.granularty"');
+    }
+    const warned = kubectl(['apply', '--validate=warn', '-f', '-'], { input: typo('typo-warn') });
+    expect(warned.stderr).toContain('Warning: unknown field "spec.granularty"');
+    // Stored pruned: one pack of 8, which is what `kubeburst validate` refuses to let happen silently.
+    const stored = JSON.parse(kubectl(['get', 'bj', 'typo-warn', '-n', ns, '-o', 'json']).stdout) as Json;
+    expect(stored.spec.granularity).toBeUndefined();
+    expect(stored.spec.granularty).toBeUndefined();
+  });
+
   it('explains every field (kubectl explain) and prints the columns users look at (kubectl get)', () => {
     const explain = kubectl(['explain', 'burstjob.spec.gang']).stdout;
     expect(explain).toContain('maxScheduleRetries');

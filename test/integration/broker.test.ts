@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { BROKER_FINALIZER } from '../../operator/src/api/constants.js';
+import { BROKER_FINALIZER } from '@kubeburst/api';
 import { redisInboxKey } from '../../worker-runtime/src/transport/redis.js';
 import type { Flares } from './harness/flare.js';
 import { paths, type Json } from './harness/kube.js';

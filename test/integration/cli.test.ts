@@ -11,7 +11,7 @@ import { jobView, observePod } from '../../operator/src/controller/observe.js';
 import { fixedLayout, encodeLayout } from '../../operator/src/planner/layout.js';
 import { burstIdOf, packPod, resultsConfigMap } from '../../operator/src/planner/pods.js';
 import { collectResults, failureMessage } from '../../operator/src/planner/results.js';
-import type { BurstJobStatus, Condition } from '../../operator/src/api/status.js';
+import type { BurstJobStatus, Condition } from '../../api/src/status.js';
 import { clusterEnv, REPO } from './harness/env.js';
 import { Flares } from './harness/flare.js';
 import { adminClient, createNamespace, deleteNamespace, paths, type Json } from './harness/kube.js';
@@ -30,7 +30,7 @@ import { waitFor } from './harness/wait.js';
  * own that serves pod logs from files, as a kubelet would, over TLS to the API server.
  */
 const ns = `it-cli-${randomBytes(3).toString('hex')}`;
-const CLI = resolve(REPO, 'operator/dist/cli/main.js');
+const CLI = resolve(REPO, 'cli/dist/main.js');
 const dir = resolve(tmpdir(), `kubeburst-${ns}`);
 const SECRET = 'hunter2pass';
 let kube: KubeClient;

@@ -1,4 +1,4 @@
-import { LABELS } from '../../operator/src/api/constants.js';
+import { LABELS } from '@kubeburst/api';
 import { condition, PodRecorder } from './harness/flare.js';
 import { list, paths, type Json } from './harness/kube.js';
 import { operatorSuite } from './harness/suite.js';

@@ -1,4 +1,4 @@
-import { LABELS } from '../../operator/src/api/constants.js';
+import { LABELS } from '@kubeburst/api';
 import type { Flares } from './harness/flare.js';
 import type { Json } from './harness/kube.js';
 import { OperatorUnderTest } from './harness/operator.js';

@@ -1,8 +1,9 @@
 /**
- * @kubeburst/worker-runtime — the API a worker function uses, and the pieces a launcher needs.
+ * `@kubeburst/worker-runtime` — the API a worker function uses, and the pieces a launcher needs.
+ * @module
  */
 export { defineWorker, type WorkerFn, type WorkerDefinition } from './worker.js';
-export type { WorkerContext, BurstInfo, CallOptions } from './communicator/context.js';
+export type { WorkerContext, BurstInfo, CallOptions } from './context.js';
 export type { TrafficCounters } from './communicator/stats.js';
 export { encodeJson, decodeJson, concatBytes, type Payload, type TypedArray } from './protocol/dtype.js';
 export type { ReduceOp, BuiltinOp, ReduceFn } from './ops.js';
@@ -20,8 +21,8 @@ export {
   UsageError,
   type SerializedError,
 } from './errors.js';
-export type { PackReport, PackEvent, WireCounters } from './pack/run-pack.js';
-export type { WorkerReport, WorkerTimings, AbortInfo } from './pack/messages.js';
+export type { PackReport, PackEvent, WireCounters } from './pack/reports.js';
+export type { WorkerReport, WorkerTimings, AbortInfo } from './communicator/messages.js';
 export { ENV as PACK_ENV, DEFAULTS as PACK_DEFAULTS, packConfigFromEnv, type PackConfig } from './pack/config.js';
 export { POD as PACK_POD } from './pack/pod.js';
 export { newSecret } from './security/keys.js';

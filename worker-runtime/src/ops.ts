@@ -3,7 +3,21 @@ import { sharedCopy, type TypedArray } from './protocol/dtype.js';
 
 /** Built-in element-wise reductions over typed arrays. */
 export type BuiltinOp = 'sum' | 'prod' | 'min' | 'max';
-/** A user reduction: must be associative; the runtime combines in worker-id order (a0 ⊕ a1 ⊕ … ⊕ aN-1). */
+/**
+ * A user reduction `(a, b) => a ⊕ b`. It must be associative (it need not be commutative): the runtime
+ * combines in worker-id order, a0 ⊕ a1 ⊕ … ⊕ aN-1, in whatever tree it likes.
+ *
+ * Both arguments are the function's own: private copies, never a worker's input array, a pack mate's
+ * memory or a shared broadcast result. So it may write into them, and the natural in-place sum is right:
+ *
+ * ```ts
+ * const sum = (a: Float64Array, b: Float64Array) => { for (let i = 0; i < a.length; i++) a[i] += b[i]; return a; };
+ * ```
+ *
+ * It must return a typed array: one of its arguments or a new one. What it returns becomes the runtime's
+ * (it may be written into and sent on), so do not return an array you keep using elsewhere. Returning
+ * anything else (forgetting the `return`, say) fails the call with a UsageError.
+ */
 export type ReduceFn<T> = (a: T, b: T) => T;
 export type ReduceOp<T> = BuiltinOp | ReduceFn<T>;
 
@@ -23,6 +37,21 @@ export function combiner<T>(op: ReduceOp<T>): (acc: T, x: T, accOwned: boolean) 
     applyBuiltin(op, out, x);
     return out;
   }) as unknown as (acc: T, x: T, accOwned: boolean) => T;
+}
+
+/**
+ * A user op as a combiner, with its result checked: a value that is not a typed array would otherwise
+ * fail later and far away (in a send, on another worker). The caller hands it private arguments.
+ */
+export function userCombiner<T>(call: string, op: ReduceFn<T>): (a: T, b: T, accOwned: boolean) => T {
+  return (a, b) => {
+    const out = op(a, b);
+    if (!ArrayBuffer.isView(out) || out instanceof DataView) {
+      const got = out === undefined ? 'undefined' : out === null ? 'null' : out instanceof DataView ? 'a DataView' : typeof out === 'object' ? `a ${(out as object).constructor?.name ?? 'object'}` : `a ${typeof out}`;
+      throw new UsageError(`${call}: the reduce function returned ${got}, not a typed array: return the combined array (writing into the first argument and returning it is fine)`);
+    }
+    return out;
+  };
 }
 
 /**

@@ -6,6 +6,7 @@
  * characters it holds up to the authority's last `@` (people paste `@`, `:` and `,` unencoded). And where
  * the URL is known (the CLI, a pack), its password as given, decoded and JSON-escaped (`urlSecrets`) is
  * masked wherever it appears: in a client's own error, in text that is no longer a URL.
+ * @module
  */
 
 /** `scheme://user:password@host…` → `scheme://user:***@host…` (`nats://token@` → `nats://***@`); several servers (`a,b,c`) and URLs without a scheme too. */

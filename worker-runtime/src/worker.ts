@@ -1,4 +1,4 @@
-import type { WorkerContext } from './communicator/context.js';
+import type { WorkerContext } from './context.js';
 
 /** The function a burst runs on every worker. Its resolved value is the worker's result (JSON-serializable). */
 export type WorkerFn<P = unknown, R = unknown> = (ctx: WorkerContext, params: P) => Promise<R> | R;

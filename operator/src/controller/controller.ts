@@ -1,6 +1,5 @@
 import { redactText } from '@kubeburst/worker-runtime';
-import { COMPONENTS, EVENT, LABELS, type Phase } from '../api/constants.js';
-import type { BurstJobStatus } from '../api/status.js';
+import { COMPONENTS, EVENT, LABELS, type Phase, type BurstJobStatus } from '@kubeburst/api';
 import { plan } from '../planner/plan.js';
 import { serviceName } from '../planner/pods.js';
 import type { JobView, Policy } from '../planner/types.js';
@@ -238,6 +237,7 @@ export class Controller {
     return { list: () => all.flatMap((i) => i.list()) };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- informers of different object types, listed for start/stop only
   get informers(): Informer<any>[] {
     return [...this.jobs, ...this.ownPods, ...this.services, this.boundPods, this.nodes];
   }

@@ -1,6 +1,5 @@
 import { redactText } from '@kubeburst/worker-runtime';
-import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
-import type { EventReason } from '../api/constants.js';
+import { API_GROUP, API_VERSION, KIND, type EventReason } from '@kubeburst/api';
 import { paths, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
 

@@ -1,4 +1,4 @@
-import { burstJob } from '../planner/testing.js';
+import { burstJob } from '../testing/planner.js';
 import type { EventRecorder } from './events.js';
 import { Executor } from './executor.js';
 import { ApiError, type Json, type KubeClient } from './kube.js';

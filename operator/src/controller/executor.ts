@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { cleanupBurst, createRedisBurstUser, deleteRedisBurstUser } from '@kubeburst/worker-runtime';
-import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '../api/constants.js';
+import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '@kubeburst/api';
 import { decodeLayout } from '../planner/layout.js';
 import {
   attemptSecret,

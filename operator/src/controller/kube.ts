@@ -41,6 +41,7 @@ export interface KubeClientOptions {
   requestTimeoutMs?: number;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kubernetes objects as they come off the wire; callers narrow
 export type Json = Record<string, any>;
 
 export const PATCH = {

@@ -6,6 +6,7 @@
  * leader. SIGTERM/SIGINT: stop taking work, let in-flight reconciles finish, release the Lease, exit 0.
  * Leadership lost: stop taking work and exit 1 at once (in-flight reconciles die with the process; another
  * replica may already lead), and the Deployment starts a fresh process.
+ * @module
  */
 import { redactText, urlSecrets } from '@kubeburst/worker-runtime';
 import { ConfigError, parseConfig, USAGE, type Config } from './config.js';

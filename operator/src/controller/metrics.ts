@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { PHASES } from '../api/constants.js';
+import { PHASES } from '@kubeburst/api';
 
 /** Prometheus metrics of the operator, on /metrics. Names are kubeburst_*. */
 export class Metrics {

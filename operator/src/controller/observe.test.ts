@@ -9,6 +9,11 @@ describe('what the planner sees of Kubernetes objects', () => {
     expect(jobView({ ...raw, spec: { ...raw.spec, ttlSecondsAfterFinished: -1 } }).spec.ttlSecondsAfterFinished).toBeUndefined();
   });
 
+  it('names an unknown spec field with its path (a CRD that kept one, or another version of it)', () => {
+    const view = jobView({ metadata: { name: 'j', namespace: 'ns', uid: 'u' }, spec: { size: 3, granularty: 1, function: { module: '/w.js' } } });
+    expect(view.specError).toBe('spec.granularty: unknown field (did you mean granularity?)');
+  });
+
   it('reports why a pack container has not started', () => {
     const pod = {
       metadata: { name: 'j-a0-0', labels: { 'kubeburst.io/attempt': '0', 'kubeburst.io/pack-index': '0' } },

@@ -1,7 +1,5 @@
-import { BurstJobSpec } from '../api/burstjob.js';
+import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, LABELS, readStatus } from '@kubeburst/api';
 import { PACK_POD as POD } from '@kubeburst/worker-runtime';
-import { GANG_SCHEDULING_GATE, LABELS } from '../api/constants.js';
-import { readStatus } from '../api/status.js';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
 import type { JobView, ObservedPod, ObservedService, PodPhase } from '../planner/types.js';
@@ -12,7 +10,7 @@ import type { Json } from './kube.js';
 export function jobView(obj: Json): JobView {
   const m = obj.metadata ?? {};
   const parsed = BurstJobSpec.safeParse(obj.spec ?? {});
-  const specError = parsed.success ? undefined : parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
+  const specError = parsed.success ? undefined : describeIssues(parsed.error, BurstJobSpec, 'spec').map((i) => `${i.path}: ${i.rule}`).join('; ');
   return {
     name: m.name,
     namespace: m.namespace,

@@ -3,6 +3,7 @@
  * and added again is processed once more afterwards (never twice at the same time); failures back off
  * per key (base · 2^n, capped) until `forget`; `addAfter` schedules a key for later (timeouts, TTLs).
  * It holds keys, not events: the reconciler always reads the latest state.
+ * @module
  */
 /** setTimeout's largest delay (a signed 32-bit millisecond count). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1,4 +1,4 @@
-import type { BurstJobStatus } from '../api/status.js';
+import type { BurstJobStatus } from '@kubeburst/api';
 import { redactedStatus } from './controller.js';
 import { EventRecorder } from './events.js';
 import type { Json, KubeClient } from './kube.js';
@@ -7,7 +7,7 @@ import { Logger } from './log.js';
 /** What the operator writes (log lines, Events, status) never holds a broker password. */
 const PASSWORD = 'Op-S3cret!pw';
 const URL = `redis://kbuser:${PASSWORD}@redis.brokers:6379`;
-const TERMINATION = `pack 2 could not connect: redis transport: cannot connect to ${URL}: WRONGPASS (is Redis running? set spec.transport.url)`;
+const TERMINATION = `pack 2 could not connect: redis transport: cannot connect to ${URL}: WRONGPASS (is Redis running there? the URL came from spec.transport.url)`;
 
 function capture(): { log: Logger; lines: string[] } {
   const lines: string[] = [];

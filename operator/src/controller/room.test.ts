@@ -1,5 +1,5 @@
-import { LABELS } from '../api/constants.js';
-import { burstJob, T0 } from '../planner/testing.js';
+import { LABELS } from '@kubeburst/api';
+import { burstJob, T0 } from '../testing/planner.js';
 import type { JobView } from '../planner/types.js';
 import type { Json } from './kube.js';
 import { slimBoundPod } from './observe.js';

@@ -1,4 +1,4 @@
-import { LABELS } from '../api/constants.js';
+import { LABELS } from '@kubeburst/api';
 import { add, ZERO, type GangDemand, type NodeView, type Resources } from '../planner/capacity.js';
 import { decodeLayout } from '../planner/layout.js';
 import { gangDemand } from '../planner/pods.js';

@@ -1,5 +1,4 @@
-import type { ConditionType, Reason } from '../api/constants.js';
-import type { Condition } from '../api/status.js';
+import type { ConditionType, Reason, Condition } from '@kubeburst/api';
 
 /**
  * metav1.Condition semantics: lastTransitionTime moves only when `status` changes; reason, message and

@@ -1,5 +1,4 @@
-import type { BurstJobSpec } from '../api/burstjob.js';
-import { GANG_SCHEDULING_GATE } from '../api/constants.js';
+import { type BurstJobSpec, GANG_SCHEDULING_GATE } from '@kubeburst/api';
 import { admit, type AdmitDecision, type Fairness, type GangDemand } from './capacity.js';
 import type { Observed } from './types.js';
 

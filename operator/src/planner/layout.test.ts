@@ -1,5 +1,5 @@
 import { autoLayout, decodeLayout, encodeLayout, fixedLayout, packRanges, uniformGranularity } from './layout.js';
-import { node } from './testing.js';
+import { node } from '../testing/planner.js';
 
 const worker = { cpu: 1000, memory: 2 ** 30, pods: 0 };
 

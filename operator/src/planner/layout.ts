@@ -1,4 +1,4 @@
-import type { BurstJobSpec } from '../api/burstjob.js';
+import type { BurstJobSpec } from '@kubeburst/api';
 import { fitCount, ineligible, type NodeView, type Resources } from './capacity.js';
 
 /**

@@ -1,7 +1,7 @@
-import { BROKER_FINALIZER } from '../api/constants.js';
+import { BROKER_FINALIZER } from '@kubeburst/api';
 import type { GangDemand } from './capacity.js';
 import { plan } from './plan.js';
-import { burstJob, condition, GI, kinds, node, nodes, T0, TEST_POLICY, World } from './testing.js';
+import { burstJob, condition, GI, kinds, node, nodes, T0, TEST_POLICY, World } from '../testing/planner.js';
 import type { Action } from './types.js';
 
 const act = <K extends Action['kind']>(p: { actions: Action[] }, kind: K) => p.actions.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);

@@ -1,5 +1,4 @@
-import { BROKER_FINALIZER, CONDITION, EVENT, FINISHED_PHASES, REASON, type ConditionType, type EventReason, type Phase, type Reason } from '../api/constants.js';
-import type { BurstJobStatus, PackCounts } from '../api/status.js';
+import { BROKER_FINALIZER, CONDITION, EVENT, FINISHED_PHASES, REASON, type ConditionType, type EventReason, type Phase, type Reason, type BurstJobStatus, type PackCounts } from '@kubeburst/api';
 import { getCondition, setCondition } from './conditions.js';
 import { gangBackend } from './gang.js';
 import { decodeLayout, encodeLayout, layoutFor, packRanges } from './layout.js';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packConfigFromEnv, PACK_POD } from '@kubeburst/worker-runtime';
 import { parseDirectUrl } from '../../../worker-runtime/src/transport/direct-address.js';
-import { GANG_SCHEDULING_GATE, LABELS } from '../api/constants.js';
+import { GANG_SCHEDULING_GATE, LABELS } from '@kubeburst/api';
 import { attemptSecret, attemptSecretName, burstIdOf, gangDemand, headlessService, packEnv, packNetworkPolicy, packPod, packPodName, paramsConfigMap } from './pods.js';
-import { burstJob } from './testing.js';
+import { burstJob } from '../testing/planner.js';
 
 const envOf = (env: Record<string, unknown>[]) => Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom]));
 
@@ -62,6 +62,10 @@ describe('pack pods', () => {
   it('takes a broker URL from a Secret without the operator reading it', () => {
     const j = burstJob('r').with({ transport: { kind: 'redis', secretRef: { name: 'redis-cred', key: 'url' } } }).obj();
     expect(envOf(packEnv(j, 0, 'b', 0, [4])).KB_TRANSPORT_URL).toEqual({ secretKeyRef: { name: 'redis-cred', key: 'url' } });
+    // A broker that cannot be reached is blamed on where its URL came from.
+    expect(envOf(packEnv(j, 0, 'b', 0, [4])).KB_TRANSPORT_URL_SOURCE).toBe('key url of Secret redis-cred (spec.transport.secretRef)');
+    const inSpec = burstJob('r').with({ transport: { kind: 'nats', url: 'nats://n:4222' } }).obj();
+    expect(envOf(packEnv(inSpec, 0, 'b', 0, [4])).KB_TRANSPORT_URL_SOURCE).toBe('spec.transport.url');
   });
 
   it('mounts params as one JSON document', () => {

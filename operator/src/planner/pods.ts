@@ -1,6 +1,5 @@
 import { directUrlTemplate, newSecret, PACK_ENV as ENV, PACK_POD as POD, redisUserOf } from '@kubeburst/worker-runtime';
-import { API_GROUP, API_VERSION, KIND } from '../api/burstjob.js';
-import { ANNOTATIONS, COMPONENTS, LABELS } from '../api/constants.js';
+import { API_GROUP, API_VERSION, KIND, ANNOTATIONS, COMPONENTS, LABELS } from '@kubeburst/api';
 import type { GangDemand, Resources } from './capacity.js';
 import { gangBackend } from './gang.js';
 import { packRanges, uniformGranularity } from './layout.js';
@@ -164,8 +163,12 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
     set(ENV.transportUrl, directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.directPort));
   } else if (s.transport.secretRef !== undefined) {
     env.push({ name: ENV.transportUrl, valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
+    set(ENV.transportUrlSource, `key ${s.transport.secretRef.key} of Secret ${s.transport.secretRef.name} (spec.transport.secretRef)`);
   } else if (s.transport.url !== undefined) {
     set(ENV.transportUrl, s.transport.url);
+    set(ENV.transportUrlSource, 'spec.transport.url');
+  } else {
+    set(ENV.transportUrlSource, 'the default: spec.transport has no url or secretRef');
   }
   if (s.transport.kind === 'redis' && opts.redisUsers) {
     set(ENV.transportUser, redisUserOf(burstId));

@@ -1,7 +1,9 @@
 /**
  * Kubernetes resource quantities (`500m`, `1.5`, `256Mi`, `1e3`, `2G`) as plain numbers, for capacity math.
  * CPU is kept in millicores and memory in bytes, both rounded up like the scheduler does.
+ * @module
  */
+/** What each suffix multiplies by: decimal (k, M, G, …) and binary (Ki, Mi, Gi, …). */
 const SUFFIX: Record<string, number> = {
   n: 1e-9,
   u: 1e-6,

@@ -1,5 +1,5 @@
 import { TERMINATION_MESSAGE_MAX_BYTES, type TerminationReport } from '@kubeburst/worker-runtime';
-import type { ResultsRef } from '../api/status.js';
+import type { ResultsRef } from '@kubeburst/api';
 import { packRanges } from './layout.js';
 import { resultsConfigMapName } from './pods.js';
 import type { ObservedPod } from './types.js';

@@ -1,6 +1,4 @@
-import type { BurstJobSpec } from '../api/burstjob.js';
-import type { EventReason } from '../api/constants.js';
-import type { BurstJobStatus, ResultsRef } from '../api/status.js';
+import type { BurstJobSpec, EventReason, BurstJobStatus, ResultsRef } from '@kubeburst/api';
 import type { GangDemand, NodeView } from './capacity.js';
 
 /** A BurstJob as the planner sees it: parsed spec (defaults applied), status, and the metadata it needs. */

@@ -1,4 +1,7 @@
-/** Jest config for `make e2e-kind` only: the kind scenario (needs a kind cluster; see the Makefile). */
+/**
+ * Jest config for `make e2e-kind` only: the kind scenario (needs a kind cluster; see the Makefile).
+ * @module
+ */
 import base from '../../../jest.config.js';
 
 const cluster = base.projects.find((p) => p.displayName === 'cluster');

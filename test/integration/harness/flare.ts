@@ -1,6 +1,6 @@
 import type { TerminationReport } from '../../../worker-runtime/src/pack/termination.js';
 import type { KubeClient } from '../../../operator/src/controller/kube.js';
-import { GANG_SCHEDULING_GATE, LABELS } from '../../../operator/src/api/constants.js';
+import { GANG_SCHEDULING_GATE, LABELS } from '@kubeburst/api';
 import { list, paths, type Json } from './kube.js';
 import { OperatorUnderTest } from './operator.js';
 import type { NodePool } from './pool.js';

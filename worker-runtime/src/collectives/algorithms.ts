@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { bytesOf, isShared, sharedCopy, type Payload, type TypedArray } from '../protocol/dtype.js';
-import { combiner, type ReduceOp } from '../ops.js';
+import { combiner, userCombiner, type ReduceOp } from '../ops.js';
 import type { CollCall } from './call.js';
 import { binomialTree, orderedReduceTree } from './trees.js';
 
@@ -66,29 +66,40 @@ export async function broadcast(c: CollCall, data: Payload | undefined, tagBase 
 
 export async function reduce<T extends TypedArray>(c: CollCall, data: T, op: ReduceOp<T>, tagBase = 0): Promise<T | undefined> {
   const L = c.layout;
-  const combine = combiner(op);
   const myPack = L.packOf(c.me);
   const { start, end } = L.packRange(myPack);
   const rep = c.rep(myPack);
 
   // Level 1: an order-preserving tree over this pack's workers, rooted at the representative.
   let acc = data;
+  // Whether `acc` belongs to this reduction alone (not the caller's input, not memory another worker reads).
   let owned = false;
   // Built-in ops are commutative (IEEE + and * are, min and max too), so they fold into an owned accumulator
   // in place; a user op keeps the worker order exactly: values from the left are prepended.
   const userOp = typeof op === 'function';
+  const combine: (a: T, b: T, accOwned: boolean) => T = typeof op === 'function' ? userCombiner(c.name, op) : combiner(op);
   const fold = async (members: number[], srcOf: (m: number) => number, tag: number, left: boolean): Promise<void> => {
     for (const m of members) {
+      // In a user-op reduction every value received is the receiver's own (see `up` below).
       const v = (await c.recv(srcOf(m), tag)) as T;
-      acc = left && userOp ? combine(v, acc, false) : combine(acc, v, owned);
-      owned = !userOp;
+      if (userOp) {
+        // A user op may write into either argument (ReduceFn): it never gets the input or shared memory.
+        const mine = owned ? acc : (sharedCopy(acc) as T);
+        acc = left ? combine(v, mine, true) : combine(mine, v, true);
+      } else acc = combine(acc, v, owned);
+      owned = true;
     }
   };
+  // What goes up to a pack mate. A user op's receiver writes into it, so it must be nobody else's: an input
+  // in shared memory (ctx.alloc, a broadcast result, which pack mates may share) would pass by reference,
+  // so it travels as a copy. Other inputs are copied by the send itself (into the mate's ring, into fresh
+  // shared memory); what goes to another pack arrives there as a buffer of its own.
+  const up = (): T => (userOp && !owned && isShared(acc) ? (sharedCopy(acc) as T) : acc);
   const local = orderedReduceTree(end - start, rep - start, c.me - start);
   await fold(local.before.reverse(), (m) => m + start, tagBase + T_LOCAL_UP, true);
   await fold(local.after, (m) => m + start, tagBase + T_LOCAL_UP, false);
   if (local.parent !== undefined) {
-    c.send([local.parent + start], tagBase + T_LOCAL_UP, acc);
+    c.send([local.parent + start], tagBase + T_LOCAL_UP, up());
     return undefined;
   }
 
@@ -100,7 +111,8 @@ export async function reduce<T extends TypedArray>(c: CollCall, data: T, op: Red
     c.send([c.rep(tree.parent)], tagBase + T_REMOTE_UP, acc);
     return undefined;
   }
-  return acc;
+  // The root's result is its own too: in a group of one nothing was combined and `acc` is the input.
+  return owned ? acc : (acc.slice() as T);
 }
 
 export async function allReduce<T extends TypedArray>(c: CollCall, data: T, op: ReduceOp<T>): Promise<T> {

@@ -1,6 +1,7 @@
 /**
  * Communication trees over a group of `n` members (workers of a pack, or packs of a burst).
  * Pure functions, so they are table-tested on their own.
+ * @module
  */
 
 /**

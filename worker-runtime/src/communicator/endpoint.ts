@@ -5,7 +5,7 @@ import { bytesOf, dtypeOf, isShared, sharedCopy, viewAs, type Payload, type Type
 import { chunkCount, encodeFrames, FRAME_TRAILER_BYTES, HEADER_BYTES } from '../protocol/frame.js';
 import { SIGNAL, type Ring } from '../shm/ring.js';
 import type { PackLayout } from '../topology.js';
-import type { AbortInfo, FromWorker } from '../pack/messages.js';
+import type { AbortInfo, FromWorker } from './messages.js';
 import { readRingEnvelope, ringBodyBytes, toHeader, writeRingEnvelope, type Envelope, type EnvelopeHead } from './envelope.js';
 import { Matcher } from './matcher.js';
 import { describeCall, doingOf, fewestDetail, ProgressBoard, ProgressSlot, whatItDoes, type WorkerState } from './progress.js';

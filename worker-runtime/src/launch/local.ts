@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { ENV } from '../pack/config.js';
-import type { AbortInfo, WorkerReport } from '../pack/messages.js';
-import type { PackEvent, PackReport } from '../pack/run-pack.js';
+import type { AbortInfo, WorkerReport } from '../communicator/messages.js';
+import type { PackEvent, PackReport } from '../pack/reports.js';
 import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
 import { newSecret } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import type { TransportKind } from '../transport/types.js';
 import { cleanupBurst } from './cleanup.js';
+import { compileWorkerModule, isTypeScript } from '../module.js';
 
 /**
  * Runs a flare on this machine: one child process per pack, each executing the same pack entrypoint a
@@ -25,7 +26,8 @@ export interface LocalFlareOptions {
   /** Workers per pack (default: the whole burst in one pack). Ignored when packSizes is given. */
   granularity?: number;
   packSizes?: number[];
-  transport: { kind: TransportKind; url?: string; chunkBytes?: number; encryption?: boolean };
+  /** `urlSource`: where the URL came from, named in the packs' message when the broker cannot be reached. */
+  transport: { kind: TransportKind; url?: string; urlSource?: string; chunkBytes?: number; encryption?: boolean };
   /** Absolute path of the worker module. */
   modulePath: string;
   params?: { list: unknown[] } | { value: unknown };
@@ -99,6 +101,12 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     // The direct transport's local default: a Unix socket per pack in this flare's temp dir; the liveness
     // links always go that way.
     const transportUrl = o.transport.url || (o.transport.kind === 'direct' ? `unix://${join(dir, 'p{pack}.sock')}` : undefined);
+    // A TypeScript module is compiled once here, not once per pack (or per thread): docs/workers.md.
+    let compiled: string | undefined;
+    if (isTypeScript(o.modulePath)) {
+      compiled = join(dir, 'function.mjs');
+      writeFileSync(compiled, await compileWorkerModule(o.modulePath));
+    }
     const paramsFile = join(dir, 'params.json');
     writeFileSync(paramsFile, JSON.stringify(o.params ?? { value: null }));
     // The flare's secret, readable by this user only; it never leaves this machine.
@@ -110,12 +118,14 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       [ENV.packSizes]: layout.packSizes().join(','),
       [ENV.transport]: o.transport.kind,
       [ENV.function]: o.modulePath,
+      ...(compiled !== undefined ? { [ENV.functionCompiled]: compiled } : {}),
       [ENV.paramsFile]: paramsFile,
       [ENV.secretFile]: secretFile,
       [ENV.linkUrl]: `unix://${join(dir, 'l{pack}.sock')}`,
       // A pack whose launcher dies removes this dir (nothing else would).
       [ENV.launchDir]: dir,
       ...(transportUrl ? { [ENV.transportUrl]: transportUrl } : {}),
+      ...(o.transport.urlSource ? { [ENV.transportUrlSource]: o.transport.urlSource } : {}),
       ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
       ...(o.transport.encryption ? { [ENV.transportEncrypt]: 'true' } : {}),
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),

@@ -14,7 +14,7 @@ describe('pack configuration from the environment', () => {
     const c = packConfigFromEnv({ ...base, KB_PARAMS: '{"list":[0,1,2,3,4,5,6]}' });
     expect(c.layout.packSizes()).toEqual([3, 3, 1]);
     expect(c.packId).toBe(1);
-    expect(c.transport).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379', chunkBytes: 1 << 20, encrypt: false });
+    expect(c.transport).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379', urlSource: 'the default (KB_TRANSPORT_URL is unset)', chunkBytes: 1 << 20, encrypt: false });
     expect(packConfigFromEnv({ ...base, KB_TRANSPORT_ENCRYPT: 'true' }).transport.encrypt).toBe(true);
     expect(() => packConfigFromEnv({ ...base, KB_TRANSPORT_ENCRYPT: 'yes' })).toThrow(/KB_TRANSPORT_ENCRYPT: must be true or false \(got 'yes'\)/);
     expect([...c.params.entries()]).toEqual([

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { readSecretFile } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
@@ -16,13 +17,19 @@ export interface PackConfig {
   layout: PackLayout;
   packId: number;
   /** `encrypt`: seal frames through a broker with encryption, not only a MAC (KB_TRANSPORT_ENCRYPT). */
-  transport: { kind: TransportKind; url: string; chunkBytes: number; encrypt: boolean };
+  /** `urlSource`: where the URL came from, for messages (KB_TRANSPORT_URL_SOURCE). */
+  transport: { kind: TransportKind; url: string; urlSource: string; chunkBytes: number; encrypt: boolean };
   /** The attempt's secret (KB_SECRET_FILE): required when the burst has more than one pack. */
   secret?: Buffer;
   /** Where each pack's liveness-link listener is (KB_LINK_URL): required with more than one pack. */
   linkUrl?: string;
   /** Path of the worker module (its default export is defineWorker(...)). */
   modulePath: string;
+  /**
+   * What the worker threads import, when it is not the module itself: a TypeScript module compiled once
+   * for every pack by its launcher (KB_FUNCTION_COMPILED, a file URL), or by the pack (a data: URL).
+   */
+  moduleUrl?: string;
   /** Params of this pack's workers, by worker id. */
   params: ReadonlyMap<number, unknown>;
   joinTimeoutMs: number;
@@ -65,6 +72,11 @@ export const ENV = {
    * 0.0.0.0:7100), or `host:port,host:port,…` (one per pack); `?listen=host:port` overrides where this pack listens.
    */
   transportUrl: 'KB_TRANSPORT_URL',
+  /**
+   * Where KB_TRANSPORT_URL came from, in the words of whoever set it (`--transport`, `spec.transport.url`, a
+   * Secret): an unreachable broker's message points there. Default: KB_TRANSPORT_URL, or the default URL.
+   */
+  transportUrlSource: 'KB_TRANSPORT_URL_SOURCE',
   /** A file holding the attempt's secret, base64 (the operator mounts a Secret; `kubeburst run` writes one). */
   secretFile: 'KB_SECRET_FILE',
   /**
@@ -83,6 +95,7 @@ export const ENV = {
   transportUser: 'KB_TRANSPORT_USER',
   transportPassword: 'KB_TRANSPORT_PASSWORD',
   function: 'KB_FUNCTION',
+  functionCompiled: 'KB_FUNCTION_COMPILED',
   paramsFile: 'KB_PARAMS_FILE',
   params: 'KB_PARAMS',
   joinTimeoutMs: 'KB_JOIN_TIMEOUT_MS',
@@ -175,6 +188,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   if (!TRANSPORT_KINDS.includes(kind)) throw new ConfigError(ENV.transport, `must be one of ${TRANSPORT_KINDS.join(', ')} (got '${kind}')`);
 
   let url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
+  const urlSource = get(ENV.transportUrlSource) ?? (get(ENV.transportUrl) !== undefined ? ENV.transportUrl : `the default (${ENV.transportUrl} is unset)`);
   const user = get(ENV.transportUser);
   if (user !== undefined && kind !== 'direct') url = withCredentials(url, user, need(ENV.transportPassword), ENV.transportUrl);
   // A bad direct-transport address list fails here, at start, not at the first send.
@@ -200,10 +214,11 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     burstId: need(ENV.burstId),
     layout,
     packId,
-    transport: { kind, url, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1), encrypt: bool(ENV.transportEncrypt) },
+    transport: { kind, url, urlSource, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1), encrypt: bool(ENV.transportEncrypt) },
     ...(secret !== undefined ? { secret } : {}),
     ...(linkUrl !== undefined ? { linkUrl } : {}),
     modulePath: need(ENV.function),
+    ...(get(ENV.functionCompiled) !== undefined ? { moduleUrl: pathToFileURL(get(ENV.functionCompiled)!).href } : {}),
     params,
     joinTimeoutMs: int(ENV.joinTimeoutMs, DEFAULTS.joinTimeoutMs, 1),
     operationTimeoutMs: int(ENV.operationTimeoutMs, DEFAULTS.operationTimeoutMs, 1),

@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.js';
 import { encodeFrames, MsgKind } from '../protocol/frame.js';
 import { DType, decodeJson, encodeJson } from '../protocol/dtype.js';
 import type { Doing } from '../communicator/progress.js';
-import type { AbortInfo } from './messages.js';
+import type { AbortInfo } from '../communicator/messages.js';
 
 /** A worker that returned, and how many burst collectives it had called: none of #count and beyond will complete. */
 export interface Fewest {

@@ -1,7 +1,7 @@
 import { behind, sameLaggard, type Laggard } from '../communicator/progress.js';
 import type { ControlMsg, Fewest, LaggardWire } from './control.js';
-import type { AbortInfo } from './messages.js';
-import type { PackEvent } from './run-pack.js';
+import type { AbortInfo } from '../communicator/messages.js';
+import type { PackEvent } from './reports.js';
 
 /**
  * The pack's coordination as a pure state machine: `step(event) → effects`, no I/O, no clock, no timers.

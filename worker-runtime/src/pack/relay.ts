@@ -4,8 +4,8 @@ import { describeError } from '../errors.js';
 import { chunkHeaders, HEADER_BYTES, MsgKind, Reassembler, readHeader, writeHeader, type MessageHeader } from '../protocol/frame.js';
 import type { Transport } from '../transport/types.js';
 import type { PackConfig } from './config.js';
-import type { AbortInfo } from './messages.js';
-import type { WireCounters } from './run-pack.js';
+import type { AbortInfo } from '../communicator/messages.js';
+import type { WireCounters } from './reports.js';
 import type { PackThreads } from './threads.js';
 
 export interface RelayHandlers {

@@ -1,4 +1,3 @@
-import type { TrafficCounters } from '../communicator/stats.js';
 import { addCounters, emptyCounters } from '../communicator/stats.js';
 import { findDivergence, laggardOf, ProgressWatch, sameLaggard, type Laggard } from '../communicator/progress.js';
 import { CollectiveMismatchError, describeError, KubeburstError, PeerLostError } from '../errors.js';
@@ -10,47 +9,10 @@ import type { PackConfig } from './config.js';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInput, type Effect } from './coordinator.js';
 import { Health } from './health.js';
 import { PackLinks } from './links.js';
-import type { AbortInfo, WorkerReport } from './messages.js';
+import type { PackEvent, PackReport } from './reports.js';
+import type { AbortInfo, WorkerReport } from '../communicator/messages.js';
 import { Relay } from './relay.js';
 import { PackThreads } from './threads.js';
-
-/** Progress a pack reports while it runs (the local launcher shows these; in a pod they are log lines). */
-export type PackEvent =
-  | { event: 'started'; pack: number; at: number }
-  | { event: 'connected'; pack: number; at: number }
-  | { event: 'joined'; pack: number; at: number }
-  | { event: 'worker-done'; pack: number; worker: number; ok: boolean; at: number }
-  | { event: 'aborting'; pack: number; info: AbortInfo; at: number };
-
-export interface WireCounters {
-  framesSent: number;
-  bytesSent: number;
-  framesRecv: number;
-  bytesRecv: number;
-}
-
-export interface PackReport {
-  burstId: string;
-  packId: number;
-  packCount: number;
-  burstSize: number;
-  transport: string;
-  ok: boolean;
-  /** The failure every pack of the burst settled on (its own or another pack's). */
-  abort?: AbortInfo;
-  workers: WorkerReport[];
-  timings: { processStart: number; connected: number; joined: number; finished: number };
-  /** Sum over this pack's workers, in payload bytes. */
-  counters: TrafficCounters;
-  /** Everything this pack put on / took off the transport: headers, batch tables and control included. */
-  wire: WireCounters;
-  /** Connections dropped before they authenticated (strangers, misconfigured peers). */
-  refused?: number;
-  /** Frames through a broker dropped because they failed verification or were replays. */
-  rejected?: number;
-  /** Peak resident memory of the pack process. */
-  maxRssBytes?: number;
-}
 
 export interface RunPackOptions {
   processStart?: number;
@@ -61,6 +23,11 @@ export interface RunPackOptions {
   threadEntry?: URL;
   /** Aborting it aborts the burst with `signal.reason` (an AbortInfo): the launcher's news of a dead pack, SIGTERM. */
   signal?: AbortSignal;
+  /**
+   * `false`: frames through a broker go unsealed (no MAC, no counter). Only for a benchmark that measures
+   * what sealing costs next to the same flare sealed; no environment variable or manifest field reaches it.
+   */
+  sealBrokerFrames?: boolean;
 }
 
 /** How often the coordinator is ticked (join retries, heartbeats, deadlines) and the progress board read. */
@@ -269,12 +236,12 @@ class Pack {
     await within(this.links.start(this.coordinator.neighbours), 'the links to the other packs did not open');
     const factory = this.opts.transportFactory ?? defaultTransportFactory;
     const inner = await within(
-      factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused, helloTimeoutMs: this.cfg.helloTimeoutMs }),
+      factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, urlSource: this.cfg.transport.urlSource, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused, helloTimeoutMs: this.cfg.helloTimeoutMs }),
       `${where} could not be set up`,
     );
     // The direct transport authenticates its connections; through a broker every frame proves itself.
     const transport =
-      inner.kind === 'direct'
+      inner.kind === 'direct' || this.opts.sealBrokerFrames === false
         ? inner
         : new SealedTransport(inner, {
             keys,

@@ -1,4 +1,4 @@
-import type { PackReport } from './run-pack.js';
+import type { PackReport } from './reports.js';
 import { terminationReport, type TerminationReport } from './termination.js';
 
 const report = (results: unknown[], extra: Partial<PackReport> = {}): PackReport =>

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import type { PackReport } from './run-pack.js';
+import type { PackReport } from './reports.js';
 
 /**
  * A compact pack report for the pod's termination message (/dev/termination-log), which is how the

@@ -1,13 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
-import { Communicator } from '../communicator/context.js';
+import { Communicator } from '../context.js';
 import { Endpoint, type PortLike } from '../communicator/endpoint.js';
 import { ProgressBoard } from '../communicator/progress.js';
 import { serializeError, describeError } from '../errors.js';
 import { Ring } from '../shm/ring.js';
 import { PackLayout } from '../topology.js';
 import { resolveWorker } from '../worker.js';
-import type { FromWorker, ToWorker } from './messages.js';
+import type { FromWorker, ToWorker } from '../communicator/messages.js';
 
 /** What the pack's main thread hands each worker thread at start. */
 export interface ThreadData {
@@ -21,6 +20,10 @@ export interface ThreadData {
   packCounters: SharedArrayBuffer;
   sendBudgetKiB: number;
   modulePath: string;
+  /** What to import: the module's file URL, or its compiled form (a TypeScript module). */
+  moduleUrl: string;
+  /** moduleUrl is compiled code: stack traces map back to the original files through its source map. */
+  compiled: boolean;
   params: unknown;
   inlineMaxBytes: number;
   spinMicros: number;
@@ -83,7 +86,8 @@ async function main(): Promise<void> {
   let fn;
   let loadError: unknown;
   try {
-    const mod: unknown = await import(pathToFileURL(data.modulePath).href);
+    if (data.compiled) process.setSourceMapsEnabled(true);
+    const mod: unknown = await import(data.moduleUrl);
     fn = resolveWorker(mod);
     if (fn === undefined) loadError = new Error(`${data.modulePath} has no worker function: its default export must be defineWorker(async (ctx, params) => …)`);
   } catch (err) {

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RING_HEADER_BYTES, ringBodyBytes, writeRingEnvelope, type Envelope } from '../communicator/envelope.js';
 import { inflightKiB } from '../communicator/endpoint.js';
@@ -7,7 +8,7 @@ import { serializeError } from '../errors.js';
 import type { MessageHeader } from '../protocol/frame.js';
 import { createRingBuffer, Ring } from '../shm/ring.js';
 import type { PackConfig } from './config.js';
-import type { AbortInfo, FromWorker, ToWorker, WorkerReport } from './messages.js';
+import type { AbortInfo, FromWorker, ToWorker, WorkerReport } from '../communicator/messages.js';
 import type { ThreadData } from './thread.js';
 
 /** What the worker threads tell the pack. */
@@ -66,6 +67,8 @@ export class PackThreads {
         packCounters: this.packCounters.buffer as SharedArrayBuffer,
         sendBudgetKiB: inflightKiB(this.cfg.sendBudgetBytes),
         modulePath: this.cfg.modulePath,
+        moduleUrl: this.cfg.moduleUrl ?? pathToFileURL(this.cfg.modulePath).href,
+        compiled: this.cfg.moduleUrl !== undefined,
         params: this.cfg.params.get(w) ?? null,
         inlineMaxBytes: Math.min(this.cfg.inlineMaxBytes, this.rings.get(w)!.maxBody - RING_HEADER_BYTES),
         spinMicros: this.cfg.spinMicros,

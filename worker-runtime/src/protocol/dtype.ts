@@ -59,7 +59,7 @@ export function dtypeOf(p: Payload): DType {
   if (code !== undefined) return code;
   if (p instanceof DataView) return DType.Uint8;
   // Subclasses (Node's Buffer is a Uint8Array).
-  const i = CTORS.findIndex((c) => p instanceof (c as unknown as Function));
+  const i = CTORS.findIndex((c) => p instanceof c);
   if (i < 0) throw new UsageError('payload must be a typed array (Uint8Array, Float64Array, …) or a DataView');
   return i as DType;
 }

@@ -1,7 +1,7 @@
 import type fcModule from 'fast-check';
 import type { Arbitrary, IProperty } from 'fast-check';
 import { FrameError } from '../errors.js';
-import { RecordDecoder, RecordType, RECORD_PREFIX_BYTES, type RecordDecoderOptions } from '../transport/stream-records.js';
+import { RecordDecoder, RecordType, RECORD_PREFIX_BYTES, type RecordDecoderOptions } from './stream-records.js';
 import { encodeFrames, HEADER_BYTES, Reassembler, readHeader, type Header, type Message, type MessageHeader, type ReassemblerLimits } from './frame.js';
 
 /**

@@ -14,7 +14,9 @@
  * Why a ring and not MessagePort: measured on this machine, a postMessage round trip between threads is
  * ~30–80 µs, an Atomics-signalled ring round trip is ~1–2 µs while the receiver polls and ~50–60 µs once it
  * sleeps in Atomics.waitAsync (see docs/adr/0001-in-pack-signalling.md and bench/results/bcm.md).
+ * @module
  */
+/** Bytes of control words before the data ring. */
 export const RING_CONTROL_BYTES = 64;
 const LOCK = 0;
 const HEAD = 1;

@@ -7,7 +7,7 @@ import { PeerLostError } from '../errors.js';
 import { ANSWER_FIELDS, encodeHello, helloMac, HELLO_PROTO, newNonce, parseHelloRecord, type Answer } from '../protocol/hello.js';
 import { deriveKeys, newSecret, parseSecret, type BurstKeys } from '../security/keys.js';
 import { DirectTransport } from './direct.js';
-import { encodeRecord, RecordDecoder, RecordType } from './stream-records.js';
+import { encodeRecord, RecordDecoder, RecordType } from '../protocol/stream-records.js';
 import type { FrameSink, TransportOptions } from './types.js';
 
 const SECRET = parseSecret(newSecret(), 'test');
@@ -183,7 +183,7 @@ describe('direct transport failures', () => {
     const garbage = await closedAfter((s) => void s.write(Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 0xff))));
     const giant = await closedAfter((s) => void s.write(Buffer.from([RecordType.Frame, 0xff, 0xff, 0xff, 0xff])));
     const giantHello = await closedAfter((s) => void s.write(Buffer.from([RecordType.Hello, 0xff, 0xff, 0xff, 0xff])));
-    const forged = await closedAfter(async (s) => {
+    await closedAfter(async (s) => {
       // The whole handshake with a key of another flare.
       await handshake(s, 'b6', 1, 0, keysOf('b6', parseSecret(newSecret(), 'other')).hello).catch(() => undefined);
     });

@@ -23,7 +23,7 @@ import {
   type Proof,
 } from '../protocol/hello.js';
 import { describeEndpoint, DIRECT_URL_FIELD, parseDirectUrl, type DirectAddresses, type DirectEndpoint } from './direct-address.js';
-import { encodeRecord, RecordDecoder, recordPrefix, RecordType, RECORD_PREFIX_BYTES } from './stream-records.js';
+import { encodeRecord, RecordDecoder, recordPrefix, RecordType, RECORD_PREFIX_BYTES } from '../protocol/stream-records.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
 /**

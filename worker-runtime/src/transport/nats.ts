@@ -49,7 +49,7 @@ export class NatsTransport implements Transport {
         timeout: Math.min(this.o.connectTimeoutMs ?? 20_000, 20_000),
       });
     } catch (err) {
-      throw new TransportError('nats', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is nats-server running? set spec.transport.url)`, { cause: err });
+      throw new TransportError('nats', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is nats-server running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`, { cause: err });
     }
     this.maxFrameBytes = this.nc.info?.max_payload ?? this.maxFrameBytes;
     this.sub = this.nc.subscribe(natsSubject(this.o.burstId, this.o.packId), {

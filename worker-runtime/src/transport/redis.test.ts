@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
-import { deleteRedisBurstKeys } from './redis.js';
+import { NatsTransport } from './nats.js';
+import { deleteRedisBurstKeys, RedisTransport } from './redis.js';
 
 describe('Redis key clean-up', () => {
   it('against a server that drops every connection fails once and leaves no client reconnecting in the background', async () => {
@@ -19,5 +20,28 @@ describe('Redis key clean-up', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('a broker that cannot be reached', () => {
+  // A port nothing listens on: bound, then closed.
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    await new Promise((r) => server.close(r));
+    return port;
+  }
+  const sink = { frame: () => {}, error: () => {} };
+
+  it.each([
+    ['redis', (url: string) => new RedisTransport({ burstId: 'b', packId: 0, packCount: 2, url, urlSource: '--transport' })],
+    ['nats', (url: string) => new NatsTransport({ burstId: 'b', packId: 0, packCount: 2, url, urlSource: '--transport', connectTimeoutMs: 2000 })],
+  ])('%s: the message names where the URL came from, not a field the user never set', async (kind, make) => {
+    const t = make(`${kind}://127.0.0.1:${await closedPort()}`);
+    const err = await t.connect(sink).then(() => undefined, (e: Error) => e);
+    await t.close();
+    expect(err?.message).toMatch(/cannot connect to .*\(is (Redis|nats-server) running there\? the URL came from --transport\)/);
+    expect(err?.message).not.toContain('spec.transport.url');
   });
 });

@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { TransportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import { redisUserOf } from './redis-users.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
 /**
@@ -60,7 +59,7 @@ export class RedisTransport implements Transport {
       await Promise.all([this.pub.connect(), this.sub.connect()]);
     } catch (err) {
       await this.close();
-      throw new TransportError('redis', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is Redis running? set spec.transport.url)`, { cause: err });
+      throw new TransportError('redis', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is Redis running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`, { cause: err });
     }
     for (const [name, c] of [['sending', this.pub], ['receiving', this.sub]] as const) {
       c.once('close', () => {
@@ -118,17 +117,18 @@ export class RedisTransport implements Transport {
 /**
  * A Redis ACL user of its own per burst, which can touch that burst's keys only, with the few commands the
  * transport sends: the operator creates one per attempt with an admin credential (chart value
- * brokers.redisAdmin) and hands its password to the attempt's packs in the attempt Secret.
+ * brokers.redisAdmin) and hands its password to the attempt's packs in the attempt Secret. `user` is
+ * redisUserOf(burstId) (redis-users.ts, which imports this module lazily).
  */
-export async function createRedisBurstUserNow(adminUrl: string, burstId: string, password: string): Promise<void> {
+export async function createRedisBurstUserNow(adminUrl: string, user: string, burstId: string, password: string): Promise<void> {
   await withAdmin(adminUrl, (r) =>
-    r.call('ACL', 'SETUSER', redisUserOf(burstId), 'reset', 'on', `>${password}`, `~${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`, '-@all', ...REDIS_USER_COMMANDS.map((c) => `+${c}`)),
+    r.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, `~${REDIS_KEY_PREFIX}{${escapeGlob(burstId)}}:*`, '-@all', ...REDIS_USER_COMMANDS.map((c) => `+${c}`)),
   );
 }
 
 /** Deletes a burst's ACL user (no error if there is none). */
-export async function deleteRedisBurstUserNow(adminUrl: string, burstId: string): Promise<void> {
-  await withAdmin(adminUrl, (r) => r.call('ACL', 'DELUSER', redisUserOf(burstId)));
+export async function deleteRedisBurstUserNow(adminUrl: string, user: string): Promise<void> {
+  await withAdmin(adminUrl, (r) => r.call('ACL', 'DELUSER', user));
 }
 
 /** What a pack's connections send (ioredis' handshake and ready check, the transport, its clean-up). */

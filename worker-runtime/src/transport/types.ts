@@ -27,6 +27,11 @@ export interface TransportOptions {
   packCount: number;
   /** e.g. redis://127.0.0.1:6379, nats://127.0.0.1:4222, or the direct transport's peer list. */
   url: string;
+  /**
+   * Where `url` came from, as the person who set it would name it (`--transport`, `spec.transport.url`,
+   * a Secret): a broker that cannot be reached is blamed on that, not on some other place.
+   */
+  urlSource?: string;
   /** How long to keep trying to reach a peer that is not listening yet (the pack passes its join timeout). */
   connectTimeoutMs?: number;
   /** The flare's keys (security/keys.ts): the direct transport authenticates every connection with them. */

@@ -1,0 +1,52 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './cli.js';
+import type { CliIO } from './io.js';
+import { projectName, scaffold } from './init.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'kb-init-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function io(): CliIO & { out: string; err: string } {
+  const o = { out: '', err: '' };
+  return Object.assign(o, { stdout: { write: (s: string) => (o.out += s) }, stderr: { write: (s: string) => (o.err += s) }, cwd: dir, now: () => 0 });
+}
+
+test('scaffolds a project named after its directory, depending on the packages by their published names', async () => {
+  const t = io();
+  expect(await runCli(['init', 'My_Flare'], t)).toBe(0);
+  const pkg = JSON.parse(readFileSync(join(dir, 'My_Flare', 'package.json'), 'utf8'));
+  expect(pkg.name).toBe('my-flare');
+  expect(pkg.devDependencies).toMatchObject({ '@kubeburst/cli': '^0.1.0', '@kubeburst/worker-runtime': '^0.1.0' });
+  expect(readFileSync(join(dir, 'My_Flare', 'burstjob.yaml'), 'utf8')).toContain('name: my-flare');
+  expect(t.out).toContain('next: cd My_Flare && npm install && npm test');
+});
+
+test('overwrites nothing: every existing file is named and nothing is written', async () => {
+  writeFileSync(join(dir, 'worker.ts'), 'mine');
+  const t = io();
+  expect(await runCli(['init'], t)).toBe(2);
+  expect(t.err).toContain(`init: ${join(dir, 'worker.ts')} already exists: nothing was written`);
+  expect(readFileSync(join(dir, 'worker.ts'), 'utf8')).toBe('mine');
+  expect(() => readFileSync(join(dir, 'package.json'))).toThrow();
+});
+
+test('a name that cannot name a BurstJob is refused', async () => {
+  const t = io();
+  expect(await runCli(['init', '--name', 'Bad Name'], t)).toBe(2);
+  expect(t.err).toContain('--name Bad Name: must be a DNS-1123 label');
+});
+
+test.each([
+  ['/x/my-flare', 'my-flare'],
+  ['/x/My Flare 2', 'my-flare-2'],
+  ['/x/__', 'my-flare'],
+])('projectName(%s) = %s', (d, n) => expect(projectName(d)).toBe(n));
+
+test('the scaffold\'s Dockerfile builds on the worker image of the same version', () => {
+  expect(scaffold('a', '1.2.3').Dockerfile).toContain('ARG WORKER_IMAGE=ghcr.io/kubeburst/worker:1.2.3');
+});

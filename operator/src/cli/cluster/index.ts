@@ -1,5 +1,0 @@
-/** The commands that read a BurstJob in a cluster (the current kube context). */
-export { statusCommand } from './status.js';
-export { resultsCommand } from './results.js';
-export { logsCommand } from './logs.js';
-export { CLUSTER_EXIT } from './common.js';
