@@ -11,7 +11,7 @@ help:
 	@echo "make test      install, build, start Redis/NATS (and the local control plane), run all tests"
 	@echo "make unit      the tests that need no Kubernetes (jest project unit; starts Redis/NATS)"
 	@echo "make build     compile TypeScript"
-	@echo "make verify    imports go one way, Prettier layout, ESLint, generated files (crds/) match their sources"
+	@echo "make verify    imports go one way, Prettier layout, ESLint, generated files (crds/, docs/api/) match their sources"
 	@echo "make format    apply the Prettier layout"
 	@echo "make e2e-kind  kind cluster + images + the e2e scenarios, which helm install the chart (needs Docker, kind, helm)"
 	@echo "make eval      the apps at G=1 (FaaS mode) vs packed, on every transport -> docs/EVALUATION.md"
@@ -45,12 +45,14 @@ demo: build
 eval: build services
 	npm run --silent eval
 
-# Cheapest first. crds/ and the chart's copy are generated from api/src (npm run gen:crd).
+# Cheapest first. crds/ and the chart's copy are generated from api/src (npm run gen:crd); docs/api/ from
+# worker-runtime's TSDoc (npm run docs:api, about 20 s).
 verify: build
 	node scripts/check-imports.mjs
 	npx prettier --check .
 	npx eslint .
 	node api/dist/gen-crd.js --check
+	./scripts/check-api-docs.sh
 
 format: deps
 	npx prettier --write .

@@ -1,9 +1,13 @@
 /**
  * `@kubeburst/worker-runtime` — the API a worker function uses, and the pieces a launcher needs.
- * @module
+ *
+ * A worker module's default export is {@link defineWorker}`(fn)`; `fn` gets a {@link WorkerContext}.
+ * The rules every collective follows are on {@link WorkerContext}; runnable examples are in
+ * `examples/collectives/`.
+ * @module @kubeburst/worker-runtime
  */
 export { defineWorker, type WorkerFn, type WorkerDefinition } from './worker.js';
-export type { WorkerContext, BurstInfo, CallOptions } from './context.js';
+export type { WorkerContext, BurstInfo, CallOptions, CollectiveOps, PackCollectives } from './context.js';
 export type { TrafficCounters } from './communicator/stats.js';
 export { encodeJson, decodeJson, concatBytes, type Payload, type TypedArray } from './protocol/dtype.js';
 export type { ReduceOp, BuiltinOp, ReduceFn } from './ops.js';
@@ -20,6 +24,7 @@ export {
   TransportError,
   UsageError,
   type SerializedError,
+  type TimeoutContext,
 } from './errors.js';
 export type { PackReport, PackEvent, WireCounters } from './pack/reports.js';
 export type { WorkerReport, WorkerTimings, AbortInfo } from './communicator/messages.js';

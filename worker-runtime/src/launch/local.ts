@@ -1,3 +1,7 @@
+/**
+ * `@kubeburst/worker-runtime/launch` — runs a flare on this machine, for tests and `kubeburst run`.
+ * @module @kubeburst/worker-runtime/launch
+ */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -15,10 +19,7 @@ import type { TransportKind } from '../transport/types.js';
 import { cleanupBurst } from './cleanup.js';
 import { compileWorkerModule, isTypeScript } from '../module.js';
 
-/**
- * Runs a flare on this machine: one child process per pack, each executing the same pack entrypoint a
- * pod runs (worker-runtime/dist/pack.js), so a local run exercises exactly the code a cluster runs.
- */
+/** Options of {@link runLocalFlare}. */
 export interface LocalFlareOptions {
   /** Defaults to a fresh random id. */
   burstId?: string;
@@ -89,6 +90,10 @@ export function defaultPackEntry(): string {
   return join(root, 'dist', 'pack.js');
 }
 
+/**
+ * Runs a flare on this machine: one child process per pack, each executing the same pack entrypoint a
+ * pod runs (worker-runtime/dist/pack.js), so a local run exercises exactly the code a cluster runs.
+ */
 export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> {
   const layout = o.packSizes ? PackLayout.fromSizes(o.packSizes) : PackLayout.fromGranularity(o.size, o.granularity ?? o.size);
   if (layout.burstSize !== o.size) throw new ConfigError('packSizes', `add up to ${layout.burstSize}, but size is ${o.size}`);
