@@ -26,26 +26,161 @@ export interface BurstInfo {
   packOf(worker: number): number;
 }
 
-/** MPI-style collectives over a group of workers; every member must make the same calls in the same order. */
+/**
+ * MPI-style collectives over a group of workers: the burst (`ctx`) or one pack (`ctx.pack`).
+ *
+ * @remarks
+ * Rules every collective follows:
+ *
+ * - Every worker of the group calls the same collectives in the same order, with the same root. A
+ *   mismatch (another op or root, an extra or a missing call) raises {@link CollectiveMismatchError}
+ *   instead of hanging.
+ * - Rooted calls: for `broadcast` and `scatter` only the root's data counts, and the others pass
+ *   `undefined`; for `gather` and `reduce` everyone passes data, and only the root gets a result: the
+ *   others get `undefined`. A root is a worker id.
+ * - A received array keeps the type it was sent as: a Float64Array arrives as a Float64Array, and a
+ *   DataView (or a Buffer) as a Uint8Array. The type parameter `T` only tells TypeScript what to expect;
+ *   nothing checks it.
+ * - What `broadcast`, `scatter`, `gather`, `allGather` and `allToAll` return may be memory shared with
+ *   pack mates (one copy per pack), or your own input: treat it as read-only and copy it
+ *   (`x.slice()`) to change it. `reduce` and `allReduce` results are yours to modify, and their inputs
+ *   are never modified.
+ * - Every call takes `{ timeoutMs }` and rejects with {@link CollectiveTimeoutError} past it (default:
+ *   the burst's operation timeout); when any worker fails, pending and later calls reject with
+ *   {@link BurstAbortedError}.
+ * - Bad arguments (a root out of range, the wrong number of parts, a non-array payload) throw
+ *   {@link UsageError}.
+ */
 export interface CollectiveOps {
+  /**
+   * The root's `data`, on every worker of the group. Others pass `undefined` (what they pass is ignored).
+   * The root gets its own `data` back (a DataView as a Uint8Array over it).
+   *
+   * @example
+   * ```ts
+   * const v = await ctx.broadcast<Float64Array>(me === 0 ? new Float64Array([1.5, 2]) : undefined, 0);
+   * // every worker: Float64Array [1.5, 2]
+   * ```
+   * @example
+   * ```ts
+   * const bytes = await ctx.broadcast(me === 1 ? view : undefined, 1);
+   * // every worker: Uint8Array [7, 0] (a DataView travels as its bytes)
+   * ```
+   */
   broadcast<T extends TypedArray = Uint8Array>(data: Payload | undefined, root: number, opts?: CallOptions): Promise<T>;
+  /**
+   * Part `i` of the root's `parts` goes to the group's `i`-th worker: the root passes exactly one part per
+   * worker (its own included), the others pass `undefined`.
+   *
+   * @example
+   * ```ts
+   * const parts = me === 0 ? [0, 1, 2, 3].map((w) => new Int32Array([w * 10])) : undefined;
+   * const part = await ctx.scatter<Int32Array>(parts, 0);
+   * // worker w: Int32Array [10 * w]
+   * ```
+   */
   scatter<T extends TypedArray = Uint8Array>(parts: readonly Payload[] | undefined, root: number, opts?: CallOptions): Promise<T>;
+  /**
+   * Every worker's `data`, at the root, in worker order; the other workers get `undefined`. Parts may
+   * differ in length and type.
+   *
+   * @example
+   * ```ts
+   * const all = await ctx.gather<Int32Array>(new Int32Array([me]), 0);
+   * // worker 0: [Int32Array [0], [1], [2], [3]]; the others: undefined
+   * ```
+   */
   gather<T extends TypedArray = Uint8Array>(data: Payload, root: number, opts?: CallOptions): Promise<T[] | undefined>;
+  /**
+   * Every worker's `data`, on every worker, in worker order.
+   *
+   * @example
+   * ```ts
+   * const squares = await ctx.allGather<Int32Array>(new Int32Array([me * me]));
+   * // every worker: [Int32Array [0], [1], [4], [9]]
+   * ```
+   */
   allGather<T extends TypedArray = Uint8Array>(data: Payload, opts?: CallOptions): Promise<T[]>;
+  /**
+   * Each worker passes one part per worker of the group (its own included): part `j` goes to the `j`-th
+   * worker, and entry `i` of the result came from the `i`-th.
+   *
+   * @example
+   * ```ts
+   * const got = await ctx.allToAll<Int32Array>([0, 1, 2, 3].map((to) => new Int32Array([me * 10 + to])));
+   * // worker w: got[from] is Int32Array [from * 10 + w]
+   * ```
+   */
   allToAll<T extends TypedArray = Uint8Array>(parts: readonly Payload[], opts?: CallOptions): Promise<T[]>;
+  /**
+   * Combines every worker's `data` with `op`, in worker order, at the root; the other workers get
+   * `undefined`. See {@link ReduceOp}: built-in ops need arrays of one length and type on every worker;
+   * a function gets arrays of its own and must return a typed array.
+   *
+   * @example
+   * ```ts
+   * const sums = await ctx.reduce(new Float64Array([me, 1]), 'sum', 0);
+   * // worker 0: Float64Array [6, 4]; the others: undefined
+   * ```
+   */
   reduce<T extends TypedArray>(data: T, op: ReduceOp<T>, root: number, opts?: CallOptions): Promise<T | undefined>;
+  /**
+   * {@link CollectiveOps.reduce | reduce}, with the result on every worker (each gets a private copy).
+   *
+   * @example
+   * ```ts
+   * const max = await ctx.allReduce(new Int32Array([me, -me]), 'max');
+   * // every worker: Int32Array [3, 0]
+   * ```
+   * @example
+   * ```ts
+   * // [digits, 10 ** count]: appending b's digits to a's is associative, not commutative. The function gets
+   * // arrays of its own, so writing into `a` and returning it is fine.
+   * const append = (a: Float64Array, b: Float64Array) => {
+   *   a[0] = a[0]! * b[1]! + b[0]!;
+   *   a[1] = a[1]! * b[1]!;
+   *   return a;
+   * };
+   * const digits = await ctx.allReduce(new Float64Array([me + 1, 10]), append);
+   * // every worker: Float64Array [1234, 10000] (combined in worker order)
+   * ```
+   */
   allReduce<T extends TypedArray>(data: T, op: ReduceOp<T>, opts?: CallOptions): Promise<T>;
+  /**
+   * Resolves once every worker of the group has called it.
+   *
+   * @example
+   * ```ts
+   * await ctx.barrier({ timeoutMs: 10_000 });
+   * ```
+   */
   barrier(opts?: CallOptions): Promise<void>;
 }
 
 /**
  * The workers of this worker's pack as a group of their own (like MPI_Comm_split_type(SHARED)): its
- * collectives never leave the pack, so they run entirely in shared memory. Roots are worker ids (of this
- * pack); arrays (gather, allGather, allToAll parts and results) are indexed by position in the pack,
- * i.e. worker id − `workers.start`. Pack collectives are numbered apart from the burst's, and the two may
+ * collectives never leave the pack, so they run entirely in shared memory.
+ *
+ * @remarks
+ * Roots are burst-wide worker ids (of this pack: `workers.start` to `workers.end - 1`), but arrays
+ * (scatter, gather, allGather and allToAll parts and results) are indexed by position in the pack, i.e.
+ * worker id − `workers.start`. Pack collectives are numbered apart from the burst's, and the two may
  * interleave, but pack mates must call them in the same relative order (as with two MPI communicators):
  * a worker in a pack collective that its pack mate will only call after a burst collective this worker
  * has not called yet waits forever, so the pack fails the burst with a CollectiveMismatchError naming both.
+ * Every other rule of {@link CollectiveOps} holds as for the burst.
+ *
+ * @example
+ * ```ts
+ * const first = ctx.pack.workers.start; // a burst-wide worker id: 0 in pack 0, 2 in pack 1
+ * const mates = await ctx.pack.gather<Int32Array>(new Int32Array([me]), first);
+ * // worker 0: [Int32Array [0], [1]]; worker 2: [Int32Array [2], [3]] (index = position in the pack); 1 and 3: undefined
+ * ```
+ * @example
+ * ```ts
+ * const packSum = await ctx.pack.allReduce(new Float64Array([me]), 'sum');
+ * // workers 0 and 1: Float64Array [1]; workers 2 and 3: Float64Array [5]
+ * ```
  */
 export interface PackCollectives extends CollectiveOps {
   /** Worker ids [start, end) of this pack. */
@@ -55,7 +190,12 @@ export interface PackCollectives extends CollectiveOps {
 
 /**
  * What a worker function receives: its identity, MPI-style point-to-point calls and collectives, and
- * shared-memory allocation. All collectives must be called by every worker in the same order (as in MPI).
+ * shared-memory allocation.
+ *
+ * @remarks
+ * The collectives follow the rules of {@link CollectiveOps}; all must be called by every worker in the
+ * same order (as in MPI). The examples on each method assume `me = ctx.info.workerId` in a burst of 4
+ * workers in packs of 2; `examples/collectives/worker.ts` runs every one of them.
  */
 export interface WorkerContext extends CollectiveOps {
   readonly info: BurstInfo;
@@ -70,6 +210,11 @@ export interface WorkerContext extends CollectiveOps {
    * from alloc() is passed on by reference (see alloc).
    */
   send(dest: number, data: Payload, opts?: CallOptions): Promise<void>;
+  /**
+   * The next message from worker `src`, as the type of array it was sent as (a DataView arrives as a
+   * Uint8Array). It may be memory a pack mate sent by reference: treat it as read-only. Rejects with
+   * {@link CollectiveTimeoutError} after `timeoutMs`.
+   */
   recv<T extends TypedArray = Uint8Array>(src: number, opts?: CallOptions): Promise<T>;
   /**
    * `bytes` of shared memory: sending it to a pack mate passes a reference, not a copy. Ownership moves

@@ -44,7 +44,11 @@ export interface TimeoutContext {
   blame?: { worker: number; pack: number; why: string };
 }
 
-/** A blocking call did not complete within its timeout. */
+/**
+ * A blocking call did not complete within its timeout (`{ timeoutMs }` of the call, else
+ * `spec.timeouts.operationSeconds`). The message names the worker it waited for and what that worker was
+ * doing.
+ */
 export class CollectiveTimeoutError extends KubeburstError {
   /** The worker that held the call up, when the runtime could tell (a worker that never called the collective). */
   readonly blamedWorker: number | undefined;
@@ -70,7 +74,11 @@ export class CollectiveTimeoutError extends KubeburstError {
   }
 }
 
-/** Workers called collectives in a different order (or with different roots, or different numbers of them), as MPI forbids. */
+/**
+ * Workers called collectives in a different order (or with different roots, or different numbers of them),
+ * as MPI forbids; also pack mates interleaving `ctx.pack` and burst collectives in different orders. Raised
+ * within about a second instead of a hang, naming the workers and what each called.
+ */
 export class CollectiveMismatchError extends KubeburstError {
   constructor(
     readonly workerId: number,
@@ -82,7 +90,10 @@ export class CollectiveMismatchError extends KubeburstError {
   }
 }
 
-/** Another worker failed (threw, or its pack died): every pending and later call rejects with this. */
+/**
+ * Another worker failed (threw, or its pack died): every pending and later call rejects with this,
+ * within about 2 s. `failedWorker` (or `failedPack`) and `reason` say who and why.
+ */
 export class BurstAbortedError extends KubeburstError {
   constructor(
     readonly failedWorker: number | undefined,

@@ -1,7 +1,10 @@
 import { UsageError } from './errors.js';
 import { sharedCopy, type TypedArray } from './protocol/dtype.js';
 
-/** Built-in element-wise reductions over typed arrays. */
+/**
+ * Built-in element-wise reductions over typed arrays. Every worker must pass an array of the same length
+ * and type: a difference fails the call with a UsageError. `min` and `max` propagate NaN.
+ */
 export type BuiltinOp = 'sum' | 'prod' | 'min' | 'max';
 /**
  * A user reduction `(a, b) => a ⊕ b`. It must be associative (it need not be commutative): the runtime
@@ -19,6 +22,7 @@ export type BuiltinOp = 'sum' | 'prod' | 'min' | 'max';
  * anything else (forgetting the `return`, say) fails the call with a UsageError.
  */
 export type ReduceFn<T> = (a: T, b: T) => T;
+/** What `reduce` and `allReduce` combine with: a {@link BuiltinOp} name or a {@link ReduceFn}. */
 export type ReduceOp<T> = BuiltinOp | ReduceFn<T>;
 
 export const BUILTIN_OPS: readonly BuiltinOp[] = ['sum', 'prod', 'min', 'max'];

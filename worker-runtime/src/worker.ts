@@ -11,12 +11,18 @@ export interface WorkerDefinition<P = unknown, R = unknown> {
 }
 
 /**
- * Declares a worker function; a worker module's default export:
+ * Declares a worker function; a worker module's default export. The function runs once on every worker
+ * of the burst with its {@link WorkerContext} and the job's params; what it returns is the worker's
+ * result. If it throws, the burst aborts: every other worker's pending and later calls reject with a
+ * BurstAbortedError naming it.
  *
- *   export default defineWorker(async (ctx, params: { n: number }) => {
- *     const total = await ctx.allReduce(new Float64Array([params.n]), 'sum');
- *     return total[0];
- *   });
+ * @example
+ * ```ts
+ * export default defineWorker(async (ctx, params: { n: number }) => {
+ *   const total = await ctx.allReduce(new Float64Array([params.n]), 'sum');
+ *   return total[0];
+ * });
+ * ```
  */
 export function defineWorker<P = unknown, R = unknown>(fn: WorkerFn<P, R>): WorkerDefinition<P, R> {
   if (typeof fn !== 'function') throw new TypeError('defineWorker expects a function (ctx, params) => result');

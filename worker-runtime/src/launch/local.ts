@@ -33,6 +33,7 @@ export interface LocalFlareOptions {
   modulePath: string;
   params?: { list: unknown[] } | { value: unknown };
   joinTimeoutMs?: number;
+  /** The default `timeoutMs` of every blocking call of every worker (a call's own `{ timeoutMs }` wins). */
   operationTimeoutMs?: number;
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
