@@ -133,13 +133,16 @@ export const PackingSpec = z
   })
   .describe('How workers are grouped into packs (pods).');
 
+/** spec.gang.backend values; Auto resolves to one of the others per attempt (status.attempt.gangBackend). */
+export const GANG_BACKENDS = ['Auto', 'SchedulingGates', 'PodGroup'] as const;
+
 export const GangSpec = z
   .strictObject({
     backend: z
-      .enum(['SchedulingGates'])
-      .default('SchedulingGates')
+      .enum(GANG_BACKENDS)
+      .default('Auto')
       .describe(
-        'How all-or-nothing admission is enforced. SchedulingGates: pods are created gated and ungated together once the cluster has room for all of them (nodes’ allocatable minus what bound pods request).',
+        'How all-or-nothing admission is enforced. SchedulingGates: pods are created gated and ungated together once the cluster has room for all of them (nodes’ allocatable minus what bound pods request). PodGroup: a scheduling.k8s.io/v1beta1 PodGroup (gang minCount = packs) is created before the pods, and kube-scheduler places them all or none (Kubernetes ≥ 1.37, feature gate GenericWorkload). Auto: PodGroup when the API server serves it, else SchedulingGates; status.attempt.gangBackend says which.',
       ),
     maxScheduleRetries: z
       .number()
@@ -198,7 +201,7 @@ export const BurstJobSpec = z
     transport: TransportSpec.default({ kind: 'direct', chunkBytes: 1024 * 1024, encryption: false }).meta(immutable),
     timeouts: TimeoutsSpec.default({ joinSeconds: 120, operationSeconds: 300, scheduleSeconds: 60 }),
     resources: ResourcesSpec.default({ cpu: '1', memory: '256Mi' }).meta(immutable),
-    gang: GangSpec.default({ backend: 'SchedulingGates', maxScheduleRetries: 3 }).meta(immutable),
+    gang: GangSpec.default({ backend: 'Auto', maxScheduleRetries: 3 }).meta(immutable),
     maxRestarts: z.number().int().min(0).max(100).default(0).describe('Restart the whole flare this many times after a failed attempt.'),
     activeDeadlineSeconds: z.number().int().min(1).max(31_536_000).optional().describe('Fail the BurstJob when it runs longer than this (all attempts).'),
     ttlSecondsAfterFinished: z.number().int().min(0).max(31_536_000).optional().describe('Delete the BurstJob this long after it succeeds or fails.'),

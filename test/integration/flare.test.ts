@@ -16,7 +16,8 @@ describe('a BurstJob on the local control plane', () => {
     const flares = await poolOf('happy', 2, 16);
     const rec = new PodRecorder(suite.kube, ns, `${LABELS.jobName}=hello`);
     await rec.start();
-    await flares.create('hello', { size: 16, granularity: 4, resources: { cpu: '1', memory: '1Gi' }, params: { value: { n: 7 } } });
+    // The gates backend's own invariants (gated at creation, ungated together); gang.test.ts runs every backend.
+    await flares.create('hello', { size: 16, granularity: 4, resources: { cpu: '1', memory: '1Gi' }, params: { value: { n: 7 } }, gang: { backend: 'SchedulingGates' } });
 
     const running = await flares.waitStatus('hello', 'every pack joined', (s) => s.phase === 'Running' && s.packs?.ready === 4);
     await rec.stop();
@@ -66,7 +67,7 @@ describe('a BurstJob on the local control plane', () => {
 
   it('without room for every pack binds none, says why in a condition and an event, and starts once room appears', async () => {
     const flares = await poolOf('tight', 4, 32);
-    await flares.create('big', { size: 5, granularity: 1, resources: { cpu: '32', memory: '1Gi' } });
+    await flares.create('big', { size: 5, granularity: 1, resources: { cpu: '32', memory: '1Gi' }, gang: { backend: 'SchedulingGates' } });
     const waiting = await flares.waitStatus('big', 'Admitted=False InsufficientCapacity', (_, j) => condition(j, 'Admitted')?.reason === 'InsufficientCapacity');
     expect(condition(waiting, 'Admitted')!.message).toContain('needs 5 pack(s) of 32 CPU, 1Gi memory; the 4 eligible node(s) have room for 4 of 5 pack(s)');
     expect(waiting.status.phase).toBe('Pending');
@@ -89,7 +90,8 @@ describe('a BurstJob on the local control plane', () => {
     const rec = new PodRecorder(suite.kube, ns, `${LABELS.jobName} in (duel-a,duel-b)`);
     await rec.start();
     // Each needs 3 packs of 16 CPU; the pool has room for 4 such packs.
-    await Promise.all([flares.create('duel-a', { size: 3, granularity: 1, resources: { cpu: '16' } }), flares.create('duel-b', { size: 3, granularity: 1, resources: { cpu: '16' } })]);
+    const spec = { size: 3, granularity: 1, resources: { cpu: '16' }, gang: { backend: 'SchedulingGates' } };
+    await Promise.all([flares.create('duel-a', spec), flares.create('duel-b', spec)]);
     const first = await waitFor('one gang running', async () => {
       for (const n of ['duel-a', 'duel-b']) if ((await flares.get(n)).status?.phase === 'Running') return n;
       return undefined;

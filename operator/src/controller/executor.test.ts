@@ -34,7 +34,7 @@ describe('executor expectations', () => {
       return body ?? {};
     });
     ex = executor(kube);
-    await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0, 1] }]);
+    await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0, 1], backend: 'SchedulingGates' }]);
     expect(ex.creates.isPending('ns/j-a0-0')).toBe(false);
     expect(ex.creates.isPending('ns/j-a0-1')).toBe(false);
   });
@@ -47,7 +47,7 @@ describe('executor expectations', () => {
       throw new ApiError(500, 'InternalError', 'etcd is slow', verb, path);
     });
     ex = executor(kube);
-    const res = await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0] }]);
+    const res = await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0], backend: 'SchedulingGates' }]);
     expect(res.errors).toHaveLength(1);
     expect(pendingDuringRequest).toBe(true);
     expect(ex.creates.isPending('ns/j-a0-0')).toBe(false);

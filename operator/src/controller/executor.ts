@@ -10,6 +10,7 @@ import {
   networkPolicyName,
   packNetworkPolicy,
   packPod,
+  packPodGroup,
   packPodName,
   paramsConfigMap,
   paramsConfigMapName,
@@ -115,7 +116,7 @@ export class Executor {
         if (blocking) res.blocking = true;
       }
     };
-    const order: Action['kind'][] = ['addFinalizer', 'ensureService', 'ensureParams', 'ensureNetworkPolicy', 'ensureSecret', 'createPods', 'ungatePods', 'deletePods', 'deleteSecrets', 'writeResults', 'cleanupBroker', 'finalize', 'deleteJob', 'event'];
+    const order: Action['kind'][] = ['addFinalizer', 'ensureService', 'ensureParams', 'ensureNetworkPolicy', 'ensureSecret', 'ensurePodGroup', 'createPods', 'ungatePods', 'deletePods', 'deletePodGroups', 'deleteSecrets', 'writeResults', 'cleanupBroker', 'finalize', 'deleteJob', 'event'];
     const sorted = [...actions].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     for (const a of sorted) {
       switch (a.kind) {
@@ -166,13 +167,39 @@ export class Executor {
             });
           }
           break;
+        case 'ensurePodGroup':
+          // Before any pod (blocking): pods naming a PodGroup that does not exist wait in the scheduler, and a
+          // PodGroup created after its pods would leave the gang's first cycle to chance.
+          await attempt(
+            `create PodGroup of attempt ${a.attempt}`,
+            async () => {
+              try {
+                await this.kube.create(paths.podGroups(ns), packPodGroup(job, a.attempt, a.minCount));
+              } catch (err) {
+                if (!isAlreadyExists(err)) throw err;
+              }
+            },
+            true,
+          );
+          break;
+        case 'deletePodGroups': {
+          const errs = await pool(a.names, this.opts.podCreateConcurrency, async (name) => {
+            try {
+              await this.kube.delete(paths.podGroup(ns, name), { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' });
+            } catch (err) {
+              if (!isNotFound(err)) throw err;
+            }
+          });
+          if (errs.length) res.errors.push(summarize(`delete PodGroup(s) ${a.names.join(', ')} (${a.why})`, errs));
+          break;
+        }
         case 'createPods': {
-          if (res.blocking) break; // no Secret: the pods could not start
+          if (res.blocking) break; // no Secret or no PodGroup: the pods could not start
           const sizes = decodeLayout(a.layout);
           const burstId = a.burstId;
           const todo = a.packs.filter((p) => !this.creates.isPending(`${ns}/${packPodName(job.name, a.attempt, p)}`));
           const errs = await pool(todo, this.opts.podCreateConcurrency, async (pack) => {
-            const pod = packPod(job, a.attempt, burstId, pack, sizes, this.opts.pod);
+            const pod = packPod(job, a.attempt, burstId, pack, sizes, this.opts.pod, a.backend);
             const key = `${ns}/${pod.metadata.name as string}`;
             this.creates.expect(key);
             try {

@@ -1,8 +1,8 @@
-import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, LABELS, readStatus } from '@kubeburst/api';
+import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, LABELS, PODGROUP_SCHEDULED_CONDITION, readStatus } from '@kubeburst/api';
 import { PACK_POD as POD } from '@kubeburst/worker-runtime';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
-import type { JobView, ObservedPod, ObservedService, PodPhase } from '../planner/types.js';
+import type { JobView, ObservedPod, ObservedPodGroup, ObservedService, PodPhase } from '../planner/types.js';
 import type { Json } from './kube.js';
 
 /** Kubernetes objects → the planner's views. Pure; the controller calls these on informer objects. */
@@ -36,6 +36,16 @@ export function observeService(svc: Json | undefined): ObservedService | undefin
   if (svc === undefined) return undefined;
   const owner = (svc.metadata?.ownerReferences ?? []).find((o: Json) => o.controller === true && o.kind === 'BurstJob');
   return { ownerUid: owner?.uid, deleting: svc.metadata?.deletionTimestamp !== undefined && svc.metadata?.deletionTimestamp !== null };
+}
+
+export function observePodGroup(g: Json): ObservedPodGroup {
+  const c = (g.status?.conditions ?? []).find((x: Json) => x.type === PODGROUP_SCHEDULED_CONDITION);
+  return {
+    name: g.metadata.name,
+    attempt: Number(g.metadata.labels?.[LABELS.attempt] ?? -1),
+    deleting: g.metadata.deletionTimestamp !== undefined && g.metadata.deletionTimestamp !== null,
+    ...(c ? { scheduled: { status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) } } : {}),
+  };
 }
 
 export function observePod(pod: Json): ObservedPod {
