@@ -141,7 +141,11 @@ async function setup(kube: KubeClient, kubectl: string, kubeconfig: string, kwok
       .create('/api/v1/nodes', {
         apiVersion: 'v1',
         kind: 'Node',
-        metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' }, labels: { type: 'kwok', pool: POOL, 'kubernetes.io/hostname': name } },
+        metadata: {
+          name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: { type: 'kwok', pool: POOL, 'kubernetes.io/hostname': name },
+        },
         spec: { taints: [{ key: 'pool', value: POOL, effect: 'NoSchedule' }] },
         status: { allocatable: { cpu: String(NODE_CPUS), memory: '192Gi', pods: '110' }, capacity: { cpu: String(NODE_CPUS), memory: '192Gi', pods: '110' } },
       })
@@ -151,7 +155,14 @@ async function setup(kube: KubeClient, kubectl: string, kubeconfig: string, kwok
     `${NODES} nodes schedulable`,
     async () => {
       const nodes = (await kube.get<{ items: Json[] }>('/api/v1/nodes?labelSelector=pool%3D' + POOL)).items;
-      return nodes.length === NODES && nodes.every((n) => (n.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') && !(n.spec?.taints ?? []).some((t: Json) => t.key.startsWith('node.kubernetes.io/')));
+      return (
+        nodes.length === NODES &&
+        nodes.every(
+          (n) =>
+            (n.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') &&
+            !(n.spec?.taints ?? []).some((t: Json) => t.key.startsWith('node.kubernetes.io/')),
+        )
+      );
     },
     120_000,
   );
@@ -301,10 +312,14 @@ async function runOnce(kube: KubeClient, setting: Setting, subject: Subject, rep
   let joinedS: number;
   if (setting.joinedFromReports) {
     // Real packs: the flare ends by itself; each pack's report says when it passed the start barrier.
-    const job = await waitFor(`${name} finished`, async () => {
-      const j = await kube.get<Json>(paths.burstjob(NS, name));
-      return ['Succeeded', 'Failed'].includes(j.status?.phase) ? j : undefined;
-    }, 900_000);
+    const job = await waitFor(
+      `${name} finished`,
+      async () => {
+        const j = await kube.get<Json>(paths.burstjob(NS, name));
+        return ['Succeeded', 'Failed'].includes(j.status?.phase) ? j : undefined;
+      },
+      900_000,
+    );
     if (job.status.phase !== 'Succeeded') throw new Error(`${name} failed: ${JSON.stringify(job.status.lastFailure ?? job.status.conditions)}`);
     const pods = (await kube.get<{ items: Json[] }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`)).items;
     const joined = pods.map((p) => JSON.parse(p.status.containerStatuses[0].state.terminated.message).joined as number);
@@ -334,7 +349,11 @@ async function runOnce(kube: KubeClient, setting: Setting, subject: Subject, rep
     p95RunningS: round(quantile(run, 0.95)),
   };
   await subject.remove(kube, name);
-  await waitFor(`pods of ${name} gone`, async () => (await kube.get<{ items: Json[] }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`)).items.length === 0, 300_000);
+  await waitFor(
+    `pods of ${name} gone`,
+    async () => (await kube.get<{ items: Json[] }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`)).items.length === 0,
+    300_000,
+  );
   return result;
 }
 
@@ -347,7 +366,20 @@ function summarize(runs: Run[]): Summary[] {
     const rs = runs.filter((r) => keyOf(r) === k);
     const m = (f: keyof Run): number => round(median(rs.map((r) => r[f] as number)), f === 'podsPerSecond' ? 1 : 3);
     const first = rs[0]!;
-    return { setting: first.setting, subject: first.subject, workers: first.workers, g: first.g, pods: first.pods, allRunningS: m('allRunningS'), allJoinedS: m('allJoinedS'), spreadS: m('spreadS'), p50RunningS: m('p50RunningS'), p95RunningS: m('p95RunningS'), creationS: m('creationS'), podsPerSecond: m('podsPerSecond') };
+    return {
+      setting: first.setting,
+      subject: first.subject,
+      workers: first.workers,
+      g: first.g,
+      pods: first.pods,
+      allRunningS: m('allRunningS'),
+      allJoinedS: m('allJoinedS'),
+      spreadS: m('spreadS'),
+      p50RunningS: m('p50RunningS'),
+      p95RunningS: m('p95RunningS'),
+      creationS: m('creationS'),
+      podsPerSecond: m('podsPerSecond'),
+    };
   });
 }
 
@@ -355,7 +387,9 @@ function peerTable(rows: Summary[]): string[] {
   return [
     '| what | pods | create → all Running (s) | start spread (s) | p50 / p95 pod Running (s) | pods created / s |',
     '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((s) => `| ${s.subject} | ${s.pods} | ${s.allRunningS} | ${s.spreadS} | ${s.p50RunningS} / ${s.p95RunningS} | ${Number.isNaN(s.podsPerSecond) ? '–' : s.podsPerSecond} |`),
+    ...rows.map(
+      (s) => `| ${s.subject} | ${s.pods} | ${s.allRunningS} | ${s.spreadS} | ${s.p50RunningS} / ${s.p95RunningS} | ${Number.isNaN(s.podsPerSecond) ? '–' : s.podsPerSecond} |`,
+    ),
   ];
 }
 
@@ -363,7 +397,10 @@ function table(rows: Summary[]): string[] {
   return [
     '| workers | G | pods | create → all Running (s) | create → all joined (s) | start spread (s) | p50 / p95 pod Running (s) | pods created / s |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((s) => `| ${s.workers} | ${s.g} | ${s.pods} | ${s.allRunningS} | ${s.allJoinedS} | ${s.spreadS} | ${s.p50RunningS} / ${s.p95RunningS} | ${Number.isNaN(s.podsPerSecond) ? '–' : s.podsPerSecond} |`),
+    ...rows.map(
+      (s) =>
+        `| ${s.workers} | ${s.g} | ${s.pods} | ${s.allRunningS} | ${s.allJoinedS} | ${s.spreadS} | ${s.p50RunningS} / ${s.p95RunningS} | ${Number.isNaN(s.podsPerSecond) ? '–' : s.podsPerSecond} |`,
+    ),
   ];
 }
 
@@ -443,7 +480,9 @@ async function main(): Promise<void> {
         for (const subject of subjects) {
           const r = await runOnce(kube, setting, subject, rep);
           runs.push(r);
-          process.stderr.write(`${setting.name} ${setting.workers} workers ${subject.label} rep ${rep}: ${r.pods} pods, all Running ${r.allRunningS} s, joined ${r.allJoinedS} s, spread ${r.spreadS} s, ${r.podsPerSecond} pods/s\n`);
+          process.stderr.write(
+            `${setting.name} ${setting.workers} workers ${subject.label} rep ${rep}: ${r.pods} pods, all Running ${r.allRunningS} s, joined ${r.allJoinedS} s, spread ${r.spreadS} s, ${r.podsPerSecond} pods/s\n`,
+          );
         }
       }
     }
@@ -460,7 +499,12 @@ async function main(): Promise<void> {
   const targets: Record<string, { target: string; measured: number | undefined; unit: string; met: boolean }> = {};
   if (runKwok) {
     const speedup = at('kwok', WORKERS, 1) && at('kwok', WORKERS, 48) ? round(at('kwok', WORKERS, 1)!.allRunningS / at('kwok', WORKERS, 48)!.allRunningS, 1) : undefined;
-    targets.kwokSpeedupG48vsG1 = { target: 'G=48 ≥ 10× sooner all Running than G=1 (kwok, 960 workers)', measured: speedup, unit: '×', met: speedup !== undefined && speedup >= 10 };
+    targets.kwokSpeedupG48vsG1 = {
+      target: 'G=48 ≥ 10× sooner all Running than G=1 (kwok, 960 workers)',
+      measured: speedup,
+      unit: '×',
+      met: speedup !== undefined && speedup >= 10,
+    };
     const pps = at('kwok', WORKERS, 1)?.podsPerSecond;
     targets.kwokPodsPerSecondG1 = { target: '≥ 250 pods/s created at G=1 (kwok)', measured: pps, unit: ' pods/s', met: (pps ?? 0) >= 250 };
   }
@@ -470,9 +514,19 @@ async function main(): Promise<void> {
       const g48 = peer(`kubeburst G=48 ${b}`);
       const g1 = peer(`kubeburst G=1 ${b}`);
       const speedup = job && g48 ? round(job.allRunningS / g48.allRunningS, 1) : undefined;
-      targets[`peersG48vsIndexedJob_${b}`] = { target: `kubeburst G=48 (${b}) ≥ 10× sooner all Running than the Indexed Job (${WORKERS} workers)`, measured: speedup, unit: '×', met: speedup !== undefined && speedup >= 10 };
+      targets[`peersG48vsIndexedJob_${b}`] = {
+        target: `kubeburst G=48 (${b}) ≥ 10× sooner all Running than the Indexed Job (${WORKERS} workers)`,
+        measured: speedup,
+        unit: '×',
+        met: speedup !== undefined && speedup >= 10,
+      };
       const ratio = job && g1 ? round(job.allRunningS / g1.allRunningS, 2) : undefined;
-      targets[`peersG1vsIndexedJob_${b}`] = { target: `kubeburst G=1 (${b}) no slower than the Indexed Job to all Running (Indexed Job ÷ kubeburst ≥ 1)`, measured: ratio, unit: '×', met: ratio !== undefined && ratio >= 1 };
+      targets[`peersG1vsIndexedJob_${b}`] = {
+        target: `kubeburst G=1 (${b}) no slower than the Indexed Job to all Running (Indexed Job ÷ kubeburst ≥ 1)`,
+        measured: ratio,
+        unit: '×',
+        met: ratio !== undefined && ratio >= 1,
+      };
     }
   }
   if (runNode) {
@@ -480,9 +534,19 @@ async function main(): Promise<void> {
       const a = at('node', w, 1);
       const b = at('node', w, 48);
       const speedup = a && b ? round(a.allJoinedS / b.allJoinedS, 1) : undefined;
-      targets[`nodeJoinedSpeedupG48vsG1_${w}`] = { target: `G=48 ≥ 5× sooner all joined than G=1 (real containers, ${w} workers)`, measured: speedup, unit: '×', met: speedup !== undefined && speedup >= 5 };
+      targets[`nodeJoinedSpeedupG48vsG1_${w}`] = {
+        target: `G=48 ≥ 5× sooner all joined than G=1 (real containers, ${w} workers)`,
+        measured: speedup,
+        unit: '×',
+        met: speedup !== undefined && speedup >= 5,
+      };
       const running = a && b ? round(a.allRunningS / b.allRunningS, 1) : undefined;
-      targets[`nodeRunningSpeedupG48vsG1_${w}`] = { target: `G=48 ≥ 5× sooner all Running than G=1 (real containers, ${w} workers)`, measured: running, unit: '×', met: running !== undefined && running >= 5 };
+      targets[`nodeRunningSpeedupG48vsG1_${w}`] = {
+        target: `G=48 ≥ 5× sooner all Running than G=1 (real containers, ${w} workers)`,
+        measured: running,
+        unit: '×',
+        met: running !== undefined && running >= 5,
+      };
       const p50 = a && b ? round(a.p50RunningS / b.p50RunningS, 1) : undefined;
       targets[`nodeP50RunningG48vsG1_${w}`] = { target: `G=48 vs G=1, p50 pod Running (real containers, ${w} workers; the paper: 3.6×)`, measured: p50, unit: '×', met: true };
     }
@@ -497,8 +561,20 @@ async function main(): Promise<void> {
     machine,
     settings: {
       kwok: { workers: WORKERS, nodes: `${NODES} kwok nodes × ${NODE_CPUS} CPU`, sizes: granularities, backend: 'SchedulingGates' },
-      peers: { workers: WORKERS, nodes: `the same ${NODES} kwok nodes`, peers: ['Indexed Job (batch/v1)'], jobset: 'not run: sigs.k8s.io/jobset is not served by the Go module proxy', sizes: peerGranularities, backends },
-      node: { workers: nodeWorkerCounts, node: node ? `real node ${node.KUBEBURST_NODE_NAME} (kubelet ${k8s}, containerd, runc)` : undefined, image: node?.KUBEBURST_NODE_WORKER_IMAGE, sizes: nodeGranularities },
+      peers: {
+        workers: WORKERS,
+        nodes: `the same ${NODES} kwok nodes`,
+        peers: ['Indexed Job (batch/v1)'],
+        jobset: 'not run: sigs.k8s.io/jobset is not served by the Go module proxy',
+        sizes: peerGranularities,
+        backends,
+      },
+      node: {
+        workers: nodeWorkerCounts,
+        node: node ? `real node ${node.KUBEBURST_NODE_NAME} (kubelet ${k8s}, containerd, runc)` : undefined,
+        image: node?.KUBEBURST_NODE_WORKER_IMAGE,
+        sizes: nodeGranularities,
+      },
     },
     reps,
     operator: { qps: Number(args.qps), podCreateConcurrency: Number(args.concurrency) },
@@ -529,7 +605,7 @@ async function main(): Promise<void> {
           '',
           ...peerTable(summary.filter((x) => x.setting === 'peers')),
           '',
-          'The Indexed Job is one pod per worker (parallelism = completions), created by kube-controller-manager\'s job controller with its default client rate limit (20 QPS, burst 30) and batching; kubeburst\'s operator runs with the qps above. Every pod goes through the same kube-scheduler (default client rate limit 50 QPS, burst 100, for bindings). PodGroup rows: the scheduler places the whole gang in one cycle, then binds it. A JobSet peer is not run: sigs.k8s.io/jobset is not served by the Go module proxy here.',
+          "The Indexed Job is one pod per worker (parallelism = completions), created by kube-controller-manager's job controller with its default client rate limit (20 QPS, burst 30) and batching; kubeburst's operator runs with the qps above. Every pod goes through the same kube-scheduler (default client rate limit 50 QPS, burst 100, for bindings). PodGroup rows: the scheduler places the whole gang in one cycle, then binds it. A JobSet peer is not run: sigs.k8s.io/jobset is not served by the Go module proxy here.",
           '',
         ]
       : []),
@@ -545,7 +621,9 @@ async function main(): Promise<void> {
       : []),
     '| target | measured | met |',
     '|---|---:|:-:|',
-    ...Object.values(targets).map((t) => `| ${t.target} | ${t.measured === undefined ? '–' : `${t.measured}${t.unit}`} | ${t.target.includes('paper') ? '–' : t.met ? 'yes' : 'no'} |`),
+    ...Object.values(targets).map(
+      (t) => `| ${t.target} | ${t.measured === undefined ? '–' : `${t.measured}${t.unit}`} | ${t.target.includes('paper') ? '–' : t.met ? 'yes' : 'no'} |`,
+    ),
     '',
     'Pods created per second is the rate at which pods appeared in a watch, first to last.',
     '',

@@ -51,7 +51,9 @@ export const AttemptStatus = z
     gangBackend: z
       .enum(['SchedulingGates', 'PodGroup'])
       .optional()
-      .describe('How this attempt is gang-admitted: spec.gang.backend, with Auto resolved when the attempt started (PodGroup when the API server served scheduling.k8s.io/v1beta1 podgroups).'),
+      .describe(
+        'How this attempt is gang-admitted: spec.gang.backend, with Auto resolved when the attempt started (PodGroup when the API server served scheduling.k8s.io/v1beta1 podgroups).',
+      ),
     startTime: timestamp.describe('When the operator started creating the attempt.'),
     admittedTime: timestamp.optional().describe('When the gang was admitted: scheduling gates lifted, or (PodGroup) every pod created and handed to the scheduler.'),
     scheduledTime: timestamp.optional().describe('When every pack pod was bound to a node.'),

@@ -92,7 +92,9 @@ describe('the BurstJob API on a real API server', () => {
       if (e instanceof ApiError && e.status === 422) return withoutCelType(e.message);
       throw new Error(`the API server ${e === undefined ? 'accepted' : `failed on`} ${JSON.stringify(spec)}${e ? `: ${(e as Error).message}` : ''}`);
     };
-    expect(await refused('opt', { params: { value: 2 } })).toContain('spec.params: Invalid value: params is immutable: it cannot be added or removed (delete and re-create the BurstJob)');
+    expect(await refused('opt', { params: { value: 2 } })).toContain(
+      'spec.params: Invalid value: params is immutable: it cannot be added or removed (delete and re-create the BurstJob)',
+    );
     expect(await refused('opt', { template: { nodeSelector: { pool: 'x' } } })).toContain('template is immutable: it cannot be added or removed');
     expect(await refused('opt', { packing: { mode: 'Fixed' } })).toContain('packing is immutable: it cannot be added or removed');
     expect(await refused('opt', { granularity: null })).toContain('granularity is immutable: it cannot be added or removed');
@@ -140,14 +142,28 @@ describe('the Helm chart', () => {
 
   it.each([
     ['defaults', []],
-    ['watching two namespaces, Secret access for broker cleanup, no leader election', ['--set', `watchNamespaces={${ns},default}`, '--set', 'rbac.readBrokerSecrets=true', '--set', 'leaderElection.enabled=false']],
-    ['three replicas, no metrics Service, custom images', ['--set', 'replicaCount=3', '--set', 'metrics.service.enabled=false', '--set', 'image.tag=dev', '--set', 'workerImage.repository=registry.local/worker']],
+    [
+      'watching two namespaces, Secret access for broker cleanup, no leader election',
+      ['--set', `watchNamespaces={${ns},default}`, '--set', 'rbac.readBrokerSecrets=true', '--set', 'leaderElection.enabled=false'],
+    ],
+    [
+      'three replicas, no metrics Service, custom images',
+      ['--set', 'replicaCount=3', '--set', 'metrics.service.enabled=false', '--set', 'image.tag=dev', '--set', 'workerImage.repository=registry.local/worker'],
+    ],
   ])('renders (%s) to manifests the API server accepts (apply --dry-run=server)', (_, args) => {
     const manifests = helm(['template', 'kb', chart, '--namespace', ns, '--include-crds', '--kube-version', clusterEnv().kubeVersion, ...args]).stdout;
     const out = kubectl(['apply', '--dry-run=server', '-f', '-'], { input: manifests }).stdout.trim().split('\n');
     const kinds = out.map((l) => l.split('/')[0]);
     expect(out.every((l) => /(created|configured|unchanged) \(server dry run\)$/.test(l))).toBe(true);
-    expect(kinds).toEqual(expect.arrayContaining(['customresourcedefinition.apiextensions.k8s.io', 'serviceaccount', 'clusterrole.rbac.authorization.k8s.io', 'clusterrolebinding.rbac.authorization.k8s.io', 'deployment.apps']));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'customresourcedefinition.apiextensions.k8s.io',
+        'serviceaccount',
+        'clusterrole.rbac.authorization.k8s.io',
+        'clusterrolebinding.rbac.authorization.k8s.io',
+        'deployment.apps',
+      ]),
+    );
   });
 
   it('refuses values the schema does not know, naming them', () => {

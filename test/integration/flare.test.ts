@@ -41,7 +41,14 @@ describe('a BurstJob on the local control plane', () => {
     expect(pod.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'BurstJob', name: 'hello', uid: running.metadata.uid, controller: true })]);
     expect([pod.spec.hostname, pod.spec.subdomain]).toEqual(['hello-a0-2', 'hello']);
     const env = Object.fromEntries(pod.spec.containers[0].env.map((e: Json) => [e.name, e.value]));
-    expect(env).toMatchObject({ KB_BURST_SIZE: '16', KB_GRANULARITY: '4', KB_PACK_INDEX: '2', KB_TRANSPORT: 'direct', KB_TRANSPORT_URL: 'tcp://hello-a0-{pack}.hello:7100', KB_BURST_ID: s.attempt.burstId });
+    expect(env).toMatchObject({
+      KB_BURST_SIZE: '16',
+      KB_GRANULARITY: '4',
+      KB_PACK_INDEX: '2',
+      KB_TRANSPORT: 'direct',
+      KB_TRANSPORT_URL: 'tcp://hello-a0-{pack}.hello:7100',
+      KB_BURST_ID: s.attempt.burstId,
+    });
     expect(pod.spec.containers[0].resources.requests).toEqual({ cpu: '4', memory: '4Gi' });
     const svc = await suite.kube.get<Json>(paths.service(ns, 'hello'));
     expect(svc.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
@@ -120,7 +127,11 @@ describe('a BurstJob on the local control plane', () => {
     await suite.kube.create(`/api/v1/namespaces/${ns}/services`, {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: 'svc', labels: { [LABELS.jobName]: 'svc', [LABELS.component]: 'peers' }, ownerReferences: [{ apiVersion: 'kubeburst.io/v1alpha1', kind: 'BurstJob', name: 'svc-other', uid: other.metadata.uid, controller: true }] },
+      metadata: {
+        name: 'svc',
+        labels: { [LABELS.jobName]: 'svc', [LABELS.component]: 'peers' },
+        ownerReferences: [{ apiVersion: 'kubeburst.io/v1alpha1', kind: 'BurstJob', name: 'svc-other', uid: other.metadata.uid, controller: true }],
+      },
       spec: { clusterIP: 'None', selector: { nobody: 'x' }, ports: [{ name: 'kb-direct', port: 7100 }] },
     });
     const job = await flares.create('svc', { size: 2, granularity: 1 });
@@ -147,7 +158,15 @@ describe('a BurstJob on the local control plane', () => {
     // A slow kubelet: the old pod stays Terminating until the test lets it go.
     await suite.kube.patch(podPath, { metadata: { finalizers: ['test.kubeburst.io/hold'] } });
     await flares.delete('again');
-    await waitFor('the old BurstJob gone', () => flares.get('again').then(() => false, () => true), 30_000);
+    await waitFor(
+      'the old BurstJob gone',
+      () =>
+        flares.get('again').then(
+          () => false,
+          () => true,
+        ),
+      30_000,
+    );
     const fresh = await flares.create('again', { size: 1 });
     // The new job's first pod has the old pod's name: its create meets AlreadyExists.
     await waitFor('the old pod terminating', async () => (await suite.kube.get<Json>(podPath)).metadata.deletionTimestamp !== undefined, 30_000);

@@ -48,7 +48,10 @@ describe.each(BACKENDS)('gang backend %s', (backend: Backend) => {
     } else {
       expect(pods.every((p) => p.spec.schedulingGroup?.podGroupName === `${name}-a${attempt}` && !p.spec.schedulingGates?.length)).toBe(true);
       const [pg] = (await podGroups(name)).filter((g) => g.metadata.name === `${name}-a${attempt}`);
-      expect(pg).toMatchObject({ spec: { schedulingPolicy: { gang: { minCount: packs } } }, metadata: { ownerReferences: [expect.objectContaining({ kind: 'BurstJob', name, controller: true })] } });
+      expect(pg).toMatchObject({
+        spec: { schedulingPolicy: { gang: { minCount: packs } } },
+        metadata: { ownerReferences: [expect.objectContaining({ kind: 'BurstJob', name, controller: true })] },
+      });
     }
   };
 
@@ -64,7 +67,11 @@ describe.each(BACKENDS)('gang backend %s', (backend: Backend) => {
       await flares.waitStatus(name, 'Admitted=False InsufficientCapacity', (_, j) => condition(j, 'Admitted')?.reason === 'InsufficientCapacity');
     } else {
       // kube-scheduler tried the whole group and said why in the PodGroup; the BurstJob quotes it.
-      const unschedulable = await waitFor('PodGroup Unschedulable', async () => (await podGroups(name)).find((g) => (g.status?.conditions ?? []).some((c: Json) => c.type === 'PodGroupInitiallyScheduled' && c.status === 'False')), 30_000);
+      const unschedulable = await waitFor(
+        'PodGroup Unschedulable',
+        async () => (await podGroups(name)).find((g) => (g.status?.conditions ?? []).some((c: Json) => c.type === 'PodGroupInitiallyScheduled' && c.status === 'False')),
+        30_000,
+      );
       expect(unschedulable.metadata.name).toBe(`${name}-a0`);
       await flares.waitStatus(name, 'PacksScheduled=False quoting the PodGroup', (_, j) => /PodGroup aon-pg-a0/.test(condition(j, 'PacksScheduled')?.message ?? ''));
       expect(condition(await flares.get(name), 'Admitted')).toMatchObject({ status: 'True', reason: 'HandedToScheduler' });
@@ -116,11 +123,26 @@ describe.each(BACKENDS)('gang backend %s', (backend: Backend) => {
     const flares = await poolOf(`sched-${short}`, 2, 16);
     const name = `stuck-${short}`;
     // Pods name a scheduler that does not run; the test plays that scheduler for one pod only.
-    await flares.create(name, { size: 2, granularity: 1, timeouts: { scheduleSeconds: 5 }, ...gang({ maxScheduleRetries: 1 }), template: { schedulerName: 'kubeburst-test-absent-scheduler' } });
+    await flares.create(name, {
+      size: 2,
+      granularity: 1,
+      timeouts: { scheduleSeconds: 5 },
+      ...gang({ maxScheduleRetries: 1 }),
+      template: { schedulerName: 'kubeburst-test-absent-scheduler' },
+    });
     await flares.waitStatus(name, 'handed over', (_, j) => condition(j, 'Admitted')?.status === 'True');
-    await suite.kube.create(`${paths.pod(ns, `${name}-a0-0`)}/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: `${name}-a0-0` }, target: { apiVersion: 'v1', kind: 'Node', name: flares.pool.names[0] } });
+    await suite.kube.create(`${paths.pod(ns, `${name}-a0-0`)}/binding`, {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: `${name}-a0-0` },
+      target: { apiVersion: 'v1', kind: 'Node', name: flares.pool.names[0] },
+    });
     const retrying = await flares.waitStatus(name, 'torn down after the schedule timeout', (s) => s.scheduleRetries === 1, 30_000);
-    expect(retrying.status.lastFailure).toMatchObject({ attempt: 0, reason: 'ScheduleTimeout', message: expect.stringContaining('only 1 of 2 pack(s) were scheduled within spec.timeouts.scheduleSeconds (5 s)') });
+    expect(retrying.status.lastFailure).toMatchObject({
+      attempt: 0,
+      reason: 'ScheduleTimeout',
+      message: expect.stringContaining('only 1 of 2 pack(s) were scheduled within spec.timeouts.scheduleSeconds (5 s)'),
+    });
     // The half-placed attempt holds nothing: its bound pod goes too, and so does its PodGroup.
     await waitFor('attempt 0 pods gone', async () => (await flares.pods(name)).every((p) => attemptOf(p) !== '0'), 30_000);
     await waitFor('attempt 0 PodGroup gone', async () => (await podGroups(name)).every((g) => g.metadata.name !== `${name}-a0`), 30_000);

@@ -80,7 +80,11 @@ export class Controller {
     );
     this.services = scopes.map(
       (ns) =>
-        new Informer<Json>(kube, { name: `services${ns ? `/${ns}` : ''}`, path: paths.services(ns), labelSelector: `${LABELS.component}=${COMPONENTS.peers}`, ...informerOpts }, log),
+        new Informer<Json>(
+          kube,
+          { name: `services${ns ? `/${ns}` : ''}`, path: paths.services(ns), labelSelector: `${LABELS.component}=${COMPONENTS.peers}`, ...informerOpts },
+          log,
+        ),
     );
     this.boundPods = new Informer<BoundPod>(
       kube,
@@ -196,7 +200,8 @@ export class Controller {
     if (!served) return false;
     const scopes = this.cfg.namespaces.length > 0 ? this.cfg.namespaces : [undefined];
     this.podGroups = scopes.map(
-      (ns) => new Informer<Json>(this.kube, { name: `podgroups${ns ? `/${ns}` : ''}`, path: paths.podGroups(ns), labelSelector: LABELS.jobUid, watchdogMs: this.cfg.watchdog }, this.log),
+      (ns) =>
+        new Informer<Json>(this.kube, { name: `podgroups${ns ? `/${ns}` : ''}`, path: paths.podGroups(ns), labelSelector: LABELS.jobUid, watchdogMs: this.cfg.watchdog }, this.log),
     );
     for (const inf of this.podGroups) {
       const owner = (g: Json): void => this.enqueueOwner(g);
@@ -253,7 +258,10 @@ export class Controller {
   }
 
   private podGroupsOf(job: JobView): ReturnType<typeof observePodGroup>[] {
-    return this.podGroups.flatMap((inf) => inf.list()).filter((g) => g.metadata?.namespace === job.namespace && g.metadata?.labels?.[LABELS.jobUid] === job.uid).map(observePodGroup);
+    return this.podGroups
+      .flatMap((inf) => inf.list())
+      .filter((g) => g.metadata?.namespace === job.namespace && g.metadata?.labels?.[LABELS.jobUid] === job.uid)
+      .map(observePodGroup);
   }
 
   private findJob(key: string): Json | undefined {
@@ -514,7 +522,19 @@ const isFinished = (p: Json): boolean => p.status?.phase === 'Succeeded' || p.st
 
 function nodeChanged(n: Json, old: Json): boolean {
   return (
-    JSON.stringify([n.status?.allocatable, n.spec?.taints, n.spec?.unschedulable, n.metadata?.labels, (n.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status]) !==
-    JSON.stringify([old.status?.allocatable, old.spec?.taints, old.spec?.unschedulable, old.metadata?.labels, (old.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status])
+    JSON.stringify([
+      n.status?.allocatable,
+      n.spec?.taints,
+      n.spec?.unschedulable,
+      n.metadata?.labels,
+      (n.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status,
+    ]) !==
+    JSON.stringify([
+      old.status?.allocatable,
+      old.spec?.taints,
+      old.spec?.unschedulable,
+      old.metadata?.labels,
+      (old.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status,
+    ])
   );
 }

@@ -116,7 +116,24 @@ export class Executor {
         if (blocking) res.blocking = true;
       }
     };
-    const order: Action['kind'][] = ['addFinalizer', 'ensureService', 'ensureParams', 'ensureNetworkPolicy', 'ensureSecret', 'ensurePodGroup', 'createPods', 'ungatePods', 'deletePods', 'deletePodGroups', 'deleteSecrets', 'writeResults', 'cleanupBroker', 'finalize', 'deleteJob', 'event'];
+    const order: Action['kind'][] = [
+      'addFinalizer',
+      'ensureService',
+      'ensureParams',
+      'ensureNetworkPolicy',
+      'ensureSecret',
+      'ensurePodGroup',
+      'createPods',
+      'ungatePods',
+      'deletePods',
+      'deletePodGroups',
+      'deleteSecrets',
+      'writeResults',
+      'cleanupBroker',
+      'finalize',
+      'deleteJob',
+      'event',
+    ];
     const sorted = [...actions].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     for (const a of sorted) {
       switch (a.kind) {
@@ -130,10 +147,15 @@ export class Executor {
           await attempt('ensure the headless Service', () => this.ensureService(job));
           break;
         case 'ensureParams':
-          await attempt('create params ConfigMap', () => this.kube.apply(paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined));
+          await attempt('create params ConfigMap', () =>
+            this.kube.apply(paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined),
+          );
           break;
         case 'ensureNetworkPolicy':
-          if (this.opts.networkPolicy) await attempt('apply the NetworkPolicy', () => this.kube.apply(paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), FIELD_MANAGER).then(() => undefined));
+          if (this.opts.networkPolicy)
+            await attempt('apply the NetworkPolicy', () =>
+              this.kube.apply(paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), FIELD_MANAGER).then(() => undefined),
+            );
           break;
         case 'ensureSecret':
           // Pods cannot start without it: the pods wait for it (blocking), creating it twice keeps the first.
@@ -151,7 +173,7 @@ export class Executor {
                 if (isAlreadyExists(err)) return;
                 throw err;
               }
-              if (admin !== undefined) await withTimeout(createRedisBurstUser(admin, burstIdOf(job.uid, a.attempt), password!), 10_000, 'creating the burst\'s Redis user');
+              if (admin !== undefined) await withTimeout(createRedisBurstUser(admin, burstIdOf(job.uid, a.attempt), password!), 10_000, "creating the burst's Redis user");
             },
             true,
           );
@@ -250,7 +272,11 @@ export class Executor {
           break;
         }
         case 'writeResults':
-          await attempt('write results ConfigMap', () => this.kube.apply(paths.configmap(ns, a.ref.configMap), resultsConfigMap(job, a.data), FIELD_MANAGER).then(() => undefined), true);
+          await attempt(
+            'write results ConfigMap',
+            () => this.kube.apply(paths.configmap(ns, a.ref.configMap), resultsConfigMap(job, a.data), FIELD_MANAGER).then(() => undefined),
+            true,
+          );
           break;
         case 'cleanupBroker': {
           const failed = await this.cleanupBroker(job, a.burstIds);
@@ -364,7 +390,10 @@ export class Executor {
           secret = await this.kube.get<Json>(paths.secret(job.namespace, t.secretRef.name));
         } catch (err) {
           if (err instanceof ApiError && err.status === 403) {
-            return { message: `cannot read Secret ${t.secretRef.name} for the broker URL (install the chart with rbac.readBrokerSecrets=true to clean broker keys)`, hopeless: true };
+            return {
+              message: `cannot read Secret ${t.secretRef.name} for the broker URL (install the chart with rbac.readBrokerSecrets=true to clean broker keys)`,
+              hopeless: true,
+            };
           }
           throw err;
         }

@@ -10,7 +10,11 @@ import type { Json } from './kube.js';
 export function jobView(obj: Json): JobView {
   const m = obj.metadata ?? {};
   const parsed = BurstJobSpec.safeParse(obj.spec ?? {});
-  const specError = parsed.success ? undefined : describeIssues(parsed.error, BurstJobSpec, 'spec').map((i) => `${i.path}: ${i.rule}`).join('; ');
+  const specError = parsed.success
+    ? undefined
+    : describeIssues(parsed.error, BurstJobSpec, 'spec')
+        .map((i) => `${i.path}: ${i.rule}`)
+        .join('; ');
   return {
     name: m.name,
     namespace: m.namespace,
@@ -65,7 +69,16 @@ export function observePod(pod: Json): ObservedPod {
     phase: (st.phase ?? 'Pending') as PodPhase,
     ready,
     deleting: pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
-    ...(term ? { terminated: { exitCode: term.exitCode ?? 0, ...(term.reason ? { reason: term.reason } : {}), ...(term.message ? { message: term.message } : {}), ...(term.finishedAt ? { finishedAt: term.finishedAt } : {}) } } : {}),
+    ...(term
+      ? {
+          terminated: {
+            exitCode: term.exitCode ?? 0,
+            ...(term.reason ? { reason: term.reason } : {}),
+            ...(term.message ? { message: term.message } : {}),
+            ...(term.finishedAt ? { finishedAt: term.finishedAt } : {}),
+          },
+        }
+      : {}),
     ...(waiting?.reason ? { waiting: { reason: waiting.reason, ...(waiting.message ? { message: waiting.message } : {}) } } : {}),
     ...(st.reason ? { reason: st.reason } : {}),
     ...(st.message ? { message: st.message } : {}),
@@ -80,7 +93,8 @@ export function podRequests(pod: Json): Resources {
   for (const c of pod.spec?.containers ?? []) sum = add(sum, of(c));
   for (const c of pod.spec?.initContainers ?? []) {
     const r = of(c);
-    if (c.restartPolicy === 'Always') sum = add(sum, r); // sidecars run alongside
+    if (c.restartPolicy === 'Always')
+      sum = add(sum, r); // sidecars run alongside
     else sum = { cpu: Math.max(sum.cpu, r.cpu), memory: Math.max(sum.memory, r.memory), pods: 0 };
   }
   const o = pod.spec?.overhead ?? {};

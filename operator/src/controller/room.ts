@@ -118,7 +118,12 @@ export class Room {
       const attempt = (job?.status.attempt?.admittedTime !== undefined ? job.status.attempt.index : undefined) ?? this.ledger.attemptOf(key) ?? ungatedAttempt(pods);
       if (attempt === undefined) continue;
       const unbound = pods.filter(
-        (p) => Number(p.metadata.labels?.[LABELS.attempt]) === attempt && !p.spec?.nodeName && !p.metadata.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed',
+        (p) =>
+          Number(p.metadata.labels?.[LABELS.attempt]) === attempt &&
+          !p.spec?.nodeName &&
+          !p.metadata.deletionTimestamp &&
+          p.status?.phase !== 'Succeeded' &&
+          p.status?.phase !== 'Failed',
       );
       if (unbound.length === 0) continue;
       const groups = new Map<string, { request: Resources; count: number }>();

@@ -160,7 +160,12 @@ describe('pack objects for the PodGroup backend', () => {
     expect(packPodGroup(job, 3, 2)).toMatchObject({
       apiVersion: 'scheduling.k8s.io/v1beta1',
       kind: 'PodGroup',
-      metadata: { name: 'j-a3', namespace: 'ns', labels: { 'kubeburst.io/attempt': '3', 'kubeburst.io/job-uid': job.uid }, ownerReferences: [expect.objectContaining({ kind: 'BurstJob', uid: job.uid, controller: true })] },
+      metadata: {
+        name: 'j-a3',
+        namespace: 'ns',
+        labels: { 'kubeburst.io/attempt': '3', 'kubeburst.io/job-uid': job.uid },
+        ownerReferences: [expect.objectContaining({ kind: 'BurstJob', uid: job.uid, controller: true })],
+      },
       spec: { schedulingPolicy: { gang: { minCount: 2 } } },
     });
   });

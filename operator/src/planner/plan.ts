@@ -1,4 +1,16 @@
-import { BROKER_FINALIZER, CONDITION, EVENT, FINISHED_PHASES, REASON, type ConditionType, type EventReason, type Phase, type Reason, type BurstJobStatus, type PackCounts } from '@kubeburst/api';
+import {
+  BROKER_FINALIZER,
+  CONDITION,
+  EVENT,
+  FINISHED_PHASES,
+  REASON,
+  type ConditionType,
+  type EventReason,
+  type Phase,
+  type Reason,
+  type BurstJobStatus,
+  type PackCounts,
+} from '@kubeburst/api';
 import { getCondition, setCondition } from './conditions.js';
 import { gangBackend, podGroupName, resolveGangBackend } from './gang.js';
 import { decodeLayout, encodeLayout, layoutFor, packRanges } from './layout.js';
@@ -97,7 +109,10 @@ class Planner {
     const attempt = s.attempt;
     const current = this.podsOf(attempt?.index);
     this.deleteStalePods();
-    this.deletePodGroups((this.observed.podGroups ?? []).filter((g) => g.attempt !== attempt?.index || job.spec.suspend), job.spec.suspend ? 'spec.suspend is true' : 'PodGroup of an earlier attempt');
+    this.deletePodGroups(
+      (this.observed.podGroups ?? []).filter((g) => g.attempt !== attempt?.index || job.spec.suspend),
+      job.spec.suspend ? 'spec.suspend is true' : 'PodGroup of an earlier attempt',
+    );
 
     if (job.spec.suspend) return this.suspend();
     let needNewAttempt = attempt === undefined;
@@ -186,7 +201,11 @@ class Planner {
     for (let p = 0; p < sizes.length; p++) {
       const pod = byPack.get(p);
       if (pod === undefined || (pod.deleting && pod.phase !== 'Succeeded')) {
-        return this.attemptFailed(REASON.PackLost, p, `pack ${p} (workers ${workersOf(sizes, p)}) ${pod === undefined ? 'pod disappeared' : 'pod is being deleted'}${pod?.reason ? ` (${pod.reason})` : ''} after the gang was admitted`);
+        return this.attemptFailed(
+          REASON.PackLost,
+          p,
+          `pack ${p} (workers ${workersOf(sizes, p)}) ${pod === undefined ? 'pod disappeared' : 'pod is being deleted'}${pod?.reason ? ` (${pod.reason})` : ''} after the gang was admitted`,
+        );
       }
     }
     const pods = [...byPack.values()];
@@ -329,7 +348,10 @@ class Planner {
     this.endAttempt(reason, pack, message);
     const restarts = s.restarts ?? 0;
     if (restarts >= job.spec.maxRestarts) {
-      return this.failJob(job.spec.maxRestarts > 0 ? REASON.MaxRestartsExceeded : reason, job.spec.maxRestarts > 0 ? `${message}; no restarts left (spec.maxRestarts: ${job.spec.maxRestarts})` : message);
+      return this.failJob(
+        job.spec.maxRestarts > 0 ? REASON.MaxRestartsExceeded : reason,
+        job.spec.maxRestarts > 0 ? `${message}; no restarts left (spec.maxRestarts: ${job.spec.maxRestarts})` : message,
+      );
     }
     s.restarts = restarts + 1;
     this.restartAfter(backoffMs(this.policy, s.restarts), `restart ${s.restarts} of ${job.spec.maxRestarts}`);
@@ -366,7 +388,11 @@ class Planner {
     s.completionTime = this.nowIso;
     delete s.nextAttemptTime;
     this.condition(CONDITION.Succeeded, 'True', REASON.AllPacksSucceeded, `all ${sizes.length} pack(s) succeeded; results in ConfigMap ${results.ref.configMap}`);
-    this.event('Normal', EVENT.Succeeded, `attempt ${attempt.index}: all ${job.spec.size} workers succeeded; results in ConfigMap ${results.ref.configMap} (${results.ref.workers} collected, ${results.ref.missing} missing)`);
+    this.event(
+      'Normal',
+      EVENT.Succeeded,
+      `attempt ${attempt.index}: all ${job.spec.size} workers succeeded; results in ConfigMap ${results.ref.configMap} (${results.ref.workers} collected, ${results.ref.missing} missing)`,
+    );
     this.attemptOver();
     this.whileFinished();
   }

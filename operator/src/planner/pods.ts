@@ -133,7 +133,13 @@ export function packNetworkPolicy(job: JobView): K8sObject {
       podSelector: packs,
       policyTypes: ['Ingress'],
       ingress: [
-        { from: [{ podSelector: packs }], ports: [{ protocol: 'TCP', port: POD.directPort }, { protocol: 'TCP', port: POD.linkPort }] },
+        {
+          from: [{ podSelector: packs }],
+          ports: [
+            { protocol: 'TCP', port: POD.directPort },
+            { protocol: 'TCP', port: POD.linkPort },
+          ],
+        },
         { ports: [{ protocol: 'TCP', port: POD.httpPort }] },
       ],
     },
@@ -149,7 +155,14 @@ export function resultsConfigMap(job: JobView, data: Record<string, string>): K8
  * pods.test.ts feeds this to that parser). One function, so a transport's addressing convention changes
  * in one place.
  */
-export function packEnv(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[], opts: Pick<PodOptions, 'redisUsers'> = {}): Record<string, unknown>[] {
+export function packEnv(
+  job: JobView,
+  attempt: number,
+  burstId: string,
+  pack: number,
+  sizes: readonly number[],
+  opts: Pick<PodOptions, 'redisUsers'> = {},
+): Record<string, unknown>[] {
   const s = job.spec;
   const env: Record<string, unknown>[] = [];
   const set = (name: string, value: string | number): void => void env.push({ name, value: String(value) });
@@ -162,7 +175,10 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
   set(ENV.transport, s.transport.kind);
   if (s.transport.kind === 'direct') {
     // Pack p is reached at its pod's DNS name under the headless Service; each pack listens on 0.0.0.0:7100.
-    set(ENV.transportUrl, directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.directPort));
+    set(
+      ENV.transportUrl,
+      directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.directPort),
+    );
   } else if (s.transport.secretRef !== undefined) {
     env.push({ name: ENV.transportUrl, valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
     set(ENV.transportUrlSource, `key ${s.transport.secretRef.key} of Secret ${s.transport.secretRef.name} (spec.transport.secretRef)`);
@@ -181,7 +197,10 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
   set(ENV.function, s.function.module);
   set(ENV.paramsFile, `${POD.paramsDir}/${POD.paramsKey}`);
   set(ENV.secretFile, `${POD.secretDir}/${POD.secretKey}`);
-  set(ENV.linkUrl, directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.linkPort));
+  set(
+    ENV.linkUrl,
+    directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.linkPort),
+  );
   set(ENV.joinTimeoutMs, s.timeouts.joinSeconds * 1000);
   set(ENV.operationTimeoutMs, s.timeouts.operationSeconds * 1000);
   set(ENV.httpHost, '0.0.0.0');
@@ -208,7 +227,15 @@ export function packPodGroup(job: JobView, attempt: number, minCount: number): K
  * Pack `pack` of attempt `attempt`, held back until the whole gang is admitted: gated (SchedulingGates), or
  * a member of the attempt's PodGroup, which kube-scheduler holds until every member exists.
  */
-export function packPod(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[], opts: PodOptions, backend: GangBackendName = 'SchedulingGates'): K8sObject {
+export function packPod(
+  job: JobView,
+  attempt: number,
+  burstId: string,
+  pack: number,
+  sizes: readonly number[],
+  opts: PodOptions,
+  backend: GangBackendName = 'SchedulingGates',
+): K8sObject {
   const s = job.spec;
   const t = s.template ?? {};
   const range = packRanges(sizes)[pack]!;

@@ -270,7 +270,8 @@ export class World {
       case 'createPods':
         for (const pack of a.packs) {
           const name = packPodName(this.job.name, a.attempt, pack);
-          if (!this.pods.has(name)) this.pods.set(name, { name, attempt: a.attempt, pack, gated: a.backend === 'SchedulingGates', phase: 'Pending', ready: false, deleting: false });
+          if (!this.pods.has(name))
+            this.pods.set(name, { name, attempt: a.attempt, pack, gated: a.backend === 'SchedulingGates', phase: 'Pending', ready: false, deleting: false });
         }
         return;
       case 'ensurePodGroup': {
