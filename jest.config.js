@@ -37,7 +37,14 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/worker-runtime/src/**/*.test.ts', '<rootDir>/api/src/**/*.test.ts', '<rootDir>/cli/src/**/*.test.ts', '<rootDir>/operator/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts', '<rootDir>/examples/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/worker-runtime/src/**/*.test.ts',
+        '<rootDir>/api/src/**/*.test.ts',
+        '<rootDir>/cli/src/**/*.test.ts',
+        '<rootDir>/operator/src/**/*.test.ts',
+        '<rootDir>/test/**/*.test.ts',
+        '<rootDir>/examples/**/*.test.ts',
+      ],
       testPathIgnorePatterns: ['/node_modules/', '/dist/', ...CLUSTER_TESTS],
     },
     {

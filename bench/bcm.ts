@@ -60,10 +60,14 @@ async function transportFor(t: string, packs: number): Promise<{ kind: 'redis' |
 /** Ports the kernel just handed out (bound and released; a collision with another process is unlikely). */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -248,27 +252,49 @@ function targets(memcpy: number, pmRtt: number): Target[] {
   const inPack64 = find('pair-stream', 'in-pack', 64 * MiB)?.medianSeconds;
   const redis64 = find('pair-stream', 'redis', 64 * MiB)?.medianSeconds;
   const r1 = ratio(redis64, inPack64);
-  out.push({ goal: 'in-pack 64 MiB send ≥ 20× faster than through Redis', measured: `${r1.toFixed(0)}× (${fmtSeconds(inPack64 ?? NaN)} vs ${fmtSeconds(redis64 ?? NaN)} per message)`, met: Number.isFinite(r1) ? r1 >= 20 : null });
+  out.push({
+    goal: 'in-pack 64 MiB send ≥ 20× faster than through Redis',
+    measured: `${r1.toFixed(0)}× (${fmtSeconds(inPack64 ?? NaN)} vs ${fmtSeconds(redis64 ?? NaN)} per message)`,
+    met: Number.isFinite(r1) ? r1 >= 20 : null,
+  });
   const r2 = ratio(inPack64, memcpy);
-  out.push({ goal: 'in-pack delivery of 64 MiB ≤ 0.1× one 64 MiB memcpy (zero copy)', measured: `${r2.toFixed(3)}× (${fmtSeconds(inPack64 ?? NaN)} vs memcpy ${fmtSeconds(memcpy)})`, met: Number.isFinite(r2) ? r2 <= 0.1 : null });
+  out.push({
+    goal: 'in-pack delivery of 64 MiB ≤ 0.1× one 64 MiB memcpy (zero copy)',
+    measured: `${r2.toFixed(3)}× (${fmtSeconds(inPack64 ?? NaN)} vs memcpy ${fmtSeconds(memcpy)})`,
+    met: Number.isFinite(r2) ? r2 <= 0.1 : null,
+  });
   for (const b of ['redis', 'nats']) {
     const bcm = find('pair-stream', b, MiB)?.throughputMiBps;
     const rawT = find('pair-stream', `raw-${b}`, MiB)?.throughputMiBps;
     const r = ratio(bcm, rawT);
-    out.push({ goal: `BCM over ${b} at 1 MiB ≥ 0.9× the raw client`, measured: `${r.toFixed(2)}× (${bcm?.toFixed(0)} vs ${rawT?.toFixed(0)} MiB/s)`, met: Number.isFinite(r) ? r >= 0.9 : null });
+    out.push({
+      goal: `BCM over ${b} at 1 MiB ≥ 0.9× the raw client`,
+      measured: `${r.toFixed(2)}× (${bcm?.toFixed(0)} vs ${rawT?.toFixed(0)} MiB/s)`,
+      met: Number.isFinite(r) ? r >= 0.9 : null,
+    });
   }
   for (const b of ['redis', 'nats']) {
     const sealed = find('pair-stream', b, MiB)?.throughputMiBps;
     const unsealed = find('pair-stream', `${b}-unsealed`, MiB)?.throughputMiBps;
     const cost = 1 - ratio(sealed, unsealed);
-    out.push({ goal: `authentication over ${b} costs ≤ 5 % of 1 MiB throughput`, measured: `${(cost * 100).toFixed(1)} % (${sealed?.toFixed(0)} sealed vs ${unsealed?.toFixed(0)} MiB/s unsealed)`, met: Number.isFinite(cost) ? cost <= 0.05 : null });
+    out.push({
+      goal: `authentication over ${b} costs ≤ 5 % of 1 MiB throughput`,
+      measured: `${(cost * 100).toFixed(1)} % (${sealed?.toFixed(0)} sealed vs ${unsealed?.toFixed(0)} MiB/s unsealed)`,
+      met: Number.isFinite(cost) ? cost <= 0.05 : null,
+    });
     const encrypted = find('pair-stream', `${b}-encrypted`, MiB)?.throughputMiBps;
     const enc = 1 - ratio(encrypted, unsealed);
-    if (Number.isFinite(enc)) out.push({ goal: `encryption over ${b} (spec.transport.encryption), cost at 1 MiB`, measured: `${(enc * 100).toFixed(1)} % (${encrypted?.toFixed(0)} vs ${unsealed?.toFixed(0)} MiB/s unsealed)`, met: null });
+    if (Number.isFinite(enc))
+      out.push({
+        goal: `encryption over ${b} (spec.transport.encryption), cost at 1 MiB`,
+        measured: `${(enc * 100).toFixed(1)} % (${encrypted?.toFixed(0)} vs ${unsealed?.toFixed(0)} MiB/s unsealed)`,
+        met: null,
+      });
     const rttS = find('pair-rtt', b, 8)?.medianSeconds;
     const rttU = find('pair-rtt', `${b}-unsealed`, 8)?.medianSeconds;
     const d = (rttS ?? NaN) - (rttU ?? NaN);
-    if (Number.isFinite(d)) out.push({ goal: `authentication over ${b}, added to an 8 B round trip`, measured: `${fmtSeconds(d)} (${fmtSeconds(rttS!)} vs ${fmtSeconds(rttU!)})`, met: null });
+    if (Number.isFinite(d))
+      out.push({ goal: `authentication over ${b}, added to an 8 B round trip`, measured: `${fmtSeconds(d)} (${fmtSeconds(rttS!)} vs ${fmtSeconds(rttU!)})`, met: null });
   }
   const direct = find('pair-stream', 'direct', MiB)?.throughputMiBps;
   const redis1 = find('pair-stream', 'redis', MiB)?.throughputMiBps;
@@ -278,13 +304,20 @@ function targets(memcpy: number, pmRtt: number): Target[] {
   }
   const small = find('pair-rtt', 'in-pack', 8)?.medianSeconds;
   const r3 = ratio(small, pmRtt);
-  out.push({ goal: 'in-pack small-message (8 B) round trip ≤ 0.7× a postMessage round trip', measured: `${r3.toFixed(2)}× (${fmtSeconds(small ?? NaN)} vs ${fmtSeconds(pmRtt)})`, met: Number.isFinite(r3) ? r3 <= 0.7 : null });
+  out.push({
+    goal: 'in-pack small-message (8 B) round trip ≤ 0.7× a postMessage round trip',
+    measured: `${r3.toFixed(2)}× (${fmtSeconds(small ?? NaN)} vs ${fmtSeconds(pmRtt)})`,
+    met: Number.isFinite(r3) ? r3 <= 0.7 : null,
+  });
   const colls = records.filter((r) => r.kind === 'collective');
   if (colls.length > 0) {
     const off = colls.filter((r) => r.remoteBytes !== r.minRemoteBytes);
     out.push({
       goal: 'every collective moves the minimum remote bytes',
-      measured: off.length === 0 ? `${colls.length}/${colls.length} runs at the minimum` : `${off.length} runs above: ${off.map((r) => `${r.transport} ${r.operation} G=${r.granularity}`).join(', ')}`,
+      measured:
+        off.length === 0
+          ? `${colls.length}/${colls.length} runs at the minimum`
+          : `${off.length} runs above: ${off.map((r) => `${r.transport} ${r.operation} G=${r.granularity}`).join(', ')}`,
       met: off.length === 0,
     });
   }
@@ -308,7 +341,10 @@ function markdown(meta: Record<string, unknown>, memcpy: number, pmRtt: number, 
     '',
     '## Targets',
     '',
-    table(['goal', 'measured', 'met'], tg.map((t) => [t.goal, t.measured, t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'])),
+    table(
+      ['goal', 'measured', 'met'],
+      tg.map((t) => [t.goal, t.measured, t.met === null ? 'n/a' : t.met ? 'yes' : '**no**']),
+    ),
     '',
     `Reference points measured in the same run: one 64 MiB memcpy ${fmtSeconds(memcpy)} (${(64 / memcpy / 1024).toFixed(1)} GiB/s); postMessage round trip ${fmtSeconds(pmRtt)}.`,
     '',
@@ -316,11 +352,17 @@ function markdown(meta: Record<string, unknown>, memcpy: number, pmRtt: number, 
     '',
     'in-pack = both workers in one pack (shared memory; payloads from ctx.alloc, up to 64 KiB copied through the mailbox ring, larger ones passed by reference); redis / nats / direct = one worker per pack (two processes) through the BCM, direct over TCP on loopback as between pods; direct-unix = the direct transport over Unix sockets, as `kubeburst run` uses it; *-unsealed = the same pack with its broker frames not sealed (no MAC, no counter: what authentication costs); *-encrypted = spec.transport.encryption (AES-256-GCM); raw-* = the bare client (ioredis RPUSH/BLPOP, nats pub/sub, a TCP socket) in two processes, no BCM.',
     '',
-    table(['payload', ...transports], sizes.map((b) => [fmtBytes(b), ...transports.map((t) => cell('pair-stream', t, b, (r) => r.throughputMiBps!.toFixed(r.throughputMiBps! < 10 ? 2 : 0)))])),
+    table(
+      ['payload', ...transports],
+      sizes.map((b) => [fmtBytes(b), ...transports.map((t) => cell('pair-stream', t, b, (r) => r.throughputMiBps!.toFixed(r.throughputMiBps! < 10 ? 2 : 0)))]),
+    ),
     '',
     '## Pair latency: median ping-pong round trip',
     '',
-    table(['payload', ...transports], sizes.map((b) => [fmtBytes(b), ...transports.map((t) => cell('pair-rtt', t, b, (r) => fmtSeconds(r.medianSeconds)))])),
+    table(
+      ['payload', ...transports],
+      sizes.map((b) => [fmtBytes(b), ...transports.map((t) => cell('pair-rtt', t, b, (r) => fmtSeconds(r.medianSeconds)))]),
+    ),
     '',
     `## Collectives at burst ${COLL_BURST}, ${fmtBytes(COLL_BYTES)} per part, root worker 5`,
     '',
@@ -372,7 +414,15 @@ async function combiners(): Promise<BenchRecord[]> {
     const per = r.workers.map((w) => w.result as CombineMeasure[]);
     per[0]!.forEach((m, i) => {
       const slowest = m.seconds.map((_, k) => Math.max(...per.map((w) => w[i]!.seconds[k]!)));
-      out.push({ kind: 'combiner', transport: g === COMBINE_BURST ? 'in-pack' : 'direct', operation: m.op, payloadBytes: m.bytes, burstSize: COMBINE_BURST, granularity: g, medianSeconds: median(slowest) });
+      out.push({
+        kind: 'combiner',
+        transport: g === COMBINE_BURST ? 'in-pack' : 'direct',
+        operation: m.op,
+        payloadBytes: m.bytes,
+        burstSize: COMBINE_BURST,
+        granularity: g,
+        medianSeconds: median(slowest),
+      });
     });
   }
   return out;
@@ -395,7 +445,11 @@ function combinerMarkdown(meta: Record<string, unknown>, rs: BenchRecord[], load
         COMBINE_SIZES.map((b) => {
           const at = (op: string): BenchRecord | undefined => rs.find((r) => r.granularity === g && r.payloadBytes === b && r.operation === op);
           const base = at(COMBINE_OPS[0])?.medianSeconds;
-          return [fmtBytes(b), ...COMBINE_OPS.map((op) => fmtSeconds(at(op)?.medianSeconds ?? NaN)), ...COMBINE_OPS.slice(1).map((op) => `${((at(op)?.medianSeconds ?? NaN) / (base ?? NaN)).toFixed(2)}×`)];
+          return [
+            fmtBytes(b),
+            ...COMBINE_OPS.map((op) => fmtSeconds(at(op)?.medianSeconds ?? NaN)),
+            ...COMBINE_OPS.slice(1).map((op) => `${((at(op)?.medianSeconds ?? NaN) / (base ?? NaN)).toFixed(2)}×`),
+          ];
         }),
       ),
       '',
@@ -424,7 +478,16 @@ async function main(): Promise<void> {
   log('reference: memcpy and postMessage');
   const memcpy = memcpySeconds();
   const pmRtt = await postMessageRttSeconds();
-  records.push({ kind: 'reference', transport: 'memory', operation: 'memcpy', payloadBytes: 64 * MiB, burstSize: 1, granularity: 1, medianSeconds: memcpy, throughputMiBps: 64 / memcpy });
+  records.push({
+    kind: 'reference',
+    transport: 'memory',
+    operation: 'memcpy',
+    payloadBytes: 64 * MiB,
+    burstSize: 1,
+    granularity: 1,
+    medianSeconds: memcpy,
+    throughputMiBps: 64 / memcpy,
+  });
   records.push({ kind: 'reference', transport: 'worker_threads', operation: 'postMessage round trip', payloadBytes: 8, burstSize: 1, granularity: 1, medianSeconds: pmRtt });
   if (!args['skip-pairs']) {
     for (let round = 1; round <= Number(args.rounds); round++) {

@@ -84,7 +84,9 @@ for (const suite of suites) {
       }
     }
     const s = (performance.now() - t0) / 1000;
-    console.log(`  ${failed === 0 ? 'ok    ' : 'FAILED'} ${done.toLocaleString('en').padStart(9)} cases  ${failed} ${failed === 1 ? 'failure ' : 'failures'}  ${s.toFixed(1)} s (${Math.round(done / s).toLocaleString('en')}/s)  ${p.name}`);
+    console.log(
+      `  ${failed === 0 ? 'ok    ' : 'FAILED'} ${done.toLocaleString('en').padStart(9)} cases  ${failed} ${failed === 1 ? 'failure ' : 'failures'}  ${s.toFixed(1)} s (${Math.round(done / s).toLocaleString('en')}/s)  ${p.name}`,
+    );
     cases += done;
     failures += failed;
   }

@@ -299,7 +299,21 @@ async function oneFlare(warmup: boolean, forced?: SoakTransport): Promise<void> 
   const startS = (Date.now() - t0Epoch) / 1000;
   const started = performance.now();
   let tcpPorts: number[] = [];
-  const rec: FlareRecord = { n, burstId, transport, size, packs, warmup, startS: round(startS), wallS: NaN, outcome: 'ok', refused: 0, rejected: 0, warnings: [], launcherErrorEvents: [] };
+  const rec: FlareRecord = {
+    n,
+    burstId,
+    transport,
+    size,
+    packs,
+    warmup,
+    startS: round(startS),
+    wallS: NaN,
+    outcome: 'ok',
+    refused: 0,
+    rejected: 0,
+    warnings: [],
+    launcherErrorEvents: [],
+  };
   try {
     if (transport === 'direct') tcpPorts = await ports.take(packs);
     const params: ScenarioParams = { scenario: 'rounds', rounds, delayMs, text: TEXT };
@@ -391,7 +405,9 @@ function sample(): void {
 
 function progress(): void {
   const by = (o: Outcome): number => records.filter((r) => r.outcome === o).length;
-  log(`${counter} started, ${by('ok')} ok, ${by('false-abort')} false aborts, ${by('wrong-result') + by('launcher-error')} other failures, ${counter - records.length} running (${livePacks.size} pack processes), load ${loadavg()[0]!.toFixed(1)}`);
+  log(
+    `${counter} started, ${by('ok')} ok, ${by('false-abort')} false aborts, ${by('wrong-result') + by('launcher-error')} other failures, ${counter - records.length} running (${livePacks.size} pack processes), load ${loadavg()[0]!.toFixed(1)}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -456,7 +472,9 @@ async function main(): Promise<number> {
   } catch {
     /* not a checkout */
   }
-  log(`runtime snapshot ${snapshot.buildSha256} (built ${snapshot.builtAt}, ${snapshot.jsFiles} files${snapshot.waitedMs > 1000 ? `, waited ${Math.round(snapshot.waitedMs / 1000)} s for a quiet build` : ''}) in ${snapshot.dir}`);
+  log(
+    `runtime snapshot ${snapshot.buildSha256} (built ${snapshot.builtAt}, ${snapshot.jsFiles} files${snapshot.waitedMs > 1000 ? `, waited ${Math.round(snapshot.waitedMs / 1000)} s for a quiet build` : ''}) in ${snapshot.dir}`,
+  );
   const niceBefore = getPriority();
   setPriority(0);
   const ephemeral = existsSync('/proc/sys/net/ipv4/ip_local_port_range') ? readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) : [];
@@ -482,7 +500,9 @@ async function main(): Promise<number> {
   }
   const natsConnectionsBefore = establishedOnLocalPort(Number(new URL(NATS).port || 4222));
 
-  log(`run ${runId}: ${concurrency} flares at a time for ${minutes} min over ${transports.join(', ')}, sizes ${minSize}-${maxSize}, G=${granularity}, ${rounds} rounds × ${delayMs} ms, ${hogCount} CPU hogs; TMPDIR=${privateTmp}; seed ${seed}`);
+  log(
+    `run ${runId}: ${concurrency} flares at a time for ${minutes} min over ${transports.join(', ')}, sizes ${minSize}-${maxSize}, G=${granularity}, ${rounds} rounds × ${delayMs} ms, ${hogCount} CPU hogs; TMPDIR=${privateTmp}; seed ${seed}`,
+  );
   startHogs();
   const hogPids = hogs.map((h) => h.pid!).filter((p) => p !== undefined);
 
@@ -562,7 +582,10 @@ async function main(): Promise<number> {
     detail: left.length ? `${flareDirs.length} kubeburst-* dirs; ${list(left.map((e) => `${relative(privateTmp, e.path)} (${e.type})`))}` : `none in ${privateTmp}`,
     counted: true,
   });
-  const secretsLeft = new Set([...left.filter((e) => e.type === 'file' && e.path.endsWith('/secret')).map((e) => e.path), ...launchDirs.map((d) => d.secretFile).filter((f): f is string => f !== undefined && existsSync(f))]);
+  const secretsLeft = new Set([
+    ...left.filter((e) => e.type === 'file' && e.path.endsWith('/secret')).map((e) => e.path),
+    ...launchDirs.map((d) => d.secretFile).filter((f): f is string => f !== undefined && existsSync(f)),
+  ]);
   const outside = launchDirs.filter((d) => d.dir !== undefined && !d.dir.startsWith(privateTmp + '/'));
   const unseen = launchDirs.filter((d) => d.secretFile === undefined).length;
   leaks.push({
@@ -570,7 +593,12 @@ async function main(): Promise<number> {
     count: secretsLeft.size,
     detail:
       (secretsLeft.size ? list([...secretsLeft]) : `none of ${launchDirs.length - unseen} secret files seen (paths read from each flare's first pack's environment) remain`) +
-      (outside.length ? `; ${outside.length} flare dirs were NOT under the private TMPDIR: ${list(outside.map((d) => d.dir!), 3)}` : '') +
+      (outside.length
+        ? `; ${outside.length} flare dirs were NOT under the private TMPDIR: ${list(
+            outside.map((d) => d.dir!),
+            3,
+          )}`
+        : '') +
       (unseen ? `; ${unseen} flares' paths could not be read` : ''),
     counted: true,
   });
@@ -585,7 +613,7 @@ async function main(): Promise<number> {
   } while (cursor !== '0');
   const ttls = await Promise.all(keys.slice(0, 20).map(async (k) => `${k} (pttl ${await redis.pttl(k)} ms)`));
   leaks.push({
-    kind: `Redis keys kb:{<burst>}:* of this run's ${burstIds.length} bursts${args.sweep ? ' (launcher sweep on)' : ' (packs\' own clean-up; launcher sweep off)'}`,
+    kind: `Redis keys kb:{<burst>}:* of this run's ${burstIds.length} bursts${args.sweep ? ' (launcher sweep on)' : " (packs' own clean-up; launcher sweep off)"}`,
     count: keys.length,
     detail: keys.length ? list(ttls) : 'none',
     counted: true,
@@ -602,12 +630,19 @@ async function main(): Promise<number> {
   if (usesNats && nc) {
     const probeOk = natsControls.unused === 'none' && natsControls.subscribed === 'interest';
     if (!probeOk) {
-      leaks.push({ kind: "NATS subscriptions on this run's subjects", count: null, detail: `not measurable: the probe's controls gave ${JSON.stringify(natsControls)} (expected none / interest)`, counted: true });
-    } else {
-      const subjects = burstIds.filter((b) => b.transport === 'nats').flatMap((b) => {
-        const rec = records.find((r) => r.burstId === b.burstId);
-        return Array.from({ length: rec?.packs ?? Math.ceil(maxSize / granularity) }, (_, p) => natsSubject(b.burstId, p));
+      leaks.push({
+        kind: "NATS subscriptions on this run's subjects",
+        count: null,
+        detail: `not measurable: the probe's controls gave ${JSON.stringify(natsControls)} (expected none / interest)`,
+        counted: true,
       });
+    } else {
+      const subjects = burstIds
+        .filter((b) => b.transport === 'nats')
+        .flatMap((b) => {
+          const rec = records.find((r) => r.burstId === b.burstId);
+          return Array.from({ length: rec?.packs ?? Math.ceil(maxSize / granularity) }, (_, p) => natsSubject(b.burstId, p));
+        });
       const found: string[] = [];
       const errors: string[] = [];
       for (let i = 0; i < subjects.length; i += 200) {
@@ -631,7 +666,7 @@ async function main(): Promise<number> {
     });
   }
   const hogsLeft = hogPids.filter(alive);
-  leaks.push({ kind: 'CPU hogs left (the benchmark\'s own; context)', count: hogsLeft.length, detail: hogsLeft.length ? hogsLeft.join(', ') : 'none', counted: false });
+  leaks.push({ kind: "CPU hogs left (the benchmark's own; context)", count: hogsLeft.length, detail: hogsLeft.length ? hogsLeft.join(', ') : 'none', counted: false });
 
   // Clean up after counting, so the run leaves nothing on the shared machine whatever it found.
   for (const p of marked) {
@@ -718,7 +753,16 @@ async function main(): Promise<number> {
     machine: m,
     runId,
     seed,
-    runtime: { snapshot: { buildSha256: snapshot!.buildSha256, builtAt: snapshot!.builtAt, jsFiles: snapshot!.jsFiles, waitedForQuietBuildS: round(snapshot!.waitedMs / 1000, 1), attempts: snapshot!.attempts }, uncommittedInTree: dirty },
+    runtime: {
+      snapshot: {
+        buildSha256: snapshot!.buildSha256,
+        builtAt: snapshot!.builtAt,
+        jsFiles: snapshot!.jsFiles,
+        waitedForQuietBuildS: round(snapshot!.waitedMs / 1000, 1),
+        attempts: snapshot!.attempts,
+      },
+      uncommittedInTree: dirty,
+    },
     interrupted,
     settings: {
       concurrency,
@@ -735,7 +779,11 @@ async function main(): Promise<number> {
       portRange: [portLo, portHi],
       timeouts: 'runtime defaults (join 120 s, operation 300 s, heartbeat 1 s / 15 s)',
     },
-    durationS: { launching: round((Math.min(endAt, launchEnd) - soakStart) / 1000, 1), drain: round(Math.max(0, launchEnd - endAt) / 1000, 1), total: round((Date.now() - t0Epoch) / 1000, 1) },
+    durationS: {
+      launching: round((Math.min(endAt, launchEnd) - soakStart) / 1000, 1),
+      drain: round(Math.max(0, launchEnd - endAt) / 1000, 1),
+      total: round((Date.now() - t0Epoch) / 1000, 1),
+    },
     load: {
       loadAverage1m: { min: Math.min(...loads), median: round(median(loads)), max: Math.max(...loads) },
       machineCpuBusyPercent: cpuBusy,
@@ -746,11 +794,30 @@ async function main(): Promise<number> {
       samples,
     },
     perTransport,
-    totals: { flares: records.length, succeeded: total('succeeded'), falseAborts: total('falseAborts'), wrongResults: total('wrongResults'), launcherErrors: total('launcherErrors'), launcherErrorEvents: crashEvents, interrupted: total('interrupted') },
+    totals: {
+      flares: records.length,
+      succeeded: total('succeeded'),
+      falseAborts: total('falseAborts'),
+      wrongResults: total('wrongResults'),
+      launcherErrors: total('launcherErrors'),
+      launcherErrorEvents: crashEvents,
+      interrupted: total('interrupted'),
+    },
     leaks,
     natsProbeControls: natsControls,
     failureGroups: [...groups.values()].map((g) => ({ outcome: g.outcome, count: g.count, transports: Object.fromEntries(g.transports), example: g.reason })),
-    failures: failures.map((f) => ({ n: f.n, burstId: f.burstId, transport: f.transport, size: f.size, packs: f.packs, startS: f.startS, wallS: f.wallS, outcome: f.outcome, reason: f.reason, detail: f.detail })),
+    failures: failures.map((f) => ({
+      n: f.n,
+      burstId: f.burstId,
+      transport: f.transport,
+      size: f.size,
+      packs: f.packs,
+      startS: f.startS,
+      wallS: f.wallS,
+      outcome: f.outcome,
+      reason: f.reason,
+      detail: f.detail,
+    })),
     goal: 'zero false aborts, zero failures and zero leaks of every kind (processes, fds, temp dirs, secrets, broker keys, NATS subscriptions)',
     goalMet,
     verdict,
@@ -774,19 +841,47 @@ async function main(): Promise<number> {
     `**Flares.** ${concurrency} at a time for ${minutes} min (launching ${doc.durationS.launching} s, then ${doc.durationS.drain} s for the last ones to end), one warm-up flare per transport first. Each: the 'rounds' scenario (an allReduce per round, worker 0 → last worker text per round; results checked), ${rounds} rounds × ${delayMs} ms, ${minSize}–${maxSize} workers at random, ${granularity} per pack; runtime default timeouts; deadline ${flareDeadlineMs / 1000} s. Nothing is injected: every failure is a false abort. Transports in turn: ${transports.join(', ')} (direct = TCP on loopback, direct-unix = Unix sockets).`,
     '',
     table(
-      ['transport', 'flares', 'succeeded', 'false aborts', 'wrong results', 'launcher threw', "launcher 'error' events", 'median / p95 wall (s)', 'median / p95 start → all joined (s)'],
       [
-        ...perTransport.map((t) => [t.transport, t.flares, t.succeeded, t.falseAborts, t.wrongResults, t.launcherErrors, t.launcherErrorEvents, `${fmt(t.medianWallS)} / ${fmt(t.p95WallS)}`, `${fmt(t.medianJoinS)} / ${fmt(t.p95JoinS)}`]),
+        'transport',
+        'flares',
+        'succeeded',
+        'false aborts',
+        'wrong results',
+        'launcher threw',
+        "launcher 'error' events",
+        'median / p95 wall (s)',
+        'median / p95 start → all joined (s)',
+      ],
+      [
+        ...perTransport.map((t) => [
+          t.transport,
+          t.flares,
+          t.succeeded,
+          t.falseAborts,
+          t.wrongResults,
+          t.launcherErrors,
+          t.launcherErrorEvents,
+          `${fmt(t.medianWallS)} / ${fmt(t.p95WallS)}`,
+          `${fmt(t.medianJoinS)} / ${fmt(t.p95JoinS)}`,
+        ]),
         ['**all**', total('flares'), total('succeeded'), total('falseAborts'), total('wrongResults'), total('launcherErrors'), crashEvents, '', ''],
       ],
     ),
     '',
-    'Wall time is runLocalFlare\'s, for flares that succeeded; "start → all joined" runs from the first pack process start to the last pack through the start barrier (from the packs\' reports). "Launcher threw": runLocalFlare rejected. "Launcher \'error\' events": flares during which one of runLocalFlare\'s ChildProcess objects emitted an \'error\' event; runLocalFlare (and `kubeburst run`, cli/src/run.ts) has no listener for it, so it is an uncaught exception that kills the launching process, leaving the packs of every flare it runs to notice on their own. The soak adds a listener (via onSpawn) to count them instead of dying.' +
+    "Wall time is runLocalFlare's, for flares that succeeded; \"start → all joined\" runs from the first pack process start to the last pack through the start barrier (from the packs' reports). \"Launcher threw\": runLocalFlare rejected. \"Launcher 'error' events\": flares during which one of runLocalFlare's ChildProcess objects emitted an 'error' event; runLocalFlare (and `kubeburst run`, cli/src/run.ts) has no listener for it, so it is an uncaught exception that kills the launching process, leaving the packs of every flare it runs to notice on their own. The soak adds a listener (via onSpawn) to count them instead of dying." +
       (total('interrupted') ? ` ${total('interrupted')} flare(s) ended by the interrupt are not counted as false aborts.` : ''),
     '',
     `**Anomalies** (context, not part of the verdict; all flares; nothing is injected, so each one is unexpected): connections the packs dropped before they authenticated (PackReport.refused): ${perTransport.map((t) => `${t.transport} ${t.refusedConnections}`).join(', ')}; broker frames dropped as unverifiable or replays (PackReport.rejected): ${perTransport.map((t) => `${t.transport} ${t.rejectedFrames}`).join(', ')}; flares with pack warn/error log lines: ${perTransport.map((t) => `${t.transport} ${t.flaresWithPackWarnings}`).join(', ')}.` +
       (warningGroups.length ? ' Pack log lines, by kind:' : ''),
-    ...(warningGroups.length ? ['', table(['count', 'transports', 'first of its kind (300 chars)'], warningGroups.map((g) => [g.count, [...g.transports].map(([t, c]) => `${t} ${c}`).join(', '), g.line.replaceAll('|', '\\|')]))] : []),
+    ...(warningGroups.length
+      ? [
+          '',
+          table(
+            ['count', 'transports', 'first of its kind (300 chars)'],
+            warningGroups.map((g) => [g.count, [...g.transports].map(([t, c]) => `${t} ${c}`).join(', '), g.line.replaceAll('|', '\\|')]),
+          ),
+        ]
+      : []),
     '',
     `## Leaks (after every flare ended, the hogs stopped and ${settleMs / 1000} s)`,
     '',
@@ -803,10 +898,15 @@ async function main(): Promise<number> {
           '',
           table(
             ['outcome', 'count', 'transports', 'reason (first of its kind, 300 chars)'],
-            [...groups.values()].map((g) => [g.outcome, g.count, [...g.transports].map(([t, c]) => `${t} ${c}`).join(', '), (g.reason || '–').replaceAll('|', '\\|').replaceAll('\n', ' ')]),
+            [...groups.values()].map((g) => [
+              g.outcome,
+              g.count,
+              [...g.transports].map(([t, c]) => `${t} ${c}`).join(', '),
+              (g.reason || '–').replaceAll('|', '\\|').replaceAll('\n', ' '),
+            ]),
           ),
           '',
-          'Every failure, with the failed worker\'s error, exit codes and stderr, is in soak.json (`failures`).',
+          "Every failure, with the failed worker's error, exit codes and stderr, is in soak.json (`failures`).",
           '',
         ]
       : ['No flare failed.', '']),

@@ -50,17 +50,21 @@ for (const file of files) {
 /** Strongly connected components of more than one node (Tarjan), each as a list of nodes. */
 function cycles(nodes, next) {
   let index = 0;
-  const idx = new Map(), low = new Map(), stack = [], on = new Set(), found = [];
+  const idx = new Map(),
+    low = new Map(),
+    stack = [],
+    on = new Set(),
+    found = [];
   const visit = (v) => {
-    idx.set(v, index), low.set(v, index++), stack.push(v), on.add(v);
+    (idx.set(v, index), low.set(v, index++), stack.push(v), on.add(v));
     for (const w of next(v)) {
-      if (!idx.has(w)) visit(w), low.set(v, Math.min(low.get(v), low.get(w)));
+      if (!idx.has(w)) (visit(w), low.set(v, Math.min(low.get(v), low.get(w))));
       else if (on.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
     }
     if (low.get(v) === idx.get(v)) {
       const scc = [];
       let w;
-      do (w = stack.pop()), on.delete(w), scc.push(w);
+      do ((w = stack.pop()), on.delete(w), scc.push(w));
       while (w !== v);
       if (scc.length > 1) found.push(scc.sort());
     }

@@ -23,3 +23,8 @@ test/cluster/node-up.sh "$STATE"
 export KUBEBURST_CLUSTER_DIR=$STATE
 npm test -- --selectProjects unit cluster
 npm test -- --selectProjects node
+
+# The gates backend once more, on the oldest supported control plane (the real node's kubelet version):
+# kwok nodes only, a cluster of its own that the cluster project's globalSetup starts and stops (~1 min).
+KUBEBURST_CONTROL_PLANE=oldest KUBEBURST_CLUSTER_DIR=$STATE-oldest KUBEBURST_REAL_NODE=0 KUBEBURST_GANG_BACKENDS=SchedulingGates \
+  npm test -- --selectProjects cluster --testPathPatterns test/integration/gang.test.ts

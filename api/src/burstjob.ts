@@ -36,21 +36,12 @@ export const immutablePresenceRule = (field: string): CelRule => ({
 });
 const immutable = { [IMMUTABLE_KEY]: true };
 
-const quantity = z
-  .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/, 'must be a Kubernetes quantity such as 500m, 1, 2Gi');
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/, 'must be a Kubernetes quantity such as 500m, 1, 2Gi');
 
 export const TransportSpec = z
   .strictObject({
-    kind: z
-      .enum(['direct', 'nats', 'redis'])
-      .default('direct')
-      .describe('How packs talk to each other: direct (TCP between packs, no broker), nats or redis.'),
-    url: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('Broker URL (redis://host:6379, nats://host:4222). Not used by the direct transport.'),
+    kind: z.enum(['direct', 'nats', 'redis']).default('direct').describe('How packs talk to each other: direct (TCP between packs, no broker), nats or redis.'),
+    url: z.string().min(1).optional().describe('Broker URL (redis://host:6379, nats://host:4222). Not used by the direct transport.'),
     secretRef: z
       .strictObject({
         name: z.string().min(1).describe('Secret in the BurstJob namespace.'),
@@ -68,17 +59,16 @@ export const TransportSpec = z
     encryption: z
       .boolean()
       .default(false)
-      .describe('Through a broker, encrypt every frame (AES-256-GCM under the attempt key) instead of only authenticating it: other clients of the broker then cannot read the flare. Frames are always authenticated; the direct transport authenticates its connections.'),
+      .describe(
+        'Through a broker, encrypt every frame (AES-256-GCM under the attempt key) instead of only authenticating it: other clients of the broker then cannot read the flare. Frames are always authenticated; the direct transport authenticates its connections.',
+      ),
   })
   .describe('The transport between packs. Inside a pack workers always share memory.');
 
 export const FunctionSpec = z
   .strictObject({
     image: z.string().min(1).optional().describe('Container image holding the worker runtime and the function (cluster runs).'),
-    module: z
-      .string()
-      .min(1)
-      .describe('Path of the worker module: inside the image for cluster runs, relative to the manifest for `kubeburst run`.'),
+    module: z.string().min(1).describe('Path of the worker module: inside the image for cluster runs, relative to the manifest for `kubeburst run`.'),
     imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().describe('Pull policy of the image.'),
   })
   .describe('The function every worker runs: a module whose default export is defineWorker(...).');
@@ -102,7 +92,9 @@ export const TimeoutsSpec = z
       .min(1)
       .max(86_400)
       .default(120)
-      .describe('Every pack must join the start barrier within this time after it starts; the operator also tears down an admitted attempt whose packs have not all joined (pod Ready) within scheduleSeconds + joinSeconds.'),
+      .describe(
+        'Every pack must join the start barrier within this time after it starts; the operator also tears down an admitted attempt whose packs have not all joined (pod Ready) within scheduleSeconds + joinSeconds.',
+      ),
     operationSeconds: z.number().int().min(1).max(86_400).default(300).describe('Default timeout of every blocking BCM call (send/recv/collective).'),
     scheduleSeconds: z
       .number()
@@ -133,13 +125,16 @@ export const PackingSpec = z
   })
   .describe('How workers are grouped into packs (pods).');
 
+/** spec.gang.backend values; Auto resolves to one of the others per attempt (status.attempt.gangBackend). */
+export const GANG_BACKENDS = ['Auto', 'SchedulingGates', 'PodGroup'] as const;
+
 export const GangSpec = z
   .strictObject({
     backend: z
-      .enum(['SchedulingGates'])
-      .default('SchedulingGates')
+      .enum(GANG_BACKENDS)
+      .default('Auto')
       .describe(
-        'How all-or-nothing admission is enforced. SchedulingGates: pods are created gated and ungated together once the cluster has room for all of them (nodes’ allocatable minus what bound pods request).',
+        'How all-or-nothing admission is enforced. SchedulingGates: pods are created gated and ungated together once the cluster has room for all of them (nodes’ allocatable minus what bound pods request). PodGroup: a scheduling.k8s.io/v1beta1 PodGroup (gang minCount = packs) is created before the pods, and kube-scheduler places them all or none (Kubernetes ≥ 1.37, feature gate GenericWorkload). Auto: PodGroup when the API server serves it, else SchedulingGates; status.attempt.gangBackend says which.',
       ),
     maxScheduleRetries: z
       .number()
@@ -176,8 +171,13 @@ export const PodTemplateSpec = z
       .string()
       .min(1)
       .optional()
-      .describe('Scheduler that binds the pack pods (default: the cluster default scheduler). The gang is still admitted by the operator; spec.timeouts.scheduleSeconds bounds how long that scheduler may take.'),
-    env: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).optional().describe('Extra environment variables of the pack container.'),
+      .describe(
+        'Scheduler that binds the pack pods (default: the cluster default scheduler). The gang is still admitted by the operator; spec.timeouts.scheduleSeconds bounds how long that scheduler may take.',
+      ),
+    env: z
+      .array(z.strictObject({ name: z.string().min(1), value: z.string() }))
+      .optional()
+      .describe('Extra environment variables of the pack container.'),
   })
   .describe('Extra settings for the pack pods.');
 
@@ -198,7 +198,7 @@ export const BurstJobSpec = z
     transport: TransportSpec.default({ kind: 'direct', chunkBytes: 1024 * 1024, encryption: false }).meta(immutable),
     timeouts: TimeoutsSpec.default({ joinSeconds: 120, operationSeconds: 300, scheduleSeconds: 60 }),
     resources: ResourcesSpec.default({ cpu: '1', memory: '256Mi' }).meta(immutable),
-    gang: GangSpec.default({ backend: 'SchedulingGates', maxScheduleRetries: 3 }).meta(immutable),
+    gang: GangSpec.default({ backend: 'Auto', maxScheduleRetries: 3 }).meta(immutable),
     maxRestarts: z.number().int().min(0).max(100).default(0).describe('Restart the whole flare this many times after a failed attempt.'),
     activeDeadlineSeconds: z.number().int().min(1).max(31_536_000).optional().describe('Fail the BurstJob when it runs longer than this (all attempts).'),
     ttlSecondsAfterFinished: z.number().int().min(0).max(31_536_000).optional().describe('Delete the BurstJob this long after it succeeds or fails.'),
@@ -231,7 +231,11 @@ export const BurstJobSpec = z
         message: 'granularity must not be set when packing.mode is Auto (use packing.maxGranularity)',
         fieldPath: '.granularity',
       },
-      { rule: '!has(self.transport) || !(has(self.transport.url) && has(self.transport.secretRef))', message: 'transport: set either url or secretRef, not both', fieldPath: '.transport' },
+      {
+        rule: '!has(self.transport) || !(has(self.transport.url) && has(self.transport.secretRef))',
+        message: 'transport: set either url or secretRef, not both',
+        fieldPath: '.transport',
+      },
       {
         rule: "!has(self.transport) || !has(self.transport.kind) || self.transport.kind != 'direct' || !(has(self.transport.url) || has(self.transport.secretRef))",
         message: 'the direct transport takes no url or secretRef (packs find each other through the job’s headless Service)',
@@ -331,7 +335,8 @@ function fieldsAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
     for (;;) {
       const def: z.core.$ZodTypeDef | undefined = node?._zod.def;
       if (def === undefined) return;
-      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'readonly' || def.type === 'prefault') node = (def as unknown as { innerType: z.core.$ZodType }).innerType;
+      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'readonly' || def.type === 'prefault')
+        node = (def as unknown as { innerType: z.core.$ZodType }).innerType;
       else if (def.type === 'pipe') node = (def as unknown as { in: z.core.$ZodType }).in;
       else return;
     }

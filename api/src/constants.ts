@@ -26,7 +26,12 @@ export const ANNOTATIONS = {
   burstId: `${API_GROUP}/burst-id`,
 } as const;
 
-export const COMPONENTS = { pack: 'pack', params: 'params', results: 'results', peers: 'peers', secret: 'secret', network: 'network' } as const;
+export const COMPONENTS = { pack: 'pack', params: 'params', results: 'results', peers: 'peers', secret: 'secret', network: 'network', gang: 'gang' } as const;
+
+/** The Workload API's PodGroup (gang.backend PodGroup): one per attempt, `<job>-a<attempt>`. */
+export const PODGROUP_API = { group: 'scheduling.k8s.io', version: 'v1beta1', resource: 'podgroups', kind: 'PodGroup' } as const;
+/** The PodGroup condition kube-scheduler sets once it placed the group (terminal once True). */
+export const PODGROUP_SCHEDULED_CONDITION = 'PodGroupInitiallyScheduled';
 
 /** Every pack pod carries this gate until the whole gang is admitted. */
 export const GANG_SCHEDULING_GATE = `${API_GROUP}/gang`;
@@ -68,6 +73,10 @@ export const REASON = {
   InsufficientCapacity: 'InsufficientCapacity',
   PackTooLarge: 'PackTooLarge',
   QueuedBehind: 'QueuedBehind',
+  /** PodGroup backend: every pod exists; kube-scheduler places the group all or nothing. */
+  HandedToScheduler: 'HandedToScheduler',
+  /** spec.gang.backend PodGroup on an API server that does not serve scheduling.k8s.io/v1beta1 podgroups. */
+  GangBackendUnavailable: 'GangBackendUnavailable',
   // PacksScheduled
   WaitingForScheduler: 'WaitingForScheduler',
   AllPacksScheduled: 'AllPacksScheduled',
@@ -94,6 +103,7 @@ export type Reason = (typeof REASON)[keyof typeof REASON];
 /** Event reasons (kubectl describe burstjob). */
 export const EVENT = {
   GangAdmitted: REASON.GangAdmitted,
+  HandedToScheduler: REASON.HandedToScheduler,
   InsufficientCapacity: REASON.InsufficientCapacity,
   PackTooLarge: REASON.PackTooLarge,
   QueuedBehind: REASON.QueuedBehind,

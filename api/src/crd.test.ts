@@ -74,7 +74,12 @@ describe('generated CRD', () => {
   });
 
   it('drops zod artefacts (safe-integer bounds, closed objects) and marks any-JSON values', () => {
-    expect(toStructural({ type: 'object', additionalProperties: false, properties: { n: { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }, v: {} } }, 'x')).toEqual({
+    expect(
+      toStructural(
+        { type: 'object', additionalProperties: false, properties: { n: { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }, v: {} } },
+        'x',
+      ),
+    ).toEqual({
       type: 'object',
       properties: { n: { type: 'integer' }, v: { 'x-kubernetes-preserve-unknown-fields': true } },
     });

@@ -48,8 +48,14 @@ export const AttemptStatus = z
     index: count.describe('Attempt number, from 0. Pods carry it in the kubeburst.io/attempt label.'),
     burstId: z.string().min(1).describe('Burst id of the attempt (KB_BURST_ID): namespaces broker keys.'),
     layout: z.string().min(1).describe('Pack sizes, run-length encoded: "20x48" is 20 packs of 48 workers, "2x48,1x16" three packs.'),
+    gangBackend: z
+      .enum(['SchedulingGates', 'PodGroup'])
+      .optional()
+      .describe(
+        'How this attempt is gang-admitted: spec.gang.backend, with Auto resolved when the attempt started (PodGroup when the API server served scheduling.k8s.io/v1beta1 podgroups).',
+      ),
     startTime: timestamp.describe('When the operator started creating the attempt.'),
-    admittedTime: timestamp.optional().describe('When the gang was admitted (scheduling gates lifted).'),
+    admittedTime: timestamp.optional().describe('When the gang was admitted: scheduling gates lifted, or (PodGroup) every pod created and handed to the scheduler.'),
     scheduledTime: timestamp.optional().describe('When every pack pod was bound to a node.'),
     runningTime: timestamp.optional().describe('When every pack pod was running.'),
     joinedTime: timestamp.optional().describe('When every pack had joined (every pod ready).'),

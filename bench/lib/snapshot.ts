@@ -91,7 +91,10 @@ export async function snapshotRuntime(o: {
     const runtimeDir = join(dir, 'node_modules', '@kubeburst', 'worker-runtime');
     mkdirSync(runtimeDir, { recursive: true });
     cpSync(join(runtimeSrc, 'package.json'), join(runtimeDir, 'package.json'));
-    cpSync(join(runtimeSrc, 'dist'), join(runtimeDir, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.d.ts') && !src.endsWith('.d.ts.map') && !src.endsWith('.tsbuildinfo') });
+    cpSync(join(runtimeSrc, 'dist'), join(runtimeDir, 'dist'), {
+      recursive: true,
+      filter: (src) => !src.endsWith('.d.ts') && !src.endsWith('.d.ts.map') && !src.endsWith('.tsbuildinfo'),
+    });
     const pkg = JSON.parse(readFileSync(join(runtimeSrc, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
     for (const dep of Object.keys(pkg.dependencies ?? {})) {
       const target = realpathSync(join(o.repo, 'node_modules', dep));
@@ -108,13 +111,29 @@ export async function snapshotRuntime(o: {
     const js = [...files(join(runtimeDir, 'dist')).filter((f) => f.endsWith('.js'))];
     const incomplete = js.filter((f) => !complete(f));
     // A copied module's trailer names its original file, not `<name>.js`: check those against the source name.
-    const badModules = Object.entries(o.modules).filter(([name, src]) => !readFileSync(modules[name]!, 'utf8').trimEnd().endsWith(`//# sourceMappingURL=${basename(src)}.map`));
+    const badModules = Object.entries(o.modules).filter(
+      ([name, src]) =>
+        !readFileSync(modules[name]!, 'utf8')
+          .trimEnd()
+          .endsWith(`//# sourceMappingURL=${basename(src)}.map`),
+    );
     if (after === before && incomplete.length === 0 && badModules.length === 0) {
       const h = createHash('sha256');
       for (const f of [...js, ...Object.values(modules)].sort()) h.update(relative(dir, f)).update('\0').update(readFileSync(f));
-      return { dir, runtimeDir, modules, buildSha256: h.digest('hex').slice(0, 16), builtAt: new Date(before).toISOString(), jsFiles: js.length, waitedMs: Date.now() - t0, attempts: attempt };
+      return {
+        dir,
+        runtimeDir,
+        modules,
+        buildSha256: h.digest('hex').slice(0, 16),
+        builtAt: new Date(before).toISOString(),
+        jsFiles: js.length,
+        waitedMs: Date.now() - t0,
+        attempts: attempt,
+      };
     }
-    o.log?.(`snapshot attempt ${attempt} not clean (${after !== before ? 'the build changed while copying' : `incomplete: ${[...incomplete.map((f) => relative(dir, f)), ...badModules.map(([n]) => n)].slice(0, 3).join(', ')}`}): again`);
+    o.log?.(
+      `snapshot attempt ${attempt} not clean (${after !== before ? 'the build changed while copying' : `incomplete: ${[...incomplete.map((f) => relative(dir, f)), ...badModules.map(([n]) => n)].slice(0, 3).join(', ')}`}): again`,
+    );
     rmSync(dir, { recursive: true, force: true });
     if (Date.now() > deadline) throw new Error('no clean snapshot of the runtime build');
   }

@@ -47,6 +47,6 @@ test.each([
   ['/x/__', 'my-flare'],
 ])('projectName(%s) = %s', (d, n) => expect(projectName(d)).toBe(n));
 
-test('the scaffold\'s Dockerfile builds on the worker image of the same version', () => {
+test("the scaffold's Dockerfile builds on the worker image of the same version", () => {
   expect(scaffold('a', '1.2.3').Dockerfile).toContain('ARG WORKER_IMAGE=ghcr.io/kubeburst/worker:1.2.3');
 });

@@ -149,7 +149,11 @@ USER node
 
 /** A DNS-1123 name (what metadata.name takes) from a directory name. */
 export function projectName(dir: string): string {
-  const n = basename(dir).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
+  const n = basename(dir)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 50);
   return n === '' ? 'my-flare' : n;
 }
 
@@ -165,7 +169,10 @@ async function init(args: string[], io: CliIO): Promise<number> {
   const files = scaffold(name, version);
   const taken = Object.keys(files).filter((f) => existsSync(join(dir, f)));
   if (taken.length > 0) {
-    throw new CliUsageError(`init: ${taken.map((f) => join(dir, f)).join(', ')} already exist${taken.length === 1 ? 's' : ''}: nothing was written (init never overwrites; choose an empty directory)`, 'init');
+    throw new CliUsageError(
+      `init: ${taken.map((f) => join(dir, f)).join(', ')} already exist${taken.length === 1 ? 's' : ''}: nothing was written (init never overwrites; choose an empty directory)`,
+      'init',
+    );
   }
   mkdirSync(dir, { recursive: true });
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);

@@ -49,7 +49,7 @@ describe('manifest loading', () => {
     expect(errorOf(() => load(JOB, { overrides: { size: 1 } }))).toBe("job.yaml: invalid BurstJob 'demo' (with --size 1):\n  spec.granularity: must be <= size (1)");
   });
 
-  test('changing the transport kind drops the other transport\'s URL but keeps the chunk size', () => {
+  test("changing the transport kind drops the other transport's URL but keeps the chunk size", () => {
     const m = load(JOB.replace('spec:\n', 'spec:\n  transport: {kind: redis, url: "redis://x:1", chunkBytes: 4096}\n'), { overrides: { transportKind: 'nats' } });
     expect(m.job.spec.transport).toEqual({ kind: 'nats', chunkBytes: 4096, encryption: false });
   });
@@ -69,16 +69,25 @@ describe('manifest loading', () => {
   test.each([
     ['a misspelled spec field', (t: string) => t.replace('granularity: 2', 'granularty: 2'), 'spec.granularty: unknown field (did you mean granularity?)'],
     ['a misspelled nested field', (t: string) => `${t}  transport: {kind: redis, urll: "redis://x:1"}\n`, 'spec.transport.urll: unknown field (did you mean url?)'],
-    ['a field in a list item', (t: string) => `${t}  template:\n    env: [{name: A, value: b, valueFrom: {}}]\n`, 'spec.template.env[0].valueFrom: unknown field (known fields: name, value)'],
+    [
+      'a field in a list item',
+      (t: string) => `${t}  template:\n    env: [{name: A, value: b, valueFrom: {}}]\n`,
+      'spec.template.env[0].valueFrom: unknown field (known fields: name, value)',
+    ],
     ['a misspelled metadata field', (t: string) => t.replace('  name: demo\n', '  name: demo\n  lables: {a: b}\n'), 'metadata.lables: unknown field (did you mean labels?)'],
-    ['a field nothing resembles', (t: string) => t.replace('    module: ./worker.js\n', '    module: ./worker.js\n    replicas: 3\n'), 'spec.function.replicas: unknown field (known fields: image, module, imagePullPolicy)'],
+    [
+      'a field nothing resembles',
+      (t: string) => t.replace('    module: ./worker.js\n', '    module: ./worker.js\n    replicas: 3\n'),
+      'spec.function.replicas: unknown field (known fields: image, module, imagePullPolicy)',
+    ],
     ['a top-level field', (t: string) => `${t}specs: {}\n`, 'specs: unknown field (did you mean spec?)'],
   ])('%s is refused with its path and the nearest known name', (_what, edit, line) => {
     expect(errorOf(() => load(edit(JOB))).split('\n')).toContain(`  ${line}`);
   });
 
   test('standard ObjectMeta fields are accepted (what kubectl get -o yaml prints can be run again)', () => {
-    const meta = '  namespace: ns\n  uid: u1\n  resourceVersion: "7"\n  generation: 2\n  generateName: demo-\n  ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: c, uid: u2}]\n  managedFields: [{manager: kubectl, operation: Apply}]\n  finalizers: [kubeburst.io/cleanup]\n';
+    const meta =
+      '  namespace: ns\n  uid: u1\n  resourceVersion: "7"\n  generation: 2\n  generateName: demo-\n  ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: c, uid: u2}]\n  managedFields: [{manager: kubectl, operation: Apply}]\n  finalizers: [kubeburst.io/cleanup]\n';
     expect(load(JOB.replace('  name: demo\n', `  name: demo\n${meta}`)).job.metadata).toMatchObject({ name: 'demo', namespace: 'ns', generation: 2 });
   });
 

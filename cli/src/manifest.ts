@@ -40,9 +40,7 @@ export function loadManifest(file: string, cwd: string, o: { name?: string; over
     if (!(err instanceof InvalidBurstJobError)) throw err;
     const name = nameOf(doc);
     const via = describeOverrides(o.overrides ?? {});
-    throw new ManifestError(
-      `${file}: invalid BurstJob${name ? ` '${name}'` : ''}${via ? ` (with ${via})` : ''}:\n` + err.issues.map((i) => `  ${i.path}: ${i.rule}`).join('\n'),
-    );
+    throw new ManifestError(`${file}: invalid BurstJob${name ? ` '${name}'` : ''}${via ? ` (with ${via})` : ''}:\n` + err.issues.map((i) => `  ${i.path}: ${i.rule}`).join('\n'));
   }
 }
 
@@ -58,14 +56,17 @@ export function pickBurstJob(file: string, text: string, name?: string): Record<
     }
     const value: unknown = d.toJS();
     if (value !== null && value !== undefined) {
-      if (typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(`${file}: every YAML document must be a Kubernetes object (a mapping with apiVersion and kind)`);
+      if (typeof value !== 'object' || Array.isArray(value))
+        throw new ManifestError(`${file}: every YAML document must be a Kubernetes object (a mapping with apiVersion and kind)`);
       objects.push(value as Record<string, unknown>);
     }
   }
   const jobs = objects.filter((d) => d.kind === KIND);
   if (jobs.length === 0) {
     const kinds = objects.map((d) => String(d.kind ?? '(no kind)'));
-    throw new ManifestError(`${file}: no BurstJob found${kinds.length ? ` (it holds: ${kinds.join(', ')})` : ' (the file is empty)'}; expected a document with apiVersion: kubeburst.io/v1alpha1 and kind: BurstJob`);
+    throw new ManifestError(
+      `${file}: no BurstJob found${kinds.length ? ` (it holds: ${kinds.join(', ')})` : ' (the file is empty)'}; expected a document with apiVersion: kubeburst.io/v1alpha1 and kind: BurstJob`,
+    );
   }
   if (name !== undefined) {
     const named = jobs.find((d) => nameOf(d) === name);
@@ -88,7 +89,10 @@ function applyOverrides(doc: Record<string, unknown>, o: SpecOverrides): Record<
   if (o.transportKind !== undefined) {
     const t = (spec.transport as Record<string, unknown> | undefined) ?? {};
     // Another transport kind: the manifest's broker address belongs to the old one.
-    spec.transport = t.kind === o.transportKind ? t : { ...(t.chunkBytes !== undefined ? { chunkBytes: t.chunkBytes } : {}), ...(t.encryption !== undefined ? { encryption: t.encryption } : {}), kind: o.transportKind };
+    spec.transport =
+      t.kind === o.transportKind
+        ? t
+        : { ...(t.chunkBytes !== undefined ? { chunkBytes: t.chunkBytes } : {}), ...(t.encryption !== undefined ? { encryption: t.encryption } : {}), kind: o.transportKind };
   }
   return { ...doc, spec };
 }

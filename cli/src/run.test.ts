@@ -21,7 +21,13 @@ function manifest(spec: string) {
 describe('kubeburst run options', () => {
   test('flags parse into overrides', () => {
     expect(parseRunArgs(['job.yaml', '--size', '4', '--granularity', '2', '--transport', 'redis=redis://h:1', '-o', 'r.json', '-q', '--json'])).toEqual({
-      file: 'job.yaml', size: 4, granularity: 2, transport: { kind: 'redis', url: 'redis://h:1', urlFlag: '--transport' }, output: 'r.json', quiet: true, json: true,
+      file: 'job.yaml',
+      size: 4,
+      granularity: 2,
+      transport: { kind: 'redis', url: 'redis://h:1', urlFlag: '--transport' },
+      output: 'r.json',
+      quiet: true,
+      json: true,
     });
     expect(parseRunArgs(['job.yaml', '--transport-url', 'unix:///tmp/p{pack}.sock']).transport).toEqual({ url: 'unix:///tmp/p{pack}.sock', urlFlag: '--transport-url' });
     expect(() => parseRunArgs(['job.yaml', '--transport', 'redis=x', '--transport-url', 'y'])).toThrow(/already given in --transport KIND=URL/);
@@ -36,20 +42,33 @@ describe('kubeburst run options', () => {
     );
     const o = flareOptions(m, parseRunArgs(['job.yaml']));
     expect(o).toMatchObject({
-      size: 6, granularity: 4, transport: { kind: 'nats', url: 'nats://h:4222', chunkBytes: 65536 }, modulePath: join(dir, 'w.js'),
-      params: { list: [1, 2, 3, 4, 5, 6] }, joinTimeoutMs: 7000, operationTimeoutMs: 9000, wallTimeoutMs: 30_000, env: { FOO: 'bar' },
+      size: 6,
+      granularity: 4,
+      transport: { kind: 'nats', url: 'nats://h:4222', chunkBytes: 65536 },
+      modulePath: join(dir, 'w.js'),
+      params: { list: [1, 2, 3, 4, 5, 6] },
+      joinTimeoutMs: 7000,
+      operationTimeoutMs: 9000,
+      wallTimeoutMs: 30_000,
+      env: { FOO: 'bar' },
     });
     expect(o.burstId).toMatch(/^j-local-[0-9a-f]{8}$/);
     // A URL on the command line wins; a different kind does not inherit the manifest's URL.
     expect(flareOptions(m, parseRunArgs(['job.yaml', '--transport-url', 'nats://other:1'])).transport.url).toBe('nats://other:1');
-    expect(flareOptions(m, parseRunArgs(['job.yaml', '--transport', 'redis'])).transport).toEqual({ kind: 'redis', urlSource: 'the default: no URL in spec.transport.url or --transport redis=URL', chunkBytes: 65536 });
+    expect(flareOptions(m, parseRunArgs(['job.yaml', '--transport', 'redis'])).transport).toEqual({
+      kind: 'redis',
+      urlSource: 'the default: no URL in spec.transport.url or --transport redis=URL',
+      chunkBytes: 65536,
+    });
   });
 
   test('Auto packing runs packs of maxGranularity locally; a broker URL in a Secret cannot be read', () => {
     expect(flareOptions(manifest('  size: 10\n  packing: {mode: Auto, maxGranularity: 4}\n'), parseRunArgs(['job.yaml'])).granularity).toBe(4);
     expect(flareOptions(manifest('  size: 10\n  packing: {mode: Auto}\n'), parseRunArgs(['job.yaml'])).granularity).toBe(10);
     const secret = manifest('  size: 2\n  transport: {kind: redis, secretRef: {name: s}}\n');
-    expect(() => flareOptions(secret, parseRunArgs(['job.yaml']))).toThrow(/spec\.transport\.secretRef: kubeburst run cannot read Kubernetes Secrets; pass the URL with --transport redis=URL/);
+    expect(() => flareOptions(secret, parseRunArgs(['job.yaml']))).toThrow(
+      /spec\.transport\.secretRef: kubeburst run cannot read Kubernetes Secrets; pass the URL with --transport redis=URL/,
+    );
     expect(flareOptions(secret, parseRunArgs(['job.yaml', '--transport-url', 'redis://h:1'])).transport.url).toBe('redis://h:1');
   });
 

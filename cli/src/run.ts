@@ -70,14 +70,16 @@ export function parseRunArgs(args: string[]): RunOptions {
       json: { type: 'boolean', default: false },
     },
   });
-  if (positionals.length !== 1) throw new CliUsageError(positionals.length === 0 ? 'run: which manifest? (kubeburst run job.yaml)' : `run: one manifest at a time (got ${positionals.join(', ')})`, 'run');
+  if (positionals.length !== 1)
+    throw new CliUsageError(positionals.length === 0 ? 'run: which manifest? (kubeburst run job.yaml)' : `run: one manifest at a time (got ${positionals.join(', ')})`, 'run');
   const o: RunOptions = { file: positionals[0]!, quiet: values.quiet, json: values.json };
   if (values.size !== undefined) o.size = positiveInt('--size', values.size);
   if (values.granularity !== undefined) o.granularity = positiveInt('--granularity', values.granularity);
   if (values.transport !== undefined) {
     const eq = values.transport.indexOf('=');
     const kind = eq < 0 ? values.transport : values.transport.slice(0, eq);
-    if (!(TRANSPORTS as readonly string[]).includes(kind)) throw new CliUsageError(`--transport: '${kind}' is not a transport: use one of ${TRANSPORTS.join(', ')} (optionally KIND=URL)`, 'run');
+    if (!(TRANSPORTS as readonly string[]).includes(kind))
+      throw new CliUsageError(`--transport: '${kind}' is not a transport: use one of ${TRANSPORTS.join(', ')} (optionally KIND=URL)`, 'run');
     o.transport = { kind: kind as TransportName };
     if (eq >= 0) {
       const url = values.transport.slice(eq + 1);
@@ -141,7 +143,13 @@ export function flareOptions(m: LoadedManifest, o: RunOptions): LocalFlareOption
     burstId: `${m.job.metadata.name}-local-${randomBytes(4).toString('hex')}`,
     size: s.size,
     granularity,
-    transport: { kind, ...(url !== undefined ? { url } : {}), ...(kind !== 'direct' ? { urlSource } : {}), chunkBytes: s.transport.chunkBytes, ...(s.transport.encryption ? { encryption: true } : {}) },
+    transport: {
+      kind,
+      ...(url !== undefined ? { url } : {}),
+      ...(kind !== 'direct' ? { urlSource } : {}),
+      chunkBytes: s.transport.chunkBytes,
+      ...(s.transport.encryption ? { encryption: true } : {}),
+    },
     modulePath: resolveModule(m),
     params: s.params?.list !== undefined ? { list: s.params.list } : { value: s.params?.value ?? null },
     joinTimeoutMs: s.timeouts.joinSeconds * 1000,
@@ -174,7 +182,9 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const name = m.job.metadata.name;
   if (mode !== 'off') {
     const g = `${opts.size % opts.granularity! === 0 ? '' : '≤'}${opts.granularity}`;
-    io.stderr.write(`kubeburst: running ${name}: ${opts.size} workers in ${packs} pack${packs === 1 ? '' : 's'} of ${g}, transport ${transportInUse(opts.transport.kind, packs, describeTransport(opts))}\n`);
+    io.stderr.write(
+      `kubeburst: running ${name}: ${opts.size} workers in ${packs} pack${packs === 1 ? '' : 's'} of ${g}, transport ${transportInUse(opts.transport.kind, packs, describeTransport(opts))}\n`,
+    );
   }
   const progress = new Progress({ packs, workers: opts.size }, io.stderr, mode, io.now, launchedAt);
   const children: ChildProcess[] = [];

@@ -5,18 +5,42 @@ import { bytes, formatSummary, median, secs, summarize } from './summary.js';
 const zero = { localMsgsSent: 0, localBytesSent: 0, localMsgsRecv: 0, localBytesRecv: 0, remoteMsgsSent: 0, remoteBytesSent: 0, remoteMsgsRecv: 0, remoteBytesRecv: 0 };
 
 function worker(w: number, pack: number, fnStart: number, fnEnd: number, ok = true, extra: Partial<WorkerReport> = {}): WorkerReport {
-  return { workerId: w, packId: pack, ok, ...(ok ? { result: { w } } : {}), timings: { processStart: 1000, loaded: 1100, joined: 1200, functionStart: fnStart, functionEnd: fnEnd }, counters: { ...zero, localMsgsSent: 1, localBytesSent: 10, remoteMsgsSent: 2, remoteBytesSent: 100 }, ...extra };
+  return {
+    workerId: w,
+    packId: pack,
+    ok,
+    ...(ok ? { result: { w } } : {}),
+    timings: { processStart: 1000, loaded: 1100, joined: 1200, functionStart: fnStart, functionEnd: fnEnd },
+    counters: { ...zero, localMsgsSent: 1, localBytesSent: 10, remoteMsgsSent: 2, remoteBytesSent: 100 },
+    ...extra,
+  };
 }
 
 function flare(workers: WorkerReport[], o: Partial<FlareResult> = {}): FlareResult {
   const pack = (p: number, start: number, joined: number) => ({
-    burstId: 'b', packId: p, packCount: 2, burstSize: 4, transport: 'direct', ok: true, workers: [],
-    timings: { processStart: start, connected: joined, joined, finished: 2000 }, counters: zero, wire: { framesSent: 5, bytesSent: 1000, framesRecv: 5, bytesRecv: 1000 },
+    burstId: 'b',
+    packId: p,
+    packCount: 2,
+    burstSize: 4,
+    transport: 'direct',
+    ok: true,
+    workers: [],
+    timings: { processStart: start, connected: joined, joined, finished: 2000 },
+    counters: zero,
+    wire: { framesSent: 5, bytesSent: 1000, framesRecv: 5, bytesRecv: 1000 },
   });
   return {
-    burstId: 'b', ok: workers.every((w) => w.ok), layout: { size: 4, packSizes: [2, 2] }, transport: 'direct',
-    packs: [pack(0, 1000, 1200), pack(1, 1040, 1250)], workers, exitCodes: [0, 0], wallMs: 1500,
-    counters: { ...zero, localMsgsSent: 4, localBytesSent: 40, remoteMsgsSent: 8, remoteBytesSent: 400 }, stderr: {}, ...o,
+    burstId: 'b',
+    ok: workers.every((w) => w.ok),
+    layout: { size: 4, packSizes: [2, 2] },
+    transport: 'direct',
+    packs: [pack(0, 1000, 1200), pack(1, 1040, 1250)],
+    workers,
+    exitCodes: [0, 0],
+    wallMs: 1500,
+    counters: { ...zero, localMsgsSent: 4, localBytesSent: 40, remoteMsgsSent: 8, remoteBytesSent: 400 },
+    stderr: {},
+    ...o,
   };
 }
 
@@ -25,7 +49,12 @@ describe('run summary', () => {
     const r = flare([worker(0, 0, 1200, 1300), worker(1, 0, 1200, 1500), worker(2, 1, 1250, 1450), worker(3, 1, 1250, 1450)]);
     const s = summarize('demo', r, 900, 1800);
     expect(s).toMatchObject({
-      job: 'demo', ok: true, size: 4, packSizes: [2, 2], transport: 'direct', wallSeconds: 0.9,
+      job: 'demo',
+      ok: true,
+      size: 4,
+      packSizes: [2, 2],
+      transport: 'direct',
+      wallSeconds: 0.9,
       phases: { spawnToJoinedSeconds: 0.35, packStartSpreadSeconds: 0.04, functionSeconds: { median: 0.2, max: 0.3 }, teardownSeconds: 0.3 },
       traffic: { local: { bytes: 40, messages: 4 }, remote: { bytes: 400, messages: 8 }, remoteWire: { bytes: 2000, frames: 10 } },
       results: [{ w: 0 }, { w: 1 }, { w: 2 }, { w: 3 }],
@@ -43,7 +72,10 @@ describe('run summary', () => {
   test('a failed flare names the worker, its pack and the reason, with the pack stderr tail', () => {
     const failed = worker(2, 1, 1250, 1300, false, { error: { name: 'Error', message: 'boom' } });
     const r = flare([worker(0, 0, 1200, 1300), worker(1, 0, 1200, 1300), failed, worker(3, 1, 1250, 1300)], {
-      ok: false, failure: { failedWorker: 2, failedPack: 1, reason: 'Error: boom' }, exitCodes: [1, 1], stderr: { 1: 'line1\nline2\n' },
+      ok: false,
+      failure: { failedWorker: 2, failedPack: 1, reason: 'Error: boom' },
+      exitCodes: [1, 1],
+      stderr: { 1: 'line1\nline2\n' },
     });
     const s = summarize('demo', r, 900, 1800);
     expect(s.failure).toEqual({ worker: 2, pack: 1, reason: 'Error: boom', detail: 'line1\nline2' });
@@ -63,7 +95,11 @@ describe('run summary', () => {
   });
 
   test.each([
-    [0, '0 B'], [1023, '1023 B'], [1024, '1.00 KiB'], [1536 * 1024, '1.50 MiB'], [20 * 1024 ** 3, '20.0 GiB'],
+    [0, '0 B'],
+    [1023, '1023 B'],
+    [1024, '1.00 KiB'],
+    [1536 * 1024, '1.50 MiB'],
+    [20 * 1024 ** 3, '20.0 GiB'],
   ])('bytes(%i) = %s', (n, text) => expect(bytes(n)).toBe(text));
 
   test('secs and median', () => {

@@ -33,7 +33,9 @@ export function summarize(job: string, r: FlareResult, launchedAt: number, ended
   const joined = r.packs.map((p) => p.timings.joined);
   const allJoined = r.packs.length === r.layout.packSizes.length && joined.every((t) => t > 0);
   const starts = r.packs.map((p) => p.timings.processStart).filter((t) => t > 0);
-  const fn = r.workers.filter((w) => w.timings.functionStart > 0 && w.timings.functionEnd >= w.timings.functionStart).map((w) => (w.timings.functionEnd - w.timings.functionStart) / 1000);
+  const fn = r.workers
+    .filter((w) => w.timings.functionStart > 0 && w.timings.functionEnd >= w.timings.functionStart)
+    .map((w) => (w.timings.functionEnd - w.timings.functionStart) / 1000);
   const lastEnd = Math.max(0, ...r.workers.map((w) => w.timings.functionEnd));
   const wire = r.packs.reduce((a, p) => ({ bytes: a.bytes + p.wire.bytesSent, frames: a.frames + p.wire.framesSent }), { bytes: 0, frames: 0 });
   const phases: RunSummary['phases'] = {};
@@ -104,12 +106,15 @@ export function formatSummary(s: RunSummary, extra: { output?: string } = {}): s
   }
   const p = s.phases;
   lines.push(`  wall time        ${secs(s.wallSeconds)}`);
-  if (p.spawnToJoinedSeconds !== undefined) lines.push(`  spawn → joined   ${secs(p.spawnToJoinedSeconds)}${p.packStartSpreadSeconds !== undefined ? ` (pack starts spread over ${secs(p.packStartSpreadSeconds)})` : ''}`);
+  if (p.spawnToJoinedSeconds !== undefined)
+    lines.push(`  spawn → joined   ${secs(p.spawnToJoinedSeconds)}${p.packStartSpreadSeconds !== undefined ? ` (pack starts spread over ${secs(p.packStartSpreadSeconds)})` : ''}`);
   if (p.functionSeconds) lines.push(`  function         median ${secs(p.functionSeconds.median)}, max ${secs(p.functionSeconds.max)}`);
   if (p.teardownSeconds !== undefined) lines.push(`  teardown         ${secs(p.teardownSeconds)}`);
   const t = s.traffic;
   lines.push(`  traffic local    ${bytes(t.local.bytes)} in ${t.local.messages} messages (shared memory)`);
-  lines.push(`  traffic remote   ${bytes(t.remote.bytes)} in ${t.remote.messages} messages (${bytes(t.remoteWire.bytes)} in ${t.remoteWire.frames} frames on the wire, control included)`);
+  lines.push(
+    `  traffic remote   ${bytes(t.remote.bytes)} in ${t.remote.messages} messages (${bytes(t.remoteWire.bytes)} in ${t.remoteWire.frames} frames on the wire, control included)`,
+  );
   lines.push(...previewResults(s.results));
   if (extra.output) lines.push(`  results written to ${extra.output}`);
   return lines.join('\n') + '\n';

@@ -23,7 +23,10 @@ async function validate(args: string[], io: CliIO): Promise<number> {
   const m = loadManifest(positionals[0]!, io.cwd, values.name !== undefined ? { name: values.name } : {});
   const s = m.job.spec;
   const g = s.granularity ?? (s.packing?.mode === 'Auto' ? undefined : s.size);
-  const packing = g === undefined ? `automatic packing${s.packing?.maxGranularity ? ` (at most ${s.packing.maxGranularity} per pack)` : ''}` : `${Math.ceil(s.size / g)} pack${Math.ceil(s.size / g) === 1 ? '' : 's'} of ${s.size % g === 0 ? '' : '≤'}${g}`;
+  const packing =
+    g === undefined
+      ? `automatic packing${s.packing?.maxGranularity ? ` (at most ${s.packing.maxGranularity} per pack)` : ''}`
+      : `${Math.ceil(s.size / g)} pack${Math.ceil(s.size / g) === 1 ? '' : 's'} of ${s.size % g === 0 ? '' : '≤'}${g}`;
   io.stdout.write(`${positionals[0]}: BurstJob ${m.job.metadata.name} is valid: ${s.size} workers, ${packing}, transport ${s.transport.kind}\n`);
   const module = modulePath(m);
   if (!existsSync(module)) {

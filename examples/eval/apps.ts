@@ -34,7 +34,8 @@ export interface EvalApp {
 export type Scale = 'full' | 'quick';
 
 export function pagerankApp(scale: Scale): EvalApp {
-  const p: PageRankParams = scale === 'full' ? { scale: 16, edgeFactor: 16, seed: 42, iterations: 10, damping: 0.85 } : { scale: 12, edgeFactor: 8, seed: 42, iterations: 5, damping: 0.85 };
+  const p: PageRankParams =
+    scale === 'full' ? { scale: 16, edgeFactor: 16, seed: 42, iterations: 10, damping: 0.85 } : { scale: 12, edgeFactor: 8, seed: 42, iterations: 5, damping: 0.85 };
   const reference = pagerankReference(p, p);
   return {
     name: 'pagerank',

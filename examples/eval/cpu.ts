@@ -19,7 +19,10 @@ export function cpuSnapshot(): CpuSnapshot | undefined {
     const [user, nice, system, , , irq, softirq, steal] = cpu as number[];
     const self = readFileSync('/proc/self/stat', 'utf8');
     // Fields after the command name (which may contain spaces): state is field 3; utime..cstime are 14..17.
-    const rest = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
+    const rest = self
+      .slice(self.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     const ours = rest[11]! + rest[12]! + rest[13]! + rest[14]!;
     return { machineBusy: user! + nice! + system! + irq! + softirq! + (steal ?? 0), ours };
   } catch {

@@ -68,7 +68,26 @@ describe('SVG charts', () => {
       yLabel: 'seconds',
       xScale: 'log2',
       panels: [
-        { title: 'A', series: [{ name: 'nats', points: [[1, 3], [4, 2], [32, 1]] }, { name: 'redis', points: [[1, 4], [32, 1]] }] },
+        {
+          title: 'A',
+          series: [
+            {
+              name: 'nats',
+              points: [
+                [1, 3],
+                [4, 2],
+                [32, 1],
+              ],
+            },
+            {
+              name: 'redis',
+              points: [
+                [1, 4],
+                [32, 1],
+              ],
+            },
+          ],
+        },
         { title: 'B', series: [{ name: 'nats', style: 'points', points: [[1, 1]] }] },
       ],
     });

@@ -45,7 +45,10 @@ const { values: args } = parseArgs({
 });
 
 function list(text: string, what: string): string[] {
-  const xs = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const xs = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (xs.length === 0) throw new Error(`--${what} needs at least one value`);
   return xs;
 }
@@ -99,7 +102,9 @@ function writeOutputs(data: EvalData, writeJson: boolean): void {
   writeFileSync(join(args.docs!, 'EVALUATION.md'), markdown(data, relative(args.docs!, chartDir)));
   console.log(`\nwrote ${writeJson ? relative(ROOT, args.out!) + ', ' : ''}${relative(ROOT, join(args.docs!, 'EVALUATION.md'))} and ${relative(ROOT, chartDir)}/*.svg`);
   for (const t of data.targets) {
-    console.log(`  ${t.met ? 'met    ' : 'NOT MET'} ${t.description} over ${t.transport}: ${t.unit === '%' ? t.measured.toFixed(2) + ' %' : t.measured.toFixed(2) + '×'} (target ≥ ${t.threshold}${t.unit === '%' ? ' %' : '×'})`);
+    console.log(
+      `  ${t.met ? 'met    ' : 'NOT MET'} ${t.description} over ${t.transport}: ${t.unit === '%' ? t.measured.toFixed(2) + ' %' : t.measured.toFixed(2) + '×'} (target ≥ ${t.threshold}${t.unit === '%' ? ' %' : '×'})`,
+    );
   }
 }
 
@@ -118,7 +123,15 @@ async function main(): Promise<void> {
 
   const probe = fileURLToPath(new URL('./probe.js', import.meta.url));
   const { use: transports, skipped } = await chooseTransports(probe);
-  console.log(`transports: ${transports.map((t) => t.kind).join(', ')}${Object.keys(skipped).length ? ` (skipped: ${Object.entries(skipped).map(([k, v]) => `${k}: ${v}`).join('; ')})` : ''}`);
+  console.log(
+    `transports: ${transports.map((t) => t.kind).join(', ')}${
+      Object.keys(skipped).length
+        ? ` (skipped: ${Object.entries(skipped)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join('; ')})`
+        : ''
+    }`,
+  );
 
   const { NODE_EXTRA_CA_CERTS: ca, ...envWithout } = process.env;
   const machine: EvalData['machine'] = {

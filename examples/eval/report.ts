@@ -141,7 +141,10 @@ export function markdown(d: EvalData, chartDir: string): string {
   p(
     unverified.length === 0
       ? `All ${d.runs.length} flares produced the right answer (PageRank within 1e-9 of the sequential reference, TeraSort passing teravalidate against the generator's checksum, the search finding the exhaustive search's best configuration).`
-      : `**${unverified.length} of ${d.runs.length} flares failed or produced a wrong answer:** ${unverified.slice(0, 5).map((r) => `${r.app}/${r.transport}/G=${r.granularity}: ${r.problem}`).join('; ')}`,
+      : `**${unverified.length} of ${d.runs.length} flares failed or produced a wrong answer:** ${unverified
+          .slice(0, 5)
+          .map((r) => `${r.app}/${r.transport}/G=${r.granularity}: ${r.problem}`)
+          .join('; ')}`,
   );
   p();
   p('## Setup');
@@ -150,15 +153,24 @@ export function markdown(d: EvalData, chartDir: string): string {
   p(`- Burst of ${size} workers at granularity G ∈ {${granularities.join(', ')}}: G workers per pack, one process per pack, one worker thread per worker.`);
   p(`  **G = 1 is FaaS mode**: every worker is its own process and all of its traffic goes through the transport. At G = ${gMax} the`);
   p(`  burst is ${Math.ceil(size / gMax)} pack${Math.ceil(size / gMax) === 1 ? ', so no byte crosses a pack boundary by construction' : 's'}.`);
-  p(`- Transports: ${transports.join(', ')}.${Object.entries(d.config.skippedTransports).map(([k, why]) => ` Not measured: ${k} (${why}).`).join('')}`);
+  p(
+    `- Transports: ${transports.join(', ')}.${Object.entries(d.config.skippedTransports)
+      .map(([k, why]) => ` Not measured: ${k} (${why}).`)
+      .join('')}`,
+  );
   p(`- ${d.config.repeats} repeat${d.config.repeats === 1 ? '' : 's'} of every configuration, interleaved (repeat-major), reporting medians. Scale: ${d.config.scale}.`);
-  const others = d.runs.map((r) => r.otherCores).filter(Number.isFinite).sort((a, b) => a - b);
+  const others = d.runs
+    .map((r) => r.otherCores)
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
   if (others.length > 0) {
     p(`- The machine is shared with other work. During the flares, processes outside the flare (the brokers included) kept`);
-    p(`  ${others[others.length >> 1]!.toFixed(2)} of the ${m.cpus} cores busy on median (range ${others[0]!.toFixed(2)}–${others[others.length - 1]!.toFixed(2)}; per flare in eval.json, \`otherCores\`).`);
+    p(
+      `  ${others[others.length >> 1]!.toFixed(2)} of the ${m.cpus} cores busy on median (range ${others[0]!.toFixed(2)}–${others[others.length - 1]!.toFixed(2)}; per flare in eval.json, \`otherCores\`).`,
+    );
     p('  Repeats are interleaved and medians reported to damp this, but single cells can be noisy.');
   }
-  p('- Flares with more packs than cores run with the local launcher\'s 10 s heartbeat timeout instead of the cluster');
+  p("- Flares with more packs than cores run with the local launcher's 10 s heartbeat timeout instead of the cluster");
   p('  default of 1.2 s (a live pack on a shared core can miss 1.2 s); a pack that dies is reported by the launcher at once.');
   p('- Wall time = launch of the first pack process → every result collected: what a FaaS user waits for. Startup = launch → the');
   p('  last pack passed the start barrier. Function = first function start → last function end. Phase times are the slowest');
@@ -174,9 +186,13 @@ export function markdown(d: EvalData, chartDir: string): string {
     p(`NODE_EXTRA_CA_CERTS is set on this machine (\`${m.nodeExtraCaCerts}\`). It makes every Node process parse the CA bundle at start:`);
     p(`\`node -e 0\` takes ${m.nodeStartMs.asIs.toFixed(0)} ms here with it and ${m.nodeStartMs.withoutExtraCaCerts.toFixed(0)} ms without (medians). Pack processes inherit`);
     p(`the environment, so FaaS mode, which starts ${size} processes on ${m.cpus} cores, pays this ${size} times, while G = ${gMax} pays it`);
-    p(`${Math.ceil(size / gMax)} time${Math.ceil(size / gMax) === 1 ? '' : 's'}. The startup columns and the start-time plot below include it; it was left as is (not tuned away).`);
+    p(
+      `${Math.ceil(size / gMax)} time${Math.ceil(size / gMax) === 1 ? '' : 's'}. The startup columns and the start-time plot below include it; it was left as is (not tuned away).`,
+    );
   } else {
-    p(`NODE_EXTRA_CA_CERTS is not set; \`node -e 0\` takes ${m.nodeStartMs.asIs.toFixed(0)} ms (median). FaaS mode starts ${size} processes, G = ${gMax} starts ${Math.ceil(size / gMax)}.`);
+    p(
+      `NODE_EXTRA_CA_CERTS is not set; \`node -e 0\` takes ${m.nodeStartMs.asIs.toFixed(0)} ms (median). FaaS mode starts ${size} processes, G = ${gMax} starts ${Math.ceil(size / gMax)}.`,
+    );
   }
   p();
   p('## Plots');
@@ -216,7 +232,26 @@ export function markdown(d: EvalData, chartDir: string): string {
         ]);
       }
     }
-    p(table(['transport', 'G', 'packs', 'wall (s)', 'speedup vs G=1', 'startup (s)', 'function (s)', ...phaseNames.map((x) => `${x} (s)`), 'remote', 'local', 'flare CPU (core-s)', 'other CPU (cores)', 'correct'], rows));
+    p(
+      table(
+        [
+          'transport',
+          'G',
+          'packs',
+          'wall (s)',
+          'speedup vs G=1',
+          'startup (s)',
+          'function (s)',
+          ...phaseNames.map((x) => `${x} (s)`),
+          'remote',
+          'local',
+          'flare CPU (core-s)',
+          'other CPU (cores)',
+          'correct',
+        ],
+        rows,
+      ),
+    );
     p();
   }
   p('## Start-time spread');
@@ -274,7 +309,9 @@ function interpretation(d: EvalData): string {
     .map((a) => {
       const one = cell(d.summary, a.name, t0, 1);
       const max = cell(d.summary, a.name, t0, gMax);
-      return one && max && Number.isFinite(one.cpuSeconds) && Number.isFinite(max.cpuSeconds) ? `${a.title} ${one.cpuSeconds.toFixed(1)} vs ${max.cpuSeconds.toFixed(1)}` : undefined;
+      return one && max && Number.isFinite(one.cpuSeconds) && Number.isFinite(max.cpuSeconds)
+        ? `${a.title} ${one.cpuSeconds.toFixed(1)} vs ${max.cpuSeconds.toFixed(1)}`
+        : undefined;
     })
     .filter((x) => x !== undefined);
   if (cpuNote.length > 0) {
@@ -282,7 +319,7 @@ function interpretation(d: EvalData): string {
       '- **CPU, the steadier measure.** The "flare CPU" column is the CPU time of all pack processes (every thread), which other',
       `  work on the machine disturbs far less than wall time. Over ${t0}, G = 1 vs G = ${gMax} used ${cpuNote.join('; ')} core-seconds.`,
       `  When a run keeps all ${d.machine.cpus} cores busy its wall time is about CPU / ${d.machine.cpus}, so on this machine the speedup is`,
-      '  bounded by roughly that CPU ratio. Packing removes most of FaaS mode\'s extra CPU (process starts, broker clients,',
+      "  bounded by roughly that CPU ratio. Packing removes most of FaaS mode's extra CPU (process starts, broker clients,",
       `  serialization); what remains at G = ${gMax} is the work itself plus starting ${size} worker threads, each bootstrapping Node and`,
       '  loading the runtime and the function in its own V8 isolate (the startup column), and per-isolate JIT warm-up.',
     );
@@ -304,7 +341,7 @@ function interpretation(d: EvalData): string {
     '  get faster with G (it is the same work on the same cores); brokers run on localhost, without the network latency and',
     '  bandwidth limits of a cluster, which favours FaaS mode. Start-up cost is paid on the same 2 cores by every process.',
     '- **Hyperparameter search.** With G = 1 every worker fetches and parses the whole CSV itself; with larger G the pack',
-    "  mates fetch disjoint byte ranges and share them through shared memory, so the data set is read once per pack (see the",
+    '  mates fetch disjoint byte ranges and share them through shared memory, so the data set is read once per pack (see the',
     '  load and share phases). Training is the same work at every G.',
   );
   return out.join('\n');

@@ -2,8 +2,23 @@ import type { RunRecord } from './run.js';
 import { median } from './stats.js';
 
 /** Medians over the repeats of one (app, transport, granularity) cell: the measured fields are RunRecord's. */
-export interface Summary
-  extends Pick<RunRecord, 'app' | 'size' | 'granularity' | 'packs' | 'wallMs' | 'startupMs' | 'functionMs' | 'phasesMs' | 'remoteBytes' | 'localBytes' | 'remoteMsgs' | 'wireBytes' | 'cpuSeconds' | 'otherCores'> {
+export interface Summary extends Pick<
+  RunRecord,
+  | 'app'
+  | 'size'
+  | 'granularity'
+  | 'packs'
+  | 'wallMs'
+  | 'startupMs'
+  | 'functionMs'
+  | 'phasesMs'
+  | 'remoteBytes'
+  | 'localBytes'
+  | 'remoteMsgs'
+  | 'wireBytes'
+  | 'cpuSeconds'
+  | 'otherCores'
+> {
   transport: string;
   runs: number;
   /** Repeats that failed or gave a wrong answer (left out of the medians). */
@@ -84,7 +99,15 @@ export function targets(s: readonly Summary[], transports: readonly string[], gM
     const prG = cell(s, 'pagerank', t, gMax);
     if (pr1 && prG) {
       const cut = pr1.remoteBytes > 0 ? 100 * (1 - prG.remoteBytes / pr1.remoteBytes) : Number.NaN;
-      out.push({ id: 'pagerank-remote', description: `PageRank remote bytes, G=${gMax} vs G=1: reduction`, transport: t, measured: cut, threshold: 98.5, unit: '%', met: cut >= 98.5 });
+      out.push({
+        id: 'pagerank-remote',
+        description: `PageRank remote bytes, G=${gMax} vs G=1: reduction`,
+        transport: t,
+        measured: cut,
+        threshold: 98.5,
+        unit: '%',
+        met: cut >= 98.5,
+      });
       const sp = pr1.wallMs / prG.wallMs;
       out.push({ id: 'pagerank-speedup', description: `PageRank wall time, G=1 / G=${gMax}`, transport: t, measured: sp, threshold: 5, unit: '×', met: sp >= 5 });
     }

@@ -70,7 +70,13 @@ describe.each(BROKERS)('hyperparameter search over $kind', ({ kind, url }) => {
 test('the BurstJob manifest is valid and its flare finds the exhaustive search’s best configuration', async () => {
   const { manifest, modulePath } = loadManifest('hpo');
   const p = manifest.spec.params!.value as HpoParams;
-  const { results } = await runOk<HpoResult>({ size: manifest.spec.size, granularity: manifest.spec.granularity!, transport: { kind: 'nats', url: NATS_URL }, modulePath, params: { value: p } });
+  const { results } = await runOk<HpoResult>({
+    size: manifest.spec.size,
+    granularity: manifest.spec.granularity!,
+    transport: { kind: 'nats', url: NATS_URL },
+    modulePath,
+    params: { value: p },
+  });
   const ref = hpoReference({ features: p.features, blocks: [generateRows(p as DataSpec, 0, p.rows)] }, p, p);
   expect(results[0]!.best?.index).toBe(ref.index);
   expect(results[0]!.best?.score).toBe(ref.score);

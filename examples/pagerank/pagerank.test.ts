@@ -57,7 +57,7 @@ describe.each(BROKERS)('PageRank over $kind', ({ kind, url }) => {
 
 test('the BurstJob manifest is valid and its flare matches the reference', async () => {
   const { manifest, modulePath } = loadManifest('pagerank');
-  const p = (manifest.spec.params!.value as PageRankParams);
+  const p = manifest.spec.params!.value as PageRankParams;
   const { flare, results } = await runOk<PageRankResult>({
     size: manifest.spec.size,
     granularity: manifest.spec.granularity!,

@@ -37,7 +37,7 @@ export function writeRecord(seed: number, i: number, out: Uint8Array, at: number
   }
   out.fill(0x88, at + 44, at + 48);
   const f = hash32(seed, i, 3);
-  for (let d = 0; d < 48; d++) out[at + 48 + d] = 65 + ((f >>> (d % 24)) + d) % 26;
+  for (let d = 0; d < 48; d++) out[at + 48 + d] = 65 + (((f >>> (d % 24)) + d) % 26);
   out.fill(0xcc, at + 96, at + 100);
 }
 

@@ -70,6 +70,12 @@ describe.each(BROKERS)('TeraSort over $kind', ({ kind, url }) => {
 test('the BurstJob manifest is valid and its flare passes teravalidate', async () => {
   const { manifest, modulePath } = loadManifest('terasort');
   const p = manifest.spec.params!.value as TeraSortParams;
-  const { results } = await runOk<TeraSortResult>({ size: manifest.spec.size, granularity: manifest.spec.granularity!, transport: { kind: 'nats', url: NATS_URL }, modulePath, params: { value: p } });
+  const { results } = await runOk<TeraSortResult>({
+    size: manifest.spec.size,
+    granularity: manifest.spec.granularity!,
+    transport: { kind: 'nats', url: NATS_URL },
+    modulePath,
+    params: { value: p },
+  });
   expect(teravalidate(results, { records: p.records, checksum: terasortChecksum(p.records, p.seed) })).toEqual([]);
 });

@@ -19,7 +19,7 @@ interface Ran {
 function kubeburst(args: string[], cwd = ROOT): Promise<Ran> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { cwd, timeout: 90_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -96,7 +96,10 @@ describe('kubeburst run', () => {
     const out = join(dir, 'results.json');
     const r = await kubeburst(['run', path, '-o', out]);
     expect(r.code).toBe(1);
-    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['FAILED: broken, 6 workers in 3 packs of 2, transport direct', '  failed: worker 3 (pack 1): Error: deliberate failure in worker 3']);
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual([
+      'FAILED: broken, 6 workers in 3 packs of 2, transport direct',
+      '  failed: worker 3 (pack 1): Error: deliberate failure in worker 3',
+    ]);
     expect(r.stderr).toMatch(/aborting: worker 3 \(pack 1\) failed: Error: deliberate failure in worker 3/);
     const result = JSON.parse(readFileSync(out, 'utf8')) as FlareResult;
     expect(result.ok).toBe(false);
@@ -156,7 +159,10 @@ describe('invalid manifests and usage errors exit 2 with the field and the rule'
 
   test('a multi-document file: the BurstJob is picked out; a file without one is named', async () => {
     const both = join(dir, 'both.yaml');
-    writeFileSync(both, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n${readFileSync(HELLO, 'utf8').replace('../dist/hello/worker.js', join(ROOT, 'examples', 'dist', 'hello', 'worker.js'))}`);
+    writeFileSync(
+      both,
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n${readFileSync(HELLO, 'utf8').replace('../dist/hello/worker.js', join(ROOT, 'examples', 'dist', 'hello', 'worker.js'))}`,
+    );
     const ok = await kubeburst(['validate', both]);
     expect(ok).toMatchObject({
       code: 0,

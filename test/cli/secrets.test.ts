@@ -36,7 +36,12 @@ let dir: string;
 beforeAll(async () => {
   admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await admin.connect();
-  for (const [user, password] of [[USER, PASSWORD], [SPECIAL_USER, SPECIAL], [RAW_USER, RAW]] as const) await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~kb:*', '&*', '+@all');
+  for (const [user, password] of [
+    [USER, PASSWORD],
+    [SPECIAL_USER, SPECIAL],
+    [RAW_USER, RAW],
+  ] as const)
+    await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~kb:*', '&*', '+@all');
   dir = mkdtempSync(join(tmpdir(), 'kb-secrets-'));
 });
 afterAll(async () => {
@@ -64,7 +69,10 @@ function kubeburst(args: string[]): Promise<Ran> {
 function manifest(name: string, params: string, transportUrl?: string): string {
   const path = join(dir, `${name}.yaml`);
   const transport = transportUrl === undefined ? '' : `  transport:\n    kind: redis\n    url: '${transportUrl}'\n`;
-  writeFileSync(path, `apiVersion: kubeburst.io/v1alpha1\nkind: BurstJob\nmetadata:\n  name: ${name}\nspec:\n  size: 4\n  granularity: 2\n  function:\n    module: ${fixture('scenarios')}\n  params:\n    value: ${params}\n${transport}`);
+  writeFileSync(
+    path,
+    `apiVersion: kubeburst.io/v1alpha1\nkind: BurstJob\nmetadata:\n  name: ${name}\nspec:\n  size: 4\n  granularity: 2\n  function:\n    module: ${fixture('scenarios')}\n  params:\n    value: ${params}\n${transport}`,
+  );
   return path;
 }
 
@@ -93,14 +101,26 @@ const CASES: Case[] = [
   { name: 'succeeds', params: OK, user: USER, url: url(USER, PASSWORD), secrets: [PASSWORD], code: 0 },
   { name: 'a worker throws', params: THROW, user: USER, url: url(USER, PASSWORD), secrets: [PASSWORD], code: 1 },
   { name: 'the password is wrong', params: OK, user: USER, url: url(USER, WRONG), secrets: [PASSWORD, WRONG], code: 1, urlInFailure: true },
-  { name: 'a URL-encoded password in the manifest', params: OK, user: SPECIAL_USER, url: url(SPECIAL_USER, SPECIAL), secrets: [SPECIAL], inManifest: true, code: 0, modes: ['text', 'json'] },
+  {
+    name: 'a URL-encoded password in the manifest',
+    params: OK,
+    user: SPECIAL_USER,
+    url: url(SPECIAL_USER, SPECIAL),
+    secrets: [SPECIAL],
+    inManifest: true,
+    code: 0,
+    modes: ['text', 'json'],
+  },
   { name: 'a raw password with @ : , and a worker throws', params: THROW, user: RAW_USER, url: rawUrl(RAW_USER, RAW), secrets: [RAW], code: 1, modes: ['text', 'json'] },
   { name: 'a raw password with @ : , that is wrong', params: OK, user: RAW_USER, url: rawUrl(RAW_USER, RAW_WRONG), secrets: [RAW, RAW_WRONG], code: 1, urlInFailure: true },
 ];
 
 describe.each(CASES)('kubeburst run over Redis with a password: $name', (c) => {
   test.each(c.modes ?? MODES)('%s mode: the password is in no output', async (mode) => {
-    const name = `${c.name.replace(/[^a-z]+/g, '-').slice(0, 30).replace(/^-|-$/g, '')}-${mode}`;
+    const name = `${c.name
+      .replace(/[^a-z]+/g, '-')
+      .slice(0, 30)
+      .replace(/^-|-$/g, '')}-${mode}`;
     const path = c.inManifest ? manifest(name, c.params, c.url) : manifest(name, c.params);
     const out = join(dir, `${name}.json`);
     const args = ['run', path, '-o', out, ...(c.inManifest ? [] : ['--transport', `redis=${c.url}`]), ...(mode === 'json' ? ['--json'] : mode === 'quiet' ? ['--quiet'] : [])];

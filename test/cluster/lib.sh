@@ -13,7 +13,12 @@ REPO_ROOT=$(cd "$CLUSTER_SCRIPTS_DIR/../.." && pwd)
 CACHE_ROOT=${KUBEBURST_CACHE_DIR:-$REPO_ROOT/.cache}
 BIN_CACHE=$CACHE_ROOT/cluster
 # Keyed by version so a bump never reuses a stale binary.
+KUBELET_VERSION=${KUBELET_VERSION:-$KUBE_VERSION}
+# KUBEBURST_CONTROL_PLANE=oldest: the control plane of the oldest supported Kubernetes, the kubelet's
+# version (scripts/test.sh runs the gates backend's conformance there, on kwok nodes).
+if [[ ${KUBEBURST_CONTROL_PLANE:-} == oldest ]]; then KUBE_VERSION=$KUBELET_VERSION; fi
 KUBE_BIN_DIR=$BIN_CACHE/kubernetes-$KUBE_VERSION/bin
+KUBELET_BIN_DIR=$BIN_CACHE/kubernetes-$KUBELET_VERSION/bin
 ETCD_BIN_DIR=$BIN_CACHE/etcd-$ETCD_VERSION/bin
 KWOK_BIN_DIR=$BIN_CACHE/kwok-$KWOK_VERSION/bin
 KWOK_STAGE_DIR=$BIN_CACHE/kwok-$KWOK_VERSION/stages
@@ -28,7 +33,8 @@ die() { log "ERROR: $*"; exit 1; }
 # The bin dir that holds a given binary name.
 bin_dir_of() {
   case "$1" in
-    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet) echo "$KUBE_BIN_DIR" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) echo "$KUBE_BIN_DIR" ;;
+    kubelet) echo "$KUBELET_BIN_DIR" ;;
     coredns) echo "$COREDNS_BIN_DIR" ;;
     pause) echo "$PAUSE_BIN_DIR" ;;
     etcd) echo "$ETCD_BIN_DIR" ;;

@@ -314,7 +314,7 @@ rotateCertificates: false
 serverTLSBootstrap: false
 shutdownGracePeriod: 0s
 EOF
-start kubelet "$KUBE_BIN_DIR/kubelet" \
+start kubelet "$KUBELET_BIN_DIR/kubelet" \
   --config="$NODE_DIR/kubelet.yaml" --kubeconfig="$NODE_DIR/kubelet.kubeconfig" \
   --root-dir="$NODE_DIR/kubelet" --cert-dir="$NODE_DIR/kubelet/pki" \
   --node-ip="$NODE_GATEWAY" --node-labels="$NODE_LABEL=true" --v=1

@@ -38,6 +38,21 @@ if [[ -f $STATE/env ]]; then
   mkdir -p "$STATE"
 fi
 
+# The Workload/PodGroup API (gang.backend PodGroup): beta in 1.37 and off by default. The gate goes on
+# every component that has it (apiserver: the API and pod field; scheduler: the GangScheduling plugin;
+# controller-manager: podgroup-protection); the beta group version needs --runtime-config too.
+# Left off for a control plane older than 1.37 (KUBE_VERSION), where the API does not exist.
+kube_minor=${KUBE_VERSION#v1.}
+kube_minor=${kube_minor%%.*}
+WORKLOAD_GATES=()
+WORKLOAD_RUNTIME_CONFIG=()
+WORKLOAD_CONTROLLERS=()
+if ((kube_minor >= 37)); then
+  WORKLOAD_GATES=(--feature-gates=GenericWorkload=true)
+  WORKLOAD_RUNTIME_CONFIG=(--runtime-config=scheduling.k8s.io/v1beta1=true)
+  WORKLOAD_CONTROLLERS=(podgroup-protection-controller)
+fi
+
 # --- binaries ----------------------------------------------------------------
 "$CLUSTER_SCRIPTS_DIR/build.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok
 
@@ -209,7 +224,7 @@ start etcd "$ETCD_BIN_DIR/etcd" \
   --unsafe-no-fsync --log-level=warn
 wait_until etcd "${PIDS[etcd]}" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
-# Default admission plugins stay on (ServiceAccount mounts token volumes,
+# Default admission plugins stay on (ServiceAccount mounts token volumes, PodGroupProtection on 1.37,
 # TaintNodesByCondition taints new nodes until the node-lifecycle controller
 # sees them Ready). Scheduling gates are GA in 1.34: no feature gate needed.
 # --endpoint-reconciler-type=none: the `kubernetes` Service endpoint would be
@@ -231,7 +246,8 @@ start kube-apiserver "$KUBE_BIN_DIR/kube-apiserver" \
   --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
   --allow-privileged=true --profiling=false \
   --endpoint-reconciler-type=none \
-  --enable-admission-plugins=NodeRestriction
+  --enable-admission-plugins=NodeRestriction \
+  "${WORKLOAD_GATES[@]}" "${WORKLOAD_RUNTIME_CONFIG[@]}"
 wait_until kube-apiserver "${PIDS[kube-apiserver]}" \
   "$KUBECTL" --kubeconfig "$STATE/kubeconfig" --request-timeout=5s get --raw /readyz
 
@@ -247,6 +263,8 @@ KCM_CONTROLLERS=(
   replicationcontroller-controller disruption-controller resourcequota-controller
   pod-garbage-collector-controller node-lifecycle-controller taint-eviction-controller
   clusterrole-aggregation-controller
+  # Holds a PodGroup (finalizer) while pods still name it; without it a deleted PodGroup never goes.
+  "${WORKLOAD_CONTROLLERS[@]}"
 )
 start kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
   --kubeconfig="$STATE/controller-manager.kubeconfig" \
@@ -259,13 +277,13 @@ start kube-controller-manager "$KUBE_BIN_DIR/kube-controller-manager" \
     IFS=,
     echo "${KCM_CONTROLLERS[*]}"
   )" \
-  --node-monitor-period=1s
+  --node-monitor-period=1s "${WORKLOAD_GATES[@]}"
 start kube-scheduler "$KUBE_BIN_DIR/kube-scheduler" \
   --kubeconfig="$STATE/scheduler.kubeconfig" \
   --authentication-kubeconfig="$STATE/scheduler.kubeconfig" \
   --authorization-kubeconfig="$STATE/scheduler.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --cert-dir="$PKI/scheduler-generated" \
-  --leader-elect=false
+  --leader-elect=false "${WORKLOAD_GATES[@]}"
 
 # kwok has no built-in stages: feed it upstream's (copied by build.sh from the
 # pinned kwok module) plus kubeburst's completion stages.

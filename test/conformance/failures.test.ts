@@ -11,7 +11,14 @@ const scenarios = fixture('scenarios');
 describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
   test('a worker that throws fails the burst: every other worker rejects within 2 s, naming it', async () => {
     // Packs clean up after a failure themselves: no sweep by the launcher.
-    const r = await runLocalFlare({ sweepBrokerKeys: false, size: 6, granularity: 2, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'throw', failing: 3 } } });
+    const r = await runLocalFlare({
+      sweepBrokerKeys: false,
+      size: 6,
+      granularity: 2,
+      transport: { kind, url },
+      modulePath: scenarios,
+      params: { value: { scenario: 'throw', failing: 3 } },
+    });
     expect(r.ok).toBe(false);
     expect(r.failure).toMatchObject({ failedWorker: 3 });
     expect(r.failure!.reason).toMatch(/deliberate failure in worker 3/);
@@ -34,7 +41,13 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     test('a failed burst leaves no socket files behind', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'kb-sockets-'));
       try {
-        const r = await runLocalFlare({ size: 4, granularity: 1, transport: { kind, url: `unix://${join(dir, 'p{pack}.sock')}` }, modulePath: scenarios, params: { value: { scenario: 'throw', failing: 2 } } });
+        const r = await runLocalFlare({
+          size: 4,
+          granularity: 1,
+          transport: { kind, url: `unix://${join(dir, 'p{pack}.sock')}` },
+          modulePath: scenarios,
+          params: { value: { scenario: 'throw', failing: 2 } },
+        });
         expect(r.failure).toMatchObject({ failedWorker: 2 });
         expect(readdirSync(dir)).toEqual([]);
       } finally {
@@ -80,7 +93,9 @@ describe.each(BROKERS)('failures over $kind', ({ kind, url }) => {
     expect(r.exitCodes[1]).toBeNull(); // killed by signal
     expect(r.failure).toMatchObject({ failedPack: 1 });
     // Its links close (and over the direct transport its data connections); the launcher may tell first.
-    const detected = relay ? /pack 1 (process was killed by SIGKILL|is gone: its link closed|lost: direct transport: connection (to|from) pack 1)/ : /pack 1 (is gone: its link closed without a goodbye|lost: direct transport: connection (to|from) pack 1)/;
+    const detected = relay
+      ? /pack 1 (process was killed by SIGKILL|is gone: its link closed|lost: direct transport: connection (to|from) pack 1)/
+      : /pack 1 (is gone: its link closed without a goodbye|lost: direct transport: connection (to|from) pack 1)/;
     expect(r.failure!.reason).toMatch(detected);
     // Every pack settled on the same culprit and reason.
     expect(new Set(r.packs.map((p) => JSON.stringify(p.abort))).size).toBe(1);
@@ -137,16 +152,36 @@ describe('bounded memory', () => {
     ['another pack, over redis', { kind: 'redis' as const, url: REDIS_URL }, 3],
     ['another pack, over the direct transport', { kind: 'direct' as const, url: '' }, 3],
     ['a pack mate', { kind: 'direct' as const, url: '' }, 1],
-  ])('sends nobody receives (to %s) fail the burst naming the sender and the pair, not the receiver', async (_to, transport, to) => {
-    const r = await runLocalFlare({ size: 4, granularity: 2, transport, modulePath: scenarios, params: { value: { scenario: 'flood', count: 2000, bytes: 64 * 1024, to } }, env: { KB_MAX_UNRECEIVED_BYTES: String(16 * 1024 * 1024) } });
-    expect(r.ok).toBe(false);
-    expect(r.failure).toMatchObject({ failedWorker: 0, failedPack: 0 });
-    expect(r.failure!.reason).toMatch(new RegExp(`^worker 0 sent \\d+ messages \\(\\d+ bytes\\) to worker ${to} that it has not received, more than the 65536 messages or 16777216 bytes`));
-    for (const p of r.packs) expect(p.maxRssBytes).toBeLessThan(400 * 1024 * 1024);
-  }, 60_000);
+  ])(
+    'sends nobody receives (to %s) fail the burst naming the sender and the pair, not the receiver',
+    async (_to, transport, to) => {
+      const r = await runLocalFlare({
+        size: 4,
+        granularity: 2,
+        transport,
+        modulePath: scenarios,
+        params: { value: { scenario: 'flood', count: 2000, bytes: 64 * 1024, to } },
+        env: { KB_MAX_UNRECEIVED_BYTES: String(16 * 1024 * 1024) },
+      });
+      expect(r.ok).toBe(false);
+      expect(r.failure).toMatchObject({ failedWorker: 0, failedPack: 0 });
+      expect(r.failure!.reason).toMatch(
+        new RegExp(`^worker 0 sent \\d+ messages \\(\\d+ bytes\\) to worker ${to} that it has not received, more than the 65536 messages or 16777216 bytes`),
+      );
+      for (const p of r.packs) expect(p.maxRssBytes).toBeLessThan(400 * 1024 * 1024);
+    },
+    60_000,
+  );
 
   test('a result too big fails its worker with a clear error and keeps the others’ results', async () => {
-    const r = await runLocalFlare({ size: 4, granularity: 2, transport: { kind: 'direct' }, modulePath: scenarios, params: { value: { scenario: 'big-result', bytes: 3 * 1024 * 1024, worker: 2 } }, env: { KB_MAX_RESULT_BYTES: String(1024 * 1024) } });
+    const r = await runLocalFlare({
+      size: 4,
+      granularity: 2,
+      transport: { kind: 'direct' },
+      modulePath: scenarios,
+      params: { value: { scenario: 'big-result', bytes: 3 * 1024 * 1024, worker: 2 } },
+      env: { KB_MAX_RESULT_BYTES: String(1024 * 1024) },
+    });
     expect(r.ok).toBe(false);
     expect(r.failure).toMatchObject({ failedWorker: 2 });
     expect(r.workers[2]!.error!.message).toMatch(/the worker's result is 3145730 bytes of JSON, more than a result may take \(1048576; KB_MAX_RESULT_BYTES\)/);
@@ -191,7 +226,13 @@ describe('misuse gets a clear error instead of a hang', () => {
 describe('large payloads', () => {
   const MiB = 1024 * 1024;
   test('64 MiB inside one pack, by reference', async () => {
-    const r = await runLocalFlare({ size: 3, granularity: 3, transport: { kind: 'redis', url: REDIS_URL }, modulePath: scenarios, params: { value: { scenario: 'big', bytes: 64 * MiB, from: 0, to: 2 } } });
+    const r = await runLocalFlare({
+      size: 3,
+      granularity: 3,
+      transport: { kind: 'redis', url: REDIS_URL },
+      modulePath: scenarios,
+      params: { value: { scenario: 'big', bytes: 64 * MiB, from: 0, to: 2 } },
+    });
     expect(r.ok).toBe(true);
     for (const w of r.workers) expect(w.result).toEqual({ p2pOk: true, bcastOk: true });
     expect(r.counters.remoteBytesSent).toBe(0);
@@ -199,26 +240,53 @@ describe('large payloads', () => {
 
   test.each(BROKERS)('a send budget far below the traffic over $kind throttles senders without deadlock', async ({ kind, url }) => {
     // 1 MiB budget, 16 MiB messages: every remote send waits until the transport accepted the previous one.
-    const r = await runLocalFlare({ size: 4, granularity: 2, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'big', bytes: 16 * MiB, from: 1, to: 3 } }, env: { KB_SEND_BUDGET_BYTES: String(MiB) } });
+    const r = await runLocalFlare({
+      size: 4,
+      granularity: 2,
+      transport: { kind, url },
+      modulePath: scenarios,
+      params: { value: { scenario: 'big', bytes: 16 * MiB, from: 1, to: 3 } },
+      env: { KB_SEND_BUDGET_BYTES: String(MiB) },
+    });
     expect(r.ok).toBe(true);
     for (const w of r.workers) expect(w.result).toEqual({ p2pOk: true, bcastOk: true });
     expect(r.counters.remoteBytesSent).toBe(2 * 16 * MiB);
   });
 
   test.each(BROKERS)('sends over $kind leave in call order while they wait for send room (256 KiB budget, 64 sends of 128 KiB)', async ({ kind, url }) => {
-    const r = await runLocalFlare({ size: 2, granularity: 1, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'stream', bytes: 128 * 1024, count: 64, from: 0, to: 1 } }, env: { KB_SEND_BUDGET_BYTES: String(256 * 1024) } });
+    const r = await runLocalFlare({
+      size: 2,
+      granularity: 1,
+      transport: { kind, url },
+      modulePath: scenarios,
+      params: { value: { scenario: 'stream', bytes: 128 * 1024, count: 64, from: 0, to: 1 } },
+      env: { KB_SEND_BUDGET_BYTES: String(256 * 1024) },
+    });
     expect(r.ok).toBe(true);
     expect(r.workers[1]!.result).toEqual({ order: Array.from({ length: 64 }, (_, i) => i % 251) });
   });
 
   test.each(BROKERS)('a send over $kind within the budget has read its payload when send() returns: overwriting it then changes nothing', async ({ kind, url }) => {
-    const r = await runLocalFlare({ size: 2, granularity: 1, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'stream', bytes: 1024, count: 32, from: 0, to: 1, overwrite: true } } });
+    const r = await runLocalFlare({
+      size: 2,
+      granularity: 1,
+      transport: { kind, url },
+      modulePath: scenarios,
+      params: { value: { scenario: 'stream', bytes: 1024, count: 32, from: 0, to: 1, overwrite: true } },
+    });
     expect(r.ok).toBe(true);
     expect(r.workers[1]!.result).toEqual({ order: Array.from({ length: 32 }, (_, i) => i) });
   });
 
   test.each(BROKERS)('64 MiB across packs over $kind, chunked and reassembled', async ({ kind, url }) => {
-    const r = await runLocalFlare({ sweepBrokerKeys: false, size: 4, granularity: 2, transport: { kind, url }, modulePath: scenarios, params: { value: { scenario: 'big', bytes: 64 * MiB, from: 1, to: 3 } } });
+    const r = await runLocalFlare({
+      sweepBrokerKeys: false,
+      size: 4,
+      granularity: 2,
+      transport: { kind, url },
+      modulePath: scenarios,
+      params: { value: { scenario: 'big', bytes: 64 * MiB, from: 1, to: 3 } },
+    });
     expect(r.ok).toBe(true);
     for (const w of r.workers) expect(w.result).toEqual({ p2pOk: true, bcastOk: true });
     // p2p crosses once; the broadcast crosses once into the one remote pack.

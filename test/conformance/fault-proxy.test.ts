@@ -89,7 +89,12 @@ afterEach(async () => {
   // ioredis arms a 2 s timer on disconnect() that only a 'close' of its stream clears: skip ended clients.
   for (const r of redises.splice(0)) if (r.status !== 'end') r.disconnect();
   for (const s of raws.splice(0)) s.destroy();
-  await Promise.all(natses.splice(0).filter((nc) => !nc.isClosed()).map((nc) => nc.close()));
+  await Promise.all(
+    natses
+      .splice(0)
+      .filter((nc) => !nc.isClosed())
+      .map((nc) => nc.close()),
+  );
   await Promise.all(proxies.splice(0).map((p) => p.close()));
 });
 
@@ -122,7 +127,10 @@ describe('FaultProxy', () => {
     const nc = await natsVia(p);
     const subject = `kb.test.fault-proxy.${process.pid}`;
     const sub = nc.subscribe(subject, { max: 1 });
-    sub.closed.then(() => {}, () => {});
+    sub.closed.then(
+      () => {},
+      () => {},
+    );
     const echo = nc.subscribe(`${subject}.echo`, { callback: (_e, m) => m.respond(m.data) });
     nc.publish(subject, sc.encode('hello'));
     for await (const m of sub) expect(sc.decode(m.data)).toBe('hello');

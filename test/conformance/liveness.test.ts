@@ -31,20 +31,39 @@ describe('a broker that fails', () => {
   test.each([
     ['redis', 6379],
     ['nats', 4222],
-  ] as const)('%s that accepts connections and never answers: the flare fails within its join timeout, and every pack exits', async (kind, port) => {
-    proxy = await FaultProxy.start({ upstream: { host: '127.0.0.1', port } });
-    proxy.blackHole(true);
-    const t0 = Date.now();
-    const pids: number[] = [];
-    const r = await runLocalFlare({ size: 4, granularity: 2, transport: { kind, url: proxy.url(kind) }, modulePath: scenarios, params: { value: { scenario: 'ok' } }, joinTimeoutMs: 3_000, onSpawn: (_p, c) => void pids.push(c.pid!) });
-    expect(r.ok).toBe(false);
-    expect(Date.now() - t0).toBeLessThan(3_000 + 8_000);
-    expect(r.failure!.reason).toMatch(/could not connect|join timed out/);
-    expect(pids.every((p) => !alive(p))).toBe(true);
-  }, 30_000);
+  ] as const)(
+    '%s that accepts connections and never answers: the flare fails within its join timeout, and every pack exits',
+    async (kind, port) => {
+      proxy = await FaultProxy.start({ upstream: { host: '127.0.0.1', port } });
+      proxy.blackHole(true);
+      const t0 = Date.now();
+      const pids: number[] = [];
+      const r = await runLocalFlare({
+        size: 4,
+        granularity: 2,
+        transport: { kind, url: proxy.url(kind) },
+        modulePath: scenarios,
+        params: { value: { scenario: 'ok' } },
+        joinTimeoutMs: 3_000,
+        onSpawn: (_p, c) => void pids.push(c.pid!),
+      });
+      expect(r.ok).toBe(false);
+      expect(Date.now() - t0).toBeLessThan(3_000 + 8_000);
+      expect(r.failure!.reason).toMatch(/could not connect|join timed out/);
+      expect(pids.every((p) => !alive(p))).toBe(true);
+    },
+    30_000,
+  );
 
   test('nats pointed at a Redis port: a clear error, not a hang', async () => {
-    const r = await runLocalFlare({ size: 2, granularity: 1, transport: { kind: 'nats', url: 'nats://127.0.0.1:6379' }, modulePath: scenarios, params: { value: { scenario: 'ok' } }, joinTimeoutMs: 3_000 });
+    const r = await runLocalFlare({
+      size: 2,
+      granularity: 1,
+      transport: { kind: 'nats', url: 'nats://127.0.0.1:6379' },
+      modulePath: scenarios,
+      params: { value: { scenario: 'ok' } },
+      joinTimeoutMs: 3_000,
+    });
     expect(r.ok).toBe(false);
     expect(r.failure!.reason).toMatch(/could not connect: .*the nats transport at nats:\/\/127.0.0.1:6379 did not connect/);
   }, 30_000);
@@ -52,31 +71,35 @@ describe('a broker that fails', () => {
   test.each([
     ['redis', 6379],
     ['nats', 4222],
-  ] as const)('a %s connection cut mid-transfer fails the flare at once, naming the transport, never a timeout that blames a worker', async (kind, port) => {
-    proxy = await FaultProxy.start({ upstream: { host: '127.0.0.1', port } });
-    const p = proxy;
-    let cut = 0;
-    const r = await runLocalFlare({
-      sweepBrokerKeys: true,
-      size: 4,
-      granularity: 2,
-      transport: { kind, url: p.url(kind) },
-      modulePath: scenarios,
-      params: { value: { scenario: 'big', bytes: 48 * 1024 * 1024, from: 1, to: 3 } },
-      operationTimeoutMs: 120_000,
-      onEvent: (e) => {
-        if (e.event === 'joined' && cut === 0) {
-          cut = Date.now();
-          // Once every byte a client sends... 8 MiB into the transfer, cut that connection.
-          p.resetAfter(8 * 1024 * 1024, 'up');
-        }
-      },
-    });
-    expect(r.ok).toBe(false);
-    expect(r.failure!.reason).toMatch(new RegExp(`${kind}.*(dropped mid-flare|lost \\d+ frame)|(dropped mid-flare|lost \\d+ frame).*${kind}`));
-    expect(r.failure!.reason).not.toMatch(/timed out/);
-    expect(r.wallMs).toBeLessThan(30_000);
-  }, 60_000);
+  ] as const)(
+    'a %s connection cut mid-transfer fails the flare at once, naming the transport, never a timeout that blames a worker',
+    async (kind, port) => {
+      proxy = await FaultProxy.start({ upstream: { host: '127.0.0.1', port } });
+      const p = proxy;
+      let cut = 0;
+      const r = await runLocalFlare({
+        sweepBrokerKeys: true,
+        size: 4,
+        granularity: 2,
+        transport: { kind, url: p.url(kind) },
+        modulePath: scenarios,
+        params: { value: { scenario: 'big', bytes: 48 * 1024 * 1024, from: 1, to: 3 } },
+        operationTimeoutMs: 120_000,
+        onEvent: (e) => {
+          if (e.event === 'joined' && cut === 0) {
+            cut = Date.now();
+            // Once every byte a client sends... 8 MiB into the transfer, cut that connection.
+            p.resetAfter(8 * 1024 * 1024, 'up');
+          }
+        },
+      });
+      expect(r.ok).toBe(false);
+      expect(r.failure!.reason).toMatch(new RegExp(`${kind}.*(dropped mid-flare|lost \\d+ frame)|(dropped mid-flare|lost \\d+ frame).*${kind}`));
+      expect(r.failure!.reason).not.toMatch(/timed out/);
+      expect(r.wallMs).toBeLessThan(30_000);
+    },
+    60_000,
+  );
 });
 
 describe('a CLI that dies', () => {
@@ -92,8 +115,14 @@ describe('a CLI that dies', () => {
           onSpawn: (_p, c) => pids.push(c.pid),
           onEvent: (e) => { if (e.event === 'joined' && pids.length === 2) process.send({ pids, burstId: 'orphans-' + process.pid }); } });
       `;
-      const launcher = fork('--input-type=module', [], { execArgv: ['--input-type=module', '-e', script], env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      const { pids, burstId } = await new Promise<{ pids: number[]; burstId: string }>((resolve) => launcher.once('message', (m) => resolve(m as { pids: number[]; burstId: string })));
+      const launcher = fork('--input-type=module', [], {
+        execArgv: ['--input-type=module', '-e', script],
+        env: { ...process.env, TMPDIR: dir },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const { pids, burstId } = await new Promise<{ pids: number[]; burstId: string }>((resolve) =>
+        launcher.once('message', (m) => resolve(m as { pids: number[]; burstId: string })),
+      );
       expect(pids.every(alive)).toBe(true);
       launcher.kill('SIGKILL');
       const deadline = Date.now() + 15_000;
@@ -108,7 +137,14 @@ describe('a CLI that dies', () => {
   }, 40_000);
 
   test('a flare past its deadline is stopped: every pack reports why and exits', async () => {
-    const r = await runLocalFlare({ size: 4, granularity: 2, transport: { kind: 'direct' }, modulePath: scenarios, params: { value: { scenario: 'wait-forever' } }, wallTimeoutMs: 2_000 });
+    const r = await runLocalFlare({
+      size: 4,
+      granularity: 2,
+      transport: { kind: 'direct' },
+      modulePath: scenarios,
+      params: { value: { scenario: 'wait-forever' } },
+      wallTimeoutMs: 2_000,
+    });
     expect(r.ok).toBe(false);
     expect(r.failure!.reason).toMatch(/ran past its deadline of 2 s/);
     expect(r.wallMs).toBeLessThan(2_000 + 5_000);

@@ -22,7 +22,11 @@ const expectedSums = (size: number, rounds: number) => Array(rounds).fill((size 
  * a value of 666, sealed with a made-up trailer (the forger has no key).
  */
 function forgedFrame(seq: number): Uint8Array {
-  const [f] = encodeFrames({ kind: MsgKind.Coll, dtype: DType.Float64, op: 1, flags: 0, src: 0, dst: 1, seq, tag: 0, root: -1, msgId: 0 }, new Uint8Array(new Float64Array([666]).buffer), 1 << 20);
+  const [f] = encodeFrames(
+    { kind: MsgKind.Coll, dtype: DType.Float64, op: 1, flags: 0, src: 0, dst: 1, seq, tag: 0, root: -1, msgId: 0 },
+    new Uint8Array(new Float64Array([666]).buffer),
+    1 << 20,
+  );
   const out = new Uint8Array(f!.byteLength + FRAME_TRAILER_BYTES);
   out.set(f!);
   new DataView(out.buffer, f!.byteLength).setUint32(0, 0, true);
@@ -57,7 +61,14 @@ describe('over Redis, another client of the broker', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const r = await runLocalFlare({ burstId, size: 6, granularity: 2, transport: { kind: 'redis', url: REDIS_URL }, modulePath: scenarios, params: { value: { scenario: 'rounds', rounds: 20, delayMs: 50 } } });
+    const r = await runLocalFlare({
+      burstId,
+      size: 6,
+      granularity: 2,
+      transport: { kind: 'redis', url: REDIS_URL },
+      modulePath: scenarios,
+      params: { value: { scenario: 'rounds', rounds: 20, delayMs: 50 } },
+    });
     stop = true;
     await attack;
     checkRounds(r, 6, 20);
@@ -88,7 +99,14 @@ describe('over NATS, another client of the broker', () => {
         spy.publish(m.subject, forgedFrame(0));
       },
     });
-    const r = await runLocalFlare({ burstId, size: 4, granularity: 2, transport: { kind: 'nats', url: NATS_URL, encryption }, modulePath: scenarios, params: { value: { scenario: 'rounds', rounds: 10, delayMs: 30, text: TEXT } } });
+    const r = await runLocalFlare({
+      burstId,
+      size: 4,
+      granularity: 2,
+      transport: { kind: 'nats', url: NATS_URL, encryption },
+      modulePath: scenarios,
+      params: { value: { scenario: 'rounds', rounds: 10, delayMs: 30, text: TEXT } },
+    });
     sub.unsubscribe();
     checkRounds(r, 4, 10);
     expect((r.workers[3]!.result as { texts: number }).texts).toBe(10);

@@ -99,10 +99,21 @@ export async function installOperator(d: E2EDriver): Promise<E2EContext> {
   ];
   const placement: string[] = [];
   for (const [k, v] of Object.entries(d.placement.nodeSelector ?? {})) placement.push('--set-string', `nodeSelector.${k.replaceAll('.', '\\.')}=${v}`);
-  ;(d.placement.tolerations ?? []).forEach((t, i) => {
+  (d.placement.tolerations ?? []).forEach((t, i) => {
     for (const [k, v] of Object.entries(t)) placement.push('--set-string', `tolerations[${i}].${k}=${v}`);
   });
-  d.helm(['install', ctx.release, resolve(REPO, 'helm/kubeburst'), '-n', ctx.system, '--wait', '--timeout', `${Math.round(180 * d.timeScale)}s`, ...values.flatMap((v) => ['--set', v]), ...placement]);
+  d.helm([
+    'install',
+    ctx.release,
+    resolve(REPO, 'helm/kubeburst'),
+    '-n',
+    ctx.system,
+    '--wait',
+    '--timeout',
+    `${Math.round(180 * d.timeScale)}s`,
+    ...values.flatMap((v) => ['--set', v]),
+    ...placement,
+  ]);
   return ctx;
 }
 
@@ -214,7 +225,13 @@ export function helloParamsForReport(bytes: number, size = 8, granularity = 2): 
     const greetings = Array.from({ length: size }, (_, w) => `${w === 0 ? 'x'.repeat(pad) : 'hello'} from worker ${w} in pack ${Math.floor(w / granularity)}`);
     const sum = (size * (size - 1)) / 2;
     const workers = Array.from({ length: granularity }, (_, w) => ({ workerId: w, ok: true, result: w === 0 ? { workerId: 0, sum, greetings } : { workerId: w, sum } }));
-    const report = { burstId: '0123456789-a0', packId: 0, ok: true, workers, timings: { processStart: 0, connected: 0, joined: 1_700_000_000_000, finished: 1_700_000_000_000 } } as unknown as PackReport;
+    const report = {
+      burstId: '0123456789-a0',
+      packId: 0,
+      ok: true,
+      workers,
+      timings: { processStart: 0, connected: 0, joined: 1_700_000_000_000, finished: 1_700_000_000_000 },
+    } as unknown as PackReport;
     return Buffer.byteLength(terminationReport(report, 0, Number.MAX_SAFE_INTEGER));
   };
   const pad = bytes - reportOf(0);
@@ -267,7 +284,9 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     const hpo = exampleManifest(c(), 'hpo', ns.examples, { spec: { transport: { kind: 'nats', url: c().d.brokers.nats } } });
     // A graph small enough that a pack's ranks fit its 4 KiB termination message.
     const prParams: PageRankParams = { scale: 8, edgeFactor: 16, seed: 42, iterations: 20, damping: 0.85 };
-    const pagerank = exampleManifest(c(), 'pagerank', ns.examples, { spec: { params: { value: prParams }, transport: { kind: 'redis', secretRef: { name: 'redis-url', key: 'url' } } } });
+    const pagerank = exampleManifest(c(), 'pagerank', ns.examples, {
+      spec: { params: { value: prParams }, transport: { kind: 'redis', secretRef: { name: 'redis-url', key: 'url' } } },
+    });
     // All three at once: twelve packs starting together on the node.
     for (const m of [hello, hpo, pagerank]) apply(c(), m);
     // While pagerank runs, its burst has a Redis user of its own (its packs connect as it).
@@ -275,7 +294,10 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     let watching = true;
     const watch = (async () => {
       while (watching) {
-        for (const u of await c().d.redisUsers().catch(() => [])) users.add(u);
+        for (const u of await c()
+          .d.redisUsers()
+          .catch(() => []))
+          users.add(u);
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
@@ -306,12 +328,22 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     // Runs until killed: a large PageRank over Redis.
     const job = exampleManifest(c(), 'pagerank', ns, {
       name: 'killed',
-      spec: { params: { value: { scale: 10, edgeFactor: 8, seed: 7, iterations: 1_000_000, damping: 0.85 } }, transport: { kind: 'redis', url: c().d.brokers.redis }, maxRestarts: 1 },
+      spec: {
+        params: { value: { scale: 10, edgeFactor: 8, seed: 7, iterations: 1_000_000, damping: 0.85 } },
+        transport: { kind: 'redis', url: c().d.brokers.redis },
+        maxRestarts: 1,
+      },
     });
     apply(c(), job);
     const burstIds: string[] = [];
     for (const attempt of [0, 1]) {
-      const running = await waitJob(c(), ns, 'killed', `attempt ${attempt} started`, (j) => j.status?.attempt?.index === attempt && j.status.conditions?.some((x: Json) => x.type === 'Started' && x.status === 'True'));
+      const running = await waitJob(
+        c(),
+        ns,
+        'killed',
+        `attempt ${attempt} started`,
+        (j) => j.status?.attempt?.index === attempt && j.status.conditions?.some((x: Json) => x.type === 'Started' && x.status === 'True'),
+      );
       burstIds.push(running.status.attempt.burstId);
       const pods = (await packPods(c(), ns, 'killed')).filter((p) => p.metadata.labels['kubeburst.io/attempt'] === String(attempt));
       expect(pods).toHaveLength(4);
@@ -320,11 +352,15 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
       await c().d.killContainer(victim);
       // Every other pack of the attempt stops on its own or on the operator's word, and says so in its report.
       const others = pods.filter((p) => p !== victim).map((p) => p.metadata.name);
-      const stopped = await waitFor(`the other packs of attempt ${attempt} to stop`, async () => {
-        const now = await packPods(c(), ns, 'killed');
-        const states = others.map((n) => now.find((p) => p.metadata.name === n)?.status?.containerStatuses?.[0]?.state?.terminated);
-        return states.every((s) => s !== undefined) ? states : undefined;
-      }, 30_000 * c().d.timeScale);
+      const stopped = await waitFor(
+        `the other packs of attempt ${attempt} to stop`,
+        async () => {
+          const now = await packPods(c(), ns, 'killed');
+          const states = others.map((n) => now.find((p) => p.metadata.name === n)?.status?.containerStatuses?.[0]?.state?.terminated);
+          return states.every((s) => s !== undefined) ? states : undefined;
+        },
+        30_000 * c().d.timeScale,
+      );
       const delays = stopped.map((t) => {
         const report = JSON.parse(t.message);
         expect(report.ok).toBe(false);

@@ -37,7 +37,10 @@ describe('broker cleanup (Redis transport)', () => {
     const running = await flares.waitPhase('rj', 'Running');
     expect(running.metadata.finalizers).toEqual([BROKER_FINALIZER]);
     const pod = (await flares.pods('rj'))[0]!;
-    expect(pod.spec.containers[0].env.find((e: Json) => e.name === 'KB_TRANSPORT_URL')).toEqual({ name: 'KB_TRANSPORT_URL', valueFrom: { secretKeyRef: { name: 'redis', key: 'url' } } });
+    expect(pod.spec.containers[0].env.find((e: Json) => e.name === 'KB_TRANSPORT_URL')).toEqual({
+      name: 'KB_TRANSPORT_URL',
+      valueFrom: { secretKeyRef: { name: 'redis', key: 'url' } },
+    });
 
     const first = running.status.attempt.burstId as string;
     await leaveInbox(first, 1);
@@ -49,7 +52,15 @@ describe('broker cleanup (Redis transport)', () => {
     await leaveInbox(burstId, 0);
     await leaveInbox(burstId, 1);
     await flares.delete('rj');
-    await waitFor('the BurstJob gone', () => suite.kube.get(paths.burstjob(ns, 'rj')).then(() => false, () => true), 30_000);
+    await waitFor(
+      'the BurstJob gone',
+      () =>
+        suite.kube.get(paths.burstjob(ns, 'rj')).then(
+          () => false,
+          () => true,
+        ),
+      30_000,
+    );
     expect(await redis.exists(redisInboxKey(burstId, 0), redisInboxKey(burstId, 1))).toBe(0);
   });
 

@@ -118,7 +118,13 @@ beforeAll(async () => {
   });
   await kube.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: 'nobody' } });
   const token = async (sa: string): Promise<string> =>
-    (await kube.create<{ status: { token: string } }>(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } })).status.token;
+    (
+      await kube.create<{ status: { token: string } }>(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { expirationSeconds: 3600 },
+      })
+    ).status.token;
   writeFileSync(resolve(dir, 'ca.crt'), readFileSync(resolve(clusterEnv().stateDir, 'pki/ca.crt')));
   const server = clusterEnv().apiServer;
   const tokenConfig = (file: string, user: string, tok: string): string => {
@@ -174,7 +180,19 @@ describe('kubeburst status', () => {
     const json = await cli(['status', 'run', ...admin(), '-o', 'json']);
     expect(json).toMatchObject({ code: 4, stderr: '' });
     const v = JSON.parse(json.stdout);
-    expect(v).toMatchObject({ kind: 'BurstJobStatus', version: 1, name: 'run', namespace: ns, phase: 'Starting', finished: false, attempt: 0, burstId, layout: '3x2', packCount: 3, missingPacks: [2] });
+    expect(v).toMatchObject({
+      kind: 'BurstJobStatus',
+      version: 1,
+      name: 'run',
+      namespace: ns,
+      phase: 'Starting',
+      finished: false,
+      attempt: 0,
+      burstId,
+      layout: '3x2',
+      packCount: 3,
+      missingPacks: [2],
+    });
     expect(v.packs).toEqual([
       { pack: 0, pod: 'run-a0-0', workers: '0-1', state: 'Running', ready: expect.any(Boolean), restarts: 0, node: running.spec.nodeName },
       { pack: 1, pod: 'run-a0-1', workers: '2-3', state: 'Gated', ready: false, restarts: 0, node: null },
@@ -276,7 +294,9 @@ describe('kubeburst results', () => {
     const r = await cli(['results', 'part', ...admin(), '-o', 'json']);
     expect(r.code).toBe(6);
     expect(JSON.parse(r.stdout)).toMatchObject({ workers: 4, collected: 2, missing: 2, missingPacks: [1], results: [0, 10, null, null] });
-    expect(r.stderr).toContain("kubeburst results: 2 of 4 workers' results were not collected (pack 1): results of 1 pack(s) were not collected: pack 1 (workers 2-3): its report with results takes 9000 bytes");
+    expect(r.stderr).toContain(
+      "kubeburst results: 2 of 4 workers' results were not collected (pack 1): results of 1 pack(s) were not collected: pack 1 (workers 2-3): its report with results takes 9000 bytes",
+    );
     const text = await cli(['results', 'part', ...admin()]);
     expect(text.code).toBe(6);
     expect(text.stdout).toMatch(/^2\s+1\s+\(not collected\)$/m);
@@ -302,7 +322,13 @@ describe('kubeburst results', () => {
     expect(json.code).toBe(1);
     const v = JSON.parse(json.stdout);
     expect(v).toMatchObject({ phase: 'Failed', finished: true, lastFailure: { attempt: 0, pack: 1, reason: 'PackFailed' } });
-    expect(v.packs[1]).toMatchObject({ pack: 1, state: 'Failed', exitCode: 1, reason: 'Error', message: 'worker 3: worker 3 threw: cannot connect to redis://kb:***@redis.infra:6379' });
+    expect(v.packs[1]).toMatchObject({
+      pack: 1,
+      state: 'Failed',
+      exitCode: 1,
+      reason: 'Error',
+      message: 'worker 3: worker 3 threw: cannot connect to redis://kb:***@redis.infra:6379',
+    });
     expect(v.packs[0]).toMatchObject({ pack: 0, state: 'Running' });
     const text = await cli(['status', 'bad', ...admin()]);
     expect(text.code).toBe(1);
@@ -343,13 +369,26 @@ describe('the kube context', () => {
     const sockets = new Set<Socket>();
     const server: Server = createServer((s) => void sockets.add(s));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => r());
+        }),
+    );
     const port = (server.address() as { port: number }).port;
     const file = resolve(dir, 'silent.kubeconfig');
-    writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 's', cluster: { server: `https://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 's', context: { cluster: 's', user: 'u' } }], 'current-context': 's' }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 's', cluster: { server: `https://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 's', context: { cluster: 's', user: 'u' } }],
+        'current-context': 's',
+      }),
+    );
     const r = await cli(['status', 'done', '--kubeconfig', file, '--request-timeout', '1s']);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('no answer to GET /apis/kubeburst.io/v1alpha1/namespaces/default/burstjobs/done in 1 s (--request-timeout)');
@@ -374,41 +413,86 @@ describe('kubeburst logs', () => {
     const kwokVersion = /^KWOK_VERSION=(.*)$/m.exec(readFileSync(resolve(REPO, 'test/cluster/versions.env'), 'utf8'))![1]!;
     const kwokBin = resolve(kubeBin, '../..', `kwok-${kwokVersion}`, 'bin/kwok');
     const port = await freePort();
-    spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', resolve(dir, 'kwok.key'), '-out', resolve(dir, 'kwok.crt')], { stdio: 'ignore' });
-    for (const p of [0, 1, 2]) writeFileSync(logFile(p), `2026-01-01T00:00:00.000000000Z stdout F pack ${p} joined\n2026-01-01T00:00:01.000000000Z stdout F pack ${p} broker redis://kb:${SECRET}@redis:6379\n`);
-    const logs = [0, 1, 2].map((p) => `---\nkind: Logs\napiVersion: kwok.x-k8s.io/v1alpha1\nmetadata: { name: talk-a0-${p}, namespace: ${ns} }\nspec:\n  logs:\n  - containers: [pack]\n    logsFile: ${logFile(p)}\n    follow: true\n`);
+    spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        resolve(dir, 'kwok.key'),
+        '-out',
+        resolve(dir, 'kwok.crt'),
+      ],
+      { stdio: 'ignore' },
+    );
+    for (const p of [0, 1, 2])
+      writeFileSync(
+        logFile(p),
+        `2026-01-01T00:00:00.000000000Z stdout F pack ${p} joined\n2026-01-01T00:00:01.000000000Z stdout F pack ${p} broker redis://kb:${SECRET}@redis:6379\n`,
+      );
+    const logs = [0, 1, 2].map(
+      (p) =>
+        `---\nkind: Logs\napiVersion: kwok.x-k8s.io/v1alpha1\nmetadata: { name: talk-a0-${p}, namespace: ${ns} }\nspec:\n  logs:\n  - containers: [pack]\n    logsFile: ${logFile(p)}\n    follow: true\n`,
+    );
     // The stages up.sh gave the shared kwok (node and pod lifecycle, kubeburst's completions), plus the logs.
     writeFileSync(resolve(dir, 'kwok.yaml'), `${readFileSync(resolve(env.stateDir, 'kwok.yaml'), 'utf8')}\n${logs.join('')}`);
     const out = openSync(resolve(dir, 'kwok.log'), 'a');
-    kwok = spawn(kwokBin, [
-      `--kubeconfig=${env.kubeconfig}`,
-      `--config=${resolve(dir, 'kwok.yaml')}`,
-      '--manage-all-nodes=false',
-      `--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=${ns}`,
-      '--node-ip=127.0.0.1',
-      `--node-port=${port}`,
-      `--server-address=127.0.0.1:${port}`,
-      `--tls-cert-file=${resolve(dir, 'kwok.crt')}`,
-      `--tls-private-key-file=${resolve(dir, 'kwok.key')}`,
-      '--cidr=10.251.0.1/24',
-    ], { stdio: ['ignore', out, out] });
-    cleanups.push(() => new Promise<void>((r) => {
-      if (kwok === undefined || kwok.exitCode !== null) return r();
-      kwok.once('exit', () => r());
-      kwok.kill('SIGTERM');
-    }));
+    kwok = spawn(
+      kwokBin,
+      [
+        `--kubeconfig=${env.kubeconfig}`,
+        `--config=${resolve(dir, 'kwok.yaml')}`,
+        '--manage-all-nodes=false',
+        `--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=${ns}`,
+        '--node-ip=127.0.0.1',
+        `--node-port=${port}`,
+        `--server-address=127.0.0.1:${port}`,
+        `--tls-cert-file=${resolve(dir, 'kwok.crt')}`,
+        `--tls-private-key-file=${resolve(dir, 'kwok.key')}`,
+        '--cidr=10.251.0.1/24',
+      ],
+      { stdio: ['ignore', out, out] },
+    );
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          if (kwok === undefined || kwok.exitCode !== null) return r();
+          kwok.once('exit', () => r());
+          kwok.kill('SIGTERM');
+        }),
+    );
     const node = `${ns}-logs`;
     await kube.create('/api/v1/nodes', {
-      metadata: { name: node, annotations: { 'kwok.x-k8s.io/node': ns, 'node.alpha.kubernetes.io/ttl': '0' }, labels: { type: 'kwok', [POOL_KEY]: node, 'kubernetes.io/hostname': node } },
+      metadata: {
+        name: node,
+        annotations: { 'kwok.x-k8s.io/node': ns, 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: { type: 'kwok', [POOL_KEY]: node, 'kubernetes.io/hostname': node },
+      },
       spec: { taints: [{ key: POOL_KEY, value: node, effect: 'NoSchedule' }] },
       status: { allocatable: { cpu: '8', memory: '16Gi', pods: '110' }, capacity: { cpu: '8', memory: '16Gi', pods: '110' } },
     });
     cleanups.push(() => kube.delete(`/api/v1/nodes/${node}`).catch(() => undefined));
     await waitFor(`node ${node} ready (kwok log: ${resolve(dir, 'kwok.log')})`, async () => {
       const n = await kube.get<Json>(`/api/v1/nodes/${node}`);
-      return (n.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') && !(n.spec?.taints ?? []).some((t: Json) => t.key.startsWith('node.kubernetes.io/'));
+      return (
+        (n.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') &&
+        !(n.spec?.taints ?? []).some((t: Json) => t.key.startsWith('node.kubernetes.io/'))
+      );
     });
-    logFlares = new Flares(kube, ns, { template: { nodeSelector: { [POOL_KEY]: node }, tolerations: [{ key: POOL_KEY, operator: 'Equal', value: node, effect: 'NoSchedule' }] } } as unknown as NodePool);
+    logFlares = new Flares(kube, ns, {
+      template: { nodeSelector: { [POOL_KEY]: node }, tolerations: [{ key: POOL_KEY, operator: 'Equal', value: node, effect: 'NoSchedule' }] },
+    } as unknown as NodePool);
     const { sizes, burstId } = await flare('talk', 6, 2, [0, 1, 2], logFlares);
     await Promise.all(['talk-a0-0', 'talk-a0-1'].map(ungate));
     await Promise.all(['talk-a0-0', 'talk-a0-1'].map((p) => podPhase(p, 'Running')));
@@ -417,7 +501,9 @@ describe('kubeburst logs', () => {
 
   it('every pack of the current attempt, prefixed by pack, passwords masked; a pack not started exits 4', async () => {
     const r = await cli(['logs', 'talk', ...admin()]);
-    expect(r.stdout).toBe(['[pack 0] pack 0 joined', '[pack 0] pack 0 broker redis://kb:***@redis:6379', '[pack 1] pack 1 joined', '[pack 1] pack 1 broker redis://kb:***@redis:6379', ''].join('\n'));
+    expect(r.stdout).toBe(
+      ['[pack 0] pack 0 joined', '[pack 0] pack 0 broker redis://kb:***@redis:6379', '[pack 1] pack 1 joined', '[pack 1] pack 1 broker redis://kb:***@redis:6379', ''].join('\n'),
+    );
     expect(r.stderr).toBe('kubeburst logs: pack 2 (pod talk-a0-2): not started yet: gated: the gang is not admitted yet\n');
     expect(r.code).toBe(4);
   });

@@ -29,7 +29,11 @@ describe('failure policy', () => {
 
     await flares.fail('flaky-a1-0', 'out of memory', 0);
     const failed = await flares.waitPhase('flaky', 'Failed');
-    expect(condition(failed, 'Failed')).toMatchObject({ status: 'True', reason: 'MaxRestartsExceeded', message: expect.stringContaining('no restarts left (spec.maxRestarts: 1)') });
+    expect(condition(failed, 'Failed')).toMatchObject({
+      status: 'True',
+      reason: 'MaxRestartsExceeded',
+      message: expect.stringContaining('no restarts left (spec.maxRestarts: 1)'),
+    });
     expect(failed.status.restarts).toBe(1);
     const reasons = (await flares.events('flaky')).map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['PackFailed', 'Restarting', 'Failed']));
@@ -42,13 +46,28 @@ describe('failure policy', () => {
     const rec = new PodRecorder(suite.kube, ns, `${LABELS.jobName}=stuck`);
     await rec.start();
     // Pods name a scheduler that does not run; the test plays that scheduler for one pod only.
-    await flares.create('stuck', { size: 2, granularity: 1, timeouts: { scheduleSeconds: 5 }, gang: { maxScheduleRetries: 1 }, template: { schedulerName: 'kubeburst-test-absent-scheduler' } });
+    await flares.create('stuck', {
+      size: 2,
+      granularity: 1,
+      timeouts: { scheduleSeconds: 5 },
+      gang: { maxScheduleRetries: 1 },
+      template: { schedulerName: 'kubeburst-test-absent-scheduler' },
+    });
     await waitFor('both pods ungated', async () => (await flares.pods('stuck')).filter((p) => !p.spec.schedulingGates?.length).length === 2);
-    await suite.kube.create(`${paths.pod(ns, 'stuck-a0-0')}/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'stuck-a0-0' }, target: { apiVersion: 'v1', kind: 'Node', name: flares.pool.names[0] } });
+    await suite.kube.create(`${paths.pod(ns, 'stuck-a0-0')}/binding`, {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: 'stuck-a0-0' },
+      target: { apiVersion: 'v1', kind: 'Node', name: flares.pool.names[0] },
+    });
     await waitFor('the bound pod running', async () => (await suite.kube.get<Json>(paths.pod(ns, 'stuck-a0-0'))).status.phase === 'Running');
 
     const retrying = await flares.waitStatus('stuck', 'torn down after the schedule timeout', (s) => s.scheduleRetries === 1, 20_000);
-    expect(retrying.status.lastFailure).toMatchObject({ attempt: 0, reason: 'ScheduleTimeout', message: expect.stringContaining('only 1 of 2 pack(s) were scheduled within spec.timeouts.scheduleSeconds (5 s)') });
+    expect(retrying.status.lastFailure).toMatchObject({
+      attempt: 0,
+      reason: 'ScheduleTimeout',
+      message: expect.stringContaining('only 1 of 2 pack(s) were scheduled within spec.timeouts.scheduleSeconds (5 s)'),
+    });
     // The half-started attempt holds nothing: its running pod goes too.
     await waitFor('attempt 0 pods gone', async () => (await flares.pods('stuck')).every((p) => attemptOf(p) !== '0'), 20_000);
 

@@ -16,7 +16,8 @@ describe('a BurstJob on the local control plane', () => {
     const flares = await poolOf('happy', 2, 16);
     const rec = new PodRecorder(suite.kube, ns, `${LABELS.jobName}=hello`);
     await rec.start();
-    await flares.create('hello', { size: 16, granularity: 4, resources: { cpu: '1', memory: '1Gi' }, params: { value: { n: 7 } } });
+    // The gates backend's own invariants (gated at creation, ungated together); gang.test.ts runs every backend.
+    await flares.create('hello', { size: 16, granularity: 4, resources: { cpu: '1', memory: '1Gi' }, params: { value: { n: 7 } }, gang: { backend: 'SchedulingGates' } });
 
     const running = await flares.waitStatus('hello', 'every pack joined', (s) => s.phase === 'Running' && s.packs?.ready === 4);
     await rec.stop();
@@ -40,7 +41,14 @@ describe('a BurstJob on the local control plane', () => {
     expect(pod.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'BurstJob', name: 'hello', uid: running.metadata.uid, controller: true })]);
     expect([pod.spec.hostname, pod.spec.subdomain]).toEqual(['hello-a0-2', 'hello']);
     const env = Object.fromEntries(pod.spec.containers[0].env.map((e: Json) => [e.name, e.value]));
-    expect(env).toMatchObject({ KB_BURST_SIZE: '16', KB_GRANULARITY: '4', KB_PACK_INDEX: '2', KB_TRANSPORT: 'direct', KB_TRANSPORT_URL: 'tcp://hello-a0-{pack}.hello:7100', KB_BURST_ID: s.attempt.burstId });
+    expect(env).toMatchObject({
+      KB_BURST_SIZE: '16',
+      KB_GRANULARITY: '4',
+      KB_PACK_INDEX: '2',
+      KB_TRANSPORT: 'direct',
+      KB_TRANSPORT_URL: 'tcp://hello-a0-{pack}.hello:7100',
+      KB_BURST_ID: s.attempt.burstId,
+    });
     expect(pod.spec.containers[0].resources.requests).toEqual({ cpu: '4', memory: '4Gi' });
     const svc = await suite.kube.get<Json>(paths.service(ns, 'hello'));
     expect(svc.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
@@ -66,7 +74,7 @@ describe('a BurstJob on the local control plane', () => {
 
   it('without room for every pack binds none, says why in a condition and an event, and starts once room appears', async () => {
     const flares = await poolOf('tight', 4, 32);
-    await flares.create('big', { size: 5, granularity: 1, resources: { cpu: '32', memory: '1Gi' } });
+    await flares.create('big', { size: 5, granularity: 1, resources: { cpu: '32', memory: '1Gi' }, gang: { backend: 'SchedulingGates' } });
     const waiting = await flares.waitStatus('big', 'Admitted=False InsufficientCapacity', (_, j) => condition(j, 'Admitted')?.reason === 'InsufficientCapacity');
     expect(condition(waiting, 'Admitted')!.message).toContain('needs 5 pack(s) of 32 CPU, 1Gi memory; the 4 eligible node(s) have room for 4 of 5 pack(s)');
     expect(waiting.status.phase).toBe('Pending');
@@ -89,7 +97,8 @@ describe('a BurstJob on the local control plane', () => {
     const rec = new PodRecorder(suite.kube, ns, `${LABELS.jobName} in (duel-a,duel-b)`);
     await rec.start();
     // Each needs 3 packs of 16 CPU; the pool has room for 4 such packs.
-    await Promise.all([flares.create('duel-a', { size: 3, granularity: 1, resources: { cpu: '16' } }), flares.create('duel-b', { size: 3, granularity: 1, resources: { cpu: '16' } })]);
+    const spec = { size: 3, granularity: 1, resources: { cpu: '16' }, gang: { backend: 'SchedulingGates' } };
+    await Promise.all([flares.create('duel-a', spec), flares.create('duel-b', spec)]);
     const first = await waitFor('one gang running', async () => {
       for (const n of ['duel-a', 'duel-b']) if ((await flares.get(n)).status?.phase === 'Running') return n;
       return undefined;
@@ -118,7 +127,11 @@ describe('a BurstJob on the local control plane', () => {
     await suite.kube.create(`/api/v1/namespaces/${ns}/services`, {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: 'svc', labels: { [LABELS.jobName]: 'svc', [LABELS.component]: 'peers' }, ownerReferences: [{ apiVersion: 'kubeburst.io/v1alpha1', kind: 'BurstJob', name: 'svc-other', uid: other.metadata.uid, controller: true }] },
+      metadata: {
+        name: 'svc',
+        labels: { [LABELS.jobName]: 'svc', [LABELS.component]: 'peers' },
+        ownerReferences: [{ apiVersion: 'kubeburst.io/v1alpha1', kind: 'BurstJob', name: 'svc-other', uid: other.metadata.uid, controller: true }],
+      },
       spec: { clusterIP: 'None', selector: { nobody: 'x' }, ports: [{ name: 'kb-direct', port: 7100 }] },
     });
     const job = await flares.create('svc', { size: 2, granularity: 1 });
@@ -145,7 +158,15 @@ describe('a BurstJob on the local control plane', () => {
     // A slow kubelet: the old pod stays Terminating until the test lets it go.
     await suite.kube.patch(podPath, { metadata: { finalizers: ['test.kubeburst.io/hold'] } });
     await flares.delete('again');
-    await waitFor('the old BurstJob gone', () => flares.get('again').then(() => false, () => true), 30_000);
+    await waitFor(
+      'the old BurstJob gone',
+      () =>
+        flares.get('again').then(
+          () => false,
+          () => true,
+        ),
+      30_000,
+    );
     const fresh = await flares.create('again', { size: 1 });
     // The new job's first pod has the old pod's name: its create meets AlreadyExists.
     await waitFor('the old pod terminating', async () => (await suite.kube.get<Json>(podPath)).metadata.deletionTimestamp !== undefined, 30_000);

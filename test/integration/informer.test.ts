@@ -49,7 +49,11 @@ describe('informer', () => {
     await kube.create(cmPath, cm('before', '1'));
     const inf = informer(kube, { watchTimeoutSeconds: 1 });
     const seen: string[] = [];
-    inf.on({ add: (o) => seen.push(`add ${o.metadata.name}`), update: (o) => seen.push(`update ${o.metadata.name}=${o.data.v}`), delete: (o) => seen.push(`delete ${o.metadata.name}`) });
+    inf.on({
+      add: (o) => seen.push(`add ${o.metadata.name}`),
+      update: (o) => seen.push(`update ${o.metadata.name}=${o.data.v}`),
+      delete: (o) => seen.push(`delete ${o.metadata.name}`),
+    });
     inf.start();
     await inf.waitForSync(10_000);
     expect(inf.get(`${ns}/before`)?.kind).toBe('ConfigMap');
@@ -64,7 +68,11 @@ describe('informer', () => {
 
   it('keeps retrying after errors and recovers once they stop (here: RBAC granted late)', async () => {
     await kube.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'late' } });
-    const tr = await kube.create<{ status: { token: string } }>(`/api/v1/namespaces/${ns}/serviceaccounts/late/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } });
+    const tr = await kube.create<{ status: { token: string } }>(`/api/v1/namespaces/${ns}/serviceaccounts/late/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 600 },
+    });
     const admin = new KubeConfig();
     admin.loadFromFile(clusterEnv().kubeconfig);
     const kc = new KubeConfig();
@@ -80,7 +88,12 @@ describe('informer', () => {
       inf.start();
       await waitFor('a 403 from the API server', () => inf.lastError?.includes('403'), 10_000);
       expect(inf.synced).toBe(false);
-      await kube.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'read-cms' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }] });
+      await kube.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'read-cms' },
+        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }],
+      });
       await kube.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'RoleBinding',

@@ -48,7 +48,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('npm pack, install outside the repository, kubeburst init, validate, run and the project\'s own test', async () => {
+test("npm pack, install outside the repository, kubeburst init, validate, run and the project's own test", async () => {
   for (const p of PACKAGES) {
     if (!existsSync(join(ROOT, p, 'dist'))) throw new Error(`${p}/dist does not exist: run \`npm run build\` first`);
   }
@@ -99,6 +99,14 @@ test('npm pack, install outside the repository, kubeburst init, validate, run an
   expect(summary.results.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
   await ok('npm', ['test'], app);
   await ok('npm', ['run', 'typecheck'], app);
-  const loaded = await ok('node', ['--input-type=module', '-e', "const o = await import('@kubeburst/operator'); const a = await import('@kubeburst/api'); console.log(typeof o.KubeClient, typeof a.parseBurstJob)"], app);
+  const loaded = await ok(
+    'node',
+    [
+      '--input-type=module',
+      '-e',
+      "const o = await import('@kubeburst/operator'); const a = await import('@kubeburst/api'); console.log(typeof o.KubeClient, typeof a.parseBurstJob)",
+    ],
+    app,
+  );
   expect(loaded.stdout.trim()).toBe('function function');
 }, 600_000);

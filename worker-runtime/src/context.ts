@@ -420,4 +420,3 @@ function checkPayload(what: string, p: unknown): void {
     throw new UsageError(`${what}: payload must be a typed array or DataView (use encodeJson(value) for JSON values), got ${p === null ? 'null' : typeof p}`);
   }
 }
-

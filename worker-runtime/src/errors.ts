@@ -86,7 +86,10 @@ export class CollectiveMismatchError extends KubeburstError {
     /** The pack of the worker that raised it. */
     readonly packId?: number,
   ) {
-    super('MISMATCH', `worker ${workerId}${packId === undefined ? '' : ` (pack ${packId})`}: collective mismatch: ${detail}; every worker must call the same collectives in the same order with the same root`);
+    super(
+      'MISMATCH',
+      `worker ${workerId}${packId === undefined ? '' : ` (pack ${packId})`}: collective mismatch: ${detail}; every worker must call the same collectives in the same order with the same root`,
+    );
   }
 }
 
@@ -100,10 +103,7 @@ export class BurstAbortedError extends KubeburstError {
     readonly failedPack: number | undefined,
     readonly reason: string,
   ) {
-    super(
-      'ABORTED',
-      `burst aborted: ${failedWorker !== undefined ? `worker ${failedWorker}` : `pack ${failedPack ?? '?'}`} failed: ${reason}`,
-    );
+    super('ABORTED', `burst aborted: ${failedWorker !== undefined ? `worker ${failedWorker}` : `pack ${failedPack ?? '?'}`} failed: ${reason}`);
   }
 }
 
@@ -156,7 +156,7 @@ export function serializeError(err: unknown): SerializedError {
     if (Object.keys(fields).length > 0) out.fields = fields;
     return out;
   }
-  return { name: 'Error', message: typeof err === 'string' ? err : JSON.stringify(err) ?? String(err) };
+  return { name: 'Error', message: typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)) };
 }
 
 /** One line naming the error, for logs and abort reasons. */

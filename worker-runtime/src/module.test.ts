@@ -39,12 +39,15 @@ describe('moduleKind', () => {
 });
 
 describe('compileWorkerModule', () => {
-  test('bundles the worker\'s own files, keeps each file\'s import.meta.url, pins packages to the file Node resolves', async () => {
+  test("bundles the worker's own files, keeps each file's import.meta.url, pins packages to the file Node resolves", async () => {
     file('node_modules/dep/package.json', JSON.stringify({ name: 'dep', type: 'module', exports: { import: './esm.js', require: './cjs.cjs' } }));
     file('node_modules/dep/esm.js', 'export const via = "import";\n');
     file('node_modules/dep/cjs.cjs', 'exports.via = "require";\n');
     file('lib.ts', 'export const libUrl: string = import.meta.url;\nexport enum E { A = 2 }\n');
-    const entry = file('worker.ts', "import { via } from 'dep';\nimport { E, libUrl } from './lib.js';\nimport { sep } from 'node:path';\nexport default { via, a: E.A, libUrl, me: import.meta.url, sep } satisfies object;\n");
+    const entry = file(
+      'worker.ts',
+      "import { via } from 'dep';\nimport { E, libUrl } from './lib.js';\nimport { sep } from 'node:path';\nexport default { via, a: E.A, libUrl, me: import.meta.url, sep } satisfies object;\n",
+    );
     const code = await compileWorkerModule(entry);
     // Loaded from a data: URL (as a pod does): nothing relative is left to resolve.
     const mod = (await import(moduleDataUrl(code))) as { default: Record<string, unknown> };

@@ -23,10 +23,7 @@ export function isTypeScript(path: string): boolean {
   return /\.[cm]?tsx?$/.test(path);
 }
 
-export type ModuleKind =
-  | { kind: 'typescript'; detail: string }
-  | { kind: 'esm'; detail: string }
-  | { kind: 'commonjs'; detail: string };
+export type ModuleKind = { kind: 'typescript'; detail: string } | { kind: 'esm'; detail: string } | { kind: 'commonjs'; detail: string };
 
 /**
  * How a worker module will be loaded, and why: the extension, else the nearest package.json's "type".
@@ -36,7 +33,8 @@ export function moduleKind(path: string): ModuleKind {
   if (isTypeScript(path)) {
     return {
       kind: 'typescript',
-      detail: 'TypeScript: compiled once per flare by esbuild into an ES module (types are stripped, not checked: run tsc for that), whatever package.json "type" says; write import/export, not require or `export =`',
+      detail:
+        'TypeScript: compiled once per flare by esbuild into an ES module (types are stripped, not checked: run tsc for that), whatever package.json "type" says; write import/export, not require or `export =`',
     };
   }
   const ext = extname(path);
@@ -75,7 +73,10 @@ export async function compileWorkerModule(path: string): Promise<string> {
   try {
     esbuild = await import('esbuild');
   } catch (err) {
-    throw new ConfigError('spec.function.module', `${entry} is TypeScript, and compiling it needs esbuild, which @kubeburst/worker-runtime depends on but could not load (${(err as Error).message}): reinstall, or ship compiled JavaScript`);
+    throw new ConfigError(
+      'spec.function.module',
+      `${entry} is TypeScript, and compiling it needs esbuild, which @kubeburst/worker-runtime depends on but could not load (${(err as Error).message}): reinstall, or ship compiled JavaScript`,
+    );
   }
   // Where the bundle would be written: source map paths are relative to it and made absolute below.
   const outfile = join(dirname(entry), '__kubeburst_worker.mjs');
@@ -125,7 +126,12 @@ function nodeResolvedPackages(): import('esbuild').Plugin {
         if (args.pluginData === 'inner' || isBuiltin(args.path)) return args.pluginData === 'inner' ? undefined : { path: args.path, external: true };
         const r = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'inner' });
         if (r.errors.length > 0) {
-          return { errors: r.errors.map((e) => ({ text: `cannot find package '${args.path}' from ${args.resolveDir} (is it installed? npm install ${packageName(args.path)})`, ...(e.location ? { location: e.location } : {}) })) };
+          return {
+            errors: r.errors.map((e) => ({
+              text: `cannot find package '${args.path}' from ${args.resolveDir} (is it installed? npm install ${packageName(args.path)})`,
+              ...(e.location ? { location: e.location } : {}),
+            })),
+          };
         }
         return { path: pathToFileURL(r.path).href, external: true };
       });

@@ -51,7 +51,16 @@ export function userCombiner<T>(call: string, op: ReduceFn<T>): (a: T, b: T, acc
   return (a, b) => {
     const out = op(a, b);
     if (!ArrayBuffer.isView(out) || out instanceof DataView) {
-      const got = out === undefined ? 'undefined' : out === null ? 'null' : out instanceof DataView ? 'a DataView' : typeof out === 'object' ? `a ${(out as object).constructor?.name ?? 'object'}` : `a ${typeof out}`;
+      const got =
+        out === undefined
+          ? 'undefined'
+          : out === null
+            ? 'null'
+            : out instanceof DataView
+              ? 'a DataView'
+              : typeof out === 'object'
+                ? `a ${(out as object).constructor?.name ?? 'object'}`
+                : `a ${typeof out}`;
       throw new UsageError(`${call}: the reduce function returned ${got}, not a typed array: return the combined array (writing into the first argument and returning it is fine)`);
     }
     return out;
@@ -71,20 +80,36 @@ function applyBuiltin(op: BuiltinOp, out: TypedArray, x: TypedArray): void {
     const o = out as BigInt64Array;
     const y = x as BigInt64Array;
     switch (op) {
-      case 'sum': for (let i = 0; i < n; i++) o[i] = o[i]! + y[i]!; break;
-      case 'prod': for (let i = 0; i < n; i++) o[i] = o[i]! * y[i]!; break;
-      case 'min': for (let i = 0; i < n; i++) if (y[i]! < o[i]!) o[i] = y[i]!; break;
-      case 'max': for (let i = 0; i < n; i++) if (y[i]! > o[i]!) o[i] = y[i]!; break;
+      case 'sum':
+        for (let i = 0; i < n; i++) o[i] = o[i]! + y[i]!;
+        break;
+      case 'prod':
+        for (let i = 0; i < n; i++) o[i] = o[i]! * y[i]!;
+        break;
+      case 'min':
+        for (let i = 0; i < n; i++) if (y[i]! < o[i]!) o[i] = y[i]!;
+        break;
+      case 'max':
+        for (let i = 0; i < n; i++) if (y[i]! > o[i]!) o[i] = y[i]!;
+        break;
     }
     return;
   }
   const o = out as Float64Array;
   const y = x as Float64Array;
   switch (op) {
-    case 'sum': for (let i = 0; i < n; i++) o[i] = o[i]! + y[i]!; break;
-    case 'prod': for (let i = 0; i < n; i++) o[i] = o[i]! * y[i]!; break;
-    case 'min': for (let i = 0; i < n; i++) if (y[i]! < o[i]! || Number.isNaN(y[i]!)) o[i] = y[i]!; break;
-    case 'max': for (let i = 0; i < n; i++) if (y[i]! > o[i]! || Number.isNaN(y[i]!)) o[i] = y[i]!; break;
+    case 'sum':
+      for (let i = 0; i < n; i++) o[i] = o[i]! + y[i]!;
+      break;
+    case 'prod':
+      for (let i = 0; i < n; i++) o[i] = o[i]! * y[i]!;
+      break;
+    case 'min':
+      for (let i = 0; i < n; i++) if (y[i]! < o[i]! || Number.isNaN(y[i]!)) o[i] = y[i]!;
+      break;
+    case 'max':
+      for (let i = 0; i < n; i++) if (y[i]! > o[i]! || Number.isNaN(y[i]!)) o[i] = y[i]!;
+      break;
   }
 }
 

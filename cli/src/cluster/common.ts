@@ -95,7 +95,8 @@ export function kubeTarget(values: { kubeconfig?: string; context?: string; name
 export function jobName(positionals: string[], command: string, usage: string): string {
   if (positionals.length !== 1) throw new CliUsageError(`${command}: which BurstJob? (${usage})`, command);
   const name = positionals[0]!;
-  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) throw new CliUsageError(`${command}: '${name}' is not a BurstJob name (lowercase letters, digits and -, starting with a letter)`, command);
+  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)
+    throw new CliUsageError(`${command}: '${name}' is not a BurstJob name (lowercase letters, digits and -, starting with a letter)`, command);
   return name;
 }
 
@@ -115,7 +116,8 @@ export async function withCluster(io: CliIO, command: string, target: KubeTarget
     return await body(kube);
   } catch (err) {
     if (err instanceof KubeApiError) {
-      const hint = err.status === 401 ? ' (the credentials of the context were refused)' : err.status === 403 ? ` (RBAC: the user of context '${kube.context}' may not read this)` : '';
+      const hint =
+        err.status === 401 ? ' (the credentials of the context were refused)' : err.status === 403 ? ` (RBAC: the user of context '${kube.context}' may not read this)` : '';
       return fail(io, command, `GET ${err.path.split('?')[0]}: ${err.status} ${err.reason}: ${err.message}${hint}`, CLUSTER_EXIT.apiError);
     }
     if (err instanceof KubeConnectError) return fail(io, command, err.message, CLUSTER_EXIT.apiError);
@@ -132,7 +134,16 @@ export function fail(io: CliIO, command: string, message: string, code: number):
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** "5s", "3m", "2h", "4d" since an RFC 3339 time. */

@@ -77,14 +77,28 @@ export class CliKube {
     }
     if (t.context !== undefined) {
       if (kc.getContextObject(t.context) === null) {
-        throw new KubeConnectError(`context '${t.context}' is not in the kubeconfig (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+        throw new KubeConnectError(
+          `context '${t.context}' is not in the kubeconfig (it has: ${
+            kc
+              .getContexts()
+              .map((c) => c.name)
+              .join(', ') || 'none'
+          })`,
+        );
       }
       kc.setCurrentContext(t.context);
     }
     const context = kc.getCurrentContext();
     const cluster = kc.getCurrentCluster();
     if (!context || cluster === null) {
-      throw new KubeConnectError(`the kubeconfig has no current context with a cluster: pass --context (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+      throw new KubeConnectError(
+        `the kubeconfig has no current context with a cluster: pass --context (it has: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+      );
     }
     let server: URL;
     try {

@@ -93,7 +93,8 @@ async function logs(args: string[], io: CliIO): Promise<number> {
     });
     const prefix = pack === undefined;
     if (values.follow) {
-      if (targets.length > MAX_FOLLOWED) throw new CliUsageError(`logs: --follow streams one connection per pack: ${targets.length} packs is more than ${MAX_FOLLOWED}; pick one with --pack`, 'logs');
+      if (targets.length > MAX_FOLLOWED)
+        throw new CliUsageError(`logs: --follow streams one connection per pack: ${targets.length} packs is more than ${MAX_FOLLOWED}; pick one with --pack`, 'logs');
       return follow(kube, io, name, attempt, targets, prefix, { ...query, follow: true }, timeoutMs);
     }
     return snapshot(kube, io, name, attempt, targets, prefix, query);
@@ -109,7 +110,9 @@ type Query = Parameters<typeof cliPaths.log>[2];
 
 /** Why a pack has no log to show yet, or undefined when the API server's refusal means something else. */
 function notStarted(err: unknown): boolean {
-  return err instanceof KubeApiError && err.status === 400 && /waiting to start|ContainerCreating|PodInitializing|does not have a host assigned|is not available/i.test(err.message);
+  return (
+    err instanceof KubeApiError && err.status === 400 && /waiting to start|ContainerCreating|PodInitializing|does not have a host assigned|is not available/i.test(err.message)
+  );
 }
 
 function writeLines(io: CliIO, text: string, prefix: string): void {
@@ -126,7 +129,9 @@ async function snapshot(kube: CliKube, io: CliIO, name: string, attempt: number,
     if (code === CLUSTER_EXIT.ok) code = c;
   };
   const fetch = (t: Target): Promise<string | Error> =>
-    t.pod === undefined || t.waiting !== undefined ? Promise.resolve(new Error('no log')) : kube.text(cliPaths.log(kube.namespace, t.pod, query), Number(query.limitBytes) + 64 * 1024).catch((e: unknown) => e as Error);
+    t.pod === undefined || t.waiting !== undefined
+      ? Promise.resolve(new Error('no log'))
+      : kube.text(cliPaths.log(kube.namespace, t.pod, query), Number(query.limitBytes) + 64 * 1024).catch((e: unknown) => e as Error);
   const AHEAD = 4;
   const pending = targets.slice(0, AHEAD).map(fetch);
   for (let i = 0; i < targets.length; i++) {

@@ -2,7 +2,20 @@ import { parseArgs } from 'node:util';
 import { readStatus } from '@kubeburst/api';
 import type { Command } from '../command.js';
 import type { CliIO } from '../io.js';
-import { CLUSTER_EXIT, CLUSTER_FLAGS_HELP, CLUSTER_OPTIONS, EXIT_CODES_HELP, fail, jobName, kubeTarget, outputFormat, OUTPUT_OPTION, printMachine, table, withCluster } from './common.js';
+import {
+  CLUSTER_EXIT,
+  CLUSTER_FLAGS_HELP,
+  CLUSTER_OPTIONS,
+  EXIT_CODES_HELP,
+  fail,
+  jobName,
+  kubeTarget,
+  outputFormat,
+  OUTPUT_OPTION,
+  printMachine,
+  table,
+  withCluster,
+} from './common.js';
 import { getConfigMap, getJob, notFoundMessage } from './read.js';
 import { decodeLayout, FINISHED, resultsConfigMapOf, resultsView, type ResultsView } from './view.js';
 
@@ -32,7 +45,12 @@ async function results(args: string[], io: CliIO): Promise<number> {
     const phase = s.phase ?? 'Unknown';
     if (phase === 'Failed') {
       const f = s.lastFailure;
-      return fail(io, 'results', `BurstJob ${name} Failed, so it has no results${f ? `: attempt ${f.attempt}${f.pack !== undefined ? `, pack ${f.pack}` : ''}: ${f.reason}: ${f.message}` : ''} (kubeburst status ${name}, kubeburst logs ${name})`, CLUSTER_EXIT.failed);
+      return fail(
+        io,
+        'results',
+        `BurstJob ${name} Failed, so it has no results${f ? `: attempt ${f.attempt}${f.pack !== undefined ? `, pack ${f.pack}` : ''}: ${f.reason}: ${f.message}` : ''} (kubeburst status ${name}, kubeburst logs ${name})`,
+        CLUSTER_EXIT.failed,
+      );
     }
     if (!FINISHED.includes(phase)) {
       return fail(io, 'results', `BurstJob ${name} is ${phase}: results come once it Succeeded (kubeburst status ${name})`, CLUSTER_EXIT.unfinished);
@@ -46,8 +64,16 @@ async function results(args: string[], io: CliIO): Promise<number> {
     if (format === 'text') io.stdout.write(formatResults(view, s.attempt?.layout));
     else printMachine(io, format, view);
     if (view.missing > 0) {
-      const packs = view.missingPacks.length > 0 ? ` (pack${view.missingPacks.length === 1 ? '' : 's'} ${view.missingPacks.slice(0, 50).join(', ')}${view.missingPacks.length > 50 ? ', …' : ''})` : '';
-      return fail(io, 'results', `${view.missing} of ${view.workers} workers' results were not collected${packs}${view.message ? `: ${view.message}` : ''}`, CLUSTER_EXIT.incomplete);
+      const packs =
+        view.missingPacks.length > 0
+          ? ` (pack${view.missingPacks.length === 1 ? '' : 's'} ${view.missingPacks.slice(0, 50).join(', ')}${view.missingPacks.length > 50 ? ', …' : ''})`
+          : '';
+      return fail(
+        io,
+        'results',
+        `${view.missing} of ${view.workers} workers' results were not collected${packs}${view.message ? `: ${view.message}` : ''}`,
+        CLUSTER_EXIT.incomplete,
+      );
     }
     return CLUSTER_EXIT.ok;
   });
@@ -61,7 +87,13 @@ export function formatResults(v: ResultsView, layout: string | undefined): strin
     for (let i = 0; i < n; i++) packOf.push(p);
   });
   const rows = [['WORKER', 'PACK', 'RESULT']];
-  v.results.forEach((r, w) => rows.push([String(w), packOf[w] !== undefined ? String(packOf[w]) : '-', r === null && v.missingPacks.includes(packOf[w] ?? -1) ? '(not collected)' : JSON.stringify(r) ?? 'null']));
+  v.results.forEach((r, w) =>
+    rows.push([
+      String(w),
+      packOf[w] !== undefined ? String(packOf[w]) : '-',
+      r === null && v.missingPacks.includes(packOf[w] ?? -1) ? '(not collected)' : (JSON.stringify(r) ?? 'null'),
+    ]),
+  );
   return table(rows);
 }
 

@@ -1,7 +1,21 @@
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import type { CliIO } from '../io.js';
-import { age, CLUSTER_EXIT, CLUSTER_FLAGS_HELP, CLUSTER_OPTIONS, EXIT_CODES_HELP, fail, jobName, kubeTarget, outputFormat, OUTPUT_OPTION, printMachine, table, withCluster } from './common.js';
+import {
+  age,
+  CLUSTER_EXIT,
+  CLUSTER_FLAGS_HELP,
+  CLUSTER_OPTIONS,
+  EXIT_CODES_HELP,
+  fail,
+  jobName,
+  kubeTarget,
+  outputFormat,
+  OUTPUT_OPTION,
+  printMachine,
+  table,
+  withCluster,
+} from './common.js';
 import { getJob, jobPods, notFoundMessage } from './read.js';
 import { statusView, type StatusView } from './view.js';
 
@@ -41,7 +55,11 @@ export function formatStatus(v: StatusView, now: number): string {
   const out: string[] = [];
   const attempt = v.attempt === null ? 'no attempt yet' : `attempt ${v.attempt}, ${v.restarts} restart${v.restarts === 1 ? '' : 's'}`;
   out.push(`BurstJob ${v.namespace}/${v.name}: ${v.phase} (${attempt})`);
-  const shape = [v.size !== null ? `${v.size} workers` : undefined, v.packCount !== null ? `${v.packCount} pack${v.packCount === 1 ? '' : 's'}` : undefined, v.layout !== null ? `layout ${v.layout}` : undefined].filter((x) => x);
+  const shape = [
+    v.size !== null ? `${v.size} workers` : undefined,
+    v.packCount !== null ? `${v.packCount} pack${v.packCount === 1 ? '' : 's'}` : undefined,
+    v.layout !== null ? `layout ${v.layout}` : undefined,
+  ].filter((x) => x);
   if (shape.length > 0) out.push(`  ${shape.join(', ')}`);
   const times = [
     v.startTime ? `started ${age(v.startTime, now)} ago` : undefined,

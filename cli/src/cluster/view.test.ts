@@ -47,9 +47,21 @@ describe('statusView', () => {
 
   it.each<[string, Record<string, unknown>, Record<string, unknown>, PackState, string | undefined]>([
     ['gated', { phase: 'Pending' }, { schedulingGates: [{ name: 'kubeburst.io/gang' }], nodeName: undefined }, 'Gated', undefined],
-    ['unschedulable', { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }] }, { nodeName: undefined }, 'Pending', 'Unschedulable'],
+    [
+      'unschedulable',
+      { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }] },
+      { nodeName: undefined },
+      'Pending',
+      'Unschedulable',
+    ],
     ['creating', { phase: 'Pending', containerStatuses: [{ name: 'pack', state: { waiting: { reason: 'ContainerCreating' } } }] }, {}, 'Pending', 'ContainerCreating'],
-    ['succeeded', { phase: 'Succeeded', containerStatuses: [{ name: 'pack', state: { terminated: { exitCode: 0, reason: 'Completed', message: '{"v":1,"pack":0,"first":0,"ok":true}' } } }] }, {}, 'Succeeded', 'Completed'],
+    [
+      'succeeded',
+      { phase: 'Succeeded', containerStatuses: [{ name: 'pack', state: { terminated: { exitCode: 0, reason: 'Completed', message: '{"v":1,"pack":0,"first":0,"ok":true}' } } }] },
+      {},
+      'Succeeded',
+      'Completed',
+    ],
   ])('a %s pod', (_, status, spec, state, reason) => {
     const v = statusView(job({ phase: 'Starting', attempt: { ...attempt1, index: 0, layout: '1x2' } }), [pod(0, 0, status, spec)]);
     expect(v.packs[0]!.state).toBe(state);
@@ -70,14 +82,21 @@ describe('statusView', () => {
   });
 
   it('Succeeded exits 0 and Failed 1; the table shows failure and results', () => {
-    const base = { attempt: attempt1, restarts: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'MaxRestartsExceeded', message: 'pack 1 failed', lastTransitionTime: '2026-01-01T00:00:00Z' }] };
+    const base = {
+      attempt: attempt1,
+      restarts: 1,
+      conditions: [{ type: 'Failed', status: 'True', reason: 'MaxRestartsExceeded', message: 'pack 1 failed', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+    };
     const failed = statusView(job({ ...base, phase: 'Failed', lastFailure: { attempt: 1, pack: 1, reason: 'PackFailed', message: 'worker 3: boom' } }), []);
     expect(statusExit(failed)).toBe(1);
     const text = formatStatus(failed, Date.parse('2026-01-01T00:00:30Z'));
     expect(text).toContain('Last failure: attempt 1, pack 1: PackFailed: worker 3: boom');
     expect(text).toMatch(/Failed\s+True\s+MaxRestartsExceeded\s+30s\s+pack 1 failed/);
     expect(text).toContain('Missing: attempt 1 has no pod for packs 0, 1, 2');
-    const ok = statusView(job({ ...base, phase: 'Succeeded', results: { configMap: 'j-results', key: 'results.json', workers: 4, missing: 2, missingPacks: [2], message: 'pack 2 too big' } }), []);
+    const ok = statusView(
+      job({ ...base, phase: 'Succeeded', results: { configMap: 'j-results', key: 'results.json', workers: 4, missing: 2, missingPacks: [2], message: 'pack 2 too big' } }),
+      [],
+    );
     expect(statusExit(ok)).toBe(0);
     expect(formatStatus(ok, 0)).toContain('Results: 4 of 6 workers in ConfigMap j-results (kubeburst results j)\n  missing: pack 2 too big');
   });
@@ -87,14 +106,44 @@ describe('resultsView', () => {
   const cm = (data: Record<string, string>) => ({ metadata: { name: 'j-results' }, data });
   it('orders results by worker and names the packs whose results are missing', () => {
     const v = resultsView(
-      job({ phase: 'Succeeded', attempt: attempt1, results: { configMap: 'j-results', key: 'results.json', workers: 4, missing: 2, missingPacks: [1], message: 'pack 1 (workers 2-3): too big' } }),
-      cm({ 'results.json': JSON.stringify({ workers: [0, 1, null, null, 16, 25] }), 'summary.json': JSON.stringify({ attempt: 1, workers: 6, collected: 4, missing: 2, missingPacks: [1] }) }),
+      job({
+        phase: 'Succeeded',
+        attempt: attempt1,
+        results: { configMap: 'j-results', key: 'results.json', workers: 4, missing: 2, missingPacks: [1], message: 'pack 1 (workers 2-3): too big' },
+      }),
+      cm({
+        'results.json': JSON.stringify({ workers: [0, 1, null, null, 16, 25] }),
+        'summary.json': JSON.stringify({ attempt: 1, workers: 6, collected: 4, missing: 2, missingPacks: [1] }),
+      }),
     );
-    expect(v).toMatchObject({ kind: 'BurstJobResults', version: 1, attempt: 1, workers: 6, collected: 4, missing: 2, missingPacks: [1], message: 'pack 1 (workers 2-3): too big', results: [0, 1, null, null, 16, 25] });
-    expect(formatResults(v, '3x2')).toBe(table([['WORKER', 'PACK', 'RESULT'], ['0', '0', '0'], ['1', '0', '1'], ['2', '1', '(not collected)'], ['3', '1', '(not collected)'], ['4', '2', '16'], ['5', '2', '25']]));
+    expect(v).toMatchObject({
+      kind: 'BurstJobResults',
+      version: 1,
+      attempt: 1,
+      workers: 6,
+      collected: 4,
+      missing: 2,
+      missingPacks: [1],
+      message: 'pack 1 (workers 2-3): too big',
+      results: [0, 1, null, null, 16, 25],
+    });
+    expect(formatResults(v, '3x2')).toBe(
+      table([
+        ['WORKER', 'PACK', 'RESULT'],
+        ['0', '0', '0'],
+        ['1', '0', '1'],
+        ['2', '1', '(not collected)'],
+        ['3', '1', '(not collected)'],
+        ['4', '2', '16'],
+        ['5', '2', '25'],
+      ]),
+    );
   });
   it('results too large for the ConfigMap: none collected, the reason given', () => {
-    const v = resultsView(job({ phase: 'Succeeded', attempt: attempt1 }), cm({ 'results.json': JSON.stringify({ workers: null, error: 'results take 2000000 bytes' }), 'summary.json': JSON.stringify({ collected: 0, missingPacks: [] }) }));
+    const v = resultsView(
+      job({ phase: 'Succeeded', attempt: attempt1 }),
+      cm({ 'results.json': JSON.stringify({ workers: null, error: 'results take 2000000 bytes' }), 'summary.json': JSON.stringify({ collected: 0, missingPacks: [] }) }),
+    );
     expect(v).toMatchObject({ collected: 0, missing: 6, message: 'results take 2000000 bytes', results: [null, null, null, null, null, null] });
   });
 });

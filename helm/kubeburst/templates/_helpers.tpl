@@ -71,6 +71,12 @@ watchNamespaces is empty.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [create, delete]
+# gang.backend PodGroup (Kubernetes >= 1.37): one PodGroup per attempt, created before its pods, deleted
+# when the attempt ends; watched to see kube-scheduler's PodGroupInitiallyScheduled condition. Harmless
+# where the API is not served (the operator then never touches it).
+- apiGroups: [scheduling.k8s.io]
+  resources: [podgroups]
+  verbs: [list, watch, create, delete]
 {{- if .Values.networkPolicy.enabled }}
 # The packs' NetworkPolicy (server-side apply).
 - apiGroups: [networking.k8s.io]

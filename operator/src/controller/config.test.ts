@@ -3,11 +3,26 @@ import { ConfigError, parseConfig } from './config.js';
 describe('operator configuration', () => {
   it('has defaults fit for a real cluster', () => {
     const c = parseConfig([], {});
-    expect(c).toMatchObject({ namespaces: [], workers: 8, podCreateConcurrency: 32, kubeApiQps: 500, kubeApiBurst: 1000, leaderElect: true, leaseDuration: 15_000, renewDeadline: 10_000, retryPeriod: 2_000, metricsBindAddress: ':8080' });
+    expect(c).toMatchObject({
+      namespaces: [],
+      workers: 8,
+      podCreateConcurrency: 32,
+      kubeApiQps: 500,
+      kubeApiBurst: 1000,
+      leaderElect: true,
+      leaseDuration: 15_000,
+      renewDeadline: 10_000,
+      retryPeriod: 2_000,
+      metricsBindAddress: ':8080',
+    });
   });
 
   it('reads flags over environment variables (what the chart sets)', () => {
-    const c = parseConfig(['--namespaces=a, b', '--restart-backoff=500ms', '--leader-elect=false'], { KUBEBURST_NAMESPACES: 'x', POD_NAMESPACE: 'kb-system', KUBEBURST_KUBE_API_QPS: '50' });
+    const c = parseConfig(['--namespaces=a, b', '--restart-backoff=500ms', '--leader-elect=false'], {
+      KUBEBURST_NAMESPACES: 'x',
+      POD_NAMESPACE: 'kb-system',
+      KUBEBURST_KUBE_API_QPS: '50',
+    });
     expect(c).toMatchObject({ namespaces: ['a', 'b'], restartBackoff: 500, leaderElect: false, leaderElectionNamespace: 'kb-system', kubeApiQps: 50 });
   });
 

@@ -10,7 +10,7 @@ import { Informer, keyOf } from './informer.js';
 import { isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { jobView, observePod, observeService, slimBoundPod, type BoundPod } from './observe.js';
+import { jobView, observePod, observePodGroup, observeService, slimBoundPod, type BoundPod } from './observe.js';
 import { AdmissionLedger, Room, waitingForAdmission, type Listing } from './room.js';
 import { WorkQueue } from './queue.js';
 
@@ -25,7 +25,14 @@ import { WorkQueue } from './queue.js';
  *   services    (watched namespaces, labelled)  the jobs' headless Services (recreated when lost)
  *   bound pods  (cluster-wide, unfinished)      slim {node, requests}: what the nodes' room is used by
  *   nodes       (cluster-wide)                  allocatable, taints, labels, readiness
+ *   podgroups   (watched namespaces, labelled)  the jobs' PodGroups (gang.backend PodGroup), only where the
+ *                                               API server serves scheduling.k8s.io/v1beta1 podgroups
+ *
+ * Whether it does is discovered at start and re-checked every minute until it does (a cluster upgraded
+ * under a running operator); the planner sees it as data (`podGroupApi`), true once that cache is synced.
  */
+const DISCOVERY_INTERVAL_MS = 60_000;
+
 const ACTIVE_PHASES: readonly (Phase | undefined)[] = ['Starting', 'Running', 'Succeeded', 'Failed'];
 
 export class Controller {
@@ -34,6 +41,8 @@ export class Controller {
   readonly services: Informer<Json>[];
   readonly boundPods: Informer<BoundPod>;
   readonly nodes: Informer<Json>;
+  /** Created once discovery finds podgroups served. */
+  podGroups: Informer<Json>[] = [];
   readonly queue: WorkQueue;
   readonly ledger = new AdmissionLedger();
   readonly metrics: Metrics;
@@ -54,6 +63,7 @@ export class Controller {
   private timers: NodeJS.Timeout[] = [];
   private kickTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  private informersStarted = false;
 
   constructor(
     private readonly cfg: Config,
@@ -70,7 +80,11 @@ export class Controller {
     );
     this.services = scopes.map(
       (ns) =>
-        new Informer<Json>(kube, { name: `services${ns ? `/${ns}` : ''}`, path: paths.services(ns), labelSelector: `${LABELS.component}=${COMPONENTS.peers}`, ...informerOpts }, log),
+        new Informer<Json>(
+          kube,
+          { name: `services${ns ? `/${ns}` : ''}`, path: paths.services(ns), labelSelector: `${LABELS.component}=${COMPONENTS.peers}`, ...informerOpts },
+          log,
+        ),
     );
     this.boundPods = new Informer<BoundPod>(
       kube,
@@ -166,6 +180,43 @@ export class Controller {
     this.nodes.on({ add: () => this.kickWaiting(), update: (n, old) => nodeChanged(n, old) && this.kickWaiting(), delete: () => this.kickWaiting() });
   }
 
+  /**
+   * Asks the API server whether it serves podgroups; the first time it does, starts their informers. Errors
+   * other than 404 leave the answer as it was (a flaky discovery must not flip a job's backend).
+   */
+  async discoverPodGroups(): Promise<boolean> {
+    if (this.podGroups.length > 0) return true;
+    let served: boolean;
+    try {
+      const list = await this.kube.get<Json>(paths.podGroupApi());
+      served = (list.resources ?? []).some((r: Json) => r.name === 'podgroups');
+    } catch (err) {
+      if (!isNotFound(err)) {
+        this.log.warn('discovery of scheduling.k8s.io/v1beta1 failed; will retry', { error: (err as Error).message });
+        return false;
+      }
+      served = false;
+    }
+    if (!served) return false;
+    const scopes = this.cfg.namespaces.length > 0 ? this.cfg.namespaces : [undefined];
+    this.podGroups = scopes.map(
+      (ns) =>
+        new Informer<Json>(this.kube, { name: `podgroups${ns ? `/${ns}` : ''}`, path: paths.podGroups(ns), labelSelector: LABELS.jobUid, watchdogMs: this.cfg.watchdog }, this.log),
+    );
+    for (const inf of this.podGroups) {
+      const owner = (g: Json): void => this.enqueueOwner(g);
+      inf.on({ add: owner, update: owner, delete: owner });
+      if (this.informersStarted) inf.start();
+    }
+    this.log.info('scheduling.k8s.io/v1beta1 podgroups served: gang.backend Auto uses PodGroup');
+    return true;
+  }
+
+  /** What the planner is told: podgroups are served and their cache is complete. */
+  private get podGroupApi(): boolean {
+    return this.podGroups.length > 0 && this.podGroups.every((i) => i.synced);
+  }
+
   private index(p: Json, present: boolean): void {
     const uid = p.metadata.labels?.[LABELS.jobUid];
     if (uid === undefined) return;
@@ -206,6 +257,13 @@ export class Controller {
     return undefined;
   }
 
+  private podGroupsOf(job: JobView): ReturnType<typeof observePodGroup>[] {
+    return this.podGroups
+      .flatMap((inf) => inf.list())
+      .filter((g) => g.metadata?.namespace === job.namespace && g.metadata?.labels?.[LABELS.jobUid] === job.uid)
+      .map(observePodGroup);
+  }
+
   private findJob(key: string): Json | undefined {
     for (const inf of this.jobs) {
       const j = inf.get(key);
@@ -239,7 +297,7 @@ export class Controller {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- informers of different object types, listed for start/stop only
   get informers(): Informer<any>[] {
-    return [...this.jobs, ...this.ownPods, ...this.services, this.boundPods, this.nodes];
+    return [...this.jobs, ...this.ownPods, ...this.services, this.boundPods, this.nodes, ...this.podGroups];
   }
 
   get synced(): boolean {
@@ -249,6 +307,7 @@ export class Controller {
   // ---- lifecycle -----------------------------------------------------------------------------------
 
   startInformers(): void {
+    this.informersStarted = true;
     for (const i of this.informers) i.start();
   }
 
@@ -268,6 +327,12 @@ export class Controller {
         this.ledger.prune(120_000);
       }, this.cfg.resyncPeriod),
     );
+    if (this.podGroups.length === 0) {
+      const t = setInterval(() => {
+        void this.discoverPodGroups().then((served) => served && clearInterval(t));
+      }, DISCOVERY_INTERVAL_MS);
+      this.timers.push(t);
+    }
   }
 
   /** Leadership lost: take no more work, now. In-flight reconciles are not waited for (the process exits). */
@@ -344,6 +409,8 @@ export class Controller {
         reserved: needRoom ? this.room.reserved(job.uid, jobsByUid) : [],
         ahead: needRoom ? this.room.ahead(job, [...jobsByUid.values()]) : [],
         service: observeService(this.findService(job.namespace, serviceName(job.name))),
+        podGroupApi: this.podGroupApi,
+        podGroups: this.podGroupsOf(job),
       },
       Date.now(),
       this.policy,
@@ -455,7 +522,19 @@ const isFinished = (p: Json): boolean => p.status?.phase === 'Succeeded' || p.st
 
 function nodeChanged(n: Json, old: Json): boolean {
   return (
-    JSON.stringify([n.status?.allocatable, n.spec?.taints, n.spec?.unschedulable, n.metadata?.labels, (n.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status]) !==
-    JSON.stringify([old.status?.allocatable, old.spec?.taints, old.spec?.unschedulable, old.metadata?.labels, (old.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status])
+    JSON.stringify([
+      n.status?.allocatable,
+      n.spec?.taints,
+      n.spec?.unschedulable,
+      n.metadata?.labels,
+      (n.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status,
+    ]) !==
+    JSON.stringify([
+      old.status?.allocatable,
+      old.spec?.taints,
+      old.spec?.unschedulable,
+      old.metadata?.labels,
+      (old.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status,
+    ])
   );
 }

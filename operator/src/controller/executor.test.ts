@@ -34,7 +34,7 @@ describe('executor expectations', () => {
       return body ?? {};
     });
     ex = executor(kube);
-    await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0, 1] }]);
+    await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0, 1], backend: 'SchedulingGates' }]);
     expect(ex.creates.isPending('ns/j-a0-0')).toBe(false);
     expect(ex.creates.isPending('ns/j-a0-1')).toBe(false);
   });
@@ -47,7 +47,7 @@ describe('executor expectations', () => {
       throw new ApiError(500, 'InternalError', 'etcd is slow', verb, path);
     });
     ex = executor(kube);
-    const res = await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0] }]);
+    const res = await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0], backend: 'SchedulingGates' }]);
     expect(res.errors).toHaveLength(1);
     expect(pendingDuringRequest).toBe(true);
     expect(ex.creates.isPending('ns/j-a0-0')).toBe(false);
@@ -116,7 +116,13 @@ describe('executor: the headless Service', () => {
 
 describe('executor: broker cleanup without Secret access', () => {
   it('lets a Redis job whose URL is in a Secret go at once when the chart grants no Secret access (retrying cannot help)', async () => {
-    const redisJob = { ...burstJob('r').transport('redis').with({ transport: { kind: 'redis', secretRef: { name: 'redis' } } }).obj(), uid: 'uid-r' };
+    const redisJob = {
+      ...burstJob('r')
+        .transport('redis')
+        .with({ transport: { kind: 'redis', secretRef: { name: 'redis' } } })
+        .obj(),
+      uid: 'uid-r',
+    };
     const { kube, calls } = fakeKube(async (verb, path) => {
       if (verb === 'GET') throw new ApiError(403, 'Forbidden', 'secrets "redis" is forbidden', verb, path);
       return { metadata: { finalizers: [] } };
@@ -124,9 +130,13 @@ describe('executor: broker cleanup without Secret access', () => {
     const events: string[] = [];
     const rec = { record: async (_: unknown, type: string, reason: string, message: string) => void events.push(`${type} ${reason}: ${message}`) } as unknown as EventRecorder;
     const ex = new Executor(kube, rec, metrics, { podCreateConcurrency: 4, pod: { defaultImage: 'w:1' } }, () => gated, new Logger('error'));
-    const res = await ex.apply(redisJob, { metadata: { finalizers: ['kubeburst.io/broker-cleanup'], resourceVersion: '7' } }, [{ kind: 'finalize', burstIds: ['b-a0'], giveUp: false }]);
+    const res = await ex.apply(redisJob, { metadata: { finalizers: ['kubeburst.io/broker-cleanup'], resourceVersion: '7' } }, [
+      { kind: 'finalize', burstIds: ['b-a0'], giveUp: false },
+    ]);
     expect(res.errors).toEqual([]);
     expect(calls).toEqual(['GET /api/v1/namespaces/ns/secrets/redis', 'PATCH /apis/kubeburst.io/v1alpha1/namespaces/ns/burstjobs/r']);
-    expect(events).toEqual([expect.stringContaining('Warning BrokerCleanupFailed: cannot read Secret redis for the broker URL (install the chart with rbac.readBrokerSecrets=true')]);
+    expect(events).toEqual([
+      expect.stringContaining('Warning BrokerCleanupFailed: cannot read Secret redis for the broker URL (install the chart with rbac.readBrokerSecrets=true'),
+    ]);
   });
 });

@@ -10,6 +10,7 @@ import {
   networkPolicyName,
   packNetworkPolicy,
   packPod,
+  packPodGroup,
   packPodName,
   paramsConfigMap,
   paramsConfigMapName,
@@ -115,7 +116,24 @@ export class Executor {
         if (blocking) res.blocking = true;
       }
     };
-    const order: Action['kind'][] = ['addFinalizer', 'ensureService', 'ensureParams', 'ensureNetworkPolicy', 'ensureSecret', 'createPods', 'ungatePods', 'deletePods', 'deleteSecrets', 'writeResults', 'cleanupBroker', 'finalize', 'deleteJob', 'event'];
+    const order: Action['kind'][] = [
+      'addFinalizer',
+      'ensureService',
+      'ensureParams',
+      'ensureNetworkPolicy',
+      'ensureSecret',
+      'ensurePodGroup',
+      'createPods',
+      'ungatePods',
+      'deletePods',
+      'deletePodGroups',
+      'deleteSecrets',
+      'writeResults',
+      'cleanupBroker',
+      'finalize',
+      'deleteJob',
+      'event',
+    ];
     const sorted = [...actions].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
     for (const a of sorted) {
       switch (a.kind) {
@@ -129,10 +147,15 @@ export class Executor {
           await attempt('ensure the headless Service', () => this.ensureService(job));
           break;
         case 'ensureParams':
-          await attempt('create params ConfigMap', () => this.kube.apply(paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined));
+          await attempt('create params ConfigMap', () =>
+            this.kube.apply(paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined),
+          );
           break;
         case 'ensureNetworkPolicy':
-          if (this.opts.networkPolicy) await attempt('apply the NetworkPolicy', () => this.kube.apply(paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), FIELD_MANAGER).then(() => undefined));
+          if (this.opts.networkPolicy)
+            await attempt('apply the NetworkPolicy', () =>
+              this.kube.apply(paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), FIELD_MANAGER).then(() => undefined),
+            );
           break;
         case 'ensureSecret':
           // Pods cannot start without it: the pods wait for it (blocking), creating it twice keeps the first.
@@ -150,7 +173,7 @@ export class Executor {
                 if (isAlreadyExists(err)) return;
                 throw err;
               }
-              if (admin !== undefined) await withTimeout(createRedisBurstUser(admin, burstIdOf(job.uid, a.attempt), password!), 10_000, 'creating the burst\'s Redis user');
+              if (admin !== undefined) await withTimeout(createRedisBurstUser(admin, burstIdOf(job.uid, a.attempt), password!), 10_000, "creating the burst's Redis user");
             },
             true,
           );
@@ -166,13 +189,39 @@ export class Executor {
             });
           }
           break;
+        case 'ensurePodGroup':
+          // Before any pod (blocking): pods naming a PodGroup that does not exist wait in the scheduler, and a
+          // PodGroup created after its pods would leave the gang's first cycle to chance.
+          await attempt(
+            `create PodGroup of attempt ${a.attempt}`,
+            async () => {
+              try {
+                await this.kube.create(paths.podGroups(ns), packPodGroup(job, a.attempt, a.minCount));
+              } catch (err) {
+                if (!isAlreadyExists(err)) throw err;
+              }
+            },
+            true,
+          );
+          break;
+        case 'deletePodGroups': {
+          const errs = await pool(a.names, this.opts.podCreateConcurrency, async (name) => {
+            try {
+              await this.kube.delete(paths.podGroup(ns, name), { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' });
+            } catch (err) {
+              if (!isNotFound(err)) throw err;
+            }
+          });
+          if (errs.length) res.errors.push(summarize(`delete PodGroup(s) ${a.names.join(', ')} (${a.why})`, errs));
+          break;
+        }
         case 'createPods': {
-          if (res.blocking) break; // no Secret: the pods could not start
+          if (res.blocking) break; // no Secret or no PodGroup: the pods could not start
           const sizes = decodeLayout(a.layout);
           const burstId = a.burstId;
           const todo = a.packs.filter((p) => !this.creates.isPending(`${ns}/${packPodName(job.name, a.attempt, p)}`));
           const errs = await pool(todo, this.opts.podCreateConcurrency, async (pack) => {
-            const pod = packPod(job, a.attempt, burstId, pack, sizes, this.opts.pod);
+            const pod = packPod(job, a.attempt, burstId, pack, sizes, this.opts.pod, a.backend);
             const key = `${ns}/${pod.metadata.name as string}`;
             this.creates.expect(key);
             try {
@@ -223,7 +272,11 @@ export class Executor {
           break;
         }
         case 'writeResults':
-          await attempt('write results ConfigMap', () => this.kube.apply(paths.configmap(ns, a.ref.configMap), resultsConfigMap(job, a.data), FIELD_MANAGER).then(() => undefined), true);
+          await attempt(
+            'write results ConfigMap',
+            () => this.kube.apply(paths.configmap(ns, a.ref.configMap), resultsConfigMap(job, a.data), FIELD_MANAGER).then(() => undefined),
+            true,
+          );
           break;
         case 'cleanupBroker': {
           const failed = await this.cleanupBroker(job, a.burstIds);
@@ -337,7 +390,10 @@ export class Executor {
           secret = await this.kube.get<Json>(paths.secret(job.namespace, t.secretRef.name));
         } catch (err) {
           if (err instanceof ApiError && err.status === 403) {
-            return { message: `cannot read Secret ${t.secretRef.name} for the broker URL (install the chart with rbac.readBrokerSecrets=true to clean broker keys)`, hopeless: true };
+            return {
+              message: `cannot read Secret ${t.secretRef.name} for the broker URL (install the chart with rbac.readBrokerSecrets=true to clean broker keys)`,
+              hopeless: true,
+            };
           }
           throw err;
         }

@@ -207,13 +207,16 @@ export class Informer<T extends Meta = Json> {
     this.watches++;
     const watchdogMs = this.opts.watchdogMs ?? 5 * 60_000;
     this.lastEventAt = Date.now();
-    const dog = setInterval(() => {
-      if (Date.now() - this.lastEventAt > watchdogMs) {
-        this.log.warn('watch silent too long; re-listing', { informer: this.opts.name, silentMs: Date.now() - this.lastEventAt });
-        this.resourceVersion = '';
-        this.abort?.abort();
-      }
-    }, Math.min(watchdogMs, 10_000));
+    const dog = setInterval(
+      () => {
+        if (Date.now() - this.lastEventAt > watchdogMs) {
+          this.log.warn('watch silent too long; re-listing', { informer: this.opts.name, silentMs: Date.now() - this.lastEventAt });
+          this.resourceVersion = '';
+          this.abort?.abort();
+        }
+      },
+      Math.min(watchdogMs, 10_000),
+    );
     let expired: ApiError | undefined;
     try {
       // The server ends a watch after timeoutSeconds; a random spread keeps many watches from ending together.

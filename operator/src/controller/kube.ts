@@ -225,44 +225,48 @@ export class KubeClient {
     const url = new URL(path, this.server);
     for (const [k, v] of Object.entries({ ...params, watch: '1' })) url.searchParams.set(k, v);
     return new Promise<void>((resolve, reject) => {
-      const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(url, { method: 'GET', agent: this.agent, headers: { ...headers, Accept: 'application/json' }, signal }, (res) => {
-        const status = res.statusCode ?? 0;
-        this.opts.onResponse?.('WATCH', status);
-        if (status !== 200) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let reason = res.statusMessage ?? 'Error';
-            let message = Buffer.concat(chunks).toString('utf8').slice(0, 500);
-            try {
-              const j = JSON.parse(message) as Json;
-              reason = j.reason ?? reason;
-              message = j.message ?? message;
-            } catch {
-              // plain text
-            }
-            reject(new ApiError(status, reason, message, 'WATCH', path));
-          });
-          return;
-        }
-        const lines = createInterface({ input: res, crlfDelay: Infinity });
-        // An aborted or broken stream ends the watch (the caller decides whether to watch again).
-        const ended = (err?: Error): void => (err === undefined || signal.aborted ? resolve() : reject(err));
-        lines.on('error', ended);
-        lines.on('line', (line) => {
-          if (line.trim() === '') return;
-          let ev: Json;
-          try {
-            ev = JSON.parse(line) as Json;
-          } catch {
+      const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(
+        url,
+        { method: 'GET', agent: this.agent, headers: { ...headers, Accept: 'application/json' }, signal },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          this.opts.onResponse?.('WATCH', status);
+          if (status !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              let reason = res.statusMessage ?? 'Error';
+              let message = Buffer.concat(chunks).toString('utf8').slice(0, 500);
+              try {
+                const j = JSON.parse(message) as Json;
+                reason = j.reason ?? reason;
+                message = j.message ?? message;
+              } catch {
+                // plain text
+              }
+              reject(new ApiError(status, reason, message, 'WATCH', path));
+            });
             return;
           }
-          onEvent(ev.type, ev.object);
-        });
-        res.on('error', ended);
-        res.on('end', () => ended());
-        res.on('close', () => ended());
-      });
+          const lines = createInterface({ input: res, crlfDelay: Infinity });
+          // An aborted or broken stream ends the watch (the caller decides whether to watch again).
+          const ended = (err?: Error): void => (err === undefined || signal.aborted ? resolve() : reject(err));
+          lines.on('error', ended);
+          lines.on('line', (line) => {
+            if (line.trim() === '') return;
+            let ev: Json;
+            try {
+              ev = JSON.parse(line) as Json;
+            } catch {
+              return;
+            }
+            onEvent(ev.type, ev.object);
+          });
+          res.on('error', ended);
+          res.on('end', () => ended());
+          res.on('close', () => ended());
+        },
+      );
       req.on('error', (err) => (signal.aborted ? resolve() : reject(err)));
       req.end();
     });
@@ -301,6 +305,9 @@ export const paths = {
   secrets: (ns: string) => `/api/v1/namespaces/${ns}/secrets`,
   secret: (ns: string, name: string) => `/api/v1/namespaces/${ns}/secrets/${name}`,
   networkPolicy: (ns: string, name: string) => `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies/${name}`,
+  podGroupApi: () => '/apis/scheduling.k8s.io/v1beta1',
+  podGroups: (ns?: string) => (ns ? `/apis/scheduling.k8s.io/v1beta1/namespaces/${ns}/podgroups` : '/apis/scheduling.k8s.io/v1beta1/podgroups'),
+  podGroup: (ns: string, name: string) => `/apis/scheduling.k8s.io/v1beta1/namespaces/${ns}/podgroups/${name}`,
   events: (ns: string) => `/api/v1/namespaces/${ns}/events`,
   event: (ns: string, name: string) => `/api/v1/namespaces/${ns}/events/${name}`,
   leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,

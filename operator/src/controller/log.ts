@@ -37,7 +37,9 @@ export class Logger {
 
   private log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
     if (ORDER[level] < ORDER[this.level]) return;
-    const line = JSON.stringify({ ts: new Date().toISOString(), level, msg, ...this.fields, ...fields }, (_k, v: unknown) => (typeof v === 'string' ? redactText(v, this.secrets) : v));
+    const line = JSON.stringify({ ts: new Date().toISOString(), level, msg, ...this.fields, ...fields }, (_k, v: unknown) =>
+      typeof v === 'string' ? redactText(v, this.secrets) : v,
+    );
     this.write(line + '\n');
   }
 }

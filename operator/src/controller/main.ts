@@ -60,7 +60,14 @@ async function main(): Promise<void> {
   const elector = leaseKube
     ? new LeaderElector(
         leaseKube,
-        { namespace: cfg.leaderElectionNamespace, name: cfg.leaderElectionId, identity: cfg.identity, leaseDurationMs: cfg.leaseDuration, renewDeadlineMs: cfg.renewDeadline, retryPeriodMs: cfg.retryPeriod },
+        {
+          namespace: cfg.leaderElectionNamespace,
+          name: cfg.leaderElectionId,
+          identity: cfg.identity,
+          leaseDurationMs: cfg.leaseDuration,
+          renewDeadlineMs: cfg.renewDeadline,
+          retryPeriodMs: cfg.retryPeriod,
+        },
         log,
       )
     : undefined;
@@ -90,6 +97,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
+  await ctl.discoverPodGroups();
   ctl.startInformers();
   await ctl.waitForSync();
   log.info('caches synced', { jobs: ctl.jobs.reduce((n, i) => n + i.size, 0), nodes: ctl.nodes.size });
@@ -109,6 +117,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'operator crashed', error: redactText((err as Error).stack ?? String(err), urlSecrets(process.env.KUBEBURST_REDIS_ADMIN_URL)) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'operator crashed', error: redactText((err as Error).stack ?? String(err), urlSecrets(process.env.KUBEBURST_REDIS_ADMIN_URL)) })}\n`,
+  );
   process.exit(1);
 });

@@ -1,8 +1,8 @@
-import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, LABELS, readStatus } from '@kubeburst/api';
+import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, LABELS, PODGROUP_SCHEDULED_CONDITION, readStatus } from '@kubeburst/api';
 import { PACK_POD as POD } from '@kubeburst/worker-runtime';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
-import type { JobView, ObservedPod, ObservedService, PodPhase } from '../planner/types.js';
+import type { JobView, ObservedPod, ObservedPodGroup, ObservedService, PodPhase } from '../planner/types.js';
 import type { Json } from './kube.js';
 
 /** Kubernetes objects → the planner's views. Pure; the controller calls these on informer objects. */
@@ -10,7 +10,11 @@ import type { Json } from './kube.js';
 export function jobView(obj: Json): JobView {
   const m = obj.metadata ?? {};
   const parsed = BurstJobSpec.safeParse(obj.spec ?? {});
-  const specError = parsed.success ? undefined : describeIssues(parsed.error, BurstJobSpec, 'spec').map((i) => `${i.path}: ${i.rule}`).join('; ');
+  const specError = parsed.success
+    ? undefined
+    : describeIssues(parsed.error, BurstJobSpec, 'spec')
+        .map((i) => `${i.path}: ${i.rule}`)
+        .join('; ');
   return {
     name: m.name,
     namespace: m.namespace,
@@ -38,6 +42,16 @@ export function observeService(svc: Json | undefined): ObservedService | undefin
   return { ownerUid: owner?.uid, deleting: svc.metadata?.deletionTimestamp !== undefined && svc.metadata?.deletionTimestamp !== null };
 }
 
+export function observePodGroup(g: Json): ObservedPodGroup {
+  const c = (g.status?.conditions ?? []).find((x: Json) => x.type === PODGROUP_SCHEDULED_CONDITION);
+  return {
+    name: g.metadata.name,
+    attempt: Number(g.metadata.labels?.[LABELS.attempt] ?? -1),
+    deleting: g.metadata.deletionTimestamp !== undefined && g.metadata.deletionTimestamp !== null,
+    ...(c ? { scheduled: { status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) } } : {}),
+  };
+}
+
 export function observePod(pod: Json): ObservedPod {
   const labels = pod.metadata?.labels ?? {};
   const st = pod.status ?? {};
@@ -55,7 +69,16 @@ export function observePod(pod: Json): ObservedPod {
     phase: (st.phase ?? 'Pending') as PodPhase,
     ready,
     deleting: pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
-    ...(term ? { terminated: { exitCode: term.exitCode ?? 0, ...(term.reason ? { reason: term.reason } : {}), ...(term.message ? { message: term.message } : {}), ...(term.finishedAt ? { finishedAt: term.finishedAt } : {}) } } : {}),
+    ...(term
+      ? {
+          terminated: {
+            exitCode: term.exitCode ?? 0,
+            ...(term.reason ? { reason: term.reason } : {}),
+            ...(term.message ? { message: term.message } : {}),
+            ...(term.finishedAt ? { finishedAt: term.finishedAt } : {}),
+          },
+        }
+      : {}),
     ...(waiting?.reason ? { waiting: { reason: waiting.reason, ...(waiting.message ? { message: waiting.message } : {}) } } : {}),
     ...(st.reason ? { reason: st.reason } : {}),
     ...(st.message ? { message: st.message } : {}),
@@ -70,7 +93,8 @@ export function podRequests(pod: Json): Resources {
   for (const c of pod.spec?.containers ?? []) sum = add(sum, of(c));
   for (const c of pod.spec?.initContainers ?? []) {
     const r = of(c);
-    if (c.restartPolicy === 'Always') sum = add(sum, r); // sidecars run alongside
+    if (c.restartPolicy === 'Always')
+      sum = add(sum, r); // sidecars run alongside
     else sum = { cpu: Math.max(sum.cpu, r.cpu), memory: Math.max(sum.memory, r.memory), pods: 0 };
   }
   const o = pod.spec?.overhead ?? {};

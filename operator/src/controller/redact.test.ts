@@ -17,7 +17,9 @@ function capture(): { log: Logger; lines: string[] } {
 describe('Logger', () => {
   test('redacts the message, every field (nested too) and a child’s fields', () => {
     const { log, lines } = capture();
-    log.child({ source: `nats://tok3n-secret-x@n1:4222,u:${PASSWORD}@n2:4222` }).error(`reconcile failed: ${TERMINATION}`, { error: TERMINATION, detail: { packs: [{ message: URL }] }, retryInMs: 50 });
+    log
+      .child({ source: `nats://tok3n-secret-x@n1:4222,u:${PASSWORD}@n2:4222` })
+      .error(`reconcile failed: ${TERMINATION}`, { error: TERMINATION, detail: { packs: [{ message: URL }] }, retryInMs: 50 });
     expect(lines).toHaveLength(1);
     const line = lines[0]!;
     expect(line).not.toContain(PASSWORD);

@@ -32,13 +32,19 @@ describe('room for gang admission', () => {
 
   it('burstable room leaves out what non-burst pods hold (a DaemonSet pod never ends), not what bursts hold', () => {
     const other = burstJob('o').obj();
-    const daemon: Json = { metadata: { namespace: 'kube-system', name: 'proxy-n1', labels: {} }, spec: { nodeName: 'n1', containers: [{ name: 'p', resources: { requests: { cpu: '100m' } } }] }, status: { phase: 'Running' } };
+    const daemon: Json = {
+      metadata: { namespace: 'kube-system', name: 'proxy-n1', labels: {} },
+      spec: { nodeName: 'n1', containers: [{ name: 'p', resources: { requests: { cpu: '100m' } } }] },
+      status: { phase: 'Running' },
+    };
     const r = room([node('n1', '16')], [pod(other, 0, 0, { spec: { nodeName: 'n1' } }), daemon], [], []);
     expect(r.nodes().map((n) => [n.free.cpu, n.burstable.cpu])).toEqual([[11_900, 15_900]]);
   });
 
   it('counts a pack pod bound in the pack-pod cache before the cluster-wide cache has it, once', () => {
-    const admitted = burstJob('a').status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } }).obj();
+    const admitted = burstJob('a')
+      .status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } })
+      .obj();
     const bound = (pack: number, uid: string): Json => {
       const p = pod(admitted, 0, pack, { spec: { nodeName: 'n1' }, status: { phase: 'Pending' } });
       p.metadata.uid = uid;
@@ -56,7 +62,9 @@ describe('room for gang admission', () => {
   });
 
   it('reserves the unbound pods of gangs admitted by status, by the ledger, or by their lifted gates', () => {
-    const byStatus = burstJob('a').status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } }).obj();
+    const byStatus = burstJob('a')
+      .status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } })
+      .obj();
     const byLedger = burstJob('b').obj();
     const byGates = burstJob('c').obj();
     const waiting = burstJob('d').obj();
@@ -79,12 +87,23 @@ describe('room for gang admission', () => {
   });
 
   it('lists older jobs waiting for admission, oldest first, not the younger ones', () => {
-    const pending = (name: string, at: number): JobView => burstJob(name).created(at).status({ phase: 'Pending', attempt: { index: 0, burstId: 'x', layout: '3x4', startTime: 'x' } }).obj();
+    const pending = (name: string, at: number): JobView =>
+      burstJob(name)
+        .created(at)
+        .status({ phase: 'Pending', attempt: { index: 0, burstId: 'x', layout: '3x4', startTime: 'x' } })
+        .obj();
     const old2 = pending('old2', T0 + 2);
     const old1 = pending('old1', T0 + 1);
     const me = pending('me', T0 + 3);
     const young = pending('young', T0 + 4);
-    const admitted = burstJob('adm').created(T0).status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '3x4', startTime: 'x', admittedTime: 'x' } }).obj();
-    expect(room([], [], [], []).ahead(me, [young, old2, admitted, me, old1]).map((g) => g.key)).toEqual(['ns/old1', 'ns/old2']);
+    const admitted = burstJob('adm')
+      .created(T0)
+      .status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '3x4', startTime: 'x', admittedTime: 'x' } })
+      .obj();
+    expect(
+      room([], [], [], [])
+        .ahead(me, [young, old2, admitted, me, old1])
+        .map((g) => g.key),
+    ).toEqual(['ns/old1', 'ns/old2']);
   });
 });

@@ -58,8 +58,17 @@ export const isOlder = (a: JobView, b: JobView): boolean => {
   return ta < tb || (ta === tb && ka < kb);
 };
 
+/** Waiting for the operator's own admission (gates backend); a PodGroup gang waits in kube-scheduler instead. */
 export function waitingForAdmission(j: JobView): boolean {
-  return j.deletionTimestamp === undefined && !j.spec.suspend && j.specError === undefined && j.status.phase === 'Pending' && j.status.attempt !== undefined && j.status.attempt.admittedTime === undefined;
+  return (
+    j.deletionTimestamp === undefined &&
+    !j.spec.suspend &&
+    j.specError === undefined &&
+    j.status.phase === 'Pending' &&
+    j.status.attempt !== undefined &&
+    j.status.attempt.gangBackend !== 'PodGroup' &&
+    j.status.attempt.admittedTime === undefined
+  );
 }
 
 export class Room {
@@ -103,11 +112,18 @@ export class Room {
     const out: GangDemand[] = [];
     for (const [uid, pods] of byJob) {
       const job = jobsByUid.get(uid);
+      // A PodGroup gang's unbound pods are kube-scheduler's to place or not: they promise no room.
+      if (job?.status.attempt?.gangBackend === 'PodGroup') continue;
       const key = job ? `${job.namespace}/${job.name}` : uid;
       const attempt = (job?.status.attempt?.admittedTime !== undefined ? job.status.attempt.index : undefined) ?? this.ledger.attemptOf(key) ?? ungatedAttempt(pods);
       if (attempt === undefined) continue;
       const unbound = pods.filter(
-        (p) => Number(p.metadata.labels?.[LABELS.attempt]) === attempt && !p.spec?.nodeName && !p.metadata.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed',
+        (p) =>
+          Number(p.metadata.labels?.[LABELS.attempt]) === attempt &&
+          !p.spec?.nodeName &&
+          !p.metadata.deletionTimestamp &&
+          p.status?.phase !== 'Succeeded' &&
+          p.status?.phase !== 'Failed',
       );
       if (unbound.length === 0) continue;
       const groups = new Map<string, { request: Resources; count: number }>();

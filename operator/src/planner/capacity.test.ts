@@ -1,7 +1,11 @@
 import { admit, fitCount, ineligible, place, roomOf, tolerates, type GangDemand } from './capacity.js';
 import { GI, node, nodes } from '../testing/planner.js';
 
-const gang = (count: number, cores: number, extra: Partial<GangDemand> = {}): GangDemand => ({ key: 'ns/g', groups: [{ request: { cpu: cores * 1000, memory: GI, pods: 1 }, count }], ...extra });
+const gang = (count: number, cores: number, extra: Partial<GangDemand> = {}): GangDemand => ({
+  key: 'ns/g',
+  groups: [{ request: { cpu: cores * 1000, memory: GI, pods: 1 }, count }],
+  ...extra,
+});
 
 describe('room', () => {
   it.each([

@@ -129,9 +129,7 @@ export function place(gang: GangDemand, nodes: readonly NodeView[], room: Room, 
 
 export const podCount = (g: GangDemand): number => g.groups.reduce((s, x) => s + x.count, 0);
 
-export type AdmitDecision =
-  | { admit: true }
-  | { admit: false; reason: 'PackTooLarge' | 'InsufficientCapacity' | 'QueuedBehind'; message: string; placeable: number };
+export type AdmitDecision = { admit: true } | { admit: false; reason: 'PackTooLarge' | 'InsufficientCapacity' | 'QueuedBehind'; message: string; placeable: number };
 
 /**
  * All-or-nothing admission of `candidate`:

@@ -50,7 +50,13 @@ export function autoLayout(size: number, perWorker: Resources, nodes: readonly N
 /** The layout of a new attempt. */
 export function layoutFor(spec: BurstJobSpec, perWorker: Resources, nodes: readonly NodeView[]): number[] {
   if (spec.packing?.mode === 'Auto') {
-    return autoLayout(spec.size, perWorker, nodes, { nodeSelector: spec.template?.nodeSelector, tolerations: spec.template?.tolerations }, spec.packing.maxGranularity ?? spec.size);
+    return autoLayout(
+      spec.size,
+      perWorker,
+      nodes,
+      { nodeSelector: spec.template?.nodeSelector, tolerations: spec.template?.tolerations },
+      spec.packing.maxGranularity ?? spec.size,
+    );
   }
   return fixedLayout(spec.size, spec.granularity ?? spec.size);
 }
@@ -58,7 +64,7 @@ export function layoutFor(spec: BurstJobSpec, perWorker: Resources, nodes: reado
 /** [48, 48, 16] → "2x48,1x16". */
 export function encodeLayout(sizes: readonly number[]): string {
   const runs: string[] = [];
-  for (let i = 0; i < sizes.length; ) {
+  for (let i = 0; i < sizes.length;) {
     let j = i;
     while (j < sizes.length && sizes[j] === sizes[i]) j++;
     runs.push(`${j - i}x${sizes[i]}`);

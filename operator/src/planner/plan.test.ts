@@ -86,7 +86,10 @@ describe('gang admission', () => {
     const w = new World(burstJob('j').size(96).granularity(96).obj(), nodes(4, 64));
     w.reconcile();
     w.reconcile();
-    expect(condition(w.status, 'Admitted')).toMatchObject({ reason: 'PackTooLarge', message: expect.stringContaining('a pack requests 96 CPU, 24Gi memory, more than any eligible node has') });
+    expect(condition(w.status, 'Admitted')).toMatchObject({
+      reason: 'PackTooLarge',
+      message: expect.stringContaining('a pack requests 96 CPU, 24Gi memory, more than any eligible node has'),
+    });
   });
 
   it('leaves room for gangs already admitted but not yet bound', () => {
@@ -95,7 +98,10 @@ describe('gang admission', () => {
     w.observed.reserved = [reserved];
     w.reconcile();
     w.reconcile();
-    expect(condition(w.status, 'Admitted')).toMatchObject({ reason: 'InsufficientCapacity', message: expect.stringContaining('room for 1 of 2 pack(s) now (1 admitted gang(s) hold room)') });
+    expect(condition(w.status, 'Admitted')).toMatchObject({
+      reason: 'InsufficientCapacity',
+      message: expect.stringContaining('room for 1 of 2 pack(s) now (1 admitted gang(s) hold room)'),
+    });
   });
 
   it('admits competing gangs in order: an older waiting gang that fits keeps its room, one that cannot fit now is overtaken', () => {
@@ -251,9 +257,18 @@ describe('failure policy', () => {
     w.startAll().reconcile();
     const msg = JSON.stringify({ v: 1, burst: 'b', pack: 1, ok: false, first: 2, abort: { failedWorker: 3, reason: 'TypeError: x is undefined' }, joined: 1, finished: 2 });
     w.fail(1, msg).reconcile();
-    expect(w.status).toMatchObject({ phase: 'Restarting', restarts: 1, lastFailure: { attempt: 0, pack: 1, reason: 'PackFailed', message: 'pack 1 (workers 2-3) failed: worker 3: TypeError: x is undefined' } });
+    expect(w.status).toMatchObject({
+      phase: 'Restarting',
+      restarts: 1,
+      lastFailure: { attempt: 0, pack: 1, reason: 'PackFailed', message: 'pack 1 (workers 2-3) failed: worker 3: TypeError: x is undefined' },
+    });
     // Running packs are stopped at once; the failed one stays (logs) until the next attempt starts.
-    expect(w.podList().filter((x) => !x.deleting).map((x) => x.name)).toEqual(['j-a0-1']);
+    expect(
+      w
+        .podList()
+        .filter((x) => !x.deleting)
+        .map((x) => x.name),
+    ).toEqual(['j-a0-1']);
     expect(w.events.find((e) => e.reason === 'PackFailed')).toMatchObject({ type: 'Warning' });
 
     w.advance(10_000).reconcile();
@@ -265,10 +280,19 @@ describe('failure policy', () => {
     w.startAll().reconcile();
     w.fail(0).reconcile();
     expect(w.status.phase).toBe('Failed');
-    expect(condition(w.status, 'Failed')).toMatchObject({ status: 'True', reason: 'MaxRestartsExceeded', message: expect.stringContaining('no restarts left (spec.maxRestarts: 1)') });
+    expect(condition(w.status, 'Failed')).toMatchObject({
+      status: 'True',
+      reason: 'MaxRestartsExceeded',
+      message: expect.stringContaining('no restarts left (spec.maxRestarts: 1)'),
+    });
     expect(w.status.restarts).toBe(1);
     // Running pods are stopped; the failed one stays for `kubectl logs`.
-    expect(w.podList().filter((x) => !x.deleting).map((x) => x.name)).toEqual(['j-a1-0']);
+    expect(
+      w
+        .podList()
+        .filter((x) => !x.deleting)
+        .map((x) => x.name),
+    ).toEqual(['j-a1-0']);
   });
 
   it('blames the pack that caused the failure, not the first failed pod it sees', () => {
@@ -277,7 +301,8 @@ describe('failure policy', () => {
     w.reconcile();
     w.startAll().reconcile();
     // Pack 2 was killed (no report); packs 0 and 3 aborted because of it and say so. Pack 0 ended first.
-    const aborted = (pack: number): string => JSON.stringify({ v: 1, burst: 'b', pack, ok: false, first: pack * 2, abort: { failedPack: 2, reason: 'pack 2 sent no heartbeat for 1300 ms' }, joined: 1, finished: 2 });
+    const aborted = (pack: number): string =>
+      JSON.stringify({ v: 1, burst: 'b', pack, ok: false, first: pack * 2, abort: { failedPack: 2, reason: 'pack 2 sent no heartbeat for 1300 ms' }, joined: 1, finished: 2 });
     w.fail(0, aborted(0));
     w.fail(3, aborted(3));
     w.fail(2, 'Killed');
@@ -336,7 +361,15 @@ describe('failure policy', () => {
   });
 
   it('tears down an attempt whose packs are bound but never start (image never pulls), saying why, and retries it', () => {
-    const w = new World(burstJob('j').size(4).granularity(2).scheduleSeconds(30).with({ timeouts: { scheduleSeconds: 30, joinSeconds: 60 } }).maxScheduleRetries(1).obj());
+    const w = new World(
+      burstJob('j')
+        .size(4)
+        .granularity(2)
+        .scheduleSeconds(30)
+        .with({ timeouts: { scheduleSeconds: 30, joinSeconds: 60 } })
+        .maxScheduleRetries(1)
+        .obj(),
+    );
     w.reconcile();
     w.reconcile();
     // Bound, but the container waits for its image: Pending forever, holding the gang's room.

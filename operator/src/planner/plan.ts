@@ -1,10 +1,22 @@
-import { BROKER_FINALIZER, CONDITION, EVENT, FINISHED_PHASES, REASON, type ConditionType, type EventReason, type Phase, type Reason, type BurstJobStatus, type PackCounts } from '@kubeburst/api';
+import {
+  BROKER_FINALIZER,
+  CONDITION,
+  EVENT,
+  FINISHED_PHASES,
+  REASON,
+  type ConditionType,
+  type EventReason,
+  type Phase,
+  type Reason,
+  type BurstJobStatus,
+  type PackCounts,
+} from '@kubeburst/api';
 import { getCondition, setCondition } from './conditions.js';
-import { gangBackend } from './gang.js';
+import { gangBackend, podGroupName, resolveGangBackend } from './gang.js';
 import { decodeLayout, encodeLayout, layoutFor, packRanges } from './layout.js';
 import { burstIdOf, gangDemand, perWorker } from './pods.js';
 import { collectResults, failureMessage, rootCause } from './results.js';
-import type { Action, JobView, Observed, ObservedPod, Plan, Policy } from './types.js';
+import type { Action, GangBackendName, JobView, Observed, ObservedPod, ObservedPodGroup, Plan, Policy } from './types.js';
 
 /**
  * plan(job, observed, now) → { actions, status }: every decision the operator makes, as a pure function of
@@ -13,9 +25,11 @@ import type { Action, JobView, Observed, ObservedPod, Plan, Policy } from './typ
  * The life of an attempt:
  *
  *   new attempt ──► create every pack pod, gated ──► all exist ──► room for all? ──no──► wait (Admitted=False, why)
+ *                   (PodGroup: the PodGroup first,                  (PodGroup: always yes: kube-scheduler places
+ *                    then pods naming it, no gates)                  the group all or nothing, or not at all)
  *                                                                    │yes
  *                                                                    ▼
- *                   lift every gate at once (Admitted) ──► all bound within scheduleSeconds? ──no──► tear down,
+ *                   lift every gate at once (Admitted) ──► all bound within scheduleSeconds? ──no──► tear down (and the PodGroup),
  *                                                                    │yes                          retry after backoff
  *                                                                    ▼                             (maxScheduleRetries)
  *                   all Running ──► all Ready (joined: Started) within ──no──► (the same)
@@ -95,6 +109,10 @@ class Planner {
     const attempt = s.attempt;
     const current = this.podsOf(attempt?.index);
     this.deleteStalePods();
+    this.deletePodGroups(
+      (this.observed.podGroups ?? []).filter((g) => g.attempt !== attempt?.index || job.spec.suspend),
+      job.spec.suspend ? 'spec.suspend is true' : 'PodGroup of an earlier attempt',
+    );
 
     if (job.spec.suspend) return this.suspend();
     let needNewAttempt = attempt === undefined;
@@ -140,14 +158,16 @@ class Planner {
   private startAttempt(): void {
     const { job, status: s } = this;
     const index = s.attempt === undefined ? 0 : s.attempt.index + 1;
+    const resolved = resolveGangBackend(job.spec.gang, this.observed.podGroupApi ?? false);
+    if ('error' in resolved) return this.failJob(REASON.GangBackendUnavailable, resolved.error);
     const sizes = layoutFor(job.spec, perWorker(job), this.observed.nodes);
-    s.attempt = { index, burstId: burstIdOf(job.uid, index), layout: encodeLayout(sizes), startTime: this.nowIso };
+    s.attempt = { index, burstId: burstIdOf(job.uid, index), layout: encodeLayout(sizes), gangBackend: resolved.backend, startTime: this.nowIso };
     // Again, in case deleting it when the last attempt ended failed (a missing one is no error).
     if (index > 0) this.act({ kind: 'deleteSecrets', attempts: [index - 1] });
     delete s.nextAttemptTime;
     s.phase = 'Pending';
     s.packs = emptyCounts(sizes.length);
-    this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `creating ${sizes.length} gated pack pod(s)`);
+    this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `creating ${sizes.length} ${this.packPods()}`);
     this.condition(CONDITION.PacksScheduled, 'False', REASON.WaitingForScheduler, 'not admitted yet');
     this.condition(CONDITION.Started, 'False', REASON.WaitingForJoin, 'not admitted yet');
     this.progress([]);
@@ -165,7 +185,9 @@ class Planner {
     // same name (and about to be garbage-collected), is replaced.
     if (!this.serviceIsOurs()) this.act({ kind: 'ensureService' });
 
-    const admitted = attempt.admittedTime !== undefined || current.some((p) => !p.gated);
+    // An ungated pod means the gates were lifted even if that status write was lost; a PodGroup gang's pods
+    // are never gated, and it is re-admitted (at once) from what exists.
+    const admitted = attempt.admittedTime !== undefined || (this.backend() === 'SchedulingGates' && current.some((p) => !p.gated));
     if (!admitted) return this.admission(sizes, byPack);
     attempt.admittedTime ??= this.nowIso;
 
@@ -179,7 +201,11 @@ class Planner {
     for (let p = 0; p < sizes.length; p++) {
       const pod = byPack.get(p);
       if (pod === undefined || (pod.deleting && pod.phase !== 'Succeeded')) {
-        return this.attemptFailed(REASON.PackLost, p, `pack ${p} (workers ${workersOf(sizes, p)}) ${pod === undefined ? 'pod disappeared' : 'pod is being deleted'}${pod?.reason ? ` (${pod.reason})` : ''} after the gang was admitted`);
+        return this.attemptFailed(
+          REASON.PackLost,
+          p,
+          `pack ${p} (workers ${workersOf(sizes, p)}) ${pod === undefined ? 'pod disappeared' : 'pod is being deleted'}${pod?.reason ? ` (${pod.reason})` : ''} after the gang was admitted`,
+        );
       }
     }
     const pods = [...byPack.values()];
@@ -193,7 +219,9 @@ class Planner {
       this.condition(CONDITION.PacksScheduled, 'True', REASON.AllPacksScheduled, `all ${sizes.length} pack(s) bound to nodes`);
     } else {
       if (this.now >= scheduleDeadline) return this.scheduleTimeout(bound, sizes.length, pods);
-      const why = pods.find((p) => p.unschedulable !== undefined)?.unschedulable;
+      // Deleted by someone else: the pods wait for it to exist again (else the schedule timeout ends it).
+      if (gangBackend(this.backend()).podGroup && this.podGroup() === undefined) this.act({ kind: 'ensurePodGroup', attempt: attempt.index, minCount: sizes.length });
+      const why = schedulerSays(this.podGroup(), pods);
       this.condition(CONDITION.PacksScheduled, 'False', REASON.WaitingForScheduler, `${bound} of ${sizes.length} pack(s) bound${why ? `; scheduler: ${why}` : ''}`);
       this.wake(scheduleDeadline);
     }
@@ -238,16 +266,38 @@ class Planner {
       if (pod === undefined) missing.push(p);
       else if (pod.deleting) terminating++;
     }
+    const backend = gangBackend(this.backend());
+    // The PodGroup goes first (the executor creates it before any pod, and creates no pod if it fails):
+    // kube-scheduler holds pods whose PodGroup does not exist yet.
+    const groupMissing = backend.podGroup && this.podGroup() === undefined;
+    if (groupMissing) this.act({ kind: 'ensurePodGroup', attempt: attempt.index, minCount: sizes.length });
     if (missing.length > 0 || terminating > 0) {
       if (missing.length > 0) {
         if (missing.length === sizes.length) this.act({ kind: 'ensureParams' }, { kind: 'ensureNetworkPolicy' });
-        this.act({ kind: 'ensureSecret', attempt: attempt.index }, { kind: 'createPods', attempt: attempt.index, burstId: attempt.burstId, layout: attempt.layout, packs: missing });
+        this.act(
+          { kind: 'ensureSecret', attempt: attempt.index },
+          { kind: 'createPods', attempt: attempt.index, burstId: attempt.burstId, layout: attempt.layout, packs: missing, backend: backend.name },
+        );
       }
-      this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `${sizes.length - missing.length - terminating} of ${sizes.length} gated pack pod(s) exist`);
+      this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `${sizes.length - missing.length - terminating} of ${sizes.length} ${this.packPods()} exist`);
+      return;
+    }
+    if (backend.podGroup) {
+      if (groupMissing) {
+        this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `all ${sizes.length} pack pod(s) exist; creating PodGroup ${podGroupName(job.name, attempt.index)}`);
+        return;
+      }
+      // Every member exists: kube-scheduler takes it from here, all or nothing. The schedule timeout counts now.
+      attempt.admittedTime = this.nowIso;
+      s.phase = 'Starting';
+      const msg = `all ${sizes.length} pack pod(s) of PodGroup ${podGroupName(job.name, attempt.index)} (minCount ${sizes.length}) exist; kube-scheduler places them all or none`;
+      this.condition(CONDITION.Admitted, 'True', REASON.HandedToScheduler, msg);
+      this.event('Normal', EVENT.HandedToScheduler, `attempt ${attempt.index}: ${msg}`);
+      this.wake(this.now + job.spec.timeouts.scheduleSeconds * 1000);
       return;
     }
     const demand = gangDemand(job, sizes);
-    const decision = gangBackend(job.spec.gang.backend).admit(demand, this.observed, { now: this.now, strictFifoAfterMs: this.policy.strictFifoAfterMs });
+    const decision = backend.admit(demand, this.observed, { now: this.now, strictFifoAfterMs: this.policy.strictFifoAfterMs });
     if (decision.admit) {
       this.act({ kind: 'ungatePods', pods: [...byPack.values()].map((p) => p.name) });
       attempt.admittedTime = this.nowIso;
@@ -268,7 +318,7 @@ class Planner {
 
   private scheduleTimeout(bound: number, total: number, pods: ObservedPod[]): void {
     const t = this.job.spec.timeouts;
-    const why = pods.find((p) => p.unschedulable !== undefined)?.unschedulable;
+    const why = schedulerSays(this.podGroup(), pods);
     const msg = `only ${bound} of ${total} pack(s) were scheduled within spec.timeouts.scheduleSeconds (${t.scheduleSeconds} s)${why ? `; scheduler: ${why}` : ''}: attempt torn down so it holds no capacity`;
     this.condition(CONDITION.PacksScheduled, 'False', REASON.ScheduleTimeout, msg);
     this.gangTimedOut(REASON.ScheduleTimeout, msg);
@@ -298,7 +348,10 @@ class Planner {
     this.endAttempt(reason, pack, message);
     const restarts = s.restarts ?? 0;
     if (restarts >= job.spec.maxRestarts) {
-      return this.failJob(job.spec.maxRestarts > 0 ? REASON.MaxRestartsExceeded : reason, job.spec.maxRestarts > 0 ? `${message}; no restarts left (spec.maxRestarts: ${job.spec.maxRestarts})` : message);
+      return this.failJob(
+        job.spec.maxRestarts > 0 ? REASON.MaxRestartsExceeded : reason,
+        job.spec.maxRestarts > 0 ? `${message}; no restarts left (spec.maxRestarts: ${job.spec.maxRestarts})` : message,
+      );
     }
     s.restarts = restarts + 1;
     this.restartAfter(backoffMs(this.policy, s.restarts), `restart ${s.restarts} of ${job.spec.maxRestarts}`);
@@ -310,6 +363,7 @@ class Planner {
     s.lastFailure = { attempt: s.attempt!.index, ...(pack !== undefined ? { pack } : {}), reason, message: message.slice(0, 4096) };
     // Failed pods stay until the next attempt starts (for `kubectl logs`); none of them holds capacity.
     this.deleteAll(this.podsOf(s.attempt!.index).filter(isLive), `attempt ${s.attempt!.index} ended (${reason})`);
+    this.deletePodGroups(this.podGroupsOf(s.attempt!.index), `attempt ${s.attempt!.index} ended (${reason})`);
     this.attemptOver();
   }
 
@@ -334,7 +388,11 @@ class Planner {
     s.completionTime = this.nowIso;
     delete s.nextAttemptTime;
     this.condition(CONDITION.Succeeded, 'True', REASON.AllPacksSucceeded, `all ${sizes.length} pack(s) succeeded; results in ConfigMap ${results.ref.configMap}`);
-    this.event('Normal', EVENT.Succeeded, `attempt ${attempt.index}: all ${job.spec.size} workers succeeded; results in ConfigMap ${results.ref.configMap} (${results.ref.workers} collected, ${results.ref.missing} missing)`);
+    this.event(
+      'Normal',
+      EVENT.Succeeded,
+      `attempt ${attempt.index}: all ${job.spec.size} workers succeeded; results in ConfigMap ${results.ref.configMap} (${results.ref.workers} collected, ${results.ref.missing} missing)`,
+    );
     this.attemptOver();
     this.whileFinished();
   }
@@ -387,6 +445,30 @@ class Planner {
   private serviceIsOurs(): boolean {
     const svc = this.observed.service;
     return svc !== undefined && svc.ownerUid === this.job.uid && !svc.deleting;
+  }
+
+  /** The current attempt's backend; an attempt recorded before backends were recorded used gates. */
+  private backend(): GangBackendName {
+    return this.status.attempt?.gangBackend ?? 'SchedulingGates';
+  }
+
+  /** The attempt's pack pods and how they are held back, for messages. */
+  private packPods(): string {
+    return this.backend() === 'PodGroup' ? `pack pod(s) of PodGroup ${podGroupName(this.job.name, this.status.attempt!.index)}` : 'gated pack pod(s)';
+  }
+
+  /** The current attempt's PodGroup, unless it is being deleted. */
+  private podGroup(): ObservedPodGroup | undefined {
+    return this.podGroupsOf(this.status.attempt?.index).find((g) => !g.deleting);
+  }
+
+  private podGroupsOf(attempt: number | undefined): ObservedPodGroup[] {
+    return attempt === undefined ? [] : (this.observed.podGroups ?? []).filter((g) => g.attempt === attempt);
+  }
+
+  private deletePodGroups(groups: readonly ObservedPodGroup[], why: string): void {
+    const names = groups.filter((g) => !g.deleting).map((g) => g.name);
+    if (names.length > 0) this.act({ kind: 'deletePodGroups', names, why });
   }
 
   private podsOf(attempt: number | undefined): ObservedPod[] {
@@ -455,6 +537,13 @@ class Planner {
   private wake(at: number): void {
     if (this.wakeAt === undefined || at < this.wakeAt) this.wakeAt = at;
   }
+}
+
+/** Why the gang is not placed yet: kube-scheduler's word on the PodGroup, else on the first unschedulable pod. */
+function schedulerSays(group: ObservedPodGroup | undefined, pods: readonly ObservedPod[]): string | undefined {
+  const c = group?.scheduled;
+  if (c !== undefined && c.status === 'False' && c.message) return `PodGroup ${group!.name} ${c.reason ?? 'not scheduled'}: ${c.message.slice(0, 500)}`;
+  return pods.find((p) => p.unschedulable !== undefined)?.unschedulable;
 }
 
 /** Not terminated: it may hold capacity or still talk to the burst. */

@@ -60,16 +60,23 @@ describe('pack pods', () => {
   });
 
   it('takes a broker URL from a Secret without the operator reading it', () => {
-    const j = burstJob('r').with({ transport: { kind: 'redis', secretRef: { name: 'redis-cred', key: 'url' } } }).obj();
+    const j = burstJob('r')
+      .with({ transport: { kind: 'redis', secretRef: { name: 'redis-cred', key: 'url' } } })
+      .obj();
     expect(envOf(packEnv(j, 0, 'b', 0, [4])).KB_TRANSPORT_URL).toEqual({ secretKeyRef: { name: 'redis-cred', key: 'url' } });
     // A broker that cannot be reached is blamed on where its URL came from.
     expect(envOf(packEnv(j, 0, 'b', 0, [4])).KB_TRANSPORT_URL_SOURCE).toBe('key url of Secret redis-cred (spec.transport.secretRef)');
-    const inSpec = burstJob('r').with({ transport: { kind: 'nats', url: 'nats://n:4222' } }).obj();
+    const inSpec = burstJob('r')
+      .with({ transport: { kind: 'nats', url: 'nats://n:4222' } })
+      .obj();
     expect(envOf(packEnv(inSpec, 0, 'b', 0, [4])).KB_TRANSPORT_URL_SOURCE).toBe('spec.transport.url');
   });
 
   it('mounts params as one JSON document', () => {
-    const j = burstJob('p').size(3).params({ list: [1, 'a', { b: 2 }] }).obj();
+    const j = burstJob('p')
+      .size(3)
+      .params({ list: [1, 'a', { b: 2 }] })
+      .obj();
     expect((paramsConfigMap(j) as any).data).toEqual({ 'params.json': '{"list":[1,"a",{"b":2}]}' });
   });
 
@@ -129,7 +136,11 @@ describe('a planned pack pod, read by the pack runtime', () => {
   }
 
   it('knows its burst, layout, pack, params, timeouts and where to listen and report', () => {
-    const job = burstJob('pr').size(10).granularity(4).params({ list: Array.from({ length: 10 }, (_, w) => ({ w })) }).obj();
+    const job = burstJob('pr')
+      .size(10)
+      .granularity(4)
+      .params({ list: Array.from({ length: 10 }, (_, w) => ({ w })) })
+      .obj();
     const sizes = [4, 4, 2];
     const pod = packPod(job, 1, burstIdOf(job.uid, 1), 1, sizes, { defaultImage: 'img' }) as any;
     const cfg = packConfigFromEnv(kubeletEnv(pod, paramsConfigMap(job)));
@@ -188,7 +199,11 @@ describe('a planned pack pod, read by the pack runtime', () => {
   });
 
   it('takes its broker URL from the Secret the spec names', () => {
-    const job = burstJob('r').size(8).granularity(4).with({ transport: { kind: 'nats', secretRef: { name: 'nats-cred', key: 'url' } } }).obj();
+    const job = burstJob('r')
+      .size(8)
+      .granularity(4)
+      .with({ transport: { kind: 'nats', secretRef: { name: 'nats-cred', key: 'url' } } })
+      .obj();
     const env = kubeletEnv(packPod(job, 0, 'b', 0, [4, 4], { defaultImage: 'img' }), paramsConfigMap(job), { 'nats-cred': { url: 'nats://u:p@nats:4222' } });
     expect(packConfigFromEnv(env).transport).toMatchObject({ kind: 'nats', url: 'nats://u:p@nats:4222' });
   });

@@ -1,10 +1,10 @@
 import { directUrlTemplate, newSecret, PACK_ENV as ENV, PACK_POD as POD, redisUserOf } from '@kubeburst/worker-runtime';
-import { API_GROUP, API_VERSION, KIND, ANNOTATIONS, COMPONENTS, LABELS } from '@kubeburst/api';
+import { API_GROUP, API_VERSION, KIND, ANNOTATIONS, COMPONENTS, LABELS, PODGROUP_API } from '@kubeburst/api';
 import type { GangDemand, Resources } from './capacity.js';
-import { gangBackend } from './gang.js';
+import { gangBackend, podGroupName } from './gang.js';
 import { packRanges, uniformGranularity } from './layout.js';
 import { bytes, cpuMillis, formatBytes, formatCpu } from './quantity.js';
-import type { JobView } from './types.js';
+import type { GangBackendName, JobView } from './types.js';
 
 /**
  * The objects a BurstJob owns, built as plain values (the executor only sends them):
@@ -17,6 +17,8 @@ import type { JobView } from './types.js';
  *   Secret    <job>-a<attempt>-key the attempt's secret, mounted into its packs (they authenticate each other
  *                                  with it); deleted when the attempt ends
  *   NetworkPolicy <job>            the packs' ports (7100 direct, 7101 links) open to the job's own packs only
+ *   PodGroup  <job>-a<attempt>     gang.backend PodGroup: the attempt's gang (minCount = packs), created before
+ *                                  its pods; they name it in spec.schedulingGroup.podGroupName
  *
  * Names are deterministic, so creating twice is a harmless AlreadyExists and a restarted operator can
  * never duplicate a pod.
@@ -131,7 +133,13 @@ export function packNetworkPolicy(job: JobView): K8sObject {
       podSelector: packs,
       policyTypes: ['Ingress'],
       ingress: [
-        { from: [{ podSelector: packs }], ports: [{ protocol: 'TCP', port: POD.directPort }, { protocol: 'TCP', port: POD.linkPort }] },
+        {
+          from: [{ podSelector: packs }],
+          ports: [
+            { protocol: 'TCP', port: POD.directPort },
+            { protocol: 'TCP', port: POD.linkPort },
+          ],
+        },
         { ports: [{ protocol: 'TCP', port: POD.httpPort }] },
       ],
     },
@@ -147,7 +155,14 @@ export function resultsConfigMap(job: JobView, data: Record<string, string>): K8
  * pods.test.ts feeds this to that parser). One function, so a transport's addressing convention changes
  * in one place.
  */
-export function packEnv(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[], opts: Pick<PodOptions, 'redisUsers'> = {}): Record<string, unknown>[] {
+export function packEnv(
+  job: JobView,
+  attempt: number,
+  burstId: string,
+  pack: number,
+  sizes: readonly number[],
+  opts: Pick<PodOptions, 'redisUsers'> = {},
+): Record<string, unknown>[] {
   const s = job.spec;
   const env: Record<string, unknown>[] = [];
   const set = (name: string, value: string | number): void => void env.push({ name, value: String(value) });
@@ -160,7 +175,10 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
   set(ENV.transport, s.transport.kind);
   if (s.transport.kind === 'direct') {
     // Pack p is reached at its pod's DNS name under the headless Service; each pack listens on 0.0.0.0:7100.
-    set(ENV.transportUrl, directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.directPort));
+    set(
+      ENV.transportUrl,
+      directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.directPort),
+    );
   } else if (s.transport.secretRef !== undefined) {
     env.push({ name: ENV.transportUrl, valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
     set(ENV.transportUrlSource, `key ${s.transport.secretRef.key} of Secret ${s.transport.secretRef.name} (spec.transport.secretRef)`);
@@ -179,7 +197,10 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
   set(ENV.function, s.function.module);
   set(ENV.paramsFile, `${POD.paramsDir}/${POD.paramsKey}`);
   set(ENV.secretFile, `${POD.secretDir}/${POD.secretKey}`);
-  set(ENV.linkUrl, directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.linkPort));
+  set(
+    ENV.linkUrl,
+    directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.linkPort),
+  );
   set(ENV.joinTimeoutMs, s.timeouts.joinSeconds * 1000);
   set(ENV.operationTimeoutMs, s.timeouts.operationSeconds * 1000);
   set(ENV.httpHost, '0.0.0.0');
@@ -189,8 +210,32 @@ export function packEnv(job: JobView, attempt: number, burstId: string, pack: nu
   return env;
 }
 
-/** Pack `pack` of attempt `attempt`, created gated: it cannot be scheduled until the whole gang is admitted. */
-export function packPod(job: JobView, attempt: number, burstId: string, pack: number, sizes: readonly number[], opts: PodOptions): K8sObject {
+/**
+ * The attempt's PodGroup (scheduling.k8s.io/v1beta1): kube-scheduler places its pods once minCount of them
+ * exist, all of them in one cycle or none. Every pack pod counts: the gang is the whole burst.
+ */
+export function packPodGroup(job: JobView, attempt: number, minCount: number): K8sObject {
+  return {
+    apiVersion: `${PODGROUP_API.group}/${PODGROUP_API.version}`,
+    kind: PODGROUP_API.kind,
+    metadata: ownedMeta(job, podGroupName(job.name, attempt), COMPONENTS.gang, { [LABELS.attempt]: String(attempt) }),
+    spec: { schedulingPolicy: { gang: { minCount } } },
+  };
+}
+
+/**
+ * Pack `pack` of attempt `attempt`, held back until the whole gang is admitted: gated (SchedulingGates), or
+ * a member of the attempt's PodGroup, which kube-scheduler holds until every member exists.
+ */
+export function packPod(
+  job: JobView,
+  attempt: number,
+  burstId: string,
+  pack: number,
+  sizes: readonly number[],
+  opts: PodOptions,
+  backend: GangBackendName = 'SchedulingGates',
+): K8sObject {
   const s = job.spec;
   const t = s.template ?? {};
   const range = packRanges(sizes)[pack]!;
@@ -205,7 +250,7 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
     kind: 'Pod',
     metadata: meta,
     spec: {
-      schedulingGates: gangBackend(s.gang.backend).gates.map((name) => ({ name })),
+      ...gangFields(job, attempt, backend),
       restartPolicy: 'Never',
       hostname: name,
       subdomain: serviceName(job.name),
@@ -259,5 +304,14 @@ export function packPod(job: JobView, attempt: number, burstId: string, pack: nu
         { name: 'tmp', emptyDir: {} },
       ],
     },
+  };
+}
+
+/** What holds a pack pod back until its gang is admitted. */
+function gangFields(job: JobView, attempt: number, backend: GangBackendName): Record<string, unknown> {
+  const b = gangBackend(backend);
+  return {
+    ...(b.gates.length > 0 ? { schedulingGates: b.gates.map((name) => ({ name })) } : {}),
+    ...(b.podGroup ? { schedulingGroup: { podGroupName: podGroupName(job.name, attempt) } } : {}),
   };
 }

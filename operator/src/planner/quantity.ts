@@ -52,6 +52,12 @@ export function formatCpu(millis: number): string {
   return millis % 1000 === 0 ? String(millis / 1000) : `${millis}m`;
 }
 export function formatBytes(b: number): string {
-  for (const [suffix, f] of [['Ti', 2 ** 40], ['Gi', 2 ** 30], ['Mi', 2 ** 20], ['Ki', 2 ** 10]] as const) if (b >= f && b % f === 0) return `${b / f}${suffix}`;
+  for (const [suffix, f] of [
+    ['Ti', 2 ** 40],
+    ['Gi', 2 ** 30],
+    ['Mi', 2 ** 20],
+    ['Ki', 2 ** 10],
+  ] as const)
+    if (b >= f && b % f === 0) return `${b / f}${suffix}`;
   return String(b);
 }

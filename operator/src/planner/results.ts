@@ -114,7 +114,8 @@ export function rootCause(failed: readonly ObservedPod[]): { pack: number; pod?:
 export function failureMessage(pod: ObservedPod): string {
   const report = parseTerminationReport(pod.terminated?.message);
   if (report?.abort !== undefined) {
-    const who = report.abort.failedWorker !== undefined ? `worker ${report.abort.failedWorker}` : report.abort.failedPack !== undefined ? `pack ${report.abort.failedPack}` : 'the burst';
+    const who =
+      report.abort.failedWorker !== undefined ? `worker ${report.abort.failedWorker}` : report.abort.failedPack !== undefined ? `pack ${report.abort.failedPack}` : 'the burst';
     return `${who}: ${report.abort.reason}`;
   }
   const t = pod.terminated;

@@ -1,4 +1,4 @@
-import type { BurstJobSpec, EventReason, BurstJobStatus, ResultsRef } from '@kubeburst/api';
+import type { AttemptStatus, BurstJobSpec, EventReason, BurstJobStatus, ResultsRef } from '@kubeburst/api';
 import type { GangDemand, NodeView } from './capacity.js';
 
 /** A BurstJob as the planner sees it: parsed spec (defaults applied), status, and the metadata it needs. */
@@ -50,6 +50,15 @@ export interface ObservedService {
   deleting: boolean;
 }
 
+/** A PodGroup this job owns (gang backend PodGroup), one per attempt. */
+export interface ObservedPodGroup {
+  name: string;
+  attempt: number;
+  deleting: boolean;
+  /** kube-scheduler's PodGroupInitiallyScheduled condition, once it tried to place the group. */
+  scheduled?: { status: 'True' | 'False' | 'Unknown'; reason?: string; message?: string };
+}
+
 export interface Observed {
   /** Every pod labelled with this job's uid, of any attempt. */
   pods: ObservedPod[];
@@ -61,6 +70,10 @@ export interface Observed {
   ahead: GangDemand[];
   /** The Service named after the job; undefined: none exists. */
   service?: ObservedService;
+  /** The API server serves scheduling.k8s.io/v1beta1 podgroups (discovery; the controller caches it). */
+  podGroupApi?: boolean;
+  /** PodGroups labelled with this job's uid, of any attempt. */
+  podGroups?: ObservedPodGroup[];
 }
 
 /** Operator-wide policy (flags), not per job. */
@@ -92,8 +105,11 @@ export type Action =
   | { kind: 'ensureSecret'; attempt: number }
   /** Secrets of attempts that ended. */
   | { kind: 'deleteSecrets'; attempts: number[] }
-  /** Pack pods of the attempt (layout as in status.attempt.layout), created gated. */
-  | { kind: 'createPods'; attempt: number; burstId: string; layout: string; packs: number[] }
+  /** Pack pods of the attempt (layout as in status.attempt.layout): gated (SchedulingGates) or naming the attempt's PodGroup. */
+  | { kind: 'createPods'; attempt: number; burstId: string; layout: string; packs: number[]; backend: GangBackendName }
+  /** The attempt's PodGroup (gang minCount = packs): created before its pods, which name it. */
+  | { kind: 'ensurePodGroup'; attempt: number; minCount: number }
+  | { kind: 'deletePodGroups'; names: string[]; why: string }
   | { kind: 'ungatePods'; pods: string[] }
   | { kind: 'deletePods'; pods: string[]; why: string }
   | { kind: 'writeResults'; data: Record<string, string>; ref: ResultsRef }
@@ -114,3 +130,6 @@ export interface Plan {
   /** Set when this plan admits the gang: the controller reserves its room until the pods are bound. */
   admitted?: GangDemand;
 }
+
+/** A resolved gang backend (spec.gang.backend with Auto decided): what an attempt's pods are built for. */
+export type GangBackendName = NonNullable<AttemptStatus['gangBackend']>;

@@ -10,7 +10,7 @@ import type { NodeView, Resources, Taint } from '../planner/capacity.js';
 import { decodeLayout, packRanges } from '../planner/layout.js';
 import { plan } from '../planner/plan.js';
 import { packPodName } from '../planner/pods.js';
-import type { Action, JobView, Observed, ObservedPod, ObservedService, Plan, Policy } from '../planner/types.js';
+import type { Action, JobView, Observed, ObservedPod, ObservedPodGroup, ObservedService, Plan, Policy } from '../planner/types.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 export const GI = 2 ** 30;
@@ -48,7 +48,11 @@ class JobBuilder {
     return this;
   }
   maxScheduleRetries(n: number): this {
-    this.spec.gang = { maxScheduleRetries: n };
+    this.spec.gang = { ...this.spec.gang, maxScheduleRetries: n };
+    return this;
+  }
+  backend(b: 'Auto' | 'SchedulingGates' | 'PodGroup'): this {
+    this.spec.gang = { ...this.spec.gang, backend: b };
     return this;
   }
   scheduleSeconds(s: number): this {
@@ -172,7 +176,9 @@ export class World {
   deleted = false;
   /** Attempts whose Secret exists. */
   readonly secrets = new Set<number>();
-  observed: Omit<Observed, 'pods' | 'service'>;
+  observed: Omit<Observed, 'pods' | 'service' | 'podGroups'>;
+  /** PodGroups by name (ensurePodGroup creates them; deletes wait for finishDeletes, like the protection finalizer). */
+  podGroups = new Map<string, ObservedPodGroup & { minCount: number }>();
   /** The job's headless Service (ensureService creates it owned by the job). */
   service: ObservedService | undefined;
 
@@ -185,7 +191,8 @@ export class World {
   }
 
   reconcile(): Plan {
-    const p = plan(this.job, { ...this.observed, pods: [...this.pods.values()], ...(this.service ? { service: this.service } : {}) }, this.now, this.policy);
+    const groups = [...this.podGroups.values()].map(({ minCount: _m, ...g }) => g);
+    const p = plan(this.job, { ...this.observed, pods: [...this.pods.values()], podGroups: groups, ...(this.service ? { service: this.service } : {}) }, this.now, this.policy);
     this.last = p;
     this.actions.push(...p.actions);
     for (const a of p.actions) this.apply(a);
@@ -251,9 +258,10 @@ export class World {
     return this;
   }
 
-  /** Deleted pods disappear (kwok has no grace period). */
+  /** Deleted pods disappear (kwok has no grace period), and PodGroups none of whose pods is left. */
   finishDeletes(): this {
     for (const [k, p] of this.pods) if (p.deleting) this.pods.delete(k);
+    for (const [k, g] of this.podGroups) if (g.deleting && ![...this.pods.values()].some((p) => p.attempt === g.attempt)) this.podGroups.delete(k);
     return this;
   }
 
@@ -262,7 +270,19 @@ export class World {
       case 'createPods':
         for (const pack of a.packs) {
           const name = packPodName(this.job.name, a.attempt, pack);
-          if (!this.pods.has(name)) this.pods.set(name, { name, attempt: a.attempt, pack, gated: true, phase: 'Pending', ready: false, deleting: false });
+          if (!this.pods.has(name))
+            this.pods.set(name, { name, attempt: a.attempt, pack, gated: a.backend === 'SchedulingGates', phase: 'Pending', ready: false, deleting: false });
+        }
+        return;
+      case 'ensurePodGroup': {
+        const name = `${this.job.name}-a${a.attempt}`;
+        if (!this.podGroups.has(name)) this.podGroups.set(name, { name, attempt: a.attempt, deleting: false, minCount: a.minCount });
+        return;
+      }
+      case 'deletePodGroups':
+        for (const n of a.names) {
+          const g = this.podGroups.get(n);
+          if (g) g.deleting = true;
         }
         return;
       case 'ensureService':

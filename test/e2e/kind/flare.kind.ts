@@ -70,10 +70,14 @@ e2eScenarios(async () => {
     placement: {},
     brokers: { redis: `redis://redis.${INFRA}.svc:6379`, nats: `nats://nats.${INFRA}.svc:4222` },
     async redisKeys(pattern) {
-      return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', '--scan', '--pattern', pattern]).split('\n').filter((k) => k !== '');
+      return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', '--scan', '--pattern', pattern])
+        .split('\n')
+        .filter((k) => k !== '');
     },
     async redisUsers() {
-      return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', 'ACL', 'USERS']).split('\n').filter((u) => u !== '');
+      return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', 'ACL', 'USERS'])
+        .split('\n')
+        .filter((u) => u !== '');
     },
     async killContainer(pod: Json) {
       // A kind node is a Docker container named after the node; containerd runs inside it.

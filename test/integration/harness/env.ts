@@ -62,5 +62,14 @@ export function kubectl(args: string[], opts: { input?: string; check?: boolean 
 
 export function helm(args: string[], opts: { input?: string; check?: boolean } = {}): RunResult {
   const c = clusterEnv();
-  return run(c.helm, args, { ...opts, env: { ...process.env, KUBECONFIG: c.kubeconfig, HELM_CACHE_HOME: resolve(REPO, '.cache/helm'), HELM_CONFIG_HOME: resolve(REPO, '.cache/helm'), HELM_DATA_HOME: resolve(REPO, '.cache/helm') } });
+  return run(c.helm, args, {
+    ...opts,
+    env: {
+      ...process.env,
+      KUBECONFIG: c.kubeconfig,
+      HELM_CACHE_HOME: resolve(REPO, '.cache/helm'),
+      HELM_CONFIG_HOME: resolve(REPO, '.cache/helm'),
+      HELM_DATA_HOME: resolve(REPO, '.cache/helm'),
+    },
+  });
 }

@@ -44,13 +44,32 @@ export class OperatorUnderTest {
   }
 
   static manifests(release: string, namespace: string, extra: string[] = []): string {
-    return helm(['template', release, resolve(REPO, 'helm/kubeburst'), '--namespace', namespace, '--kube-version', clusterEnv().kubeVersion, '--set', 'replicaCount=0', '--set', `watchNamespaces={${namespace}}`, ...extra]).stdout;
+    return helm([
+      'template',
+      release,
+      resolve(REPO, 'helm/kubeburst'),
+      '--namespace',
+      namespace,
+      '--kube-version',
+      clusterEnv().kubeVersion,
+      '--set',
+      'replicaCount=0',
+      '--set',
+      `watchNamespaces={${namespace}}`,
+      ...extra,
+    ]).stdout;
   }
 
   static async install(kube: KubeClient, o: OperatorOptions): Promise<OperatorUnderTest> {
     const dir = resolve(REPO, '.cache/test-operators', o.release, o.instance ?? 'main');
     mkdirSync(dir, { recursive: true });
-    kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests(o.release, o.namespace, (o.values ?? []).flatMap((v) => ['--set', v])) });
+    kubectl(['apply', '-f', '-'], {
+      input: OperatorUnderTest.manifests(
+        o.release,
+        o.namespace,
+        (o.values ?? []).flatMap((v) => ['--set', v]),
+      ),
+    });
     const op = new OperatorUnderTest(kube, o, dir);
     OperatorUnderTest.all.add(op);
     await op.writeKubeconfig();
@@ -193,11 +212,15 @@ export class OperatorUnderTest {
   /** Resolves once this instance logs that it leads. */
   async waitLeading(timeoutMs = 30_000): Promise<void> {
     const marker = `"identity":"${this.identity}"`;
-    await waitFor(`${this.identity} to lead`, () => {
-      const lines = this.logs().split('\n');
-      const start = lines.findIndex((l) => l.includes('"operator starting"') && l.includes(marker));
-      return start >= 0 && lines.slice(start).some((l) => l.includes('"msg":"reconciling"'));
-    }, timeoutMs);
+    await waitFor(
+      `${this.identity} to lead`,
+      () => {
+        const lines = this.logs().split('\n');
+        const start = lines.findIndex((l) => l.includes('"operator starting"') && l.includes(marker));
+        return start >= 0 && lines.slice(start).some((l) => l.includes('"msg":"reconciling"'));
+      },
+      timeoutMs,
+    );
   }
 
   logs(): string {
@@ -211,7 +234,9 @@ export class OperatorUnderTest {
   /** The current process's metrics port, from its start line. */
   get port(): number {
     const marker = `"identity":"${this.identity}"`;
-    const line = this.logs().split('\n').find((l) => l.includes('"operator starting"') && l.includes(marker));
+    const line = this.logs()
+      .split('\n')
+      .find((l) => l.includes('"operator starting"') && l.includes(marker));
     if (line === undefined) throw new Error(`${this.identity} has not started`);
     return JSON.parse(line).http as number;
   }

@@ -59,7 +59,11 @@ export async function broadcast(c: CollCall, data: Payload | undefined, tagBase 
   const { children } = binomialTree(L.packCount, rootPack, myPack);
   const mates = localMates(c, c.me);
   const shared = mates.length > 0 ? shareOnce(value) : value;
-  c.send(children.map((p) => c.rep(p)), tagBase + T_REMOTE_DOWN, shared);
+  c.send(
+    children.map((p) => c.rep(p)),
+    tagBase + T_REMOTE_DOWN,
+    shared,
+  );
   c.send(mates, tagBase + T_LOCAL_DOWN, shared);
   return value;
 }
@@ -224,7 +228,11 @@ export async function allToAll(c: CollCall, parts: readonly Payload[]): Promise<
   if (L.packCount > 1) {
     if (c.me !== leader) {
       // Everything bound for other packs goes to the leader in one batch.
-      c.sendBatch([leader], T_LOCAL_UP, remoteIds.map((v) => parts[v]!));
+      c.sendBatch(
+        [leader],
+        T_LOCAL_UP,
+        remoteIds.map((v) => parts[v]!),
+      );
     } else {
       // byWorker[i][j]: part from worker start+i to remote worker remoteIds[j].
       const byWorker: TypedArray[][] = [];
@@ -280,7 +288,11 @@ export async function barrier(c: CollCall): Promise<void> {
     c.send([L.leaderOf(parent)], T_REMOTE_UP, empty);
     await c.recv(L.leaderOf(parent), T_REMOTE_DOWN);
   }
-  c.send(children.map((p) => L.leaderOf(p)), T_REMOTE_DOWN, empty);
+  c.send(
+    children.map((p) => L.leaderOf(p)),
+    T_REMOTE_DOWN,
+    empty,
+  );
   c.send(localMates(c, c.me), T_LOCAL_DOWN, empty);
 }
 

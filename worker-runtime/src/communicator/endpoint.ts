@@ -405,14 +405,16 @@ export class Endpoint {
       // Every byte of a frame is written, so no zero-filling; each frame has a buffer of its own, transferred,
       // with room for a transport's trailer after it.
       const frames = encodeFrames(header, bytes, chunk, (n) => Buffer.allocUnsafeSlow(n + FRAME_TRAILER_BYTES).subarray(0, n));
-      this.o.port.postMessage({ t: 'frames', pack, frames }, frames.map((f) => f.buffer as ArrayBuffer));
+      this.o.port.postMessage(
+        { t: 'frames', pack, frames },
+        frames.map((f) => f.buffer as ArrayBuffer),
+      );
     } catch (err) {
       Atomics.sub(this.o.packCounters, INFLIGHT_KIB, kib);
       Atomics.notify(this.o.packCounters, INFLIGHT_KIB);
       throw err;
     }
   }
-
 }
 
 export const MSG_ID = 0;
@@ -430,4 +432,3 @@ function yieldToEventLoop(): Promise<void> {
 export function allocShared(bytes: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(bytes));
 }
-

@@ -6,7 +6,18 @@ import type { Envelope } from './envelope.js';
 import { Matcher } from './matcher.js';
 
 const p2p = (src: number, seq: number): Envelope => ({ kind: MsgKind.P2P, src, dst: 0, seq, tag: 0, op: 0, root: -1, comm: 0, dtype: DType.Uint8, payload: new Uint8Array([seq]) });
-const coll = (src: number, seq: number, op: number, tag = 0, root = 0): Envelope => ({ kind: MsgKind.Coll, src, dst: 0, seq, tag, op, root, comm: 0, dtype: DType.Uint8, payload: new Uint8Array(0) });
+const coll = (src: number, seq: number, op: number, tag = 0, root = 0): Envelope => ({
+  kind: MsgKind.Coll,
+  src,
+  dst: 0,
+  seq,
+  tag,
+  op,
+  root,
+  comm: 0,
+  dtype: DType.Uint8,
+  payload: new Uint8Array(0),
+});
 
 describe('Matcher', () => {
   test('p2p messages come out in send order per source, whatever order they arrive in', () => {

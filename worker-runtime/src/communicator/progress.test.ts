@@ -3,19 +3,7 @@ import { CollOp } from '../ops.js';
 import { createRingBuffer, Ring } from '../shm/ring.js';
 import { PackLayout } from '../topology.js';
 import { Endpoint } from './endpoint.js';
-import {
-  behind,
-  describeCall,
-  fewestDetail,
-  findDivergence,
-  laggardOf,
-  NONE,
-  ProgressBoard,
-  ProgressSlot,
-  ProgressWatch,
-  whatItDoes,
-  type WorkerState,
-} from './progress.js';
+import { behind, describeCall, fewestDetail, findDivergence, laggardOf, NONE, ProgressBoard, ProgressSlot, ProgressWatch, whatItDoes, type WorkerState } from './progress.js';
 
 const name = (w: number): string => `worker ${w} (pack ${w >> 2})`;
 
@@ -35,12 +23,28 @@ describe('progress board', () => {
     s.enter(0, 2, CollOp.Broadcast, 6);
     s.called(1, 1);
     again.waiting(5, 2, 0, 4);
-    expect(b.state(5)).toEqual({ worker: 5, comm: [{ called: 3, active: 2, op: CollOp.Broadcast, root: 6 }, { called: 1, active: -1, op: 0, root: -1 }], waitKind: 2, waitComm: 0, waitPeer: 4, done: false });
+    expect(b.state(5)).toEqual({
+      worker: 5,
+      comm: [
+        { called: 3, active: 2, op: CollOp.Broadcast, root: 6 },
+        { called: 1, active: -1, op: 0, root: -1 },
+      ],
+      waitKind: 2,
+      waitComm: 0,
+      waitPeer: 4,
+      done: false,
+    });
     s.leave(0);
     again.notWaiting(5);
     b.setDone(5);
     expect(b.state(5)).toMatchObject({ comm: [{ called: 3, active: -1 }, { called: 1 }], waitKind: 0, done: true });
-    expect(b.state(4)).toMatchObject({ comm: [{ called: 0, active: -1 }, { called: 0, active: -1 }], done: false });
+    expect(b.state(4)).toMatchObject({
+      comm: [
+        { called: 0, active: -1 },
+        { called: 0, active: -1 },
+      ],
+      done: false,
+    });
 
     expect([again.fewest(0), again.fewest(1)]).toEqual([NONE, NONE]);
     b.setFewest(0, 7, 11);
@@ -102,14 +106,21 @@ describe('findDivergence: pack mates stuck in collectives called in different or
 
   test('a later pack collective against an earlier burst one, with roots', () => {
     const d = findDivergence([st(8, [3, -1], [5, 4, CollOp.Broadcast]), st(9, [4, 3, CollOp.Reduce], [4, -1])], always, name)!;
-    expect(d.detail).toContain('worker 8 (pack 2) is in pack collective #4 (pack.broadcast) and has not called collective #3 yet, while worker 9 (pack 2) is in collective #3 (reduce) and has not called pack collective #4 yet;');
+    expect(d.detail).toContain(
+      'worker 8 (pack 2) is in pack collective #4 (pack.broadcast) and has not called collective #3 yet, while worker 9 (pack 2) is in collective #3 (reduce) and has not called pack collective #4 yet;',
+    );
   });
 });
 
 describe('laggards and messages', () => {
   test('the laggard is the running worker with the fewest burst collectives called (ties: the lowest id)', () => {
     const since = (w: number): number => 100 + w;
-    expect(laggardOf([st(0, [3, 2], [0, -1]), st(1, [2, -1], [0, -1]), st(2, [2, -1], [0, -1]), st(3, [0, -1], [0, -1], true)], since)).toEqual({ worker: 1, called: 2, doing: { kind: 0, comm: 0, seq: -1, op: 0, peer: -1 }, since: 101 });
+    expect(laggardOf([st(0, [3, 2], [0, -1]), st(1, [2, -1], [0, -1]), st(2, [2, -1], [0, -1]), st(3, [0, -1], [0, -1], true)], since)).toEqual({
+      worker: 1,
+      called: 2,
+      doing: { kind: 0, comm: 0, seq: -1, op: 0, peer: -1 },
+      since: 101,
+    });
     expect(laggardOf([st(0, [1, -1], [0, -1], true)], since)).toBeUndefined();
     const l = (worker: number, called: number) => ({ worker, called, doing: { kind: 0 as const, comm: 0, seq: -1, op: 0, peer: -1 }, since: 0 });
     expect([behind(l(5, 1), l(2, 2)), behind(l(2, 2), l(5, 2)), behind(l(5, 2), l(2, 2))]).toEqual([true, true, false]);
@@ -122,8 +133,12 @@ describe('laggards and messages', () => {
     expect(whatItDoes({ kind: 0, comm: 0, seq: -1, op: 0, peer: -1 }, 1000, 4250, name)).toBe('it has been running its own code (no kubeburst call) for 3.3 s');
     expect(whatItDoes({ kind: 1, comm: 0, seq: -1, op: 0, peer: 9 }, 0, 4250, name)).toBe('it is waiting in recv from worker 9 (pack 2)');
     expect(whatItDoes({ kind: 2, comm: 1, seq: 3, op: CollOp.Gather, peer: 4 }, 0, 1, name)).toBe('it is in pack collective #3 (pack.gather), waiting for worker 4 (pack 1)');
-    expect(fewestDetail(0, 7, 4, 0, 4, CollOp.Barrier, name)).toBe('worker 7 (pack 1) returned after 4 collectives, but worker 0 (pack 0) is in collective #4 (barrier): an extra collective here, or a missing one there');
-    expect(fewestDetail(1, 5, 1, 6, 2, CollOp.AllGather, name)).toBe('worker 5 (pack 1) returned after 1 pack collective, but worker 6 (pack 1) is in pack collective #2 (pack.allGather): an extra collective here, or a missing one there');
+    expect(fewestDetail(0, 7, 4, 0, 4, CollOp.Barrier, name)).toBe(
+      'worker 7 (pack 1) returned after 4 collectives, but worker 0 (pack 0) is in collective #4 (barrier): an extra collective here, or a missing one there',
+    );
+    expect(fewestDetail(1, 5, 1, 6, 2, CollOp.AllGather, name)).toBe(
+      'worker 5 (pack 1) returned after 1 pack collective, but worker 6 (pack 1) is in pack collective #2 (pack.allGather): an extra collective here, or a missing one there',
+    );
   });
 });
 
@@ -133,7 +148,18 @@ describe('an endpoint waiting in a collective', () => {
   const rings = new Map<number, Ring>();
   function endpoint(me: number, board: ProgressBoard): Endpoint {
     for (let w = 2; w < 5; w++) rings.set(w, new Ring(createRingBuffer(4096)));
-    return new Endpoint({ me, layout, rings, port: { postMessage: () => undefined }, inlineMaxBytes: 1024, spinMicros: 0, packCounters: new Int32Array(new SharedArrayBuffer(8)), sendBudgetKiB: 1 << 20, defaultTimeoutMs: 60_000, board });
+    return new Endpoint({
+      me,
+      layout,
+      rings,
+      port: { postMessage: () => undefined },
+      inlineMaxBytes: 1024,
+      spinMicros: 0,
+      packCounters: new Int32Array(new SharedArrayBuffer(8)),
+      sendBudgetKiB: 1 << 20,
+      defaultTimeoutMs: 60_000,
+      board,
+    });
   }
   const never = (): undefined => undefined;
 
@@ -148,7 +174,9 @@ describe('an endpoint waiting in a collective', () => {
       rings.get(3)!.signal();
     }, 50);
     await expect(waiting).rejects.toThrow(CollectiveMismatchError);
-    await expect(waiting).rejects.toThrow(/^worker 3 \(pack 1\): collective mismatch: worker 0 \(pack 0\) returned after 4 collectives, but worker 3 \(pack 1\) is in collective #4 \(barrier\)/);
+    await expect(waiting).rejects.toThrow(
+      /^worker 3 \(pack 1\): collective mismatch: worker 0 \(pack 0\) returned after 4 collectives, but worker 3 \(pack 1\) is in collective #4 \(barrier\)/,
+    );
     expect(Date.now() - t0).toBeLessThan(2_000);
   });
 
@@ -172,16 +200,22 @@ describe('an endpoint waiting in a collective', () => {
     board.setLaggard({ worker: 1, called: 5, doing: { kind: 1, comm: 0, seq: -1, op: 0, peer: 0 }, since: 0 });
     const ep = endpoint(3, board);
     const err = (await ep.wait(never, { op: 'allReduce', peer: 2, comm: 0, seq: 5, code: CollOp.AllReduce }, { timeoutMs: 30 }).catch((e: unknown) => e)) as CollectiveTimeoutError;
-    expect(err.message).toContain('collective #5 (allReduce) timed out after 30 ms waiting for worker 2 (pack 1): worker 1 (pack 0) has not called it; it is waiting in recv from worker 0 (pack 0)');
+    expect(err.message).toContain(
+      'collective #5 (allReduce) timed out after 30 ms waiting for worker 2 (pack 1): worker 1 (pack 0) has not called it; it is waiting in recv from worker 0 (pack 0)',
+    );
     expect(err).toMatchObject({ blamedWorker: 1, blamedPack: 0 });
     // A laggard that did call it is no culprit: the timeout names only whom it waited for.
-    const late = (await ep.wait(never, { op: 'allReduce', peer: 2, comm: 0, seq: 4, code: CollOp.AllReduce }, { timeoutMs: 30 }).catch((e: unknown) => e)) as CollectiveTimeoutError;
+    const late = (await ep
+      .wait(never, { op: 'allReduce', peer: 2, comm: 0, seq: 4, code: CollOp.AllReduce }, { timeoutMs: 30 })
+      .catch((e: unknown) => e)) as CollectiveTimeoutError;
     expect(late.message).toMatch(/waiting for worker 2 \(pack 1\) \(pass/);
     expect(late.blamedWorker).toBeUndefined();
   });
 
   test('a p2p recv that times out names the sender and both packs', async () => {
     const ep = endpoint(3, ProgressBoard.create(2, 3));
-    await expect(ep.wait(never, { op: 'recv', peer: 0 }, { timeoutMs: 20 })).rejects.toThrow(/^worker 3 \(pack 1\): recv timed out after 20 ms waiting for worker 0 \(pack 0\) \(pass \{ timeoutMs \}/);
+    await expect(ep.wait(never, { op: 'recv', peer: 0 }, { timeoutMs: 20 })).rejects.toThrow(
+      /^worker 3 \(pack 1\): recv timed out after 20 ms waiting for worker 0 \(pack 0\) \(pass \{ timeoutMs \}/,
+    );
   });
 });

@@ -191,7 +191,12 @@ export class ProgressBoard {
       const v = Atomics.load(i, H_LAG_VER);
       if (v & 1) continue;
       const worker = i[H_LAG]!;
-      const l: Laggard = { worker, called: i[H_LAG + 1]!, doing: { kind: i[H_LAG + 2]! as Doing['kind'], comm: i[H_LAG + 3]!, seq: i[H_LAG + 4]!, op: i[H_LAG + 5]!, peer: i[H_LAG + 6]! }, since: this.f64[this.count]! };
+      const l: Laggard = {
+        worker,
+        called: i[H_LAG + 1]!,
+        doing: { kind: i[H_LAG + 2]! as Doing['kind'], comm: i[H_LAG + 3]!, seq: i[H_LAG + 4]!, op: i[H_LAG + 5]!, peer: i[H_LAG + 6]! },
+        since: this.f64[this.count]!,
+      };
       if (Atomics.load(i, H_LAG_VER) === v) return worker < 0 ? undefined : l;
     }
     return undefined;

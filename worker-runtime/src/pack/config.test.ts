@@ -7,7 +7,16 @@ import { packConfigFromEnv, paramsFor } from './config.js';
 const secrets = mkdtempSync(join(tmpdir(), 'kb-secret-'));
 const SECRET_FILE = join(secrets, 'secret');
 writeFileSync(SECRET_FILE, newSecret() + '\n');
-const base = { KB_BURST_ID: 'b1', KB_BURST_SIZE: '7', KB_GRANULARITY: '3', KB_PACK_INDEX: '1', KB_TRANSPORT: 'redis', KB_FUNCTION: '/w.js', KB_SECRET_FILE: SECRET_FILE, KB_LINK_URL: 'unix:///tmp/kb-t/l{pack}.sock' };
+const base = {
+  KB_BURST_ID: 'b1',
+  KB_BURST_SIZE: '7',
+  KB_GRANULARITY: '3',
+  KB_PACK_INDEX: '1',
+  KB_TRANSPORT: 'redis',
+  KB_FUNCTION: '/w.js',
+  KB_SECRET_FILE: SECRET_FILE,
+  KB_LINK_URL: 'unix:///tmp/kb-t/l{pack}.sock',
+};
 
 describe('pack configuration from the environment', () => {
   test('a complete environment yields the layout, this pack and defaults', () => {

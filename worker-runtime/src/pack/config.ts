@@ -197,7 +197,8 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   let linkUrl: string | undefined;
   if (layout.packCount > 1) {
     const file = get(ENV.secretFile);
-    if (file === undefined) throw new ConfigError(ENV.secretFile, 'is required when the burst has more than one pack: packs prove to each other that they belong to the flare with its secret');
+    if (file === undefined)
+      throw new ConfigError(ENV.secretFile, 'is required when the burst has more than one pack: packs prove to each other that they belong to the flare with its secret');
     secret = readSecretFile(file, ENV.secretFile);
     linkUrl = need(ENV.linkUrl);
     try {

@@ -45,11 +45,7 @@ export type ControlMsg =
 
 export function controlFrames(src: number, dst: number, msg: ControlMsg): Uint8Array[] {
   const payload = encodeJson(msg);
-  return encodeFrames(
-    { kind: MsgKind.Control, dtype: DType.Uint8, op: 0, flags: 0, src, dst, seq: 0, tag: 0, root: -1, msgId: 0 },
-    payload,
-    Math.max(1, payload.byteLength),
-  );
+  return encodeFrames({ kind: MsgKind.Control, dtype: DType.Uint8, op: 0, flags: 0, src, dst, seq: 0, tag: 0, root: -1, msgId: 0 }, payload, Math.max(1, payload.byteLength));
 }
 
 export function parseControl(payload: Uint8Array): ControlMsg {

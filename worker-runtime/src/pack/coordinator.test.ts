@@ -153,7 +153,10 @@ describe('coordinator: failures', () => {
     p.on({ e: 'link', from: 3, msg: { type: 'abort', info: { failedPack: 3, reason: 'late' }, origin: 3, at: 100 } });
     expect(p.c.abort).toMatchObject({ origin: 3, at: 100 });
     // Pack 2 saw it first: it knows; the others hear it.
-    expect(kinds(p.on({ e: 'link', from: 2, msg: { type: 'abort', info: { failedWorker: 5, failedPack: 2, reason: 'early' }, origin: 2, at: 90 } }))).toEqual(['1:abort', '3:abort']);
+    expect(kinds(p.on({ e: 'link', from: 2, msg: { type: 'abort', info: { failedWorker: 5, failedPack: 2, reason: 'early' }, origin: 2, at: 90 } }))).toEqual([
+      '1:abort',
+      '3:abort',
+    ]);
     expect(p.c.abort).toMatchObject({ origin: 2, at: 90, info: { reason: 'early' } });
     expect(kinds(p.on({ e: 'link', from: 3, msg: { type: 'abort', info: { reason: 'tie, higher origin' }, origin: 3, at: 90 } }))).toEqual([]);
     expect(p.c.abort!.info.reason).toBe('early');
@@ -336,7 +339,9 @@ describe('coordinator: diagnosis', () => {
 
   test('news from pack 0 goes on the board and nowhere else; news from another pack is ignored', () => {
     const p = running(2, 3);
-    expect(p.on({ e: 'link', from: 0, msg: { type: 'fewest', fewest: { worker: 0, pack: 0, count: 3 } } })).toEqual([{ do: 'fewest', comm: 0, fewest: { worker: 0, pack: 0, count: 3 } }]);
+    expect(p.on({ e: 'link', from: 0, msg: { type: 'fewest', fewest: { worker: 0, pack: 0, count: 3 } } })).toEqual([
+      { do: 'fewest', comm: 0, fewest: { worker: 0, pack: 0, count: 3 } },
+    ]);
     expect(news(p.run(300))).toEqual([]);
     expect(news(p.on({ e: 'link', from: 1, msg: { type: 'fewest', fewest: { worker: 2, pack: 1, count: 1 } } }))).toEqual([]);
   });

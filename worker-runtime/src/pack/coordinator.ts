@@ -331,7 +331,10 @@ export class Coordinator {
         const missing = [...Array(this.P).keys()].filter((p) => !this.hellos.has(p));
         this.fail(
           this.me === 0
-            ? { failedPack: missing[0] ?? this.me, reason: `join timed out after ${this.c.joinTimeoutMs} ms: pack${missing.length === 1 ? '' : 's'} ${missing.join(', ')} never joined` }
+            ? {
+                failedPack: missing[0] ?? this.me,
+                reason: `join timed out after ${this.c.joinTimeoutMs} ms: pack${missing.length === 1 ? '' : 's'} ${missing.join(', ')} never joined`,
+              }
             : { failedPack: 0, reason: `join timed out after ${this.c.joinTimeoutMs} ms: pack 0 (the coordinator) never started the burst` },
           now,
           'own',

@@ -37,7 +37,6 @@ function log(level: string, msg: string, fields: Record<string, unknown> = {}): 
   process.stderr.write(line + '\n');
 }
 
-
 async function main(options: PackProcessOptions): Promise<number> {
   let cfg;
   try {

@@ -71,7 +71,10 @@ export class Relay {
       if (h.kind === MsgKind.Control) throw new Error('a control frame on the data transport (control travels on the links: mixed kubeburst versions?)');
       msg = this.reassembler.push(from, frame);
     } catch (err) {
-      this.handlers.failed({ failedPack: from ?? this.cfg.packId, reason: `pack ${this.cfg.packId} received a bad frame${from !== undefined ? ` from pack ${from}` : ''}: ${describeError(err)}` });
+      this.handlers.failed({
+        failedPack: from ?? this.cfg.packId,
+        reason: `pack ${this.cfg.packId} received a bad frame${from !== undefined ? ` from pack ${from}` : ''}: ${describeError(err)}`,
+      });
       return;
     }
     if (msg === undefined) return;

@@ -99,7 +99,15 @@ class Pack {
       this.processStart,
       {
         loaded: (worker) => this.dispatch({ e: 'threadLoaded', worker }),
-        done: (r) => this.dispatch({ e: 'workerDone', worker: r.workerId, ok: r.ok, ...(r.ok ? {} : { reason: describeError(r.error) }), ...(r.collectives ? { collectives: r.collectives } : {}), ...blameOf(r) }),
+        done: (r) =>
+          this.dispatch({
+            e: 'workerDone',
+            worker: r.workerId,
+            ok: r.ok,
+            ...(r.ok ? {} : { reason: describeError(r.error) }),
+            ...(r.collectives ? { collectives: r.collectives } : {}),
+            ...blameOf(r),
+          }),
         frames: (pack, frames) => this.relay?.sendFrames(pack, frames, false, true),
         remote: (pack, header, payload, chunk) => this.relay?.sendGathered(pack, header, payload, chunk),
         failed: (info) => this.dispatch({ e: 'failed', info }),
@@ -122,7 +130,11 @@ class Pack {
       // An abort while connecting (SIGTERM, a lost launcher) ends the pack now, not at the join timeout.
       const connecting = this.connect().then(
         () => this.dispatch({ e: 'connected' }),
-        (err: unknown) => this.dispatch({ e: 'failed', info: { failedPack: this.me, reason: `pack ${this.me} could not connect: ${err instanceof KubeburstError ? err.message : describeError(err)}` } }),
+        (err: unknown) =>
+          this.dispatch({
+            e: 'failed',
+            info: { failedPack: this.me, reason: `pack ${this.me} could not connect: ${err instanceof KubeburstError ? err.message : describeError(err)}` },
+          }),
       );
       await Promise.race([connecting, this.done]);
     }
@@ -148,7 +160,11 @@ class Pack {
       }
     }
     if (this.diverged || this.coordinator.stage !== 'running') return;
-    const d = findDivergence(states, (w) => this.watch.stuck(w, now), (w) => `worker ${w} (pack ${this.cfg.layout.packOf(w)})`);
+    const d = findDivergence(
+      states,
+      (w) => this.watch.stuck(w, now),
+      (w) => `worker ${w} (pack ${this.cfg.layout.packOf(w)})`,
+    );
     if (d === undefined) return;
     this.diverged = true;
     // Before the abort, so those workers' calls reject with the mismatch itself.
@@ -176,7 +192,12 @@ class Pack {
         this.links?.send(fx.to, fx.msg);
         return;
       case 'startWorkers':
-        this.threads.broadcast({ t: 'start', joined: fx.joined, chunkBytes: this.relay?.chunkBytes ?? this.cfg.transport.chunkBytes, gatherWrite: this.transport?.sendParts !== undefined });
+        this.threads.broadcast({
+          t: 'start',
+          joined: fx.joined,
+          chunkBytes: this.relay?.chunkBytes ?? this.cfg.transport.chunkBytes,
+          gatherWrite: this.transport?.sendParts !== undefined,
+        });
         return;
       case 'abortWorkers':
         this.threads.broadcast({ t: 'abort', info: fx.info });
@@ -215,7 +236,15 @@ class Pack {
       if (this.refused++ < 5) this.log('warn', 'dropped a connection that did not authenticate', { reason });
     };
     this.links = new PackLinks(
-      { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.linkUrl!, keys, connectTimeoutMs: this.cfg.joinTimeoutMs, helloTimeoutMs: this.cfg.helloTimeoutMs },
+      {
+        burstId: this.cfg.burstId,
+        packId: this.me,
+        packCount: this.P,
+        url: this.cfg.linkUrl!,
+        keys,
+        connectTimeoutMs: this.cfg.joinTimeoutMs,
+        helloTimeoutMs: this.cfg.helloTimeoutMs,
+      },
       {
         message: (from, msg) => this.dispatch({ e: 'link', from, msg }),
         lost: (pack, reason) => this.dispatch({ e: 'peerLost', pack, reason }),
@@ -236,7 +265,17 @@ class Pack {
     await within(this.links.start(this.coordinator.neighbours), 'the links to the other packs did not open');
     const factory = this.opts.transportFactory ?? defaultTransportFactory;
     const inner = await within(
-      factory(this.cfg.transport.kind, { burstId: this.cfg.burstId, packId: this.me, packCount: this.P, url: this.cfg.transport.url, urlSource: this.cfg.transport.urlSource, connectTimeoutMs: this.cfg.joinTimeoutMs, keys, onRefused, helloTimeoutMs: this.cfg.helloTimeoutMs }),
+      factory(this.cfg.transport.kind, {
+        burstId: this.cfg.burstId,
+        packId: this.me,
+        packCount: this.P,
+        url: this.cfg.transport.url,
+        urlSource: this.cfg.transport.urlSource,
+        connectTimeoutMs: this.cfg.joinTimeoutMs,
+        keys,
+        onRefused,
+        helloTimeoutMs: this.cfg.helloTimeoutMs,
+      }),
       `${where} could not be set up`,
     );
     // The direct transport authenticates its connections; through a broker every frame proves itself.

@@ -106,7 +106,9 @@ async function main(): Promise<void> {
     // fails this worker, clearly, instead of the whole pack later ("Invalid string length").
     const bytes = Buffer.byteLength(JSON.stringify(result));
     if (bytes > data.maxResultBytes) {
-      throw new Error(`the worker's result is ${bytes} bytes of JSON, more than a result may take (${data.maxResultBytes}; KB_MAX_RESULT_BYTES): write large results to storage from the worker and return where they are`);
+      throw new Error(
+        `the worker's result is ${bytes} bytes of JSON, more than a result may take (${data.maxResultBytes}; KB_MAX_RESULT_BYTES): write large results to storage from the worker and return where they are`,
+      );
     }
     report = { workerId: data.workerId, ok: true, result, resultBytes: bytes } as const;
   } catch (err) {
@@ -121,7 +123,11 @@ async function main(): Promise<void> {
 function toJsonSafe(v: unknown): unknown {
   if (v === undefined) return null;
   try {
-    return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : ArrayBuffer.isView(x) && !(x instanceof DataView) ? Array.from(x as unknown as ArrayLike<number>) : x)));
+    return JSON.parse(
+      JSON.stringify(v, (_k, x: unknown) =>
+        typeof x === 'bigint' ? x.toString() : ArrayBuffer.isView(x) && !(x instanceof DataView) ? Array.from(x as unknown as ArrayLike<number>) : x,
+      ),
+    );
   } catch (err) {
     throw new Error(`the worker's result is not JSON-serializable: ${describeError(err)}`);
   }

@@ -117,7 +117,8 @@ export class PackThreads {
   deliver(e: Envelope, transferable: boolean): void {
     const ring = this.rings.get(e.dst)!;
     const inline = Math.min(this.cfg.inlineMaxBytes, ring.maxBody - RING_HEADER_BYTES);
-    if (e.payload.byteLength <= inline && ring.tryWrite(ringBodyBytes(e.payload.byteLength), (data, view, at) => writeRingEnvelope(data, view, at, e, e.dst, e.dtype, e.payload))) return;
+    if (e.payload.byteLength <= inline && ring.tryWrite(ringBodyBytes(e.payload.byteLength), (data, view, at) => writeRingEnvelope(data, view, at, e, e.dst, e.dtype, e.payload)))
+      return;
     const { payload: _p, ...head } = e;
     let payload = e.payload;
     if (!transferable) {
@@ -187,7 +188,15 @@ export class PackThreads {
     const budget = 4 * this.cfg.maxResultBytes;
     if (r.ok && this.resultBytes + (r.resultBytes ?? 0) > budget) {
       const { result: _r, resultBytes: _b, ...rest } = r;
-      r = { ...rest, ok: false, error: serializeError(new Error(`worker ${r.workerId}'s result (${r.resultBytes} bytes of JSON) would take this pack's results past ${budget} bytes (4 × KB_MAX_RESULT_BYTES): write large results to storage from the workers`)) };
+      r = {
+        ...rest,
+        ok: false,
+        error: serializeError(
+          new Error(
+            `worker ${r.workerId}'s result (${r.resultBytes} bytes of JSON) would take this pack's results past ${budget} bytes (4 × KB_MAX_RESULT_BYTES): write large results to storage from the workers`,
+          ),
+        ),
+      };
     } else this.resultBytes += r.resultBytes ?? 0;
     this.reports.set(r.workerId, r);
     this.board.setDone(r.workerId);

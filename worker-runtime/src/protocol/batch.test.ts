@@ -33,7 +33,9 @@ describe('batch decoding', () => {
       fc.property(
         fc.oneof(
           fc.uint8Array({ maxLength: 200 }),
-          fc.tuple(fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.float64Array({ maxLength: 5 }), fc.int16Array({ maxLength: 9 })), { maxLength: 6 }), mutations(fc, 3)).map(([parts, edits]) => mutate(encodeBatch(parts), edits)),
+          fc
+            .tuple(fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.float64Array({ maxLength: 5 }), fc.int16Array({ maxLength: 9 })), { maxLength: 6 }), mutations(fc, 3))
+            .map(([parts, edits]) => mutate(encodeBatch(parts), edits)),
         ),
         fc.nat({ max: 7 }),
         (bytes, shift) => {

@@ -56,7 +56,8 @@ export function decodeBatch(batch: Uint8Array): TypedArray[] {
     if (!isDType(dtype)) throw new FrameError(`batch entry ${i} has unknown element type ${dtype}`);
     off = align8(off);
     if (off + len > batch.byteLength) throw new FrameError(`batch entry ${i} overruns the batch: ${len} bytes at offset ${off} of ${batch.byteLength}`);
-    if (len % elementSize(dtype) !== 0) throw new FrameError(`batch entry ${i} of ${len} bytes is not a whole number of ${elementSize(dtype)}-byte elements (element type ${dtype})`);
+    if (len % elementSize(dtype) !== 0)
+      throw new FrameError(`batch entry ${i} of ${len} bytes is not a whole number of ${elementSize(dtype)}-byte elements (element type ${dtype})`);
     out[i] = viewAs(dtype as DType, batch.subarray(off, off + len));
     off += len;
   }

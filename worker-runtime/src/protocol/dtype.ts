@@ -5,17 +5,7 @@ import { UsageError } from '../errors.js';
  * typed array the sender passed (a Float64Array stays a Float64Array) without any serialization.
  */
 export type TypedArray =
-  | Uint8Array
-  | Int8Array
-  | Uint8ClampedArray
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array;
+  Uint8Array | Int8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
 
 /** What can be sent: any typed array or a DataView (sent as bytes). */
 export type Payload = TypedArray | DataView;

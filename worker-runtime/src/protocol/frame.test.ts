@@ -58,7 +58,11 @@ describe('wire frames', () => {
         (msgs, chunk, seed) => {
           const all: { origin: number; frame: Uint8Array; id: number }[] = [];
           msgs.forEach((m, id) => {
-            for (const frame of encodeFrames({ kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: m.origin, dst: 0, seq: id, tag: 0, root: -1, msgId: id }, m.payload, chunk)) {
+            for (const frame of encodeFrames(
+              { kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: m.origin, dst: 0, seq: id, tag: 0, root: -1, msgId: id },
+              m.payload,
+              chunk,
+            )) {
               all.push({ origin: m.origin, frame, id });
             }
           });
@@ -124,7 +128,23 @@ describe('wire frames', () => {
 
   test('a header can be written into any 8-byte aligned slot and read back', () => {
     const buf = new Uint8Array(HEADER_BYTES + 8);
-    writeHeader(buf, { kind: MsgKind.P2P, dtype: DType.Float64, op: 0, flags: 0, src: 3, dst: 4, seq: 5, tag: 6, root: -1, msgId: 0, totalBytes: 8, chunkIndex: 0, chunkCount: 1, chunkBytes: 8, chunkOffset: 0 });
+    writeHeader(buf, {
+      kind: MsgKind.P2P,
+      dtype: DType.Float64,
+      op: 0,
+      flags: 0,
+      src: 3,
+      dst: 4,
+      seq: 5,
+      tag: 6,
+      root: -1,
+      msgId: 0,
+      totalBytes: 8,
+      chunkIndex: 0,
+      chunkCount: 1,
+      chunkBytes: 8,
+      chunkOffset: 0,
+    });
     expect(readHeader(buf)).toMatchObject({ src: 3, dst: 4, seq: 5, tag: 6, dtype: DType.Float64 });
   });
 });
@@ -155,7 +175,20 @@ const RAW: RawHeader = {
 /** The last chunk (`bytes` long) of message `msgId` declaring `total` bytes in `count` chunks: one small frame. */
 function lastChunk(msgId: number, total: number, count = 2, bytes = 1): Uint8Array {
   const offset = total - bytes;
-  return forgeFrame({ ...RAW, msgId, totalLo: total % 2 ** 32, totalHi: Math.floor(total / 2 ** 32), chunkIndex: count - 1, chunkCount: count, chunkBytes: bytes, offsetLo: offset % 2 ** 32, offsetHi: Math.floor(offset / 2 ** 32) }, bytes);
+  return forgeFrame(
+    {
+      ...RAW,
+      msgId,
+      totalLo: total % 2 ** 32,
+      totalHi: Math.floor(total / 2 ** 32),
+      chunkIndex: count - 1,
+      chunkCount: count,
+      chunkBytes: bytes,
+      offsetLo: offset % 2 ** 32,
+      offsetHi: Math.floor(offset / 2 ** 32),
+    },
+    bytes,
+  );
 }
 
 function countingReassembler(limits: ConstructorParameters<typeof Reassembler>[1]): { r: Reassembler; allocated: number[] } {
@@ -164,16 +197,26 @@ function countingReassembler(limits: ConstructorParameters<typeof Reassembler>[1
 }
 
 describe('bounded reassembly', () => {
-  test('chunk counts and offsets must follow the message\'s chunking, so the chunk map is bounded by the message', () => {
+  test("chunk counts and offsets must follow the message's chunking, so the chunk map is bounded by the message", () => {
     // Was accepted: one 65-byte frame made the Reassembler allocate a 4 GiB chunk map.
     expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 1, chunkCount: 0xffff_ffff, chunkBytes: 1 }, 1))).toThrow(/a 1-byte message cannot take 4294967295 chunks/);
     expect(() => readHeader(forgeFrame({ ...RAW, chunkCount: 0x8000_0000 }, 0))).toThrow(/a 0-byte message cannot take 2147483648 chunks/);
-    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 10, chunkCount: 2, chunkIndex: 0, chunkBytes: 3 }, 3))).toThrow(/a 10-byte message cut into 3-byte chunks takes 4 chunks, not 2/);
-    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 10, chunkCount: 3, chunkIndex: 1, chunkBytes: 4, offsetLo: 5 }, 4))).toThrow(/chunk 1 of 3 starts at offset 5; in 4-byte chunks it starts at 4/);
-    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 10, chunkCount: 3, chunkIndex: 2, chunkBytes: 3, offsetLo: 7 }, 3))).toThrow(/last chunk 2 of 3 starts at offset 7, which is not 2 whole chunks/);
-    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 10, chunkCount: 2, chunkIndex: 1, chunkBytes: 1, offsetLo: 4 }, 1))).toThrow(/last chunk 1 of 2 ends at 5, not at the end of the 10-byte message/);
+    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 10, chunkCount: 2, chunkIndex: 0, chunkBytes: 3 }, 3))).toThrow(
+      /a 10-byte message cut into 3-byte chunks takes 4 chunks, not 2/,
+    );
+    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 10, chunkCount: 3, chunkIndex: 1, chunkBytes: 4, offsetLo: 5 }, 4))).toThrow(
+      /chunk 1 of 3 starts at offset 5; in 4-byte chunks it starts at 4/,
+    );
+    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 10, chunkCount: 3, chunkIndex: 2, chunkBytes: 3, offsetLo: 7 }, 3))).toThrow(
+      /last chunk 2 of 3 starts at offset 7, which is not 2 whole chunks/,
+    );
+    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 10, chunkCount: 2, chunkIndex: 1, chunkBytes: 1, offsetLo: 4 }, 1))).toThrow(
+      /last chunk 1 of 2 ends at 5, not at the end of the 10-byte message/,
+    );
     expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 4, chunkCount: 2, chunkIndex: 1, chunkBytes: 0, offsetLo: 4 }, 0))).toThrow(/chunk 1 of 2 is empty/);
-    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 9, chunkCount: 2, chunkIndex: 1, chunkBytes: 5, offsetLo: 4 }, 5))).toThrow(/carries 5 bytes, more than the 4-byte chunks before it/);
+    expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 9, chunkCount: 2, chunkIndex: 1, chunkBytes: 5, offsetLo: 4 }, 5))).toThrow(
+      /carries 5 bytes, more than the 4-byte chunks before it/,
+    );
     expect(() => readHeader(forgeFrame({ ...RAW, totalLo: 5, chunkBytes: 4 }, 4))).toThrow(/single-chunk message of 5 bytes carries 4/);
     expect(() => readHeader(forgeFrame({ ...RAW, totalHi: 0x20_0000 }, 0))).toThrow(/total payload bytes field 0x20000000000000 is above 2\^53 - 1/);
   });
@@ -220,7 +263,9 @@ describe('bounded reassembly', () => {
   test('maxMessageBytes (and the old numeric argument) refuses a message on its own, single-chunk ones included', () => {
     const { r, allocated } = countingReassembler(100);
     expect(() => r.push(0, lastChunk(5, 101))).toThrow(/message 5 of 101 bytes exceeds the 100-byte message limit \(maxMessageBytes\)/);
-    expect(() => r.push(0, encodeFrames({ ...RAW, kind: MsgKind.P2P, dtype: DType.Uint8, src: 0, dst: 1, root: -1, msgId: 6 }, new Uint8Array(101), 1000)[0]!)).toThrow(/message 6 of 101 bytes exceeds/);
+    expect(() => r.push(0, encodeFrames({ ...RAW, kind: MsgKind.P2P, dtype: DType.Uint8, src: 0, dst: 1, root: -1, msgId: 6 }, new Uint8Array(101), 1000)[0]!)).toThrow(
+      /message 6 of 101 bytes exceeds/,
+    );
     expect(allocated).toEqual([]);
   });
 

@@ -285,7 +285,8 @@ export class Reassembler {
   /** Feeds one frame; returns the message when it completes, else undefined. */
   push(origin: number | string, frame: Uint8Array): Message | undefined {
     const h = readHeader(frame);
-    if (h.totalBytes > this.maxMessageBytes) throw new FrameError(`message ${h.msgId} of ${h.totalBytes} bytes exceeds the ${this.maxMessageBytes}-byte message limit (maxMessageBytes)`);
+    if (h.totalBytes > this.maxMessageBytes)
+      throw new FrameError(`message ${h.msgId} of ${h.totalBytes} bytes exceeds the ${this.maxMessageBytes}-byte message limit (maxMessageBytes)`);
     const chunk = frame.subarray(HEADER_BYTES);
     if (h.chunkCount === 1) return { header: h, payload: chunk, reassembled: false };
     const chunkSize = chunkSizeOf(h);
@@ -326,7 +327,9 @@ export class Reassembler {
   /** The first chunk of a message: checks the bounds, then allocates its payload. */
   private open(origin: number | string, h: Header, chunkSize: number): PartialMessage {
     if (this.count >= this.maxPendingMessages) {
-      throw new FrameError(`message ${h.msgId} would be partly received message number ${this.count + 1}, above the limit of ${this.maxPendingMessages} (maxPendingMessages): messages are started and not finished`);
+      throw new FrameError(
+        `message ${h.msgId} would be partly received message number ${this.count + 1}, above the limit of ${this.maxPendingMessages} (maxPendingMessages): messages are started and not finished`,
+      );
     }
     if (h.totalBytes > this.maxPendingBytes - this.bytes) {
       throw new FrameError(

@@ -335,7 +335,10 @@ export function rawHeader(fc: FastCheck): Arbitrary<RawHeader> {
   const plausible = fc
     .record({
       total: fc.oneof(fc.nat({ max: 5000 }), hostileU32(fc), fc.constantFrom(Number.MAX_SAFE_INTEGER, 2 ** 52, TWO32 + 1)),
-      size: fc.oneof(fc.integer({ min: 1, max: 4096 }), hostileU32(fc).map((n) => Math.max(1, n))),
+      size: fc.oneof(
+        fc.integer({ min: 1, max: 4096 }),
+        hostileU32(fc).map((n) => Math.max(1, n)),
+      ),
       index: fc.nat(),
       msgId: fc.nat({ max: 7 }),
       kind: fc.integer({ min: 1, max: 3 }),
@@ -373,8 +376,15 @@ export function rawHeader(fc: FastCheck): Arbitrary<RawHeader> {
   const big = fc.constantFrom(2n ** 32n - 1n, 2n ** 32n, 2n ** 52n, 2n ** 53n - 2n, 2n ** 53n - 1n, 2n ** 53n);
   const edge = fc
     .record({
-      c: fc.oneof(fc.integer({ min: 2, max: 5 }), hostileU32(fc).map((n) => Math.max(2, n))),
-      s: fc.oneof(fc.bigInt({ min: 1n, max: 64n }), hostileU32(fc).map((n) => BigInt(Math.max(1, n))), big),
+      c: fc.oneof(
+        fc.integer({ min: 2, max: 5 }),
+        hostileU32(fc).map((n) => Math.max(2, n)),
+      ),
+      s: fc.oneof(
+        fc.bigInt({ min: 1n, max: 64n }),
+        hostileU32(fc).map((n) => BigInt(Math.max(1, n))),
+        big,
+      ),
       last: fc.boolean(),
       index: fc.nat(),
       msgId: fc.nat({ max: 7 }),
@@ -383,7 +393,13 @@ export function rawHeader(fc: FastCheck): Arbitrary<RawHeader> {
       const i = last ? c - 1 : index % (c - 1);
       const at = BigInt(i) * s;
       return fc
-        .record({ offset: near(at), bytes: fc.oneof(fc.constantFrom(0n, 1n), near(s), near(s - 1n)), d: near(0n), whole: fc.oneof(near(BigInt(c - 1) * s), near(BigInt(c) * s)), coherent: fc.boolean() })
+        .record({
+          offset: near(at),
+          bytes: fc.oneof(fc.constantFrom(0n, 1n), near(s), near(s - 1n)),
+          d: near(0n),
+          whole: fc.oneof(near(BigInt(c - 1) * s), near(BigInt(c) * s)),
+          coherent: fc.boolean(),
+        })
         .map(({ offset, bytes, d, whole, coherent }): RawHeader => {
           const total = coherent ? offset + bytes + d : whole;
           const word = (n: bigint, hi: boolean): number => Number(hi ? (n >> 32n) & 0xffff_ffffn : n & 0xffff_ffffn);
@@ -403,21 +419,28 @@ export function rawHeader(fc: FastCheck): Arbitrary<RawHeader> {
   const fields = ['magic', 'version', 'kind', 'dtype', 'totalLo', 'totalHi', 'chunkIndex', 'chunkCount', 'chunkBytes', 'offsetLo', 'offsetHi', 'msgId'] as const;
   // Up to three fields edited: small values nudge a field, the others replace it.
   const edit = fc.tuple(fc.constantFrom(...fields), fc.oneof(hostileU32(fc), fc.integer({ min: -3, max: 3 })));
-  return fc.tuple(fc.oneof(plausible, edge), fc.oneof({ weight: 2, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(edit, { minLength: 1, maxLength: 3 }) })).map(([h, edits]) => {
-    const out = { ...h };
-    for (const [field, v] of edits) {
-      const value = Math.abs(v) <= 3 ? (out[field] + v) >>> 0 : v;
-      out[field] = field === 'magic' ? value & 0xffff : field === 'version' ? value & 0xff : value;
-    }
-    return out;
-  });
+  return fc
+    .tuple(fc.oneof(plausible, edge), fc.oneof({ weight: 2, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(edit, { minLength: 1, maxLength: 3 }) }))
+    .map(([h, edits]) => {
+      const out = { ...h };
+      for (const [field, v] of edits) {
+        const value = Math.abs(v) <= 3 ? (out[field] + v) >>> 0 : v;
+        out[field] = field === 'magic' ? value & 0xffff : field === 'version' ? value & 0xff : value;
+      }
+      return out;
+    });
 }
 
 /** A forged frame: its payload is the header's length when small, else short (a lying header). */
 export function forgedFrame(fc: FastCheck): Arbitrary<Uint8Array> {
-  return fc.tuple(rawHeader(fc), fc.nat({ max: 20 }), fc.nat({ max: 3 }).map((n) => n > 0)).map(([h, other, honest]) => forgeFrame(h, honest && h.chunkBytes <= 8192 ? h.chunkBytes : other));
+  return fc
+    .tuple(
+      rawHeader(fc),
+      fc.nat({ max: 20 }),
+      fc.nat({ max: 3 }).map((n) => n > 0),
+    )
+    .map(([h, other, honest]) => forgeFrame(h, honest && h.chunkBytes <= 8192 ? h.chunkBytes : other));
 }
-
 
 interface ModelEntry {
   total: number;
@@ -451,7 +474,10 @@ export function feedReassembler(
       check(alloc.requests.length === before.allocs, () => `a rejected frame allocated (${err.reason})`);
       if (r.pending !== before.pending) {
         const dropped = model.get(key);
-        check(dropped !== undefined && r.pending === before.pending - 1 && r.pendingBytes === before.bytes - dropped.total, () => `a rejected frame changed the state beyond its own message (${err.reason})`);
+        check(
+          dropped !== undefined && r.pending === before.pending - 1 && r.pendingBytes === before.bytes - dropped.total,
+          () => `a rejected frame changed the state beyond its own message (${err.reason})`,
+        );
         model.delete(key);
       }
       check(r.pendingBytes === (r.pending === before.pending ? before.bytes : r.pendingBytes), 'a rejected frame changed the pending bytes');
@@ -468,7 +494,10 @@ export function feedReassembler(
     }
     let entry = model.get(key);
     if (entry === undefined) {
-      check(alloc.requests.length === before.allocs + 1 && alloc.requests.at(-1) === h.totalBytes, () => `the first chunk of a ${h.totalBytes}-byte message allocated [${alloc.requests.slice(before.allocs).join(', ')}]`);
+      check(
+        alloc.requests.length === before.allocs + 1 && alloc.requests.at(-1) === h.totalBytes,
+        () => `the first chunk of a ${h.totalBytes}-byte message allocated [${alloc.requests.slice(before.allocs).join(', ')}]`,
+      );
       model.set(key, (entry = { total: h.totalBytes, chunks: [] }));
     } else {
       check(alloc.requests.length === before.allocs, 'a later chunk allocated');
@@ -487,7 +516,10 @@ export function feedReassembler(
       }
       check(at === h.totalBytes && sorted.length === h.chunkCount, () => `message ${key} delivered with ${at} of ${h.totalBytes} bytes`);
       check(m.reassembled && m.payload.byteLength === h.totalBytes && alloc.buffers.has(m.payload), 'a reassembled message is not the buffer allocated for it');
-      check(m.header.chunkCount === 1 && m.header.chunkIndex === 0 && m.header.chunkOffset === 0 && m.header.chunkBytes === h.totalBytes, 'a reassembled header still names a chunk');
+      check(
+        m.header.chunkCount === 1 && m.header.chunkIndex === 0 && m.header.chunkOffset === 0 && m.header.chunkBytes === h.totalBytes,
+        'a reassembled header still names a chunk',
+      );
       alloc.buffers.delete(m.payload);
       delivered.push({ origin, message: m, frame });
     }
@@ -510,7 +542,11 @@ function reassemblerLimits(fc: FastCheck): Arbitrary<Required<ReassemblerLimits>
 export function boundedReassembler(limits: Required<ReassemblerLimits>): { r: Reassembler; alloc: BoundedAllocator } {
   let r: Reassembler | undefined;
   const alloc = new BoundedAllocator(limits.maxMessageBytes, (n) =>
-    r!.pendingBytes + n > limits.maxPendingBytes ? `with ${r!.pendingBytes} bytes already pending, above the ${limits.maxPendingBytes}-byte bound` : r!.pending + 1 > limits.maxPendingMessages ? 'one message too many' : undefined,
+    r!.pendingBytes + n > limits.maxPendingBytes
+      ? `with ${r!.pendingBytes} bytes already pending, above the ${limits.maxPendingBytes}-byte bound`
+      : r!.pending + 1 > limits.maxPendingMessages
+        ? 'one message too many'
+        : undefined,
   );
   r = new Reassembler(alloc.allocate, limits);
   return { r, alloc };
@@ -524,9 +560,15 @@ interface FuzzMessage {
 
 function messagesOf(fc: FastCheck, maxMessages: number, maxPayload: number): Arbitrary<FuzzMessage[]> {
   return fc
-    .uniqueArray(fc.record({ origin: fc.nat({ max: 3 }), msgId: fc.oneof(fc.nat({ max: 7 }), hostileU32(fc)) }), { selector: (k) => `${k.origin}/${k.msgId}`, minLength: 1, maxLength: maxMessages })
+    .uniqueArray(fc.record({ origin: fc.nat({ max: 3 }), msgId: fc.oneof(fc.nat({ max: 7 }), hostileU32(fc)) }), {
+      selector: (k) => `${k.origin}/${k.msgId}`,
+      minLength: 1,
+      maxLength: maxMessages,
+    })
     .chain((keys) =>
-      fc.tuple(...keys.map((k) => fc.record({ origin: fc.constant(k.origin), header: messageHeader(fc, fc.constant(k.msgId)), payload: fc.uint8Array({ maxLength: maxPayload }) }))),
+      fc.tuple(
+        ...keys.map((k) => fc.record({ origin: fc.constant(k.origin), header: messageHeader(fc, fc.constant(k.msgId)), payload: fc.uint8Array({ maxLength: maxPayload }) })),
+      ),
     );
 }
 
@@ -542,7 +584,9 @@ export const frameSuite: FuzzSuite = {
       weight: 3,
       property: fc.property(fc.oneof({ weight: 4, arbitrary: forgedFrame(fc) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }) }), (frame) => {
         const err = frameErrorOf(() => readHeader(frame));
-        check((err === undefined) === frameIsValid(frame), () => (err === undefined ? 'readHeader accepted an invalid header' : `readHeader refused a valid header: ${err.reason}`));
+        check((err === undefined) === frameIsValid(frame), () =>
+          err === undefined ? 'readHeader accepted an invalid header' : `readHeader refused a valid header: ${err.reason}`,
+        );
       }),
     },
     {
@@ -567,7 +611,14 @@ export const frameSuite: FuzzSuite = {
           for (const k of Object.keys(m.header) as (keyof MessageHeader)[]) check(message.header[k] === m.header[k], () => `header field ${k} changed`);
           check(message.header.totalBytes === m.payload.byteLength, 'total bytes changed');
         }
-        check([...alloc.requests].sort((a, b) => a - b).join() === chunked.map((m) => m.payload.byteLength).sort((a, b) => a - b).join(), 'allocated other than one buffer per chunked message');
+        check(
+          [...alloc.requests].sort((a, b) => a - b).join() ===
+            chunked
+              .map((m) => m.payload.byteLength)
+              .sort((a, b) => a - b)
+              .join(),
+          'allocated other than one buffer per chunked message',
+        );
       }),
     },
     {
@@ -622,10 +673,21 @@ export const frameSuite: FuzzSuite = {
       name: 'a flood of messages started and never finished stays within maxPendingBytes and maxPendingMessages',
       weight: 2,
       property: fc.property(
-        fc.array(fc.record({ size: fc.oneof(fc.integer({ min: 1, max: 5000 }), hostileU32(fc).map((n) => Math.max(1, n))), count: fc.integer({ min: 2, max: 6 }), last: fc.integer({ min: 1, max: 8 }), origin: fc.nat({ max: 2 }) }), {
-          minLength: 1,
-          maxLength: 120,
-        }),
+        fc.array(
+          fc.record({
+            size: fc.oneof(
+              fc.integer({ min: 1, max: 5000 }),
+              hostileU32(fc).map((n) => Math.max(1, n)),
+            ),
+            count: fc.integer({ min: 2, max: 6 }),
+            last: fc.integer({ min: 1, max: 8 }),
+            origin: fc.nat({ max: 2 }),
+          }),
+          {
+            minLength: 1,
+            maxLength: 120,
+          },
+        ),
         reassemblerLimits(fc),
         (starts, limits) => {
           // Each is the last chunk of its own message: one byte or a few declaring up to ~6 × 2^32.
@@ -635,7 +697,20 @@ export const frameSuite: FuzzSuite = {
             const total = offset + b;
             return {
               origin,
-              frame: forgeFrame({ ...BASE, msgId, totalLo: total % TWO32, totalHi: Math.floor(total / TWO32), chunkIndex: count - 1, chunkCount: count, chunkBytes: b, offsetLo: offset % TWO32, offsetHi: Math.floor(offset / TWO32) }, b),
+              frame: forgeFrame(
+                {
+                  ...BASE,
+                  msgId,
+                  totalLo: total % TWO32,
+                  totalHi: Math.floor(total / TWO32),
+                  chunkIndex: count - 1,
+                  chunkCount: count,
+                  chunkBytes: b,
+                  offsetLo: offset % TWO32,
+                  offsetHi: Math.floor(offset / TWO32),
+                },
+                b,
+              ),
             };
           });
           const { r, alloc } = boundedReassembler(limits);
@@ -647,7 +722,6 @@ export const frameSuite: FuzzSuite = {
     },
   ],
 };
-
 
 // ---- stream records -------------------------------------------------------------------------------
 
@@ -782,7 +856,10 @@ function encode(records: readonly DecodedRecord[]): Uint8Array {
 
 /** Cut points: arbitrary, or every k bytes (byte-at-a-time included). */
 function chunking(fc: FastCheck): Arbitrary<{ cuts: number[] } | { every: number }> {
-  return fc.oneof({ weight: 4, arbitrary: fc.record({ cuts: fc.array(fc.nat(), { maxLength: 30 }) }) }, { weight: 1, arbitrary: fc.record({ every: fc.integer({ min: 1, max: 7 }) }) });
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.record({ cuts: fc.array(fc.nat(), { maxLength: 30 }) }) },
+    { weight: 1, arbitrary: fc.record({ every: fc.integer({ min: 1, max: 7 }) }) },
+  );
 }
 
 function cut(bytes: Uint8Array, c: { cuts: number[] } | { every: number }): Uint8Array[] {

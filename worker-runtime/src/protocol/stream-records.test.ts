@@ -116,7 +116,12 @@ describe('stream records', () => {
   });
 
   test('a hostile length prefix is refused before anything is allocated, whatever the split', () => {
-    for (const [type, length] of [[RecordType.Frame, 0xffff_ffff], [RecordType.Frame, MAX + 1], [RecordType.Hello, 0x8000_0000], [RecordType.Bye, 1]] as const) {
+    for (const [type, length] of [
+      [RecordType.Frame, 0xffff_ffff],
+      [RecordType.Frame, MAX + 1],
+      [RecordType.Hello, 0x8000_0000],
+      [RecordType.Bye, 1],
+    ] as const) {
       const bytes = new Uint8Array([...recordPrefix(type, length), 1, 2, 3]);
       for (let cut = 0; cut <= bytes.byteLength; cut++) {
         const allocated: number[] = [];
@@ -145,7 +150,9 @@ describe('stream records', () => {
     for (const cut of [1, 5, hello.byteLength, hello.byteLength + 3, hello.byteLength + 5, hello.byteLength + 9]) {
       const allocated: number[] = [];
       const k = new RecordDecoder(() => {}, { maxFrameBytes: MAX, maxStreamBytes: hello.byteLength, allocate: (n) => (allocated.push(n), new Uint8Array(n)) });
-      expect(() => (k.push(stream.subarray(0, cut)), k.push(stream.subarray(cut)))).toThrow(/a 50000-byte record would end at stream byte 50110, past the 105 bytes this stream may carry now \(maxStreamBytes\)/);
+      expect(() => (k.push(stream.subarray(0, cut)), k.push(stream.subarray(cut)))).toThrow(
+        /a 50000-byte record would end at stream byte 50110, past the 105 bytes this stream may carry now \(maxStreamBytes\)/,
+      );
       expect(allocated.every((n) => n <= 100)).toBe(true);
     }
     // A first record that does not fit at all (a FRAME where a HELLO belongs) is refused at once.

@@ -62,7 +62,8 @@ export function parseDirectUrl(url: string, packCount: number, me: number): Dire
     }
     entryOf = (p) => template.replaceAll(PACK_PLACEHOLDER, String(p));
   } else {
-    if (entries.length !== packCount) throw new ConfigError(DIRECT_URL_FIELD, `lists ${entries.length} addresses but the burst has ${packCount} packs (one per pack, in pack order)`);
+    if (entries.length !== packCount)
+      throw new ConfigError(DIRECT_URL_FIELD, `lists ${entries.length} addresses but the burst has ${packCount} packs (one per pack, in pack order)`);
     entryOf = (p) => entries[p]!;
   }
   const peers = Array.from({ length: packCount }, (_, p) => parseEndpoint(entryOf(p)));
@@ -82,7 +83,8 @@ export function parseEndpoint(entry: string): DirectEndpoint {
   if (entry.startsWith('unix://')) {
     const path = entry.slice('unix://'.length);
     if (!path.startsWith('/')) throw new ConfigError(DIRECT_URL_FIELD, `'${entry}': a Unix socket path must be absolute (unix:///dir/p{pack}.sock)`);
-    if (Buffer.byteLength(path) > MAX_UNIX_PATH) throw new ConfigError(DIRECT_URL_FIELD, `'${path}' is longer than ${MAX_UNIX_PATH} bytes, the limit of a Unix socket path: use a shorter directory`);
+    if (Buffer.byteLength(path) > MAX_UNIX_PATH)
+      throw new ConfigError(DIRECT_URL_FIELD, `'${path}' is longer than ${MAX_UNIX_PATH} bytes, the limit of a Unix socket path: use a shorter directory`);
     return { kind: 'unix', path };
   }
   const hostPort = entry.startsWith('tcp://') ? entry.slice('tcp://'.length) : entry;

@@ -56,10 +56,14 @@ const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms)
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -147,7 +151,9 @@ describe('direct transport failures', () => {
     await handshake(s, 'b3', 1, 0);
     s.end(encodeRecord(RecordType.Frame, new Uint8Array(1000)).subarray(0, 300));
     await tick(100);
-    expect(sink.errors.map((e) => e.message)).toEqual([expect.stringMatching(/pack 1 lost: direct transport: corrupt or unsupported frame: stream ended inside a record \(295 of 1000 body bytes\)/)]);
+    expect(sink.errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/pack 1 lost: direct transport: corrupt or unsupported frame: stream ended inside a record \(295 of 1000 body bytes\)/),
+    ]);
     await t0.close();
   });
 
@@ -210,7 +216,9 @@ describe('direct transport failures', () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;
     const a = direct({ burstId: 'b4', packId: 0, packCount: 2, url, connectTimeoutMs: 300 });
     await a.connect(new Collect());
-    await expect(a.send(1, [new Uint8Array(8)])).rejects.toThrow(/cannot reach pack 1 at unix:\/\/.*p1\.sock after \d+ ms \(last error: ENOENT\): is that pack running, and does transport\.url \(KB_TRANSPORT_URL\) name where it listens\?/);
+    await expect(a.send(1, [new Uint8Array(8)])).rejects.toThrow(
+      /cannot reach pack 1 at unix:\/\/.*p1\.sock after \d+ ms \(last error: ENOENT\): is that pack running, and does transport\.url \(KB_TRANSPORT_URL\) name where it listens\?/,
+    );
     await a.close();
   });
 
@@ -218,7 +226,9 @@ describe('direct transport failures', () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;
     // A socket file nobody listens on any more: its process was killed, so nothing unlinked it.
     const path = join(dir, 'p0.sock');
-    const holder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise((r) => holder.stdout!.once('data', r));
     const t = direct({ burstId: 'b5', packId: 0, packCount: 2, url });
     // While the old listener is alive, the path is in use: refuse with a clear message.

@@ -303,7 +303,7 @@ export class DirectTransport implements Transport {
             c,
             new TransportError(
               'direct',
-              `pack ${pack} at ${describeEndpoint(addr)} failed authentication: what listens there ${answer === undefined ? 'does not speak the kubeburst handshake' : answer.proto !== HELLO_PROTO ? `speaks ${answer.proto}, not ${HELLO_PROTO} (mixed kubeburst versions?)` : 'does not hold this flare\'s secret (another flare, or a stale pack of another attempt)'}`,
+              `pack ${pack} at ${describeEndpoint(addr)} failed authentication: what listens there ${answer === undefined ? 'does not speak the kubeburst handshake' : answer.proto !== HELLO_PROTO ? `speaks ${answer.proto}, not ${HELLO_PROTO} (mixed kubeburst versions?)` : "does not hold this flare's secret (another flare, or a stale pack of another attempt)"}`,
             ),
           );
           return;
@@ -384,7 +384,8 @@ export class DirectTransport implements Transport {
         if (offer === undefined) {
           const o = parseHelloRecord<Offer>(got.body, OFFER_FIELDS);
           if (o === undefined || o.proto !== HELLO_PROTO) return refuse('not a kubeburst handshake offer');
-          if (o.to !== this.o.packId || o.from < 0 || o.from >= this.o.packCount || o.from === this.o.packId) return refuse(`an offer from 'pack ${o.from}' to 'pack ${o.to}' does not fit this pack (${this.o.packId} of ${this.o.packCount})`);
+          if (o.to !== this.o.packId || o.from < 0 || o.from >= this.o.packCount || o.from === this.o.packId)
+            return refuse(`an offer from 'pack ${o.from}' to 'pack ${o.to}' does not fit this pack (${this.o.packId} of ${this.o.packCount})`);
           offer = o;
           const nonce = newNonce();
           answer = { proto: HELLO_PROTO, nonce, mac: helloMac(this.helloKey, 'acceptor', this.o.burstId, o.from, this.o.packId, o.nonce, nonce) };

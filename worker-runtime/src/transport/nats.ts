@@ -49,7 +49,11 @@ export class NatsTransport implements Transport {
         timeout: Math.min(this.o.connectTimeoutMs ?? 20_000, 20_000),
       });
     } catch (err) {
-      throw new TransportError('nats', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is nats-server running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`, { cause: err });
+      throw new TransportError(
+        'nats',
+        `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is nats-server running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`,
+        { cause: err },
+      );
     }
     this.maxFrameBytes = this.nc.info?.max_payload ?? this.maxFrameBytes;
     this.sub = this.nc.subscribe(natsSubject(this.o.burstId, this.o.packId), {
@@ -59,7 +63,10 @@ export class NatsTransport implements Transport {
       },
     });
     void this.nc.closed().then((err) => {
-      if (!this.closing) sink.error(new TransportError('nats', `the connection to ${redactUrl(this.o.url)} dropped mid-flare${err ? ` (${err.message})` : ''}: frames in flight may be lost`, { cause: err }));
+      if (!this.closing)
+        sink.error(
+          new TransportError('nats', `the connection to ${redactUrl(this.o.url)} dropped mid-flare${err ? ` (${err.message})` : ''}: frames in flight may be lost`, { cause: err }),
+        );
     });
     // The subscription is live on the server once a round trip completes.
     await this.nc.flush();

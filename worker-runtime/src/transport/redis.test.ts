@@ -39,7 +39,10 @@ describe('a broker that cannot be reached', () => {
     ['nats', (url: string) => new NatsTransport({ burstId: 'b', packId: 0, packCount: 2, url, urlSource: '--transport', connectTimeoutMs: 2000 })],
   ])('%s: the message names where the URL came from, not a field the user never set', async (kind, make) => {
     const t = make(`${kind}://127.0.0.1:${await closedPort()}`);
-    const err = await t.connect(sink).then(() => undefined, (e: Error) => e);
+    const err = await t.connect(sink).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     await t.close();
     expect(err?.message).toMatch(/cannot connect to .*\(is (Redis|nats-server) running there\? the URL came from --transport\)/);
     expect(err?.message).not.toContain('spec.transport.url');

@@ -59,9 +59,16 @@ export class RedisTransport implements Transport {
       await Promise.all([this.pub.connect(), this.sub.connect()]);
     } catch (err) {
       await this.close();
-      throw new TransportError('redis', `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is Redis running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`, { cause: err });
+      throw new TransportError(
+        'redis',
+        `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is Redis running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`,
+        { cause: err },
+      );
     }
-    for (const [name, c] of [['sending', this.pub], ['receiving', this.sub]] as const) {
+    for (const [name, c] of [
+      ['sending', this.pub],
+      ['receiving', this.sub],
+    ] as const) {
       c.once('close', () => {
         if (!this.closed) sink.error(new TransportError('redis', `the ${name} connection to ${redactUrl(this.o.url)} dropped mid-flare: frames in flight may be lost`));
       });
@@ -178,7 +185,9 @@ async function scanBurstKeys(url: string, burstId: string, each: (r: Redis, keys
   try {
     await Promise.race([
       r.connect(),
-      new Promise((_, reject) => setTimeout(() => reject(new TransportError('redis', `no answer from ${redactUrl(url)} within ${CLEANUP_TIMEOUT_MS} ms`)), CLEANUP_TIMEOUT_MS).unref()),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new TransportError('redis', `no answer from ${redactUrl(url)} within ${CLEANUP_TIMEOUT_MS} ms`)), CLEANUP_TIMEOUT_MS).unref(),
+      ),
     ]);
     let cursor = '0';
     do {

@@ -44,7 +44,12 @@ class Collect implements FrameSink {
 
 const keys = deriveKeys(parseSecret(newSecret(), 't'), 'burst-1');
 const frame = (i: number, bytes = 100): Uint8Array =>
-  encodeFrames({ kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: 0, dst: 1, seq: i, tag: 0, root: -1, msgId: 0 }, new Uint8Array(bytes).fill(i & 0xff), 1 << 20, (n) => new Uint8Array(new ArrayBuffer(n + FRAME_TRAILER_BYTES), 0, n))[0]!;
+  encodeFrames(
+    { kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: 0, dst: 1, seq: i, tag: 0, root: -1, msgId: 0 },
+    new Uint8Array(bytes).fill(i & 0xff),
+    1 << 20,
+    (n) => new Uint8Array(new ArrayBuffer(n + FRAME_TRAILER_BYTES), 0, n),
+  )[0]!;
 
 async function pair(encrypt = false): Promise<{ wire: Wire; a: SealedTransport; b: SealedTransport; got: Collect; rejected: string[] }> {
   const wire = new Wire();

@@ -139,7 +139,12 @@ export class SealedTransport implements Transport {
     if (ctr < want) return this.reject(`a replayed or duplicated frame from pack ${src} (counter ${ctr}, expected ${want})`);
     if (ctr > want) {
       this.failed = true;
-      this.sink?.error(new TransportError(this.kind, `lost ${ctr - want} frame(s) from pack ${src}: the ${this.kind} transport did not deliver frames ${want}..${ctr - 1} (a dropped connection, or a broker that discards messages)`));
+      this.sink?.error(
+        new TransportError(
+          this.kind,
+          `lost ${ctr - want} frame(s) from pack ${src}: the ${this.kind} transport did not deliver frames ${want}..${ctr - 1} (a dropped connection, or a broker that discards messages)`,
+        ),
+      );
       return;
     }
     this.expected[src] = want + 1;
