@@ -24,7 +24,7 @@
  * Targets: kwok, G=48 at least 10× faster than G=1 to all Running and at least 250 pods/s created at G=1;
  * peers, kubeburst G=48 at least 10× sooner all Running than the Indexed Job, G=1 no slower than it;
  * real node, G=48 at least 5× faster than G=1 to all joined (the paper measured 3.6× at p50 on real nodes).
- * Output: bench/results/flare.json and flare.md. Numbers are measured, never asserted.
+ * Output: bench/results/flare.json and flare.md; with --only X, flare-X.json and flare-X.md. Numbers are measured, never asserted.
  *
  *   npm run bench:flare -- [--reps 3] [--only kwok|peers|node] [--sizes 1,6,12,24,48] [--node-sizes 1,4,12,48]
  *                          [--node-workers 48,96] [--workers 960] [--peer-sizes 1,48]
@@ -422,6 +422,7 @@ async function main(): Promise<void> {
   const kubectl = resolve(/^KUBEBURST_KUBE_BIN_DIR=(.*)$/m.exec(env)![1]!, 'kubectl');
   const kubeconfig = resolve(state, 'kubeconfig');
   const kube = await KubeClient.create(loadKubeConfig(kubeconfig), { qps: 5000, burst: 5000, maxSockets: 16, userAgent: 'kubeburst-bench' });
+  if (args.only !== undefined && !['kwok', 'peers', 'node'].includes(args.only)) throw new Error(`--only: one of kwok, peers, node (got '${args.only}')`);
   const runKwok = args.only === undefined || args.only === 'kwok';
   const runPeers = args.only === undefined || args.only === 'peers';
   const runNode = args.only === undefined || args.only === 'node';
@@ -582,7 +583,9 @@ async function main(): Promise<void> {
     targets,
     runs,
   };
-  writeFileSync(resolve(REPO, 'bench/results/flare.json'), JSON.stringify(doc, null, 2) + '\n');
+  // A partial run (--only) writes files of its own, so it never drops another setting's tables.
+  const base = resolve(REPO, 'bench/results', args.only === undefined ? 'flare' : `flare-${args.only}`);
+  writeFileSync(`${base}.json`, JSON.stringify(doc, null, 2) + '\n');
 
   const md = [
     '# Flare startup on the local cluster (`npm run bench:flare`)',
@@ -628,7 +631,7 @@ async function main(): Promise<void> {
     'Pods created per second is the rate at which pods appeared in a watch, first to last.',
     '',
   ].join('\n');
-  writeFileSync(resolve(REPO, 'bench/results/flare.md'), md);
+  writeFileSync(`${base}.md`, md);
   process.stdout.write(md);
 }
 
