@@ -415,6 +415,11 @@ function nodeEnv(state: string): Record<string, string> {
   );
 }
 
+/** The real node's kubelet version (test/cluster/versions.env; it may be older than the control plane). */
+function kubeletVersion(): string | undefined {
+  return /^KUBELET_VERSION=(.*)$/m.exec(readFileSync(resolve(REPO, 'test/cluster/versions.env'), 'utf8'))?.[1];
+}
+
 async function main(): Promise<void> {
   const state = resolve(args.state!);
   sh(resolve(REPO, 'test/cluster/up.sh'), [state]);
@@ -572,7 +577,7 @@ async function main(): Promise<void> {
       },
       node: {
         workers: nodeWorkerCounts,
-        node: node ? `real node ${node.KUBEBURST_NODE_NAME} (kubelet ${k8s}, containerd, runc)` : undefined,
+        node: node ? `real node ${node.KUBEBURST_NODE_NAME} (kubelet ${kubeletVersion() ?? k8s}, containerd, runc)` : undefined,
         image: node?.KUBEBURST_NODE_WORKER_IMAGE,
         sizes: nodeGranularities,
       },
