@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ROOT } from '../conformance/helpers.js';
 
 /** Issue 10: a misspelled field is refused by `validate` and `run` (exit 2), never dropped without a word. */
-const CLI = join(ROOT, 'operator', 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'cli', 'bin', 'kubeburst.js');
 
 function kubeburst(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -35,6 +35,6 @@ export interface PackReport {
   refused?: number;
   /** Frames through a broker dropped because they failed verification or were replays. */
   rejected?: number;
-  /** Peak resident memory of the pack process. */
+  /** Peak resident memory of the pack process (its own: VmHWM on Linux, not inherited from whoever spawned it). */
   maxRssBytes?: number;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { addCounters, emptyCounters } from '../communicator/stats.js';
 import { findDivergence, laggardOf, ProgressWatch, sameLaggard, type Laggard } from '../communicator/progress.js';
 import { CollectiveMismatchError, describeError, KubeburstError, PeerLostError } from '../errors.js';
@@ -345,9 +346,24 @@ class Pack {
       wire: this.relay?.wire ?? { framesSent: 0, bytesSent: 0, framesRecv: 0, bytesRecv: 0 },
       ...(this.refused > 0 ? { refused: this.refused } : {}),
       ...(this.rejected > 0 ? { rejected: this.rejected } : {}),
-      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      maxRssBytes: peakRssBytes(),
     };
   }
+}
+
+/**
+ * This program's own peak resident memory. Linux's getrusage maxRSS (process.resourceUsage) starts from
+ * the resident size of the process that forked us (a 400 MB test runner makes every pack it spawns report
+ * 400 MB), so read the peak of this program's address space, VmHWM, where /proc has it.
+ */
+function peakRssBytes(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // no /proc (macOS): the rusage figure, an upper bound
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 /** A collective that timed out names the worker that never called it (CollectiveTimeoutError.blamedWorker). */
