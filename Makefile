@@ -24,6 +24,7 @@ deps: $(NODE_MODULES_STAMP)
 
 build: deps
 	npx tsc -b
+	node scripts/prune-dist.mjs
 
 services:
 	./scripts/ensure-services.sh
