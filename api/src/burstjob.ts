@@ -126,7 +126,7 @@ export const PackingSpec = z
   .describe('How workers are grouped into packs (pods).');
 
 /** spec.gang.backend values; Auto resolves to one of the others per attempt (status.attempt.gangBackend). */
-export const GANG_BACKENDS = ['Auto', 'SchedulingGates', 'PodGroup'] as const;
+export const GANG_BACKENDS = ['Auto', 'SchedulingGates', 'PodGroup', 'Kueue'] as const;
 
 export const GangSpec = z
   .strictObject({
@@ -134,7 +134,7 @@ export const GangSpec = z
       .enum(GANG_BACKENDS)
       .default('Auto')
       .describe(
-        'How all-or-nothing admission is enforced. SchedulingGates: pods are created gated and ungated together once the cluster has room for all of them (nodes’ allocatable minus what bound pods request). PodGroup: a scheduling.k8s.io/v1beta1 PodGroup (gang minCount = packs) is created before the pods, and kube-scheduler places them all or none (Kubernetes ≥ 1.37, feature gate GenericWorkload). Auto: PodGroup when the API server serves it, else SchedulingGates; status.attempt.gangBackend says which.',
+        'How all-or-nothing admission is enforced. SchedulingGates: pods are created gated and ungated together once the cluster has room for all of them (nodes’ allocatable minus what bound pods request). PodGroup: a scheduling.k8s.io/v1beta1 PodGroup (gang minCount = packs) is created before the pods, and kube-scheduler places them all or none (Kubernetes ≥ 1.37, feature gate GenericWorkload). Kueue: the packs are one Kueue pod group in the LocalQueue named by the BurstJob’s label kueue.x-k8s.io/queue-name; Kueue admits the group against its ClusterQueue’s quota and lifts its own gate from every pod (Kueue ≥ 0.17 with the pod integration). Auto: Kueue when the BurstJob carries that label, else PodGroup when the API server serves it, else SchedulingGates; status.attempt.gangBackend says which.',
       ),
     maxScheduleRetries: z
       .number()

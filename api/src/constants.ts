@@ -33,6 +33,30 @@ export const PODGROUP_API = { group: 'scheduling.k8s.io', version: 'v1beta1', re
 /** The PodGroup condition kube-scheduler sets once it placed the group (terminal once True). */
 export const PODGROUP_SCHEDULED_CONDITION = 'PodGroupInitiallyScheduled';
 
+/**
+ * Kueue's plain-pod group integration (gang.backend Kueue): what the pack pods carry, what Kueue adds
+ * (its admission gate, the managed label) and the API the operator discovers and reads Workloads from.
+ */
+export const KUEUE = {
+  /** On the BurstJob (and copied to its pods): the LocalQueue. Its presence makes gang.backend Auto pick Kueue. */
+  queueLabel: 'kueue.x-k8s.io/queue-name',
+  /** On the BurstJob (and copied to its pods): a WorkloadPriorityClass. */
+  priorityLabel: 'kueue.x-k8s.io/priority-class',
+  /** On every pack pod: the attempt's group, `<job>-a<attempt>` (also the name of Kueue's Workload). */
+  groupLabel: 'kueue.x-k8s.io/pod-group-name',
+  /** On every pack pod: how many pods the group has (the packs). */
+  totalCountAnnotation: 'kueue.x-k8s.io/pod-group-total-count',
+  /** "false" on every pack pod: a failed pack ends the group; kubeburst restarts the gang as a new group. */
+  retriableAnnotation: 'kueue.x-k8s.io/retriable-in-group',
+  /** Added by Kueue's webhook to a pod it manages. */
+  managedLabel: 'kueue.x-k8s.io/managed',
+  /** Added by Kueue's webhook; lifted from every pod of the group once Kueue admits it. */
+  gate: 'kueue.x-k8s.io/admission',
+  /** The pod condition Kueue sets on the pods of a group it evicts or preempts, before deleting them. */
+  stopCondition: 'TerminationTarget',
+  api: { group: 'kueue.x-k8s.io', version: 'v1beta2', resource: 'workloads' },
+} as const;
+
 /** Every pack pod carries this gate until the whole gang is admitted. */
 export const GANG_SCHEDULING_GATE = `${API_GROUP}/gang`;
 
@@ -75,7 +99,11 @@ export const REASON = {
   QueuedBehind: 'QueuedBehind',
   /** PodGroup backend: every pod exists; kube-scheduler places the group all or nothing. */
   HandedToScheduler: 'HandedToScheduler',
-  /** spec.gang.backend PodGroup on an API server that does not serve scheduling.k8s.io/v1beta1 podgroups. */
+  /** Kueue backend: every pod exists; Kueue has not admitted the pod group yet (quota, queue order). */
+  QueuedInKueue: 'QueuedInKueue',
+  /** Kueue backend: Kueue admitted the pod group and lifted its gate from every pod. */
+  AdmittedByKueue: 'AdmittedByKueue',
+  /** spec.gang.backend names an API the cluster does not serve (PodGroup, Kueue), or Kueue is missing its label. */
   GangBackendUnavailable: 'GangBackendUnavailable',
   // PacksScheduled
   WaitingForScheduler: 'WaitingForScheduler',
@@ -104,6 +132,8 @@ export type Reason = (typeof REASON)[keyof typeof REASON];
 export const EVENT = {
   GangAdmitted: REASON.GangAdmitted,
   HandedToScheduler: REASON.HandedToScheduler,
+  QueuedInKueue: REASON.QueuedInKueue,
+  AdmittedByKueue: REASON.AdmittedByKueue,
   InsufficientCapacity: REASON.InsufficientCapacity,
   PackTooLarge: REASON.PackTooLarge,
   QueuedBehind: REASON.QueuedBehind,

@@ -28,7 +28,13 @@ const PRINTER_COLUMNS = [
   { name: 'Joined', type: 'integer', jsonPath: '.status.packs.ready', priority: 1, description: 'Packs that joined the start barrier.' },
   { name: 'Layout', type: 'string', jsonPath: '.status.attempt.layout', priority: 1, description: 'Pack sizes of the current attempt.' },
   { name: 'Transport', type: 'string', jsonPath: '.spec.transport.kind', priority: 1 },
-  { name: 'Gang', type: 'string', jsonPath: '.status.attempt.gangBackend', priority: 1, description: 'How the current attempt is gang-admitted: SchedulingGates or PodGroup.' },
+  {
+    name: 'Gang',
+    type: 'string',
+    jsonPath: '.status.attempt.gangBackend',
+    priority: 1,
+    description: 'How the current attempt is gang-admitted: SchedulingGates, PodGroup or Kueue.',
+  },
 ];
 
 export function buildCrd(): Schema {

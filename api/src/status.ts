@@ -33,7 +33,7 @@ export type Condition = z.infer<typeof Condition>;
 export const PackCounts = z
   .object({
     total: count.describe('Packs (pods) in the burst.'),
-    gated: count.describe('Pods created and still holding the gang scheduling gate.'),
+    gated: count.describe('Pods created and still holding the gang scheduling gate (gang.backend Kueue: Kueue’s admission gate).'),
     pending: count.describe('Pods ungated but not running yet (being scheduled or started).'),
     running: count.describe('Pods running (not necessarily joined).'),
     ready: count.describe('Pods ready: their pack joined the start barrier.'),
@@ -49,13 +49,15 @@ export const AttemptStatus = z
     burstId: z.string().min(1).describe('Burst id of the attempt (KB_BURST_ID): namespaces broker keys.'),
     layout: z.string().min(1).describe('Pack sizes, run-length encoded: "20x48" is 20 packs of 48 workers, "2x48,1x16" three packs.'),
     gangBackend: z
-      .enum(['SchedulingGates', 'PodGroup'])
+      .enum(['SchedulingGates', 'PodGroup', 'Kueue'])
       .optional()
       .describe(
-        'How this attempt is gang-admitted: spec.gang.backend, with Auto resolved when the attempt started (PodGroup when the API server served scheduling.k8s.io/v1beta1 podgroups).',
+        'How this attempt is gang-admitted: spec.gang.backend, with Auto resolved when the attempt started (Kueue when the BurstJob carried kueue.x-k8s.io/queue-name, else PodGroup when the API server served scheduling.k8s.io/v1beta1 podgroups).',
       ),
     startTime: timestamp.describe('When the operator started creating the attempt.'),
-    admittedTime: timestamp.optional().describe('When the gang was admitted: scheduling gates lifted, or (PodGroup) every pod created and handed to the scheduler.'),
+    admittedTime: timestamp
+      .optional()
+      .describe('When the gang was admitted: scheduling gates lifted, (PodGroup) every pod created and handed to the scheduler, or (Kueue) Kueue admitted the pod group.'),
     scheduledTime: timestamp.optional().describe('When every pack pod was bound to a node.'),
     runningTime: timestamp.optional().describe('When every pack pod was running.'),
     joinedTime: timestamp.optional().describe('When every pack had joined (every pod ready).'),

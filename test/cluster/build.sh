@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the binaries of the local test cluster from Go modules:
 #   control plane: etcd, kube-apiserver, kube-controller-manager,
-#   kube-scheduler, kubectl, kwok, helm;
+#   kube-scheduler, kubectl, kwok, helm, kueue (+ its CRDs and webhook list);
 #   real node: kubelet, coredns (only the plugins a cluster DNS needs) and
 #   pause (the pod sandbox's process) (versions: versions.env).
 # Output: ${KUBEBURST_CACHE_DIR:-<repo>/.cache}/cluster/<name>-<version>/bin/.
@@ -14,7 +14,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm kubelet coredns pause)
+ALL_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm kueue kubelet coredns pause)
 if (($# > 0)); then
   BINARIES=("$@")
 else
@@ -26,7 +26,7 @@ fi
 missing=()
 for b in "${BINARIES[@]}"; do
   d=$(bin_dir_of "$b")
-  if [[ ! -x $d/$b ]] || { [[ $b == kwok ]] && [[ ! -f $KWOK_STAGE_DIR/.complete ]]; }; then
+  if [[ ! -x $d/$b ]] || { [[ $b == kwok ]] && [[ ! -f $KWOK_STAGE_DIR/.complete ]]; } || { [[ $b == kueue ]] && [[ ! -f $KUEUE_DIR/config/.complete ]]; }; then
     missing+=("$b")
   fi
 done
@@ -257,6 +257,19 @@ copy_kwok_stages() { # wrapper-dir
   touch "$KWOK_STAGE_DIR/.complete"
 }
 
+# Kueue's manifests of this exact version next to its binary: the CRDs, and the
+# webhook configurations (up.sh points them at the host process).
+copy_kueue_config() { # wrapper-dir
+  [[ -f $KUEUE_DIR/config/.complete ]] && return
+  local src
+  src=$(cd "$1" && go list -m -f '{{.Dir}}' sigs.k8s.io/kueue)
+  rm -rf "$KUEUE_DIR/config" && mkdir -p "$KUEUE_DIR/config/crd"
+  cp "$src"/config/components/crd/bases/*.yaml "$KUEUE_DIR/config/crd/"
+  cp "$src/config/components/webhook/manifests.yaml" "$KUEUE_DIR/config/webhooks.yaml"
+  chmod -R u+w "$KUEUE_DIR/config"
+  touch "$KUEUE_DIR/config/.complete"
+}
+
 for b in "${missing[@]}"; do
   case "$b" in
     kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
@@ -283,6 +296,12 @@ for b in "${missing[@]}"; do
       w=$(write_simple_wrapper helm helm.sh/helm/v3 "$HELM_VERSION")
       build_one helm "$w" helm.sh/helm/v3/cmd/helm \
         "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+      ;;
+    kueue)
+      w=$(write_simple_wrapper kueue sigs.k8s.io/kueue "$KUEUE_VERSION")
+      build_one kueue "$w" sigs.k8s.io/kueue/cmd/kueue \
+        "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION"
+      copy_kueue_config "$w"
       ;;
     coredns)
       w=$(write_coredns_wrapper)

@@ -25,6 +25,8 @@ KWOK_STAGE_DIR=$BIN_CACHE/kwok-$KWOK_VERSION/stages
 HELM_BIN_DIR=$BIN_CACHE/helm-$HELM_VERSION/bin
 COREDNS_BIN_DIR=$BIN_CACHE/coredns-$COREDNS_VERSION/bin
 PAUSE_BIN_DIR=$BIN_CACHE/pause-$PAUSE_VERSION/bin
+KUEUE_DIR=$BIN_CACHE/kueue-$KUEUE_VERSION
+KUEUE_BIN_DIR=$KUEUE_DIR/bin
 DEFAULT_STATE_DIR=$CACHE_ROOT/cluster-state
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -40,6 +42,7 @@ bin_dir_of() {
     etcd) echo "$ETCD_BIN_DIR" ;;
     kwok) echo "$KWOK_BIN_DIR" ;;
     helm) echo "$HELM_BIN_DIR" ;;
+    kueue) echo "$KUEUE_BIN_DIR" ;;
     *) die "unknown binary: $1" ;;
   esac
 }

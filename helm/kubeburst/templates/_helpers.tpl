@@ -77,6 +77,11 @@ watchNamespaces is empty.
 - apiGroups: [scheduling.k8s.io]
   resources: [podgroups]
   verbs: [list, watch, create, delete]
+# gang.backend Kueue: Kueue makes a Workload per pack pod group; watched (never written) to quote why a
+# group waits. Harmless where Kueue is not installed.
+- apiGroups: [kueue.x-k8s.io]
+  resources: [workloads]
+  verbs: [list, watch]
 {{- if .Values.networkPolicy.enabled }}
 # The packs' NetworkPolicy (server-side apply).
 - apiGroups: [networking.k8s.io]

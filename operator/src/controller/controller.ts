@@ -1,8 +1,9 @@
 import { redactText } from '@kubeburst/worker-runtime';
-import { COMPONENTS, EVENT, LABELS, type Phase, type BurstJobStatus } from '@kubeburst/api';
+import { COMPONENTS, EVENT, KUEUE, LABELS, PODGROUP_API, type Phase, type BurstJobStatus } from '@kubeburst/api';
 import { plan } from '../planner/plan.js';
+import { podGroupName } from '../planner/gang.js';
 import { serviceName } from '../planner/pods.js';
-import type { JobView, Policy } from '../planner/types.js';
+import type { JobView, ObservedWorkload, Policy } from '../planner/types.js';
 import type { Config } from './config.js';
 import { EventRecorder } from './events.js';
 import { Executor } from './executor.js';
@@ -10,7 +11,7 @@ import { Informer, keyOf } from './informer.js';
 import { isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { jobView, observePod, observePodGroup, observeService, slimBoundPod, type BoundPod } from './observe.js';
+import { jobView, observePod, observePodGroup, observeService, observeWorkload, slimBoundPod, type BoundPod } from './observe.js';
 import { AdmissionLedger, Room, waitingForAdmission, type Listing } from './room.js';
 import { WorkQueue } from './queue.js';
 
@@ -27,11 +28,29 @@ import { WorkQueue } from './queue.js';
  *   nodes       (cluster-wide)                  allocatable, taints, labels, readiness
  *   podgroups   (watched namespaces, labelled)  the jobs' PodGroups (gang.backend PodGroup), only where the
  *                                               API server serves scheduling.k8s.io/v1beta1 podgroups
+ *   workloads   (watched namespaces, slim)      Kueue's Workloads (gang.backend Kueue: why a group waits),
+ *                                               only where kueue.x-k8s.io/v1beta2 is served
  *
- * Whether it does is discovered at start and re-checked every minute until it does (a cluster upgraded
- * under a running operator); the planner sees it as data (`podGroupApi`), true once that cache is synced.
+ * Whether they are served is discovered at start and re-checked every minute until both are (a cluster
+ * upgraded, or Kueue installed, under a running operator); the planner sees it as data (`podGroupApi`,
+ * `kueueApi`), true once that cache is synced.
  */
 const DISCOVERY_INTERVAL_MS = 60_000;
+
+/** An API the operator uses only where the cluster serves it (discovered, then watched). */
+interface OptionalApi {
+  /** Discovery path of its group/version, and the resource to find there. */
+  discovery: string;
+  resource: string;
+  /** Logged once it is found. */
+  found: string;
+  informers: Informer<Json>[];
+  informer(ns: string | undefined): Informer<Json>;
+  /** A change to one of its objects: reconcile the job it belongs to. */
+  enqueue(obj: Json): void;
+}
+
+const optional = <K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [key]: v } as { [P in K]?: V }));
 
 const ACTIVE_PHASES: readonly (Phase | undefined)[] = ['Starting', 'Running', 'Succeeded', 'Failed'];
 
@@ -41,8 +60,10 @@ export class Controller {
   readonly services: Informer<Json>[];
   readonly boundPods: Informer<BoundPod>;
   readonly nodes: Informer<Json>;
-  /** Created once discovery finds podgroups served. */
-  podGroups: Informer<Json>[] = [];
+  /** PodGroups (gang.backend PodGroup): informers created once discovery finds them served. */
+  readonly podGroupApi: OptionalApi;
+  /** Kueue's Workloads (gang.backend Kueue), slimmed to why they wait: likewise. */
+  readonly kueueApi: OptionalApi;
   readonly queue: WorkQueue;
   readonly ledger = new AdmissionLedger();
   readonly metrics: Metrics;
@@ -92,6 +113,41 @@ export class Controller {
       log,
     );
     this.nodes = new Informer<Json>(kube, { name: 'nodes', path: paths.nodes(), ...informerOpts }, log);
+    const scoped = (ns: string | undefined): string => (ns ? `/${ns}` : '');
+    this.podGroupApi = {
+      discovery: paths.podGroupApi(),
+      resource: PODGROUP_API.resource,
+      found: 'scheduling.k8s.io/v1beta1 podgroups served: gang.backend Auto uses PodGroup',
+      informers: [],
+      informer: (ns) => new Informer<Json>(kube, { name: `podgroups${scoped(ns)}`, path: paths.podGroups(ns), labelSelector: LABELS.jobUid, ...informerOpts }, log),
+      enqueue: (g) => this.enqueueOwner(g),
+    };
+    this.kueueApi = {
+      discovery: paths.kueueApi(),
+      resource: KUEUE.api.resource,
+      found: `${KUEUE.api.group}/${KUEUE.api.version} workloads served: gang.backend Kueue (and Auto for jobs labelled ${KUEUE.queueLabel}) available`,
+      informers: [],
+      // Unlabelled (Kueue makes them): every Workload of the watched namespaces, slimmed to a name and a reason.
+      informer: (ns) =>
+        new Informer<Json>(
+          kube,
+          {
+            name: `kueue-workloads${scoped(ns)}`,
+            path: paths.workloads(ns),
+            transform: (w: Json) => ({
+              metadata: { namespace: w.metadata.namespace, name: w.metadata.name, resourceVersion: w.metadata.resourceVersion },
+              view: observeWorkload(w),
+            }),
+            ...informerOpts,
+          },
+          log,
+        ),
+      // A pod group's Workload is named <job>-a<attempt>.
+      enqueue: (w) => {
+        const job = /^(.+)-a\d+$/.exec(w.metadata.name)?.[1];
+        if (job !== undefined) this.queue.add(`${w.metadata.namespace}/${job}`);
+      },
+    };
     this.metrics = new Metrics(
       () => {
         const counts = new Map<string, number>();
@@ -181,40 +237,48 @@ export class Controller {
   }
 
   /**
-   * Asks the API server whether it serves podgroups; the first time it does, starts their informers. Errors
-   * other than 404 leave the answer as it was (a flaky discovery must not flip a job's backend).
+   * Asks the API server whether it serves the optional APIs (podgroups, Kueue's workloads); the first time
+   * one is served, starts its informers. Errors other than 404 leave the answer as it was (a flaky discovery
+   * must not flip a job's backend). True once every one is found (nothing left to look for).
    */
-  async discoverPodGroups(): Promise<boolean> {
-    if (this.podGroups.length > 0) return true;
-    let served: boolean;
-    try {
-      const list = await this.kube.get<Json>(paths.podGroupApi());
-      served = (list.resources ?? []).some((r: Json) => r.name === 'podgroups');
-    } catch (err) {
-      if (!isNotFound(err)) {
-        this.log.warn('discovery of scheduling.k8s.io/v1beta1 failed; will retry', { error: (err as Error).message });
-        return false;
-      }
-      served = false;
-    }
-    if (!served) return false;
+  async discoverApis(): Promise<boolean> {
     const scopes = this.cfg.namespaces.length > 0 ? this.cfg.namespaces : [undefined];
-    this.podGroups = scopes.map(
-      (ns) =>
-        new Informer<Json>(this.kube, { name: `podgroups${ns ? `/${ns}` : ''}`, path: paths.podGroups(ns), labelSelector: LABELS.jobUid, watchdogMs: this.cfg.watchdog }, this.log),
-    );
-    for (const inf of this.podGroups) {
-      const owner = (g: Json): void => this.enqueueOwner(g);
-      inf.on({ add: owner, update: owner, delete: owner });
-      if (this.informersStarted) inf.start();
+    for (const api of [this.podGroupApi, this.kueueApi]) {
+      if (api.informers.length > 0) continue;
+      let served: boolean;
+      try {
+        const list = await this.kube.get<Json>(api.discovery);
+        served = (list.resources ?? []).some((r: Json) => r.name === api.resource);
+      } catch (err) {
+        if (!isNotFound(err)) this.log.warn(`discovery of ${api.discovery} failed; will retry`, { error: (err as Error).message });
+        continue;
+      }
+      if (!served) continue;
+      api.informers = scopes.map((ns) => api.informer(ns));
+      for (const inf of api.informers) {
+        inf.on({ add: api.enqueue, update: api.enqueue, delete: api.enqueue });
+        if (this.informersStarted) inf.start();
+      }
+      this.log.info(api.found);
     }
-    this.log.info('scheduling.k8s.io/v1beta1 podgroups served: gang.backend Auto uses PodGroup');
-    return true;
+    return this.podGroupApi.informers.length > 0 && this.kueueApi.informers.length > 0;
   }
 
-  /** What the planner is told: podgroups are served and their cache is complete. */
-  private get podGroupApi(): boolean {
-    return this.podGroups.length > 0 && this.podGroups.every((i) => i.synced);
+  /** What the planner is told: the API is served and its cache is complete. */
+  private static served(api: OptionalApi): boolean {
+    return api.informers.length > 0 && api.informers.every((i) => i.synced);
+  }
+
+  /** Kueue's Workload of the job's current attempt (named after the attempt's pod group). */
+  private workloadOf(job: JobView): ObservedWorkload | undefined {
+    const attempt = job.status.attempt;
+    if (attempt === undefined) return undefined;
+    const key = `${job.namespace}/${podGroupName(job.name, attempt.index)}`;
+    for (const inf of this.kueueApi.informers) {
+      const w = inf.get(key);
+      if (w !== undefined) return w.view as ObservedWorkload;
+    }
+    return undefined;
   }
 
   private index(p: Json, present: boolean): void {
@@ -258,7 +322,7 @@ export class Controller {
   }
 
   private podGroupsOf(job: JobView): ReturnType<typeof observePodGroup>[] {
-    return this.podGroups
+    return this.podGroupApi.informers
       .flatMap((inf) => inf.list())
       .filter((g) => g.metadata?.namespace === job.namespace && g.metadata?.labels?.[LABELS.jobUid] === job.uid)
       .map(observePodGroup);
@@ -297,7 +361,7 @@ export class Controller {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- informers of different object types, listed for start/stop only
   get informers(): Informer<any>[] {
-    return [...this.jobs, ...this.ownPods, ...this.services, this.boundPods, this.nodes, ...this.podGroups];
+    return [...this.jobs, ...this.ownPods, ...this.services, this.boundPods, this.nodes, ...this.podGroupApi.informers, ...this.kueueApi.informers];
   }
 
   get synced(): boolean {
@@ -327,12 +391,10 @@ export class Controller {
         this.ledger.prune(120_000);
       }, this.cfg.resyncPeriod),
     );
-    if (this.podGroups.length === 0) {
-      const t = setInterval(() => {
-        void this.discoverPodGroups().then((served) => served && clearInterval(t));
-      }, DISCOVERY_INTERVAL_MS);
-      this.timers.push(t);
-    }
+    const t = setInterval(() => {
+      void this.discoverApis().then((all) => all && clearInterval(t));
+    }, DISCOVERY_INTERVAL_MS);
+    this.timers.push(t);
   }
 
   /** Leadership lost: take no more work, now. In-flight reconciles are not waited for (the process exits). */
@@ -409,8 +471,10 @@ export class Controller {
         reserved: needRoom ? this.room.reserved(job.uid, jobsByUid) : [],
         ahead: needRoom ? this.room.ahead(job, [...jobsByUid.values()]) : [],
         service: observeService(this.findService(job.namespace, serviceName(job.name))),
-        podGroupApi: this.podGroupApi,
+        podGroupApi: Controller.served(this.podGroupApi),
         podGroups: this.podGroupsOf(job),
+        kueueApi: Controller.served(this.kueueApi),
+        ...optional('workload', this.workloadOf(job)),
       },
       Date.now(),
       this.policy,

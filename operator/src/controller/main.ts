@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  await ctl.discoverPodGroups();
+  await ctl.discoverApis();
   ctl.startInformers();
   await ctl.waitForSync();
   log.info('caches synced', { jobs: ctl.jobs.reduce((n, i) => n + i.size, 0), nodes: ctl.nodes.size });

@@ -1,8 +1,8 @@
-import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, LABELS, PODGROUP_SCHEDULED_CONDITION, readStatus } from '@kubeburst/api';
+import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, KUEUE, LABELS, PODGROUP_SCHEDULED_CONDITION, readStatus } from '@kubeburst/api';
 import { PACK_POD as POD } from '@kubeburst/worker-runtime';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
-import type { JobView, ObservedPod, ObservedPodGroup, ObservedService, PodPhase } from '../planner/types.js';
+import type { JobView, ObservedPod, ObservedPodGroup, ObservedService, ObservedWorkload, PodPhase } from '../planner/types.js';
 import type { Json } from './kube.js';
 
 /** Kubernetes objects → the planner's views. Pure; the controller calls these on informer objects. */
@@ -23,12 +23,26 @@ export function jobView(obj: Json): JobView {
     creationTimestamp: Date.parse(m.creationTimestamp ?? new Date(0).toISOString()),
     ...(m.deletionTimestamp ? { deletionTimestamp: Date.parse(m.deletionTimestamp) } : {}),
     finalizers: m.finalizers ?? [],
+    ...kueueOf(m.labels ?? {}),
     // An invalid spec still needs a value for the planner's bookkeeping; it is never used to build pods.
     // Its lifecycle knobs are kept when they are valid on their own, so a failed job still expires (TTL).
     spec: parsed.success ? parsed.data : placeholderSpec(obj.spec),
     ...(specError !== undefined ? { specError } : {}),
     status: readStatus(obj.status),
   };
+}
+
+function kueueOf(labels: Record<string, string>): Pick<JobView, 'kueue'> {
+  const queueName = labels[KUEUE.queueLabel];
+  if (!queueName) return {};
+  const priorityClass = labels[KUEUE.priorityLabel];
+  return { kueue: { queueName, ...(priorityClass ? { priorityClass } : {}) } };
+}
+
+/** Kueue's Workload of a pod group: why it waits, in Kueue's words (QuotaReserved=False). */
+export function observeWorkload(w: Json): ObservedWorkload {
+  const c = (w.status?.conditions ?? []).find((x: Json) => x.type === 'QuotaReserved');
+  return { name: w.metadata.name, ...(c?.status === 'False' && c.message ? { pending: String(c.message) } : {}) };
 }
 
 function placeholderSpec(raw: unknown): BurstJobSpec {
@@ -83,6 +97,16 @@ export function observePod(pod: Json): ObservedPod {
     ...(st.reason ? { reason: st.reason } : {}),
     ...(st.message ? { message: st.message } : {}),
     ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && scheduled.message ? { unschedulable: scheduled.message } : {}),
+    ...(labels[KUEUE.groupLabel] !== undefined ? { kueue: kueuePod(pod) } : {}),
+  };
+}
+
+function kueuePod(pod: Json): NonNullable<ObservedPod['kueue']> {
+  const stop = (pod.status?.conditions ?? []).find((c: Json) => c.type === KUEUE.stopCondition && c.status === 'True');
+  return {
+    managed: pod.metadata.labels?.[KUEUE.managedLabel] === 'true',
+    gated: (pod.spec?.schedulingGates ?? []).some((g: Json) => g.name === KUEUE.gate),
+    ...(stop ? { stopped: [stop.reason, stop.message].filter(Boolean).join(': ') || KUEUE.stopCondition } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import {
   CONDITION,
   EVENT,
   FINISHED_PHASES,
+  KUEUE,
   REASON,
   type ConditionType,
   type EventReason,
@@ -158,7 +159,7 @@ class Planner {
   private startAttempt(): void {
     const { job, status: s } = this;
     const index = s.attempt === undefined ? 0 : s.attempt.index + 1;
-    const resolved = resolveGangBackend(job.spec.gang, this.observed.podGroupApi ?? false);
+    const resolved = resolveGangBackend(job.spec.gang, job.kueue?.queueName, { podGroup: this.observed.podGroupApi ?? false, kueue: this.observed.kueueApi ?? false });
     if ('error' in resolved) return this.failJob(REASON.GangBackendUnavailable, resolved.error);
     const sizes = layoutFor(job.spec, perWorker(job), this.observed.nodes);
     s.attempt = { index, burstId: burstIdOf(job.uid, index), layout: encodeLayout(sizes), gangBackend: resolved.backend, startTime: this.nowIso };
@@ -204,7 +205,7 @@ class Planner {
         return this.attemptFailed(
           REASON.PackLost,
           p,
-          `pack ${p} (workers ${workersOf(sizes, p)}) ${pod === undefined ? 'pod disappeared' : 'pod is being deleted'}${pod?.reason ? ` (${pod.reason})` : ''} after the gang was admitted`,
+          `pack ${p} (workers ${workersOf(sizes, p)}) ${pod === undefined ? 'pod disappeared' : 'pod is being deleted'}${lostBecause(pod)} after the gang was admitted`,
         );
       }
     }
@@ -282,6 +283,7 @@ class Planner {
       this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `${sizes.length - missing.length - terminating} of ${sizes.length} ${this.packPods()} exist`);
       return;
     }
+    if (backend.kueue) return this.kueueAdmission(sizes, [...byPack.values()]);
     if (backend.podGroup) {
       if (groupMissing) {
         this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `all ${sizes.length} pack pod(s) exist; creating PodGroup ${podGroupName(job.name, attempt.index)}`);
@@ -314,6 +316,38 @@ class Planner {
     this.condition(CONDITION.Admitted, 'False', reason, decision.message);
     if (before?.reason !== reason) this.event('Warning', EVENT[decision.reason], decision.message);
     this.wake(this.now + this.policy.admissionRecheckMs);
+  }
+
+  /**
+   * Kueue backend, every pod created: Kueue's webhook gated each one, and Kueue lifts every gate once the
+   * group fits its ClusterQueue. A pod Kueue did not take would run unqueued: the job fails instead.
+   */
+  private kueueAdmission(sizes: number[], pods: ObservedPod[]): void {
+    const { job, status: s } = this;
+    const attempt = s.attempt!;
+    const group = podGroupName(job.name, attempt.index);
+    const untaken = pods.filter((p) => !p.kueue?.managed);
+    if (untaken.length > 0) {
+      return this.failJob(
+        REASON.GangBackendUnavailable,
+        `Kueue did not take pack pod ${untaken[0]!.name} (no ${KUEUE.managedLabel} label from its webhook): the namespace ${job.namespace} is not selected by Kueue's managedJobsNamespaceSelector, or its "pod" integration is off`,
+      );
+    }
+    const gated = pods.filter((p) => p.kueue!.gated).length;
+    if (gated > 0) {
+      const pending = this.observed.workload?.pending;
+      const msg = `all ${sizes.length} pack pod(s) exist as Kueue pod group ${group} in LocalQueue ${job.kueue!.queueName}; ${gated} still gated by Kueue${pending ? `: ${pending.slice(0, 500)}` : ''}`;
+      const before = getCondition(this.conditions, CONDITION.Admitted);
+      this.condition(CONDITION.Admitted, 'False', REASON.QueuedInKueue, msg);
+      if (before?.reason !== REASON.QueuedInKueue) this.event('Normal', EVENT.QueuedInKueue, `attempt ${attempt.index}: ${msg}`);
+      return;
+    }
+    attempt.admittedTime = this.nowIso;
+    s.phase = 'Starting';
+    const msg = `Kueue admitted pod group ${group} (${sizes.length} pack pod(s)) from LocalQueue ${job.kueue!.queueName} and lifted its gates`;
+    this.condition(CONDITION.Admitted, 'True', REASON.AdmittedByKueue, msg);
+    this.event('Normal', EVENT.AdmittedByKueue, `attempt ${attempt.index}: ${msg}`);
+    this.wake(this.now + job.spec.timeouts.scheduleSeconds * 1000);
   }
 
   private scheduleTimeout(bound: number, total: number, pods: ObservedPod[]): void {
@@ -454,7 +488,15 @@ class Planner {
 
   /** The attempt's pack pods and how they are held back, for messages. */
   private packPods(): string {
-    return this.backend() === 'PodGroup' ? `pack pod(s) of PodGroup ${podGroupName(this.job.name, this.status.attempt!.index)}` : 'gated pack pod(s)';
+    const group = podGroupName(this.job.name, this.status.attempt!.index);
+    switch (this.backend()) {
+      case 'PodGroup':
+        return `pack pod(s) of PodGroup ${group}`;
+      case 'Kueue':
+        return `pack pod(s) of Kueue pod group ${group}`;
+      case 'SchedulingGates':
+        return 'gated pack pod(s)';
+    }
   }
 
   /** The current attempt's PodGroup, unless it is being deleted. */
@@ -511,7 +553,7 @@ class Planner {
   private count(pods: readonly ObservedPod[], total?: number): void {
     const c = emptyCounts(total ?? (this.status.attempt ? decodeLayout(this.status.attempt.layout).length : 0));
     for (const p of pods) {
-      if (p.gated) c.gated++;
+      if (p.gated || p.kueue?.gated) c.gated++;
       else if (p.phase === 'Pending') c.pending++;
       else if (p.phase === 'Running') {
         c.running++;
@@ -537,6 +579,12 @@ class Planner {
   private wake(at: number): void {
     if (this.wakeAt === undefined || at < this.wakeAt) this.wakeAt = at;
   }
+}
+
+/** Why a pack's pod went: Kueue's eviction or preemption, else the pod's status reason. */
+function lostBecause(pod: ObservedPod | undefined): string {
+  if (pod?.kueue?.stopped) return ` (Kueue stopped its pod group: ${pod.kueue.stopped.slice(0, 300)})`;
+  return pod?.reason ? ` (${pod.reason})` : '';
 }
 
 /** Why the gang is not placed yet: kube-scheduler's word on the PodGroup, else on the first unschedulable pod. */

@@ -1,5 +1,5 @@
 import { directUrlTemplate, newSecret, PACK_ENV as ENV, PACK_POD as POD, redisUserOf } from '@kubeburst/worker-runtime';
-import { API_GROUP, API_VERSION, KIND, ANNOTATIONS, COMPONENTS, LABELS, PODGROUP_API } from '@kubeburst/api';
+import { API_GROUP, API_VERSION, KIND, ANNOTATIONS, COMPONENTS, KUEUE, LABELS, PODGROUP_API } from '@kubeburst/api';
 import type { GangDemand, Resources } from './capacity.js';
 import { gangBackend, podGroupName } from './gang.js';
 import { packRanges, uniformGranularity } from './layout.js';
@@ -19,6 +19,8 @@ import type { GangBackendName, JobView } from './types.js';
  *   NetworkPolicy <job>            the packs' ports (7100 direct, 7101 links) open to the job's own packs only
  *   PodGroup  <job>-a<attempt>     gang.backend PodGroup: the attempt's gang (minCount = packs), created before
  *                                  its pods; they name it in spec.schedulingGroup.podGroupName
+ *                                  (gang.backend Kueue: the pods' kueue.x-k8s.io/pod-group-name instead; Kueue
+ *                                  makes a Workload of that name)
  *
  * Names are deterministic, so creating twice is a harmless AlreadyExists and a restarted operator can
  * never duplicate a pod.
@@ -244,6 +246,7 @@ export function packPod(
   const name = packPodName(job.name, attempt, pack);
   const meta = ownedMeta(job, name, COMPONENTS.pack, { ...t.labels, [LABELS.attempt]: String(attempt), [LABELS.packIndex]: String(pack) });
   meta.annotations = { ...t.annotations, [ANNOTATIONS.workers]: `${range.start}-${range.end - 1}`, [ANNOTATIONS.burstId]: burstId };
+  if (gangBackend(backend).kueue) kueueGroupMeta(meta, job, attempt, sizes.length);
   const pullPolicy = s.function.imagePullPolicy ?? opts.imagePullPolicy;
   return {
     apiVersion: 'v1',
@@ -305,6 +308,20 @@ export function packPod(
       ],
     },
   };
+}
+
+/**
+ * A Kueue pod group of every pack of the attempt, in the BurstJob's LocalQueue. Not retriable in the group:
+ * a failed pack ends Kueue's Workload (and its quota) at once, and kubeburst's restart is a new group.
+ */
+function kueueGroupMeta(meta: Record<string, unknown>, job: JobView, attempt: number, packs: number): void {
+  meta.labels = {
+    ...(meta.labels as Record<string, string>),
+    [KUEUE.queueLabel]: job.kueue!.queueName,
+    ...(job.kueue!.priorityClass !== undefined ? { [KUEUE.priorityLabel]: job.kueue!.priorityClass } : {}),
+    [KUEUE.groupLabel]: podGroupName(job.name, attempt),
+  };
+  meta.annotations = { ...(meta.annotations as Record<string, string>), [KUEUE.totalCountAnnotation]: String(packs), [KUEUE.retriableAnnotation]: 'false' };
 }
 
 /** What holds a pack pod back until its gang is admitted. */

@@ -11,6 +11,8 @@ export interface JobView {
   creationTimestamp: number;
   deletionTimestamp?: number;
   finalizers: string[];
+  /** metadata.labels kueue.x-k8s.io/queue-name and priority-class (gang.backend Kueue). */
+  kueue?: { queueName: string; priorityClass?: string };
   spec: BurstJobSpec;
   /** Set when the stored spec fails validation the API server cannot do (e.g. params.list length). */
   specError?: string;
@@ -41,6 +43,15 @@ export interface ObservedPod {
   unschedulable?: string;
   /** Why the pack container has not started (state.waiting: ImagePullBackOff, CreateContainerConfigError…). */
   waiting?: { reason: string; message?: string };
+  /** A pod of a Kueue pod group (gang.backend Kueue), as Kueue left it. */
+  kueue?: {
+    /** Kueue's webhook took it (kueue.x-k8s.io/managed): without it, Kueue never admits the group. */
+    managed: boolean;
+    /** Still holds Kueue's admission gate. */
+    gated: boolean;
+    /** Kueue evicted or preempted the group (its TerminationTarget condition): reason and message. */
+    stopped?: string;
+  };
 }
 
 /** The job's headless Service as observed (undefined in Observed: there is none). */
@@ -74,6 +85,17 @@ export interface Observed {
   podGroupApi?: boolean;
   /** PodGroups labelled with this job's uid, of any attempt. */
   podGroups?: ObservedPodGroup[];
+  /** The API server serves kueue.x-k8s.io/v1beta2 workloads (Kueue is installed). */
+  kueueApi?: boolean;
+  /** Kueue's Workload of the current attempt (named after its pod group), once Kueue made it. */
+  workload?: ObservedWorkload;
+}
+
+/** Kueue's Workload for the current attempt's pod group (gang.backend Kueue), reduced to why it waits. */
+export interface ObservedWorkload {
+  name: string;
+  /** QuotaReserved=False: Kueue's word on why the group is not admitted (insufficient quota, queue…). */
+  pending?: string;
 }
 
 /** Operator-wide policy (flags), not per job. */
@@ -105,7 +127,7 @@ export type Action =
   | { kind: 'ensureSecret'; attempt: number }
   /** Secrets of attempts that ended. */
   | { kind: 'deleteSecrets'; attempts: number[] }
-  /** Pack pods of the attempt (layout as in status.attempt.layout): gated (SchedulingGates) or naming the attempt's PodGroup. */
+  /** Pack pods of the attempt (layout as in status.attempt.layout): gated (SchedulingGates), naming the attempt's PodGroup, or one Kueue pod group. */
   | { kind: 'createPods'; attempt: number; burstId: string; layout: string; packs: number[]; backend: GangBackendName }
   /** The attempt's PodGroup (gang minCount = packs): created before its pods, which name it. */
   | { kind: 'ensurePodGroup'; attempt: number; minCount: number }

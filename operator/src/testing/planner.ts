@@ -51,7 +51,12 @@ class JobBuilder {
     this.spec.gang = { ...this.spec.gang, maxScheduleRetries: n };
     return this;
   }
-  backend(b: 'Auto' | 'SchedulingGates' | 'PodGroup'): this {
+  /** The BurstJob's kueue.x-k8s.io/queue-name (and priority-class) labels. */
+  queue(queueName: string, priorityClass?: string): this {
+    this.meta.kueue = { queueName, ...(priorityClass ? { priorityClass } : {}) };
+    return this;
+  }
+  backend(b: 'Auto' | 'SchedulingGates' | 'PodGroup' | 'Kueue'): this {
     this.spec.gang = { ...this.spec.gang, backend: b };
     return this;
   }
@@ -181,6 +186,8 @@ export class World {
   podGroups = new Map<string, ObservedPodGroup & { minCount: number }>();
   /** The job's headless Service (ensureService creates it owned by the job). */
   service: ObservedService | undefined;
+  /** Kueue's webhook selects the namespace (gang.backend Kueue). */
+  kueueTakesPods = true;
 
   constructor(
     public job: JobView,
@@ -229,7 +236,7 @@ export class World {
   startAll(opts: { ready?: boolean; bindOnly?: number } = {}): this {
     let budget = opts.bindOnly ?? Infinity;
     for (const p of this.podList()) {
-      if (p.gated || p.nodeName !== undefined || p.deleting) continue;
+      if (p.gated || p.kueue?.gated || p.nodeName !== undefined || p.deleting) continue;
       if (budget-- <= 0) {
         p.unschedulable = '0/4 nodes are available: 4 Insufficient cpu.';
         continue;
@@ -258,6 +265,19 @@ export class World {
     return this;
   }
 
+  /** Kueue admits the current attempt's pod group: its gate goes from every pod (or the first `only`). */
+  kueueAdmit(only = Infinity): this {
+    for (const p of this.podList()) if (p.kueue?.gated && only-- > 0) p.kueue.gated = false;
+    return this;
+  }
+
+  /** Kueue evicts or preempts the group: TerminationTarget on every live pod of the attempt, then deletes them. */
+  kueueStop(why: string): this {
+    for (const p of this.podList())
+      if (p.kueue && !p.deleting && p.attempt === this.status.attempt!.index) Object.assign(p, { deleting: true, kueue: { ...p.kueue, stopped: why } });
+    return this;
+  }
+
   /** Deleted pods disappear (kwok has no grace period), and PodGroups none of whose pods is left. */
   finishDeletes(): this {
     for (const [k, p] of this.pods) if (p.deleting) this.pods.delete(k);
@@ -271,7 +291,17 @@ export class World {
         for (const pack of a.packs) {
           const name = packPodName(this.job.name, a.attempt, pack);
           if (!this.pods.has(name))
-            this.pods.set(name, { name, attempt: a.attempt, pack, gated: a.backend === 'SchedulingGates', phase: 'Pending', ready: false, deleting: false });
+            this.pods.set(name, {
+              name,
+              attempt: a.attempt,
+              pack,
+              gated: a.backend === 'SchedulingGates',
+              phase: 'Pending',
+              ready: false,
+              deleting: false,
+              // Kueue's webhook takes the pod and gates it (unless kueueTakesPods is off: a namespace Kueue ignores).
+              ...(a.backend === 'Kueue' ? { kueue: { managed: this.kueueTakesPods, gated: this.kueueTakesPods } } : {}),
+            });
         }
         return;
       case 'ensurePodGroup': {
