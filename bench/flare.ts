@@ -9,7 +9,8 @@
  *   peers      the same 960 workers on the same kwok nodes and control plane, one pod per worker, as the
  *              peers run them: an Indexed batch/v1 Job (parallelism = completions = 960, created by
  *              kube-controller-manager's job controller with its default client QPS), next to kubeburst
- *              G=1 and G=48 on every gang backend the API server serves (SchedulingGates, PodGroup). A
+ *              G=1 and G=48 on every gang backend the cluster serves (SchedulingGates, PodGroup, Kueue: a
+ *              ClusterQueue whose quota is the pool, the namespace managed by the test cluster's Kueue). A
  *              JobSet would go here too; sigs.k8s.io/jobset is not served by the Go module proxy, so none.
  *   real node  48 and 96 workers × 10m CPU on the real node (test/cluster/node-up.sh), G ∈ {1, 4, 12, 48}:
  *              real containers of the worker image running the hello example over the direct transport.
@@ -28,7 +29,7 @@
  *
  *   npm run bench:flare -- [--reps 3] [--only kwok|peers|node] [--sizes 1,6,12,24,48] [--node-sizes 1,4,12,48]
  *                          [--node-workers 48,96] [--workers 960] [--peer-sizes 1,48]
- *                          [--backends SchedulingGates,PodGroup] [--state .cache/cluster-state]
+ *                          [--backends SchedulingGates,PodGroup,Kueue] [--state .cache/cluster-state]
  * @module
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -38,6 +39,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeClient, loadKubeConfig, paths, type Json } from '@kubeburst/operator/controller';
+import { KUEUE } from '@kubeburst/api';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const NODES = 20;
@@ -57,7 +59,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     workers: { type: 'string', default: '960' },
     'peer-sizes': { type: 'string', default: '1,48' },
-    backends: { type: 'string', default: 'SchedulingGates,PodGroup' },
+    backends: { type: 'string', default: 'SchedulingGates,PodGroup,Kueue' },
   },
 });
 /** kwok and peers: workers × 1 CPU (960 fill the 20 × 48 CPUs exactly). */
@@ -129,6 +131,52 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
   }
 }
 
+/** The LocalQueue the Kueue rows submit to. */
+const KUEUE_QUEUE = 'bench';
+
+/**
+ * Kueue for the peers: the namespace labelled so the cluster's Kueue manages it, a ResourceFlavor and a
+ * ClusterQueue whose quota is exactly the kwok pool (how an admin sizes one), and a LocalQueue.
+ */
+async function kueueQueue(kube: KubeClient, namespaceLabel: string): Promise<void> {
+  const [key, value] = namespaceLabel.split('=') as [string, string];
+  await kube.patch(`/api/v1/namespaces/${NS}`, { metadata: { labels: { [key]: value } } });
+  const v = 'kueue.x-k8s.io/v1beta2';
+  const ignoreExists = (err: unknown): void => {
+    if ((err as { status?: number }).status !== 409) throw err;
+  };
+  await kube.create(`/apis/${v}/resourceflavors`, { apiVersion: v, kind: 'ResourceFlavor', metadata: { name: 'kubeburst-bench' } }).catch(ignoreExists);
+  await kube.create(`/apis/${v}/clusterqueues`, {
+    apiVersion: v,
+    kind: 'ClusterQueue',
+    metadata: { name: NS },
+    spec: {
+      namespaceSelector: {},
+      resourceGroups: [
+        {
+          coveredResources: ['cpu', 'memory'],
+          flavors: [
+            {
+              name: 'kubeburst-bench',
+              resources: [
+                { name: 'cpu', nominalQuota: String(NODES * NODE_CPUS) },
+                { name: 'memory', nominalQuota: `${NODES * 192}Gi` },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  await kube.create(`/apis/${v}/namespaces/${NS}/localqueues`, { apiVersion: v, kind: 'LocalQueue', metadata: { name: KUEUE_QUEUE, namespace: NS }, spec: { clusterQueue: NS } });
+}
+
+function readEnvValue(env: string, key: string): string {
+  const m = new RegExp(`^${key}=(.*)$`, 'm').exec(env);
+  if (!m) throw new Error(`${key} missing from the cluster's env file (an up.sh from before Kueue? restart the cluster)`);
+  return m[1]!;
+}
+
 async function setup(kube: KubeClient, kubectl: string, kubeconfig: string, kwokNodes: boolean): Promise<void> {
   sh(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', resolve(REPO, 'crds/kubeburst.io_burstjobs.yaml')]);
   sh(kubectl, ['--kubeconfig', kubeconfig, 'wait', '--for', 'condition=Established', 'crd/burstjobs.kubeburst.io']);
@@ -191,13 +239,13 @@ function startOperator(kubeconfig: string, log: string): ChildProcess {
 function kubeburstSubject(setting: Setting, g: number, backend?: string): Subject {
   return {
     label: `kubeburst G=${g}${backend ? ` ${backend}` : ''}`,
-    name: `${setting.name}-w${setting.workers}-g${g}${backend ? `-${backend === 'PodGroup' ? 'pg' : 'sg'}` : ''}`,
+    name: `${setting.name}-w${setting.workers}-g${g}${backend ? `-${({ PodGroup: 'pg', Kueue: 'kq' } as Record<string, string>)[backend] ?? 'sg'}` : ''}`,
     g,
     create: (kube, name) =>
       kube.create(paths.burstjobs(NS), {
         apiVersion: 'kubeburst.io/v1alpha1',
         kind: 'BurstJob',
-        metadata: { name },
+        metadata: { name, ...(backend === 'Kueue' ? { labels: { [KUEUE.queueLabel]: KUEUE_QUEUE } } : {}) },
         spec: { size: setting.workers, granularity: g, ...setting.spec, ...(backend ? { gang: { backend } } : {}) },
       }),
     selector: (name) => `kubeburst.io/job-name=${name}`,
@@ -447,7 +495,12 @@ async function main(): Promise<void> {
     (l) => (l.resources ?? []).some((r: Json) => r.name === 'podgroups'),
     () => false,
   );
-  const backends = args.backends!.split(',').filter((b) => b !== 'PodGroup' || served);
+  const kueueServed = await kube.get<Json>('/apis/kueue.x-k8s.io/v1beta2').then(
+    (l) => (l.resources ?? []).some((r: Json) => r.name === 'workloads'),
+    () => false,
+  );
+  const backends = args.backends!.split(',').filter((b) => (b !== 'PodGroup' || served) && (b !== 'Kueue' || kueueServed));
+  if (runPeers && backends.includes('Kueue')) await kueueQueue(kube, readEnvValue(env, 'KUBEBURST_KUEUE_NAMESPACE_LABEL'));
   if (runPeers) {
     const setting: Setting = { name: 'peers', workers: WORKERS, spec: kwokSpec, joinedFromReports: false };
     const subjects = [indexedJobSubject(setting)];
@@ -495,6 +548,7 @@ async function main(): Promise<void> {
   } finally {
     op.kill('SIGTERM');
     await kube.delete(`/api/v1/namespaces/${NS}`).catch(() => undefined);
+    await kube.delete(`/apis/kueue.x-k8s.io/v1beta2/clusterqueues/${NS}`).catch(() => undefined);
     await Promise.all(Array.from({ length: NODES }, (_, i) => kube.delete(`/api/v1/nodes/${POOL}-${i}`).catch(() => undefined)));
     kube.close();
   }
@@ -613,7 +667,7 @@ async function main(): Promise<void> {
           '',
           ...peerTable(summary.filter((x) => x.setting === 'peers')),
           '',
-          "The Indexed Job is one pod per worker (parallelism = completions), created by kube-controller-manager's job controller with its default client rate limit (20 QPS, burst 30) and batching; kubeburst's operator runs with the qps above. Every pod goes through the same kube-scheduler (default client rate limit 50 QPS, burst 100, for bindings). PodGroup rows: the scheduler places the whole gang in one cycle, then binds it. A JobSet peer is not run: sigs.k8s.io/jobset is not served by the Go module proxy here.",
+          "The Indexed Job is one pod per worker (parallelism = completions), created by kube-controller-manager's job controller with its default client rate limit (20 QPS, burst 30) and batching; kubeburst's operator runs with the qps above. Every pod goes through the same kube-scheduler (default client rate limit 50 QPS, burst 100, for bindings). PodGroup rows: the scheduler places the whole gang in one cycle, then binds it. Kueue rows: Kueue (v0.17, a host process) admits the pod group against a ClusterQueue whose quota is the pool, then lifts its gate from every pod; its webhook sees every pod created. A JobSet peer is not run: sigs.k8s.io/jobset is not served by the Go module proxy here.",
           '',
         ]
       : []),

@@ -52,6 +52,8 @@ export const KUEUE = {
   managedLabel: 'kueue.x-k8s.io/managed',
   /** Added by Kueue's webhook; lifted from every pod of the group once Kueue admits it. */
   gate: 'kueue.x-k8s.io/admission',
+  /** Every gate Kueue adds starts so (kueue.x-k8s.io/topology too, lifted at admission for a flavor without topology). */
+  gatePrefix: 'kueue.x-k8s.io/',
   /** The pod condition Kueue sets on the pods of a group it evicts or preempts, before deleting them. */
   stopCondition: 'TerminationTarget',
   api: { group: 'kueue.x-k8s.io', version: 'v1beta2', resource: 'workloads' },

@@ -48,7 +48,9 @@ bin_dir_of() {
 }
 
 # Components started by up.sh, in start order.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kueue)
+# Namespaces with this label are Kueue's (its managedJobsNamespaceSelector and pod webhooks).
+KUEUE_NAMESPACE_LABEL=kubeburst.io/kueue=enabled
 
 # Name of a component's pid variable in <state>/env:
 # kube-apiserver -> KUBEBURST_PID_KUBE_APISERVER.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts a real local Kubernetes control plane for tests, all on 127.0.0.1:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
 # (fake nodes; pods on them become Running, and finish when annotated, see
-# kwok-stages.yaml). Builds the binaries first if needed (build.sh).
+# kwok-stages.yaml) and Kueue (its pod integration, for namespaces labelled
+# $KUEUE_NAMESPACE_LABEL; webhooks on 127.0.0.1 with a certificate of the
+# test CA). Builds the binaries first if needed (build.sh).
 #
 # Usage: test/cluster/up.sh [STATE_DIR]
 #   STATE_DIR defaults to $KUBEBURST_CLUSTER_DIR, else <repo>/.cache/cluster-state.
@@ -54,7 +56,7 @@ if ((kube_minor >= 37)); then
 fi
 
 # --- binaries ----------------------------------------------------------------
-"$CLUSTER_SCRIPTS_DIR/build.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok
+"$CLUSTER_SCRIPTS_DIR/build.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kueue
 
 # Fresh start: no etcd data, certs or logs of an earlier cluster. The marker
 # tells down.sh that this directory is ours to delete.
@@ -98,6 +100,8 @@ free_port API_PORT
 free_port KCM_PORT
 free_port SCHED_PORT
 free_port KWOK_PORT
+free_port KUEUE_WEBHOOK_PORT
+free_port KUEUE_HEALTH_PORT
 declare -A PIDS=()
 # Record them right away so down.sh can clean up even a half-started cluster.
 write_env() {
@@ -113,6 +117,8 @@ write_env() {
     echo "KUBEBURST_KCM_PORT=$KCM_PORT"
     echo "KUBEBURST_SCHEDULER_PORT=$SCHED_PORT"
     echo "KUBEBURST_KWOK_PORT=$KWOK_PORT"
+    echo "KUBEBURST_KUEUE_WEBHOOK_PORT=$KUEUE_WEBHOOK_PORT"
+    echo "KUBEBURST_KUEUE_NAMESPACE_LABEL=$KUEUE_NAMESPACE_LABEL"
     echo "KUBEBURST_KUBE_BIN_DIR=$KUBE_BIN_DIR"
     echo "KUBEBURST_HELM_BIN_DIR=$HELM_BIN_DIR"
     echo "KUBEBURST_KUBE_VERSION=$KUBE_VERSION"
@@ -159,6 +165,11 @@ sign_cert ca admin "/O=system:masters/CN=kubeburst-admin" "$CLIENT_EXT"
 sign_cert ca controller-manager "/CN=system:kube-controller-manager" "$CLIENT_EXT"
 sign_cert ca scheduler "/CN=system:kube-scheduler" "$CLIENT_EXT"
 sign_cert front-proxy-ca front-proxy-client "/CN=front-proxy-client" "$CLIENT_EXT"
+# Kueue's webhook server (controller-runtime reads tls.crt/tls.key from its certDir).
+sign_cert ca kueue-webhook "/CN=kueue-webhook" $'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1'
+mkdir -p "$PKI/kueue"
+mv "$PKI/kueue-webhook.crt" "$PKI/kueue/tls.crt"
+mv "$PKI/kueue-webhook.key" "$PKI/kueue/tls.key"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
 openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 
@@ -300,11 +311,54 @@ start kwok "$KWOK_BIN_DIR/kwok" \
   --node-lease-duration-seconds=40 --cidr=10.244.0.1/16 \
   --server-address="127.0.0.1:$KWOK_PORT"
 
+# Kueue (gang.backend Kueue): its CRDs, its webhooks pointed at this host process, then the process.
+# Only the pod integration; pods are Kueue's only in namespaces labelled $KUEUE_NAMESPACE_LABEL (the
+# pod webhooks see no others), so a Kueue that is down never blocks any other test's pods.
+"$KUBECTL" --kubeconfig "$STATE/kubeconfig" apply --server-side --force-conflicts -f "$KUEUE_DIR/config/crd/" >/dev/null
+"$KUBECTL" --kubeconfig "$STATE/kubeconfig" create namespace kueue-system >/dev/null
+node "$CLUSTER_SCRIPTS_DIR/kueue-webhooks.mjs" "$KUEUE_DIR/config/webhooks.yaml" "$KUEUE_WEBHOOK_PORT" "$PKI/ca.crt" "$KUEUE_NAMESPACE_LABEL" |
+  "$KUBECTL" --kubeconfig "$STATE/kubeconfig" apply -f - >/dev/null
+cat >"$STATE/kueue.yaml" <<EOF
+apiVersion: config.kueue.x-k8s.io/v1beta2
+kind: Configuration
+namespace: kueue-system
+health:
+  healthProbeBindAddress: 127.0.0.1:$KUEUE_HEALTH_PORT
+metrics:
+  bindAddress: "0"
+webhook:
+  host: 127.0.0.1
+  port: $KUEUE_WEBHOOK_PORT
+  certDir: $PKI/kueue
+leaderElection:
+  leaderElect: false
+internalCertManagement:
+  enable: false
+manageJobsWithoutQueueName: false
+managedJobsNamespaceSelector:
+  matchLabels:
+    ${KUEUE_NAMESPACE_LABEL%%=*}: "${KUEUE_NAMESPACE_LABEL#*=}"
+integrations:
+  frameworks: ["pod"]
+EOF
+"$KUBECTL" --kubeconfig "$STATE/kubeconfig" wait --for=condition=Established --timeout=60s crd/workloads.kueue.x-k8s.io crd/clusterqueues.kueue.x-k8s.io >/dev/null
+# The visibility server would listen on every interface (and needs an APIService): off. Without internal
+# cert management Kueue loads a metrics certificate from the fixed path /etc/kueue/metrics/certs even with
+# metrics off: it runs in a mount namespace of its own whose /etc is a tmpfs holding just that (the
+# webhook's pair; Kueue needs nothing else from /etc), so the machine's /etc is never touched.
+[[ $(id -u) == 0 ]] || die "Kueue runs in a mount namespace of its own (unshare --mount): run as root"
+start kueue unshare --mount --propagation private -- sh -c \
+  'mount -t tmpfs -o size=1m,mode=0755 kueue-etc /etc && mkdir -p /etc/kueue/metrics/certs && cp "$0"/tls.crt "$0"/tls.key /etc/kueue/metrics/certs/ && exec "$@"' \
+  "$PKI/kueue" "$KUEUE_BIN_DIR/kueue" --config="$STATE/kueue.yaml" --kubeconfig="$STATE/kubeconfig" \
+  --feature-gates=VisibilityOnDemand=false --zap-log-level=info
+
 # Ready means: apiserver ready, controller-manager and scheduler healthy, and
 # the serviceaccount controller made `default` (pods in default need it).
 wait_until kube-controller-manager "${PIDS[kube-controller-manager]}" curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
 wait_until kube-scheduler "${PIDS[kube-scheduler]}" curl -skf "https://127.0.0.1:$SCHED_PORT/healthz"
 wait_until kwok "${PIDS[kwok]}" curl -sf "http://127.0.0.1:$KWOK_PORT/healthz"
+# readyz: the webhook server serves (its cert loaded) and the caches synced.
+wait_until kueue "${PIDS[kueue]}" curl -sf "http://127.0.0.1:$KUEUE_HEALTH_PORT/readyz"
 wait_until "default ServiceAccount" "${PIDS[kube-controller-manager]}" \
   "$KUBECTL" --kubeconfig "$STATE/kubeconfig" --request-timeout=5s get serviceaccount default -n default
 

@@ -1,4 +1,5 @@
-import { LABELS } from '../../api/src/constants.js';
+import { KUEUE, LABELS } from '../../api/src/constants.js';
+import { clusterEnv } from './harness/env.js';
 import { condition, PodRecorder, type Flares } from './harness/flare.js';
 import { list, paths, type Json } from './harness/kube.js';
 import { operatorSuite } from './harness/suite.js';
@@ -16,16 +17,82 @@ import { sleep, waitFor } from './harness/wait.js';
  *   deletion           deleting the BurstJob takes its pods and gang objects with it
  *   suspend / resume   suspend deletes everything; resume is a fresh attempt
  *
- * A backend the cluster does not serve fails here (never skips): `make test` runs both on the 1.37 control
- * plane, and SchedulingGates again on the oldest supported one (KUBEBURST_GANG_BACKENDS=SchedulingGates).
+ * Kueue admits by quota, not by node room: each test gives its own ClusterQueue a quota equal to its node
+ * pool (how a batch cluster's admin sizes one), and its LocalQueue is named by the BurstJob's label.
+ *
+ * A backend the cluster does not serve fails here (never skips): `make test` runs all three on the 1.37
+ * control plane (Kueue v0.17 runs beside it, test/cluster/up.sh), and SchedulingGates again on the oldest
+ * supported one (KUBEBURST_GANG_BACKENDS=SchedulingGates).
  */
-const ALL_BACKENDS = ['SchedulingGates', 'PodGroup'] as const;
+const ALL_BACKENDS = ['SchedulingGates', 'PodGroup', 'Kueue'] as const;
 type Backend = (typeof ALL_BACKENDS)[number];
 /** KUBEBURST_GANG_BACKENDS narrows the list for a control plane older than 1.37 (scripts/test.sh). */
 const BACKENDS = (process.env.KUBEBURST_GANG_BACKENDS?.split(',') ?? ALL_BACKENDS) as Backend[];
 
 const suite = operatorSuite('it-gang');
-const { ns, poolOf } = suite;
+const { ns } = suite;
+
+// Kueue's pod webhook and managedJobsNamespaceSelector see only namespaces with this label (up.sh).
+beforeAll(async () => {
+  const [key, value] = clusterEnv().kueueNamespaceLabel.split('=') as [string, string];
+  await suite.kube.patch(`/api/v1/namespaces/${ns}`, { metadata: { labels: { [key]: value } } });
+  await kueue.flavor();
+});
+afterAll(() => kueue.cleanup());
+
+/** Kueue objects of this suite: one ResourceFlavor for all, a ClusterQueue + LocalQueue per test. */
+const kueue = {
+  queues: [] as string[],
+  async flavor(): Promise<void> {
+    await suite.kube.create(KUEUE_PATHS.flavors, { apiVersion: KUEUE_V, kind: 'ResourceFlavor', metadata: { name: 'kubeburst-test' } }).catch((err: unknown) => {
+      if ((err as { status?: number }).status !== 409) throw err;
+    });
+  },
+  /** A LocalQueue `name` in the suite's namespace, on a ClusterQueue of `cpu` cores (the pool's size). */
+  async queue(name: string, cpu: number, extra: Json = {}): Promise<void> {
+    const cq = `${ns}-${name}`;
+    this.queues.push(cq);
+    await suite.kube.create(KUEUE_PATHS.clusterQueues, {
+      apiVersion: KUEUE_V,
+      kind: 'ClusterQueue',
+      metadata: { name: cq },
+      spec: {
+        namespaceSelector: {},
+        resourceGroups: [{ coveredResources: ['cpu', 'memory'], flavors: [{ name: 'kubeburst-test', resources: quota(cpu) }] }],
+        ...extra,
+      },
+    });
+    await suite.kube.create(KUEUE_PATHS.localQueues(ns), { apiVersion: KUEUE_V, kind: 'LocalQueue', metadata: { name, namespace: ns }, spec: { clusterQueue: cq } });
+    await waitFor(
+      `ClusterQueue ${cq} active`,
+      async () => ((await suite.kube.get<Json>(`${KUEUE_PATHS.clusterQueues}/${cq}`)).status?.conditions ?? []).some((c: Json) => c.type === 'Active' && c.status === 'True'),
+      30_000,
+    );
+  },
+  /** The pool grew: so does the quota. */
+  async resize(name: string, cpu: number): Promise<void> {
+    const path = `${KUEUE_PATHS.clusterQueues}/${ns}-${name}`;
+    const cq = await suite.kube.get<Json>(path);
+    cq.spec.resourceGroups[0].flavors[0].resources = quota(cpu);
+    await suite.kube.replace(path, cq);
+  },
+  async cleanup(): Promise<void> {
+    await Promise.all(this.queues.map((cq) => suite.kube.delete(`${KUEUE_PATHS.clusterQueues}/${cq}`).catch(() => undefined)));
+    await suite.kube.delete(`${KUEUE_PATHS.flavors}/kubeburst-test`).catch(() => undefined);
+  },
+};
+const KUEUE_V = 'kueue.x-k8s.io/v1beta2';
+const KUEUE_PATHS = {
+  flavors: '/apis/kueue.x-k8s.io/v1beta2/resourceflavors',
+  clusterQueues: '/apis/kueue.x-k8s.io/v1beta2/clusterqueues',
+  localQueues: (n: string) => `/apis/kueue.x-k8s.io/v1beta2/namespaces/${n}/localqueues`,
+  workloads: (n: string) => `/apis/kueue.x-k8s.io/v1beta2/namespaces/${n}/workloads`,
+  priorityClasses: '/apis/kueue.x-k8s.io/v1beta2/workloadpriorityclasses',
+};
+const quota = (cpu: number): Json[] => [
+  { name: 'cpu', nominalQuota: String(cpu) },
+  { name: 'memory', nominalQuota: '1Ti' },
+];
 
 const attemptOf = (p: Json): string => p.metadata.labels[LABELS.attempt];
 const bound = (pods: Json[]): Json[] => pods.filter((p) => p.spec.nodeName);
@@ -37,14 +104,35 @@ const podGroups = (name: string): Promise<Json[]> =>
   });
 
 describe.each(BACKENDS)('gang backend %s', (backend: Backend) => {
-  const short = backend === 'PodGroup' ? 'pg' : 'sg';
+  const short = ({ SchedulingGates: 'sg', PodGroup: 'pg', Kueue: 'kq' } as const)[backend];
   const gang = (extra: Json = {}): Json => ({ gang: { backend, ...extra } });
+  /**
+   * A pool of nodes for one test; with Kueue also its queue (quota = the pool's cores), named after it.
+   * create() submits a BurstJob to that queue.
+   */
+  const poolOf = async (name: string, nodes: number, cpu: number): Promise<Flares> => {
+    const flares = await suite.poolOf(name, nodes, cpu);
+    if (backend !== 'Kueue') return flares;
+    await kueue.queue(name, nodes * cpu);
+    const create = flares.create.bind(flares);
+    flares.create = (job, spec, labels) => create(job, spec, { [KUEUE.queueLabel]: name, ...labels });
+    return flares;
+  };
   /** Pods of the attempt are held back the way the backend holds them. */
   const expectHeldBack = async (flares: Flares, name: string, attempt: number, packs: number): Promise<void> => {
     const pods = (await flares.pods(name)).filter((p) => attemptOf(p) === String(attempt));
     expect(pods).toHaveLength(packs);
     if (backend === 'SchedulingGates') {
       expect(pods.every((p) => p.spec.schedulingGates?.[0]?.name === 'kubeburst.io/gang')).toBe(true);
+    } else if (backend === 'Kueue') {
+      // Kueue's webhook took every pod of the group and gated it; no gate or PodGroup of kubeburst's.
+      for (const p of pods) {
+        expect(p.metadata.labels).toMatchObject({ [KUEUE.groupLabel]: `${name}-a${attempt}`, [KUEUE.managedLabel]: 'true' });
+        expect(p.metadata.annotations).toMatchObject({ [KUEUE.totalCountAnnotation]: String(packs) });
+        expect(p.spec.schedulingGates).toContainEqual({ name: KUEUE.gate });
+        expect((p.spec.schedulingGates as Json[]).every((g) => g.name.startsWith(KUEUE.gatePrefix))).toBe(true);
+      }
+      expect(await podGroups(name)).toEqual([]);
     } else {
       expect(pods.every((p) => p.spec.schedulingGroup?.podGroupName === `${name}-a${attempt}` && !p.spec.schedulingGates?.length)).toBe(true);
       const [pg] = (await podGroups(name)).filter((g) => g.metadata.name === `${name}-a${attempt}`);
@@ -65,6 +153,16 @@ describe.each(BACKENDS)('gang backend %s', (backend: Backend) => {
     await expectHeldBack(flares, name, 0, 5);
     if (backend === 'SchedulingGates') {
       await flares.waitStatus(name, 'Admitted=False InsufficientCapacity', (_, j) => condition(j, 'Admitted')?.reason === 'InsufficientCapacity');
+    } else if (backend === 'Kueue') {
+      // Kueue said why in its Workload (named after the group); the BurstJob quotes it.
+      const queued = await flares.waitStatus(name, 'Admitted=False QueuedInKueue quoting the Workload', (_, j) =>
+        /insufficient|quota/i.test(condition(j, 'Admitted')?.message ?? ''),
+      );
+      expect(condition(queued, 'Admitted')).toMatchObject({
+        status: 'False',
+        reason: 'QueuedInKueue',
+        message: expect.stringContaining(`Kueue pod group ${name}-a0 in LocalQueue aon-kq`),
+      });
     } else {
       // kube-scheduler tried the whole group and said why in the PodGroup; the BurstJob quotes it.
       const unschedulable = await waitFor(
@@ -80,7 +178,9 @@ describe.each(BACKENDS)('gang backend %s', (backend: Backend) => {
     expect(bound(await flares.pods(name))).toEqual([]);
 
     await flares.pool.add(1, 32);
+    if (backend === 'Kueue') await kueue.resize(`aon-${short}`, 96);
     await flares.waitPhase(name, 'Running', 60_000);
+    if (backend === 'Kueue') expect(condition(await flares.get(name), 'Admitted')).toMatchObject({ status: 'True', reason: 'AdmittedByKueue' });
     expect(bound(await flares.pods(name))).toHaveLength(5);
     await flares.delete(name);
   });
@@ -105,6 +205,7 @@ describe.each(BACKENDS)('gang backend %s', (backend: Backend) => {
     await sleep(2000);
     expect(bound(await flares.pods(second))).toEqual([]);
     expect((await flares.get(second)).status.phase).not.toBe('Running');
+    if (backend === 'Kueue') expect(condition(await flares.get(second), 'Admitted')).toMatchObject({ status: 'False', reason: 'QueuedInKueue' });
 
     const finishedAt = Date.now();
     await flares.complete(first);
@@ -200,3 +301,44 @@ describe.each(BACKENDS)('gang backend %s', (backend: Backend) => {
     await flares.waitPhase(name, 'Succeeded');
   });
 });
+
+// What only Kueue does: priorities and preemption inside a ClusterQueue.
+if (BACKENDS.includes('Kueue')) {
+  describe('gang backend Kueue: preemption', () => {
+    const priorities: string[] = [];
+    afterAll(() => Promise.all(priorities.map((p) => suite.kube.delete(`${KUEUE_PATHS.priorityClasses}/${p}`).catch(() => undefined))));
+
+    it('a gang preempted for a higher-priority one restarts whole (counted against maxRestarts) and runs once that one ends', async () => {
+      const flares = await suite.poolOf('preempt-kq', 1, 32);
+      await kueue.queue('preempt-kq', 32, { preemption: { withinClusterQueue: 'LowerPriority' } });
+      for (const [name, value] of [
+        [`${ns}-low`, 100],
+        [`${ns}-high`, 1000],
+      ] as const) {
+        priorities.push(name);
+        await suite.kube.create(KUEUE_PATHS.priorityClasses, { apiVersion: KUEUE_V, kind: 'WorkloadPriorityClass', metadata: { name }, value });
+      }
+      // Each gang takes the whole quota (2 packs of 16 CPU).
+      const spec = { size: 2, granularity: 1, resources: { cpu: '16' }, maxRestarts: 1, gang: { backend: 'Kueue' } };
+      const labels = (p: string): Record<string, string> => ({ [KUEUE.queueLabel]: 'preempt-kq', [KUEUE.priorityLabel]: `${ns}-${p}` });
+      await flares.create('low-kq', spec, labels('low'));
+      await flares.waitPhase('low-kq', 'Running');
+      await flares.create('high-kq', spec, labels('high'));
+
+      const preempted = await flares.waitStatus('low-kq', 'restarted after the preemption', (s) => s.restarts === 1, 60_000);
+      expect(preempted.status.lastFailure).toMatchObject({ attempt: 0, reason: 'PackLost', message: expect.stringContaining('Kueue stopped its pod group') });
+      await flares.waitPhase('high-kq', 'Running', 60_000);
+      // The preempted gang waits in the queue as a new group, holding no node.
+      const waiting = await flares.waitStatus('low-kq', 'attempt 1 queued', (s, j) => s.attempt?.index === 1 && condition(j, 'Admitted')?.reason === 'QueuedInKueue', 60_000);
+      expect(condition(waiting, 'Admitted')!.message).toContain('Kueue pod group low-kq-a1');
+      expect(bound(await flares.pods('low-kq'))).toEqual([]);
+
+      await flares.complete('high-kq');
+      await flares.waitPhase('high-kq', 'Succeeded');
+      await flares.waitStatus('low-kq', 'attempt 1 running', (s) => s.attempt?.index === 1 && s.phase === 'Running', 60_000);
+      await flares.complete('low-kq');
+      const done = await flares.waitPhase('low-kq', 'Succeeded');
+      expect(done.status).toMatchObject({ restarts: 1, attempt: { index: 1, gangBackend: 'Kueue' } });
+    });
+  });
+}

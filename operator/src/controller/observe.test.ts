@@ -1,4 +1,4 @@
-import { jobView, observePod, observeService } from './observe.js';
+import { jobView, observePod, observeService, observeWorkload } from './observe.js';
 
 describe('what the planner sees of Kubernetes objects', () => {
   it('keeps a valid ttlSecondsAfterFinished of a spec that fails validation, so the failed job still expires', () => {
@@ -21,6 +21,38 @@ describe('what the planner sees of Kubernetes objects', () => {
       status: { phase: 'Pending', containerStatuses: [{ name: 'pack', state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "redis" not found' } } }] },
     };
     expect(observePod(pod)).toMatchObject({ phase: 'Pending', nodeName: 'n1', waiting: { reason: 'CreateContainerConfigError', message: 'secret "redis" not found' } });
+  });
+
+  it('reads a BurstJob’s Kueue labels, and a Kueue pod group’s pod as Kueue left it', () => {
+    const job = jobView({
+      metadata: { name: 'j', namespace: 'ns', uid: 'u', labels: { 'kueue.x-k8s.io/queue-name': 'team-a' } },
+      spec: { size: 1, function: { module: '/w.js' } },
+    });
+    expect(job.kueue).toEqual({ queueName: 'team-a' });
+    expect(jobView({ metadata: { name: 'j', namespace: 'ns', uid: 'u' }, spec: { size: 1, function: { module: '/w.js' } } }).kueue).toBeUndefined();
+    const pod = (extra: { labels?: Record<string, string>; gates?: string[]; conditions?: unknown[] }) => ({
+      metadata: { name: 'j-a0-0', labels: { 'kubeburst.io/attempt': '0', 'kubeburst.io/pack-index': '0', 'kueue.x-k8s.io/pod-group-name': 'j-a0', ...extra.labels } },
+      spec: { schedulingGates: (extra.gates ?? []).map((name) => ({ name })) },
+      status: { phase: 'Pending', conditions: extra.conditions ?? [] },
+    });
+    // Kueue's topology gate counts as Kueue holding the pod, like its admission gate.
+    expect(observePod(pod({ labels: { 'kueue.x-k8s.io/managed': 'true' }, gates: ['kueue.x-k8s.io/topology'] })).kueue).toEqual({ managed: true, gated: true });
+    expect(observePod(pod({})).kueue).toEqual({ managed: false, gated: false });
+    const stopped = pod({
+      labels: { 'kueue.x-k8s.io/managed': 'true' },
+      conditions: [{ type: 'TerminationTarget', status: 'True', reason: 'Preempted', message: 'Preempted to accommodate a workload' }],
+    });
+    expect(observePod(stopped).kueue).toEqual({ managed: true, gated: false, stopped: 'Preempted: Preempted to accommodate a workload' });
+    expect(observePod({ metadata: { name: 'p', labels: {} }, spec: {}, status: {} }).kueue).toBeUndefined();
+  });
+
+  it('quotes why Kueue has not admitted a Workload, only while it has not', () => {
+    const wl = (status: string, message: string) => ({ metadata: { name: 'j-a0' }, status: { conditions: [{ type: 'QuotaReserved', status, message }] } });
+    expect(observeWorkload(wl('False', 'insufficient quota for cpu in flavor f, 16 more needed'))).toEqual({
+      name: 'j-a0',
+      pending: 'insufficient quota for cpu in flavor f, 16 more needed',
+    });
+    expect(observeWorkload(wl('True', 'Quota reserved in ClusterQueue q'))).toEqual({ name: 'j-a0' });
   });
 
   it('reads which BurstJob owns a Service', () => {

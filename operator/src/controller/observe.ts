@@ -105,7 +105,7 @@ function kueuePod(pod: Json): NonNullable<ObservedPod['kueue']> {
   const stop = (pod.status?.conditions ?? []).find((c: Json) => c.type === KUEUE.stopCondition && c.status === 'True');
   return {
     managed: pod.metadata.labels?.[KUEUE.managedLabel] === 'true',
-    gated: (pod.spec?.schedulingGates ?? []).some((g: Json) => g.name === KUEUE.gate),
+    gated: (pod.spec?.schedulingGates ?? []).some((g: Json) => String(g.name).startsWith(KUEUE.gatePrefix)),
     ...(stop ? { stopped: [stop.reason, stop.message].filter(Boolean).join(': ') || KUEUE.stopCondition } : {}),
   };
 }

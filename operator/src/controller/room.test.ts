@@ -106,4 +106,21 @@ describe('room for gang admission', () => {
         .map((g) => g.key),
     ).toEqual(['ns/old1', 'ns/old2']);
   });
+
+  it('never counts a gang waiting in kube-scheduler (PodGroup) or in Kueue’s queue as ahead of a gates gang', () => {
+    const waiting = (name: string, gangBackend?: 'SchedulingGates' | 'PodGroup' | 'Kueue'): JobView =>
+      burstJob(name)
+        .created(T0)
+        .status({ phase: 'Pending', attempt: { index: 0, burstId: 'x', layout: '3x4', startTime: 'x', ...(gangBackend ? { gangBackend } : {}) } })
+        .obj();
+    const me = burstJob('me')
+      .created(T0 + 1)
+      .obj();
+    const all = [waiting('legacy'), waiting('gates', 'SchedulingGates'), waiting('pg', 'PodGroup'), waiting('kq', 'Kueue')];
+    expect(
+      room([], [], [], [])
+        .ahead(me, all)
+        .map((g) => g.key),
+    ).toEqual(['ns/gates', 'ns/legacy']);
+  });
 });

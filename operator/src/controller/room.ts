@@ -58,7 +58,11 @@ export const isOlder = (a: JobView, b: JobView): boolean => {
   return ta < tb || (ta === tb && ka < kb);
 };
 
-/** Waiting for the operator's own admission (gates backend); a PodGroup gang waits in kube-scheduler instead. */
+/**
+ * Waiting for the operator's own admission (gates backend): a PodGroup gang waits in kube-scheduler
+ * instead, a Kueue gang in Kueue's queue (neither is ahead of a gates gang in its FIFO). Once admitted, a
+ * Kueue gang's unbound pods do count as reserved room (reserved()): they are about to bind.
+ */
 export function waitingForAdmission(j: JobView): boolean {
   return (
     j.deletionTimestamp === undefined &&
@@ -66,7 +70,7 @@ export function waitingForAdmission(j: JobView): boolean {
     j.specError === undefined &&
     j.status.phase === 'Pending' &&
     j.status.attempt !== undefined &&
-    j.status.attempt.gangBackend !== 'PodGroup' &&
+    (j.status.attempt.gangBackend ?? 'SchedulingGates') === 'SchedulingGates' &&
     j.status.attempt.admittedTime === undefined
   );
 }

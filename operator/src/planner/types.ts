@@ -47,7 +47,7 @@ export interface ObservedPod {
   kueue?: {
     /** Kueue's webhook took it (kueue.x-k8s.io/managed): without it, Kueue never admits the group. */
     managed: boolean;
-    /** Still holds Kueue's admission gate. */
+    /** Still holds a gate of Kueue's (admission, topology). */
     gated: boolean;
     /** Kueue evicted or preempted the group (its TerminationTarget condition): reason and message. */
     stopped?: string;

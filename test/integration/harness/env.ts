@@ -14,6 +14,8 @@ export interface ClusterEnv {
   kubeVersion: string;
   /** etcd's client URL (plain HTTP on 127.0.0.1; its JSON gateway serves /v3/kv/…). */
   etcd: string;
+  /** `key=value`: namespaces Kueue manages (its pod webhooks and managedJobsNamespaceSelector). */
+  kueueNamespaceLabel: string;
 }
 
 export function stateDir(): string {
@@ -38,6 +40,7 @@ export function clusterEnv(): ClusterEnv {
     apiServer: env.KUBEBURST_API_SERVER!,
     kubeVersion: env.KUBEBURST_KUBE_VERSION!,
     etcd: `http://127.0.0.1:${env.KUBEBURST_ETCD_PORT!}`,
+    kueueNamespaceLabel: env.KUBEBURST_KUEUE_NAMESPACE_LABEL!,
   };
 }
 

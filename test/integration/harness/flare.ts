@@ -19,17 +19,17 @@ export class Flares {
     readonly pool: NodePool,
   ) {}
 
-  manifest(name: string, spec: Json): Json {
+  manifest(name: string, spec: Json, labels: Record<string, string> = {}): Json {
     return {
       apiVersion: 'kubeburst.io/v1alpha1',
       kind: 'BurstJob',
-      metadata: { name, namespace: this.ns },
+      metadata: { name, namespace: this.ns, labels },
       spec: { function: { module: '/opt/kubeburst/app/worker.js' }, ...spec, template: { ...this.pool.template, ...spec.template } },
     };
   }
 
-  create(name: string, spec: Json): Promise<Json> {
-    return this.kube.create(paths.burstjobs(this.ns), this.manifest(name, spec));
+  create(name: string, spec: Json, labels?: Record<string, string>): Promise<Json> {
+    return this.kube.create(paths.burstjobs(this.ns), this.manifest(name, spec, labels));
   }
 
   get(name: string): Promise<Json> {
