@@ -500,7 +500,6 @@ async function main(): Promise<void> {
     () => false,
   );
   const backends = args.backends!.split(',').filter((b) => (b !== 'PodGroup' || served) && (b !== 'Kueue' || kueueServed));
-  if (runPeers && backends.includes('Kueue')) await kueueQueue(kube, readEnvValue(env, 'KUBEBURST_KUEUE_NAMESPACE_LABEL'));
   if (runPeers) {
     const setting: Setting = { name: 'peers', workers: WORKERS, spec: kwokSpec, joinedFromReports: false };
     const subjects = [indexedJobSubject(setting)];
@@ -526,6 +525,7 @@ async function main(): Promise<void> {
     }
   }
   await setup(kube, kubectl, kubeconfig, runKwok || runPeers);
+  if (runPeers && backends.includes('Kueue')) await kueueQueue(kube, readEnvValue(env, 'KUBEBURST_KUEUE_NAMESPACE_LABEL'));
   mkdirSync(resolve(REPO, 'bench/results'), { recursive: true });
   const log = resolve(REPO, 'bench/results/flare-operator.log.tmp');
   const op = startOperator(kubeconfig, log);

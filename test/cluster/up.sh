@@ -340,6 +340,10 @@ managedJobsNamespaceSelector:
     ${KUEUE_NAMESPACE_LABEL%%=*}: "${KUEUE_NAMESPACE_LABEL#*=}"
 integrations:
   frameworks: ["pod"]
+# What Kueue's own manifests ship (config/components/manager); the binary's default is 20/30.
+clientConnection:
+  qps: 50
+  burst: 100
 EOF
 "$KUBECTL" --kubeconfig "$STATE/kubeconfig" wait --for=condition=Established --timeout=60s crd/workloads.kueue.x-k8s.io crd/clusterqueues.kueue.x-k8s.io >/dev/null
 # The visibility server would listen on every interface (and needs an APIService): off. Without internal
