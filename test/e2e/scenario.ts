@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { terminationReport, TERMINATION_MESSAGE_MAX_BYTES, type PackReport } from '../../worker-runtime/src/index.js';
 import { generateRows } from '../../examples/hpo/data.js';
@@ -42,6 +44,11 @@ export interface E2EDriver {
   redisKeys(pattern: string): Promise<string[]>;
   /** That Redis' ACL users. */
   redisUsers(): Promise<string[]>;
+  /**
+   * Builds the Dockerfile of a worker project (in `dir`) on the worker image, given as its build argument
+   * WORKER_IMAGE, makes the image present on the nodes, and returns its reference.
+   */
+  buildWorkerProject(dir: string): Promise<string>;
   /** SIGKILLs a pack pod's container from outside (containerd on its node), as an OOM kill or crash would. */
   killContainer(pod: Json): Promise<void>;
   /** Scales every wait (a slow node or a cold kind cluster). */
@@ -53,6 +60,8 @@ export interface E2EDriver {
 /** Where the worker image (worker-runtime/Dockerfile) keeps the compiled examples. */
 export const IMAGE_EXAMPLES = '/opt/kubeburst/examples/dist';
 const REPO = resolve(import.meta.dirname, '../..');
+/** The CLI as a user runs it (built by `npm run build`). */
+const CLI = resolve(REPO, 'cli/bin/kubeburst.js');
 const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
 
 export interface E2EContext {
@@ -135,13 +144,17 @@ function splitImage(ref: string): [string, string] {
 /** An example's manifest, pointed at its compiled worker in the image and placed on the driver's node. */
 export function exampleManifest(ctx: E2EContext, app: string, ns: string, patch: { name?: string; spec?: Json } = {}): Json {
   const doc = parse(readFileSync(resolve(REPO, `examples/${app}/burstjob.yaml`), 'utf8')) as Json;
+  return clusterManifest(ctx, doc, ns, { ...patch, spec: { function: { module: `${IMAGE_EXAMPLES}/${app}/worker.js` }, ...patch.spec } });
+}
+
+/** A BurstJob manifest for the cluster: in `ns`, sized and timed for the driver's node(s), placed there. */
+export function clusterManifest(ctx: E2EContext, doc: Json, ns: string, patch: { name?: string; spec?: Json } = {}): Json {
   return {
     apiVersion: doc.apiVersion,
     kind: doc.kind,
     metadata: { name: patch.name ?? doc.metadata.name, namespace: ns },
     spec: {
       ...doc.spec,
-      function: { module: `${IMAGE_EXAMPLES}/${app}/worker.js` },
       // Small enough that every scenario fits one 2-core node next to the others.
       resources: { cpu: '25m', memory: '192Mi' },
       timeouts: { joinSeconds: Math.round(120 * ctx.d.timeScale), scheduleSeconds: Math.round(120 * ctx.d.timeScale), operationSeconds: 120 },
@@ -322,6 +335,36 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     expect([...users]).toContain(`kb-${r!.status.attempt.burstId}`);
     expect(await c().d.redisUsers()).not.toContain(`kb-${r!.status.attempt.burstId}`);
   }, 420_000);
+
+  test('a worker project of a user’s own: the Dockerfile `kubeburst init` writes, built on the worker image, runs the project’s BurstJob to the right results', async () => {
+    const { d } = c();
+    const ns = c().ns.examples;
+    const tmp = mkdtempSync(join(tmpdir(), 'kb-e2e-project-'));
+    try {
+      // A fresh project, as `kubeburst init` writes it, outside the repository; its Dockerfile as it is.
+      const dir = join(tmp, 'my-flare');
+      const init = spawnSync(process.execPath, [CLI, 'init', dir], { encoding: 'utf8', timeout: 60_000 });
+      if (init.status !== 0) throw new Error(`kubeburst init exited ${init.status}: ${init.stderr}${init.error ?? ''}`);
+      const t0 = Date.now();
+      const image = await d.buildWorkerProject(dir);
+      process.stderr.write(`[e2e] ${image}: built from the project's Dockerfile and on the node in ${Date.now() - t0} ms\n`);
+      // The project's own manifest, run from the image: the worker is where the Dockerfile's WORKDIR put it.
+      const workdir = /^WORKDIR\s+(\S+)\s*$/m.exec(readFileSync(join(dir, 'Dockerfile'), 'utf8'))?.[1];
+      expect(workdir).toBe('/opt/kubeburst/functions/my-flare');
+      const doc = parse(readFileSync(join(dir, 'burstjob.yaml'), 'utf8')) as Json;
+      const manifest = clusterManifest(c(), doc, ns, { spec: { function: { image, module: `${workdir}/${doc.spec.function.module}` } } });
+      apply(c(), manifest);
+      const job = await waitFinished(c(), ns, manifest.metadata.name, 'Succeeded');
+      expect(job.status.results).toMatchObject({ workers: 4, missing: 0 });
+      const out = (await results(c(), ns, job)) as Json[];
+      expect(out.map((w) => w.sum)).toEqual([6, 6, 6, 6]);
+      expect(out[0]!.greetings).toEqual(Array.from({ length: 4 }, (_, w) => `hello from worker ${w} in pack ${Math.floor(w / 2)}`));
+      const pods = await packPods(c(), ns, manifest.metadata.name);
+      expect(pods.map((p) => p.spec.containers[0].image)).toEqual([image, image]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   test('a pack’s container killed mid-run: the others stop within 2 s, the attempt restarts, the job fails when restarts are used up, and nothing is left', async () => {
     const ns = c().ns.failures;
