@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { adminClient } from '../integration/harness/kube.js';
-import { helm, kubectl, REPO, run } from '../integration/harness/env.js';
+import { clusterEnv, helm, kubectl, REPO, run } from '../integration/harness/env.js';
 import { nodeEnv } from '../integration/harness/node.js';
 import { e2eScenarios, type E2EDriver } from './scenario.js';
 
@@ -36,6 +36,10 @@ e2eScenarios(async () => {
     async redisUsers() {
       return (await redis.call('ACL', 'USERS')) as string[];
     },
+    async redis(args) {
+      return redis.call(args[0]!, ...args.slice(1));
+    },
+    cliCluster: ['--kubeconfig', clusterEnv().kubeconfig],
     async buildWorkerProject(dir) {
       // buildah, into an OCI archive cached by a hash of the project's files and its base (images.sh), then
       // into the node's containerd unless it has it: an unchanged project costs a hash and a lookup.

@@ -83,6 +83,10 @@ e2eScenarios(async () => {
         .split('\n')
         .filter((u) => u !== '');
     },
+    async redis(args) {
+      return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', ...args]);
+    },
+    cliCluster: ['--context', CONTEXT],
     async buildWorkerProject(dir) {
       const image = `docker.io/kubeburst/${basename(dir)}:e2e`;
       sh('docker', ['build', '--build-arg', `WORKER_IMAGE=${images.worker}`, '-t', image, dir]);
