@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './cli.js';
@@ -49,4 +50,27 @@ test.each([
 
 test("the scaffold's Dockerfile builds on the worker image of the same version", () => {
   expect(scaffold('a', '1.2.3').Dockerfile).toContain('ARG WORKER_IMAGE=ghcr.io/kubeburst/worker:1.2.3');
+});
+
+describe("the scaffold's Dockerfile installs the worker's own dependencies", () => {
+  /** Its RUN step, run by sh in a project dir, with an `npm` on PATH that only says how it was called. */
+  function install(files: Record<string, string>): { code: number | null; out: string } {
+    const step = /^RUN ((?:.*\\\n)*.*)$/m.exec(scaffold('a', '1.2.3').Dockerfile!)![1]!.replaceAll('\\\n', '\n');
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(join(dir, 'bin', 'npm'), '#!/bin/sh\necho "npm $*"\n', { mode: 0o755 });
+    const r = spawnSync('sh', ['-c', step], { cwd: dir, encoding: 'utf8', env: { PATH: `${join(dir, 'bin')}:${process.env.PATH}` } });
+    return { code: r.status, out: r.stdout + r.stderr };
+  }
+  const pkg = (deps: Record<string, string> = {}): string => JSON.stringify({ name: 'a', type: 'module', dependencies: deps, devDependencies: { typescript: '~5.9.0' } });
+
+  test('from the lock file npm install wrote, without devDependencies', () => {
+    expect(install({ 'package.json': pkg({ lodash: '^4' }), 'package-lock.json': '{}' })).toEqual({ code: 0, out: 'npm ci --omit=dev --no-audit --no-fund\n' });
+  });
+  test('a fresh project (no lock file, no dependencies) needs neither npm nor the registry', () => {
+    expect(install({ 'package.json': pkg() })).toEqual({ code: 0, out: '' });
+  });
+  test('dependencies without a lock file fail the build, saying what to run', () => {
+    expect(install({ 'package.json': pkg({ lodash: '^4' }) })).toEqual({ code: 1, out: 'package.json has dependencies (lodash) but no package-lock.json: run npm install\n' });
+  });
 });

@@ -132,6 +132,7 @@ test('4 workers in 2 packs add their ids and greet worker 0', async () => {
 function dockerfile(name: string, version: string): string {
   return `# syntax=docker/dockerfile:1
 # This worker in the kubeburst worker image: docker build -t registry.example/${name}:0.1.0 .
+# (--build-arg WORKER_IMAGE=<image> builds it on another worker image: a mirror, one built locally)
 # then set spec.function.image to that tag and spec.function.module to
 # /opt/kubeburst/functions/${name}/worker.ts. The image's pack runtime compiles worker.ts once per pack;
 # @kubeburst/worker-runtime (a devDependency here) is the image's own copy, the one the pack runs.
@@ -139,13 +140,20 @@ ARG WORKER_IMAGE=ghcr.io/kubeburst/worker:${version}
 FROM \${WORKER_IMAGE}
 USER root
 WORKDIR /opt/kubeburst/functions/${name}
-COPY package.json package-lock.json ./
-# The worker's own runtime dependencies, if it has any (devDependencies stay out of the image).
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY package.json package-lock.json* ./
+# The worker's own runtime dependencies (devDependencies stay out of the image), from the package-lock.json
+# that npm install writes. A project without dependencies needs neither the lock file nor npm.
+RUN if [ -f package-lock.json ]; then npm ci --omit=dev --no-audit --no-fund; \\
+    else node -e '${NO_DEPENDENCIES_CHECK}'; fi
 COPY *.ts ./
 USER node
 `;
 }
+
+/** The Dockerfile's step for a project with no package-lock.json: it must have no dependencies to install. */
+const NO_DEPENDENCIES_CHECK =
+  'const d = Object.keys(require("./package.json").dependencies ?? {}); ' +
+  'if (d.length > 0) { console.error(`package.json has dependencies (${d.join(", ")}) but no package-lock.json: run npm install`); process.exit(1); }';
 
 /** A DNS-1123 name (what metadata.name takes) from a directory name. */
 export function projectName(dir: string): string {

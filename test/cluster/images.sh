@@ -19,6 +19,12 @@
 # changed one rebuilds that image and what depends on it.
 #
 # Usage: test/cluster/images.sh            (as root: debootstrap and buildah)
+#        test/cluster/images.sh project DIR BASE
+#            a worker project of a user's own: DIR's Dockerfile (the one
+#            `kubeburst init` writes) built on the worker image BASE, its
+#            build argument WORKER_IMAGE, cached by a hash of DIR's files and
+#            BASE; prints IMAGE=<ref> and ARCHIVE=<its OCI archive> (the e2e
+#            imports it into the node's containerd)
 #   KUBEBURST_IMAGES_FORCE=1  rebuild even when the hashes match
 set -euo pipefail
 
@@ -36,6 +42,62 @@ NPM_VERSION=10.9.4
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 
 sha() { sha256sum | cut -c1-16; }
+
+# buildah's own storage under the cache (layers stay warm between runs); its
+# run root is transient. chroot isolation: no user namespaces or runc needed.
+BUILDAH_RUN=/run/kubeburst-buildah-$(echo "$IMAGES" | sha | cut -c1-8)
+buildah() { command buildah --root "$IMAGES/storage" --runroot "$BUILDAH_RUN" --storage-driver overlay "$@"; }
+have_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
+cleanup() {
+  buildah rm --all >/dev/null 2>&1 || true
+  umount -R "$BUILDAH_RUN" 2>/dev/null || true
+  rm -rf "$BUILDAH_RUN" "$IMAGES/tmp.$$"
+}
+
+# --- a user's worker project ------------------------------------------------------
+build_project() { # dir base
+  local dir base=$2 name hash image archive t0=$SECONDS
+  dir=$(cd "$1" && pwd) || die "no directory $1"
+  [[ -f $dir/Dockerfile ]] || die "no Dockerfile in $dir"
+  name=$(basename "$dir" | tr -c 'a-z0-9\n' '-')
+  # Every file of the build context (node_modules aside: the recipe installs its own), and the base.
+  hash=$( {
+    echo "$base"
+    cd "$dir" && find . -type f ! -path './node_modules/*' -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
+  } | sha)
+  image=localhost/kubeburst/project-$name:$hash
+  archive=$IMAGES/project-$name-$hash.oci.tar
+  if [[ -n ${KUBEBURST_IMAGES_FORCE:-} || ! -f $archive ]]; then
+    [[ $(id -u) == 0 ]] || die "images.sh builds with buildah as root; rerun as root"
+    command -v buildah >/dev/null || die "buildah is missing: run images.sh (no arguments) first, which installs it"
+    trap cleanup EXIT
+    if ! have_image "$base"; then
+      # Pruned from buildah's storage by another checkout's build: its archive is the same image.
+      # shellcheck source=/dev/null
+      [[ -f $IMAGES/images.env ]] && . "$IMAGES/images.env"
+      [[ $base == "${KUBEBURST_WORKER_IMAGE:-}" && -f ${KUBEBURST_WORKER_ARCHIVE:-} ]] ||
+        die "$base is neither in buildah's storage nor the worker image of $IMAGES/images.env: run images.sh first"
+      buildah tag "$(buildah pull -q "oci-archive:$KUBEBURST_WORKER_ARCHIVE")" "$base" >/dev/null
+    fi
+    log "project $name: building $image on $base ..."
+    buildah bud --pull=never --network=host --isolation=chroot --layers=false --build-arg "WORKER_IMAGE=$base" \
+      -f "$dir/Dockerfile" -t "$image" "$dir" >"$IMAGES/project-$name-build.log" 2>&1 ||
+      die "building $dir/Dockerfile failed; see $IMAGES/project-$name-build.log"
+    rm -f "$archive.tmp"
+    buildah push "$image" "oci-archive:$archive.tmp:$image" >/dev/null 2>>"$IMAGES/project-$name-build.log" || die "exporting $image failed; see $IMAGES/project-$name-build.log"
+    mv -f "$archive.tmp" "$archive"
+    # The archive is the cache: buildah's storage keeps images.sh's own images only.
+    buildah rmi "$image" >/dev/null 2>&1 || true
+    find "$IMAGES" -maxdepth 1 -name "project-$name-*.oci.tar" ! -name "project-$name-$hash.oci.tar" -delete
+    log "project $name: built $image in $((SECONDS - t0)) s"
+  fi
+  printf 'IMAGE=%s\nARCHIVE=%s\n' "$image" "$archive"
+}
+if [[ ${1:-} == project ]]; then
+  (($# == 3)) || die "usage: images.sh project DIR BASE_IMAGE"
+  build_project "$2" "$3"
+  exit 0
+fi
 
 # Files of a build context as `buildah bud` sees them: tracked or new (not
 # git-ignored), minus what .dockerignore drops (dist, node_modules, results).
@@ -96,16 +158,6 @@ fi
 [[ $(id -u) == 0 ]] || die "images.sh builds with debootstrap and buildah as root; rerun as root"
 command -v npm >/dev/null || die "npm not found (it packs npm@$NPM_VERSION for the build base)"
 
-# buildah's own storage under the cache (layers stay warm between runs); its
-# run root is transient. chroot isolation: no user namespaces or runc needed.
-BUILDAH_RUN=/run/kubeburst-buildah-$(echo "$IMAGES" | sha | cut -c1-8)
-buildah() { command buildah --root "$IMAGES/storage" --runroot "$BUILDAH_RUN" --storage-driver overlay "$@"; }
-have_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
-cleanup() {
-  buildah rm --all >/dev/null 2>&1 || true
-  umount -R "$BUILDAH_RUN" 2>/dev/null || true
-  rm -rf "$BUILDAH_RUN" "$IMAGES/tmp.$$"
-}
 trap cleanup EXIT
 mkdir -p "$IMAGES/tmp.$$"
 

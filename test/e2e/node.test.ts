@@ -1,6 +1,7 @@
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { adminClient } from '../integration/harness/kube.js';
-import { helm, kubectl, run } from '../integration/harness/env.js';
+import { clusterEnv, helm, kubectl, REPO, run } from '../integration/harness/env.js';
 import { nodeEnv } from '../integration/harness/node.js';
 import { e2eScenarios, type E2EDriver } from './scenario.js';
 
@@ -34,6 +35,19 @@ e2eScenarios(async () => {
     },
     async redisUsers() {
       return (await redis.call('ACL', 'USERS')) as string[];
+    },
+    async redis(args) {
+      return redis.call(args[0]!, ...args.slice(1));
+    },
+    cliCluster: ['--kubeconfig', clusterEnv().kubeconfig],
+    async buildWorkerProject(dir) {
+      // buildah, into an OCI archive cached by a hash of the project's files and its base (images.sh), then
+      // into the node's containerd unless it has it: an unchanged project costs a hash and a lookup.
+      const built = run(resolve(REPO, 'test/cluster/images.sh'), ['project', dir, node.workerImage], { timeoutMs: 600_000 }).stdout;
+      const out = Object.fromEntries(built.split('\n').flatMap((l) => (/^[A-Z]+=/.test(l) ? [[l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]] : [])));
+      const ctr = (args: string[]): string => run('ctr', ['--address', node.containerdSocket, '--namespace', 'k8s.io', ...args], { timeoutMs: 300_000 }).stdout;
+      if (ctr(['images', 'ls', '-q', `name==${out.IMAGE}`]).trim() === '') ctr(['images', 'import', out.ARCHIVE!]);
+      return out.IMAGE!;
     },
     async killContainer(pod) {
       const id = String(pod.status.containerStatuses[0].containerID).replace(/^containerd:\/\//, '');

@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { terminationReport, TERMINATION_MESSAGE_MAX_BYTES, type PackReport } from '../../worker-runtime/src/index.js';
+import { PACK_POD, terminationReport, TERMINATION_MESSAGE_MAX_BYTES, type PackReport } from '../../worker-runtime/src/index.js';
 import { generateRows } from '../../examples/hpo/data.js';
 import { hpoReference } from '../../examples/hpo/reference.js';
 import type { HpoParams } from '../../examples/hpo/worker.js';
@@ -10,7 +12,11 @@ import { pagerankReference } from '../../examples/pagerank/reference.js';
 import { checkRanks } from '../../examples/pagerank/verify.js';
 import type { PageRankParams, PageRankResult } from '../../examples/pagerank/worker.js';
 import type { KubeClient } from '../../operator/src/controller/kube.js';
+import { ANNOTATIONS, COMPONENTS, LABELS } from '../../api/src/constants.js';
 import { paths, type Json } from '../../operator/src/controller/kube.js';
+import { decodeLayout } from '../../operator/src/planner/layout.js';
+import { attemptSecretName, BROKER_PASSWORD_KEY } from '../../operator/src/planner/pods.js';
+import { findLeaks, secretForms, type Output, type SecretForm } from './secrets.js';
 
 /**
  * The end-to-end scenarios, written once and run by two drivers:
@@ -42,6 +48,15 @@ export interface E2EDriver {
   redisKeys(pattern: string): Promise<string[]>;
   /** That Redis' ACL users. */
   redisUsers(): Promise<string[]>;
+  /** Runs a command on that Redis as its default user (the scenarios' own ACL users). */
+  redis(args: string[]): Promise<unknown>;
+  /** Flags that point `kubeburst status | results | logs` at the cluster (--kubeconfig, --context). */
+  readonly cliCluster: string[];
+  /**
+   * Builds the Dockerfile of a worker project (in `dir`) on the worker image, given as its build argument
+   * WORKER_IMAGE, makes the image present on the nodes, and returns its reference.
+   */
+  buildWorkerProject(dir: string): Promise<string>;
   /** SIGKILLs a pack pod's container from outside (containerd on its node), as an OOM kill or crash would. */
   killContainer(pod: Json): Promise<void>;
   /** Scales every wait (a slow node or a cold kind cluster). */
@@ -53,6 +68,8 @@ export interface E2EDriver {
 /** Where the worker image (worker-runtime/Dockerfile) keeps the compiled examples. */
 export const IMAGE_EXAMPLES = '/opt/kubeburst/examples/dist';
 const REPO = resolve(import.meta.dirname, '../..');
+/** The CLI as a user runs it (built by `npm run build`). */
+const CLI = resolve(REPO, 'cli/bin/kubeburst.js');
 const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
 
 export interface E2EContext {
@@ -62,6 +79,18 @@ export interface E2EContext {
   readonly system: string;
   /** Namespaces the operator watches; each scenario takes its own. */
   readonly ns: { examples: string; failures: string; results: string; operator: string };
+  /**
+   * The Redis ACL users of the run, each with a random password: `admin` is the operator's (chart value
+   * brokers.redisAdmin), `job` the one in the examples' redis-url Secret. Deleted at teardown.
+   */
+  readonly redisUsers: { admin: RedisUser; job: RedisUser };
+}
+
+export interface RedisUser {
+  readonly name: string;
+  readonly password: string;
+  /** The driver's Redis URL as pods see it, with this user's credentials. */
+  readonly url: string;
 }
 
 // ---- set-up ---------------------------------------------------------------------------------------
@@ -74,13 +103,35 @@ export async function installOperator(d: E2EDriver): Promise<E2EContext> {
     release: `kb-${id}`,
     system: `kb-system-${id}`,
     ns: { examples: `e2e-examples-${id}`, failures: `e2e-failures-${id}`, results: `e2e-results-${id}`, operator: `e2e-operator-${id}` },
+    redisUsers: { admin: redisUser(d, `e2e-${id}-admin`), job: redisUser(d, `e2e-${id}-job`) },
   };
   for (const name of [ctx.system, ...Object.values(ctx.ns)]) {
     d.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...RESTRICTED, 'kubeburst.io/test': 'e2e' } } }));
   }
-  d.kubectl(['-n', ctx.ns.examples, 'create', 'secret', 'generic', 'redis-url', `--from-literal=url=${d.brokers.redis}`]);
+  // Both with passwords, so the scenarios can search every output for them. The operator's admin may do what
+  // the chart says it needs (ACL SETUSER/DELUSER, SCAN, DEL) and no more; the job's user what a transport does.
+  const { admin, job } = ctx.redisUsers;
+  const handshake = ['+ping', '+hello', '+auth', '+select', '+client|setname', '+client|getname', '+info'];
+  await d.redis([
+    'ACL',
+    'SETUSER',
+    admin.name,
+    'reset',
+    'on',
+    `>${admin.password}`,
+    '~kb:*',
+    'resetchannels',
+    '-@all',
+    ...handshake,
+    '+acl|setuser',
+    '+acl|deluser',
+    '+scan',
+    '+del',
+  ]);
+  await d.redis(['ACL', 'SETUSER', job.name, 'reset', 'on', `>${job.password}`, '~kb:*', 'resetchannels', '-@all', ...handshake, '+rpush', '+blmpop', '+pexpire', '+del']);
+  d.kubectl(['-n', ctx.ns.examples, 'create', 'secret', 'generic', 'redis-url', `--from-literal=url=${job.url}`]);
   // The operator's Redis admin credential: every Redis attempt gets an ACL user limited to its own keys.
-  d.kubectl(['-n', ctx.system, 'create', 'secret', 'generic', 'redis-admin', `--from-literal=url=${d.brokers.redis}`]);
+  d.kubectl(['-n', ctx.system, 'create', 'secret', 'generic', 'redis-admin', `--from-literal=url=${admin.url}`]);
   const [opRepo, opTag] = splitImage(d.images.operator);
   const [wRepo, wTag] = splitImage(d.images.worker);
   const values = [
@@ -120,9 +171,24 @@ export async function installOperator(d: E2EDriver): Promise<E2EContext> {
 export async function uninstallOperator(ctx: E2EContext | undefined): Promise<void> {
   if (ctx === undefined) return;
   const { d } = ctx;
-  for (const ns of Object.values(ctx.ns)) d.kubectl(['delete', 'burstjobs', '--all', '-n', ns, '--wait=true', '--timeout=60s'], undefined);
-  d.helm(['uninstall', ctx.release, '-n', ctx.system, '--wait', '--timeout', '60s']);
-  d.kubectl(['delete', 'namespace', ctx.system, ...Object.values(ctx.ns), '--wait=true', '--timeout=120s']);
+  try {
+    // The operator deletes the bursts' Redis users and keys as their BurstJobs go, with the admin user.
+    for (const ns of Object.values(ctx.ns)) d.kubectl(['delete', 'burstjobs', '--all', '-n', ns, '--wait=true', '--timeout=60s'], undefined);
+    d.helm(['uninstall', ctx.release, '-n', ctx.system, '--wait', '--timeout', '60s']);
+    d.kubectl(['delete', 'namespace', ctx.system, ...Object.values(ctx.ns), '--wait=true', '--timeout=120s']);
+  } finally {
+    // Whatever failed above, the run's own users go: no broker user outlives its run.
+    await d.redis(['ACL', 'DELUSER', ctx.redisUsers.admin.name, ctx.redisUsers.job.name]);
+  }
+}
+
+/** A user of the driver's Redis with a random password that URLs must encode (`@`, `:`, `%`, `/`, `,`). */
+function redisUser(d: E2EDriver, name: string): RedisUser {
+  const password = `${randomBytes(12).toString('hex')}@:%/,${randomBytes(12).toString('hex')}`;
+  const url = new URL(d.brokers.redis);
+  url.username = name;
+  url.password = encodeURIComponent(password);
+  return { name, password, url: url.toString() };
 }
 
 function splitImage(ref: string): [string, string] {
@@ -135,13 +201,17 @@ function splitImage(ref: string): [string, string] {
 /** An example's manifest, pointed at its compiled worker in the image and placed on the driver's node. */
 export function exampleManifest(ctx: E2EContext, app: string, ns: string, patch: { name?: string; spec?: Json } = {}): Json {
   const doc = parse(readFileSync(resolve(REPO, `examples/${app}/burstjob.yaml`), 'utf8')) as Json;
+  return clusterManifest(ctx, doc, ns, { ...patch, spec: { function: { module: `${IMAGE_EXAMPLES}/${app}/worker.js` }, ...patch.spec } });
+}
+
+/** A BurstJob manifest for the cluster: in `ns`, sized and timed for the driver's node(s), placed there. */
+export function clusterManifest(ctx: E2EContext, doc: Json, ns: string, patch: { name?: string; spec?: Json } = {}): Json {
   return {
     apiVersion: doc.apiVersion,
     kind: doc.kind,
     metadata: { name: patch.name ?? doc.metadata.name, namespace: ns },
     spec: {
       ...doc.spec,
-      function: { module: `${IMAGE_EXAMPLES}/${app}/worker.js` },
       // Small enough that every scenario fits one 2-core node next to the others.
       resources: { cpu: '25m', memory: '192Mi' },
       timeouts: { joinSeconds: Math.round(120 * ctx.d.timeScale), scheduleSeconds: Math.round(120 * ctx.d.timeScale), operationSeconds: 120 },
@@ -203,6 +273,66 @@ export async function diagnose(ctx: E2EContext, ns: string): Promise<string> {
     safe(['get', 'events', '-n', ns, '--sort-by=.lastTimestamp']).split('\n').slice(-25).join('\n'),
     safe(['logs', '-n', ctx.system, '-l', 'app.kubernetes.io/component=operator', '--tail=40']),
   ].join('\n');
+}
+
+/** The attempt Secrets of a job that exist now (each lasts as long as its attempt), by name, values decoded. */
+export async function secretsOf(ctx: E2EContext, ns: string, job: string): Promise<Map<string, Record<string, string>>> {
+  const selector = `${LABELS.jobName}=${job},${LABELS.component}=${COMPONENTS.secret}`;
+  const r = await ctx.d.kube.get<{ items: Json[] }>(`${paths.secrets(ns)}?labelSelector=${encodeURIComponent(selector)}`);
+  return new Map(
+    r.items.map((s) => [s.metadata.name as string, Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString('utf8')]))]),
+  );
+}
+
+/**
+ * Everything a finished flare shows whoever may read pods, Events, BurstJobs and ConfigMaps, or runs the CLI:
+ * each pack pod's log and its whole object (termination message included), the namespace's Events, the
+ * BurstJob, the results ConfigMap, the operator's log (debug level), and `kubeburst status | results | logs`.
+ * Each is checked to hold something of this flare, so a search through them cannot pass on empty text.
+ */
+export async function flareOutputs(ctx: E2EContext, ns: string, job: Json): Promise<Output[]> {
+  const { d } = ctx;
+  const name = job.metadata.name as string;
+  const burstId = job.status.attempt.burstId as string;
+  const outputs: Output[] = [];
+  const add = (what: string, text: string, mustHold: string): void => {
+    if (!text.includes(mustHold)) throw new Error(`${what} does not mention ${mustHold}, so searching it proves nothing:\n${text.slice(0, 2000)}`);
+    outputs.push({ what, text });
+  };
+  // Finished pods stay until their BurstJob goes (the operator deletes only live ones), so every pack's is here.
+  const pods = (await packPods(ctx, ns, name)).filter((p) => p.metadata.annotations?.[ANNOTATIONS.burstId] === burstId);
+  const packs = decodeLayout(job.status.attempt.layout).length;
+  if (pods.length !== packs) throw new Error(`burst ${burstId} had ${packs} packs, but ${pods.length} of their pods are left to read`);
+  for (const pod of pods) {
+    const pn = pod.metadata.name as string;
+    // A pack logs its events and prints its report (with its burst id) on stdout.
+    add(`the log of pod ${pn}`, d.kubectl(['logs', '-n', ns, pn]), burstId);
+    const message = pod.status?.containerStatuses?.[0]?.state?.terminated?.message as string | undefined;
+    if (!message) throw new Error(`pod ${pn} has no termination message`);
+    add(`pod ${pn} (spec, status, termination message)`, JSON.stringify(pod), burstId);
+  }
+  add('the Events of the namespace', d.kubectl(['get', 'events', '-n', ns, '-o', 'json']), name);
+  add(`BurstJob ${name}`, JSON.stringify(await burstJob(ctx, ns, name)), burstId);
+  add(`ConfigMap ${job.status.results.configMap}`, JSON.stringify(await d.kube.get<Json>(paths.configmap(ns, job.status.results.configMap))), burstId);
+  // --tail=-1: with a label selector kubectl prints only the last 10 lines of each pod otherwise.
+  const operator = ['-n', ctx.system, '-l', 'app.kubernetes.io/component=operator'];
+  add('the operator’s log', d.kubectl(['logs', ...operator, '--tail=-1', '--all-containers']), `"job":"${ns}/${name}"`);
+  // Its admin URL reaches it by reference (secretKeyRef), never as a value in its pod.
+  add('the operator’s pod', d.kubectl(['get', 'pods', ...operator, '-o', 'json']), 'KUBEBURST_REDIS_ADMIN_URL');
+  // What each command shows of the flare: its name, its burst, PageRank's results.
+  const cli: [string[], string][] = [
+    [['status'], name],
+    [['status', '-o', 'json'], burstId],
+    [['results'], 'ranks'],
+    [['results', '-o', 'json'], 'ranks'],
+    [['logs'], burstId],
+  ];
+  for (const [args, mustHold] of cli) {
+    const r = spawnSync(process.execPath, [CLI, ...args, name, '-n', ns, ...d.cliCluster], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`kubeburst ${args.join(' ')} ${name} exited ${r.status}: ${r.stderr}${r.error ?? ''}`);
+    add(`kubeburst ${args.join(' ')}`, `${r.stdout}\n${r.stderr}`, mustHold);
+  }
+  return outputs;
 }
 
 // ---- references -----------------------------------------------------------------------------------
@@ -278,7 +408,7 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     expect(pod.spec.containers[0].image).toBe(c().d.images.operator);
   });
 
-  test('hello (direct, pod to pod by Service DNS name), hpo (NATS) and pagerank (Redis through a Secret) succeed with the sequential references’ answers', async () => {
+  test('hello (direct, pod to pod by Service DNS name), hpo (NATS) and pagerank (Redis through a Secret) succeed with the sequential references’ answers, and no secret of the Redis flare reaches any output', async () => {
     const { ns } = c();
     const hello = exampleManifest(c(), 'hello', ns.examples);
     const hpo = exampleManifest(c(), 'hpo', ns.examples, { spec: { transport: { kind: 'nats', url: c().d.brokers.nats } } });
@@ -289,8 +419,10 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     });
     // All three at once: twelve packs starting together on the node.
     for (const m of [hello, hpo, pagerank]) apply(c(), m);
-    // While pagerank runs, its burst has a Redis user of its own (its packs connect as it).
+    // While pagerank runs, its burst has a Redis user of its own (its packs connect as it), and its attempt
+    // a Secret (the flare key, that user's password) that is gone once the attempt ends: kept for the search.
     const users = new Set<string>();
+    const attemptSecrets = new Map<string, Record<string, string>>();
     let watching = true;
     const watch = (async () => {
       while (watching) {
@@ -298,6 +430,7 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
           .d.redisUsers()
           .catch(() => []))
           users.add(u);
+        for (const [name, data] of await secretsOf(c(), ns.examples, pagerank.metadata.name).catch(() => [])) attemptSecrets.set(name, data);
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
@@ -321,7 +454,61 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     expect(await c().d.redisKeys(`kb:{${r!.status.attempt.burstId}}*`)).toEqual([]);
     expect([...users]).toContain(`kb-${r!.status.attempt.burstId}`);
     expect(await c().d.redisUsers()).not.toContain(`kb-${r!.status.attempt.burstId}`);
+
+    // No secret in any output (docs/security.md): not the operator's admin password, not the password of the
+    // job's redis-url Secret, not the attempt's flare key nor its burst user's password, in any form.
+    const { admin, job } = c().redisUsers;
+    const base64 = (secret: string, value: string): SecretForm => ({ secret, form: 'base64 (as a Secret holds it)', text: Buffer.from(value).toString('base64') });
+    const forms = [
+      ...secretForms('the admin password', admin.password),
+      ...secretForms('the redis-url password', job.password),
+      base64('the admin URL', admin.url),
+      base64('the redis-url URL', job.url),
+    ];
+    expect([...attemptSecrets.keys()]).toContain(attemptSecretName(r!.metadata.name, r!.status.attempt.index));
+    for (const [name, data] of attemptSecrets) {
+      expect(Object.keys(data).sort()).toEqual([BROKER_PASSWORD_KEY, PACK_POD.secretKey].sort());
+      forms.push(...secretForms(`the flare key of ${name}`, data[PACK_POD.secretKey]!, { binary: true }));
+      forms.push(...secretForms(`the burst user's password of ${name}`, data[BROKER_PASSWORD_KEY]!));
+    }
+    const t0 = Date.now();
+    const outputs = await flareOutputs(c(), ns.examples, r!);
+    expect(findLeaks(outputs, forms)).toEqual([]);
+    const kb = Math.round(outputs.reduce((n, o) => n + o.text.length, 0) / 1024);
+    process.stderr.write(
+      `[e2e] no secret in ${outputs.length} outputs (${kb} KiB): ${forms.length} forms of ${new Set(forms.map((f) => f.secret)).size} secrets, ${Date.now() - t0} ms\n`,
+    );
   }, 420_000);
+
+  test('a worker project of a user’s own: the Dockerfile `kubeburst init` writes, built on the worker image, runs the project’s BurstJob to the right results', async () => {
+    const { d } = c();
+    const ns = c().ns.examples;
+    const tmp = mkdtempSync(join(tmpdir(), 'kb-e2e-project-'));
+    try {
+      // A fresh project, as `kubeburst init` writes it, outside the repository; its Dockerfile as it is.
+      const dir = join(tmp, 'my-flare');
+      const init = spawnSync(process.execPath, [CLI, 'init', dir], { encoding: 'utf8', timeout: 60_000 });
+      if (init.status !== 0) throw new Error(`kubeburst init exited ${init.status}: ${init.stderr}${init.error ?? ''}`);
+      const t0 = Date.now();
+      const image = await d.buildWorkerProject(dir);
+      process.stderr.write(`[e2e] ${image}: built from the project's Dockerfile and on the node in ${Date.now() - t0} ms\n`);
+      // The project's own manifest, run from the image: the worker is where the Dockerfile's WORKDIR put it.
+      const workdir = /^WORKDIR\s+(\S+)\s*$/m.exec(readFileSync(join(dir, 'Dockerfile'), 'utf8'))?.[1];
+      expect(workdir).toBe('/opt/kubeburst/functions/my-flare');
+      const doc = parse(readFileSync(join(dir, 'burstjob.yaml'), 'utf8')) as Json;
+      const manifest = clusterManifest(c(), doc, ns, { spec: { function: { image, module: `${workdir}/${doc.spec.function.module}` } } });
+      apply(c(), manifest);
+      const job = await waitFinished(c(), ns, manifest.metadata.name, 'Succeeded');
+      expect(job.status.results).toMatchObject({ workers: 4, missing: 0 });
+      const out = (await results(c(), ns, job)) as Json[];
+      expect(out.map((w) => w.sum)).toEqual([6, 6, 6, 6]);
+      expect(out[0]!.greetings).toEqual(Array.from({ length: 4 }, (_, w) => `hello from worker ${w} in pack ${Math.floor(w / 2)}`));
+      const pods = await packPods(c(), ns, manifest.metadata.name);
+      expect(pods.map((p) => p.spec.containers[0].image)).toEqual([image, image]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   test('a pack’s container killed mid-run: the others stop within 2 s, the attempt restarts, the job fails when restarts are used up, and nothing is left', async () => {
     const ns = c().ns.failures;
@@ -376,6 +563,12 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     // No pod keeps running, and neither attempt left a key in Redis.
     await waitFor('no pack pod running', async () => (await packPods(c(), ns, 'killed')).every((p) => ['Succeeded', 'Failed'].includes(p.status.phase)), 30_000);
     for (const id of burstIds) expect(await c().d.redisKeys(`kb:{${id}}*`)).toEqual([]);
+    // Nor a Redis user: each attempt's went with it.
+    await waitFor(
+      'the attempts’ Redis users deleted',
+      async () => ((await c().d.redisUsers()).some((u) => burstIds.some((id) => u === `kb-${id}`)) ? undefined : true),
+      30_000 * c().d.timeScale,
+    );
   }, 420_000);
 
   test('results at the termination-message limit are kept; over it, the status says which pack lost them and why', async () => {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { basename } from 'node:path';
 import { KubeClient, loadKubeConfig, type Json } from '../../../operator/src/controller/kube.js';
 import { e2eScenarios, type E2EDriver } from '../scenario.js';
 
@@ -8,6 +9,8 @@ import { e2eScenarios, type E2EDriver } from '../scenario.js';
  * `make test` (needs Docker and kind); `make test` runs the same scenarios on its real node.
  */
 const CONTEXT = process.env.KUBEBURST_E2E_CONTEXT ?? 'kind-kubeburst-e2e';
+/** kind names a cluster's context kind-<cluster>. */
+const CLUSTER = CONTEXT.replace(/^kind-/, '');
 const INFRA = 'kubeburst-infra';
 
 function sh(cmd: string, args: string[], input?: string): string {
@@ -57,16 +60,17 @@ e2eScenarios(async () => {
   const kube = await KubeClient.create(kc, { qps: 100, burst: 200 });
   kubectl(['apply', '-f', '-'], BROKERS);
   kubectl(['-n', INFRA, 'rollout', 'status', 'deploy/redis', 'deploy/nats', '--timeout=300s']);
+  const images = {
+    operator: process.env.KUBEBURST_E2E_OPERATOR_IMAGE ?? 'docker.io/kubeburst/operator:e2e',
+    worker: process.env.KUBEBURST_E2E_WORKER_IMAGE ?? 'docker.io/kubeburst/worker:e2e',
+    pullPolicy: 'Never' as const,
+  };
   const driver: E2EDriver = {
     name: `kind (${CONTEXT})`,
     kube,
     kubectl,
     helm: (args) => sh('helm', ['--kube-context', CONTEXT, ...args]),
-    images: {
-      operator: process.env.KUBEBURST_E2E_OPERATOR_IMAGE ?? 'docker.io/kubeburst/operator:e2e',
-      worker: process.env.KUBEBURST_E2E_WORKER_IMAGE ?? 'docker.io/kubeburst/worker:e2e',
-      pullPolicy: 'Never',
-    },
+    images,
     placement: {},
     brokers: { redis: `redis://redis.${INFRA}.svc:6379`, nats: `nats://nats.${INFRA}.svc:4222` },
     async redisKeys(pattern) {
@@ -78,6 +82,16 @@ e2eScenarios(async () => {
       return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', 'ACL', 'USERS'])
         .split('\n')
         .filter((u) => u !== '');
+    },
+    async redis(args) {
+      return kubectl(['-n', INFRA, 'exec', 'deploy/redis', '--', 'redis-cli', ...args]);
+    },
+    cliCluster: ['--context', CONTEXT],
+    async buildWorkerProject(dir) {
+      const image = `docker.io/kubeburst/${basename(dir)}:e2e`;
+      sh('docker', ['build', '--build-arg', `WORKER_IMAGE=${images.worker}`, '-t', image, dir]);
+      sh(process.env.KIND ?? 'kind', ['load', 'docker-image', '--name', CLUSTER, image]);
+      return image;
     },
     async killContainer(pod: Json) {
       // A kind node is a Docker container named after the node; containerd runs inside it.

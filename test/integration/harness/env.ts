@@ -50,10 +50,18 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a command to completion; `check` throws with its output when it fails. */
-export function run(cmd: string, args: string[], opts: { input?: string; check?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunResult {
-  const r = spawnSync(cmd, args, { input: opts.input, encoding: 'utf8', cwd: opts.cwd ?? REPO, env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
-  const res = { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
+/** Runs a command to completion (killed after `timeoutMs`, if given); `check` throws with its output when it fails. */
+export function run(cmd: string, args: string[], opts: { input?: string; check?: boolean; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): RunResult {
+  const r = spawnSync(cmd, args, {
+    input: opts.input,
+    encoding: 'utf8',
+    cwd: opts.cwd ?? REPO,
+    env: opts.env ?? process.env,
+    maxBuffer: 64 * 1024 * 1024,
+    ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+  });
+  // A command killed at its timeout has an error (ETIMEDOUT) as well as the output it wrote.
+  const res = { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? `\n${String(r.error)}` : ''}` };
   if ((opts.check ?? true) && res.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${res.code}:\n${res.stderr}${res.stdout}`);
   return res;
 }
