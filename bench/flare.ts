@@ -45,6 +45,8 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const NODES = 20;
 const NODE_CPUS = 48;
 const NS = `bench-flare-${Date.now().toString(36)}`;
+/** The Kueue rows' own namespace: Kueue's pod webhooks see every pod created in it, and no other row's. */
+const KUEUE_NS = `${NS}-kueue`;
 const POOL = 'bench-flare';
 
 const { values: args } = parseArgs({
@@ -87,6 +89,8 @@ interface Subject {
   name: string;
   g: number;
   create(kube: KubeClient, name: string): Promise<unknown>;
+  /** Its namespace. */
+  ns: string;
   /** Label selector of its pods. */
   selector(name: string): string;
   remove(kube: KubeClient, name: string): Promise<unknown>;
@@ -135,12 +139,12 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
 const KUEUE_QUEUE = 'bench';
 
 /**
- * Kueue for the peers: the namespace labelled so the cluster's Kueue manages it, a ResourceFlavor and a
+ * Kueue for the peers: their namespace labelled so the cluster's Kueue manages it, a ResourceFlavor and a
  * ClusterQueue whose quota is exactly the kwok pool (how an admin sizes one), and a LocalQueue.
  */
 async function kueueQueue(kube: KubeClient, namespaceLabel: string): Promise<void> {
   const [key, value] = namespaceLabel.split('=') as [string, string];
-  await kube.patch(`/api/v1/namespaces/${NS}`, { metadata: { labels: { [key]: value } } });
+  await kube.patch(`/api/v1/namespaces/${KUEUE_NS}`, { metadata: { labels: { [key]: value } } });
   const v = 'kueue.x-k8s.io/v1beta2';
   const ignoreExists = (err: unknown): void => {
     if ((err as { status?: number }).status !== 409) throw err;
@@ -168,7 +172,12 @@ async function kueueQueue(kube: KubeClient, namespaceLabel: string): Promise<voi
       ],
     },
   });
-  await kube.create(`/apis/${v}/namespaces/${NS}/localqueues`, { apiVersion: v, kind: 'LocalQueue', metadata: { name: KUEUE_QUEUE, namespace: NS }, spec: { clusterQueue: NS } });
+  await kube.create(`/apis/${v}/namespaces/${KUEUE_NS}/localqueues`, {
+    apiVersion: v,
+    kind: 'LocalQueue',
+    metadata: { name: KUEUE_QUEUE, namespace: KUEUE_NS },
+    spec: { clusterQueue: NS },
+  });
 }
 
 function readEnvValue(env: string, key: string): string {
@@ -180,8 +189,10 @@ function readEnvValue(env: string, key: string): string {
 async function setup(kube: KubeClient, kubectl: string, kubeconfig: string, kwokNodes: boolean): Promise<void> {
   sh(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', resolve(REPO, 'crds/kubeburst.io_burstjobs.yaml')]);
   sh(kubectl, ['--kubeconfig', kubeconfig, 'wait', '--for', 'condition=Established', 'crd/burstjobs.kubeburst.io']);
-  await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }).catch(() => undefined);
-  await waitFor('default ServiceAccount', () => kube.get(`/api/v1/namespaces/${NS}/serviceaccounts/default`).then(() => true));
+  for (const ns of [NS, KUEUE_NS]) {
+    await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch(() => undefined);
+    await waitFor(`default ServiceAccount in ${ns}`, () => kube.get(`/api/v1/namespaces/${ns}/serviceaccounts/default`).then(() => true));
+  }
   if (!kwokNodes) return;
   for (let i = 0; i < NODES; i++) {
     const name = `${POOL}-${i}`;
@@ -216,14 +227,15 @@ async function setup(kube: KubeClient, kubectl: string, kubeconfig: string, kwok
   );
 }
 
+/** The operator under test; stopped with the benchmark, also when it is interrupted (Ctrl-C, SIGTERM). */
 function startOperator(kubeconfig: string, log: string): ChildProcess {
   const out = openSync(log, 'w');
-  return spawn(
+  const op = spawn(
     process.execPath,
     [
       resolve(REPO, 'operator/dist/controller/main.js'),
       `--kubeconfig=${kubeconfig}`,
-      `--namespaces=${NS}`,
+      `--namespaces=${NS},${KUEUE_NS}`,
       '--leader-elect=false',
       '--metrics-bind-address=127.0.0.1:0',
       `--kube-api-qps=${args.qps}`,
@@ -233,6 +245,9 @@ function startOperator(kubeconfig: string, log: string): ChildProcess {
     ],
     { stdio: ['ignore', out, out] },
   );
+  process.once('exit', () => op.kill('SIGTERM'));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+  return op;
 }
 
 /** kubeburst at granularity g, with the gang backend given (undefined: spec default). */
@@ -241,15 +256,16 @@ function kubeburstSubject(setting: Setting, g: number, backend?: string): Subjec
     label: `kubeburst G=${g}${backend ? ` ${backend}` : ''}`,
     name: `${setting.name}-w${setting.workers}-g${g}${backend ? `-${({ PodGroup: 'pg', Kueue: 'kq' } as Record<string, string>)[backend] ?? 'sg'}` : ''}`,
     g,
+    ns: backend === 'Kueue' ? KUEUE_NS : NS,
     create: (kube, name) =>
-      kube.create(paths.burstjobs(NS), {
+      kube.create(paths.burstjobs(backend === 'Kueue' ? KUEUE_NS : NS), {
         apiVersion: 'kubeburst.io/v1alpha1',
         kind: 'BurstJob',
         metadata: { name, ...(backend === 'Kueue' ? { labels: { [KUEUE.queueLabel]: KUEUE_QUEUE } } : {}) },
         spec: { size: setting.workers, granularity: g, ...setting.spec, ...(backend ? { gang: { backend } } : {}) },
       }),
     selector: (name) => `kubeburst.io/job-name=${name}`,
-    remove: (kube, name) => kube.delete(paths.burstjob(NS, name)),
+    remove: (kube, name) => kube.delete(paths.burstjob(backend === 'Kueue' ? KUEUE_NS : NS, name)),
   };
 }
 
@@ -263,6 +279,7 @@ function indexedJobSubject(setting: Setting): Subject {
     label: 'Indexed Job (batch/v1)',
     name: `${setting.name}-w${setting.workers}-indexed`,
     g: 1,
+    ns: NS,
     create: (kube, name) =>
       kube.create(`/apis/batch/v1/namespaces/${NS}/jobs`, {
         apiVersion: 'batch/v1',
@@ -294,6 +311,7 @@ async function runOnce(kube: KubeClient, setting: Setting, subject: Subject, rep
   const g = subject.g;
   const name = `${subject.name}-r${rep}`;
   const selector = subject.selector(name);
+  const ns = subject.ns;
   const appeared = new Map<string, number>();
   const running = new Map<string, number>();
   const ready = new Map<string, number>();
@@ -307,7 +325,7 @@ async function runOnce(kube: KubeClient, setting: Setting, subject: Subject, rep
     if ((pod.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True') && !ready.has(n)) ready.set(n, now);
   };
   const list = async (): Promise<string> => {
-    const l = await kube.get<{ items: Json[]; metadata: { resourceVersion: string } }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`);
+    const l = await kube.get<{ items: Json[]; metadata: { resourceVersion: string } }>(`${paths.pods(ns)}?labelSelector=${encodeURIComponent(selector)}`);
     // After a re-list, what changed while no watch ran is stamped with the time it is seen: late, never lost.
     const now = performance.now();
     for (const pod of l.items) see('ADDED', pod, now);
@@ -342,7 +360,7 @@ async function runOnce(kube: KubeClient, setting: Setting, subject: Subject, rep
       }
       if (!expired) {
         try {
-          await kube.watch(paths.pods(NS), { labelSelector: selector, resourceVersion: rv, allowWatchBookmarks: 'true' }, onEvent, abort.signal);
+          await kube.watch(paths.pods(ns), { labelSelector: selector, resourceVersion: rv, allowWatchBookmarks: 'true' }, onEvent, abort.signal);
         } catch (err) {
           watchError = (err as { status?: number }).status ?? 500;
         }
@@ -363,13 +381,13 @@ async function runOnce(kube: KubeClient, setting: Setting, subject: Subject, rep
     const job = await waitFor(
       `${name} finished`,
       async () => {
-        const j = await kube.get<Json>(paths.burstjob(NS, name));
+        const j = await kube.get<Json>(paths.burstjob(ns, name));
         return ['Succeeded', 'Failed'].includes(j.status?.phase) ? j : undefined;
       },
       900_000,
     );
     if (job.status.phase !== 'Succeeded') throw new Error(`${name} failed: ${JSON.stringify(job.status.lastFailure ?? job.status.conditions)}`);
-    const pods = (await kube.get<{ items: Json[] }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`)).items;
+    const pods = (await kube.get<{ items: Json[] }>(`${paths.pods(ns)}?labelSelector=${encodeURIComponent(selector)}`)).items;
     const joined = pods.map((p) => JSON.parse(p.status.containerStatuses[0].state.terminated.message).joined as number);
     joinedS = (Math.max(...joined) - t0Epoch) / 1000;
   } else {
@@ -399,7 +417,7 @@ async function runOnce(kube: KubeClient, setting: Setting, subject: Subject, rep
   await subject.remove(kube, name);
   await waitFor(
     `pods of ${name} gone`,
-    async () => (await kube.get<{ items: Json[] }>(`${paths.pods(NS)}?labelSelector=${encodeURIComponent(selector)}`)).items.length === 0,
+    async () => (await kube.get<{ items: Json[] }>(`${paths.pods(ns)}?labelSelector=${encodeURIComponent(selector)}`)).items.length === 0,
     300_000,
   );
   return result;
@@ -547,7 +565,7 @@ async function main(): Promise<void> {
     }
   } finally {
     op.kill('SIGTERM');
-    await kube.delete(`/api/v1/namespaces/${NS}`).catch(() => undefined);
+    for (const ns of [NS, KUEUE_NS]) await kube.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
     await kube.delete(`/apis/kueue.x-k8s.io/v1beta2/clusterqueues/${NS}`).catch(() => undefined);
     await Promise.all(Array.from({ length: NODES }, (_, i) => kube.delete(`/api/v1/nodes/${POOL}-${i}`).catch(() => undefined)));
     kube.close();

@@ -26,8 +26,8 @@
  *
  *   runtime    the packs (and the launcher) run a frozen copy of worker-runtime/dist and of the scenario
  *              module (bench/lib/snapshot.ts), since others rebuild the tree meanwhile. runLocalFlare's
- *              ChildProcess 'error' events (it has no listener: each would crash the launching process) are
- *              caught through onSpawn and counted.
+ *              ChildProcess 'error' events (it ignores them; a pack's exit says what happened) are counted
+ *              through onSpawn.
  *
  *   npm run bench:soak -- [--quick] [--minutes 10] [--concurrency 40] [--transports redis,nats,direct,direct-unix]
  *                         [--sizes 4-8] [--granularity 2] [--rounds 10] [--delay-ms 50] [--hogs <cores>]
@@ -868,7 +868,7 @@ async function main(): Promise<number> {
       ],
     ),
     '',
-    "Wall time is runLocalFlare's, for flares that succeeded; \"start → all joined\" runs from the first pack process start to the last pack through the start barrier (from the packs' reports). \"Launcher threw\": runLocalFlare rejected. \"Launcher 'error' events\": flares during which one of runLocalFlare's ChildProcess objects emitted an 'error' event; runLocalFlare (and `kubeburst run`, cli/src/run.ts) has no listener for it, so it is an uncaught exception that kills the launching process, leaving the packs of every flare it runs to notice on their own. The soak adds a listener (via onSpawn) to count them instead of dying." +
+    "Wall time is runLocalFlare's, for flares that succeeded; \"start → all joined\" runs from the first pack process start to the last pack through the start barrier (from the packs' reports). \"Launcher threw\": runLocalFlare rejected. \"Launcher 'error' events\": flares during which one of runLocalFlare's ChildProcess objects emitted an 'error' event; runLocalFlare (and so `kubeburst run`) ignores them (a pack that went away while it was written to says what happened by its exit); the soak counts them through onSpawn." +
       (total('interrupted') ? ` ${total('interrupted')} flare(s) ended by the interrupt are not counted as false aborts.` : ''),
     '',
     `**Anomalies** (context, not part of the verdict; all flares; nothing is injected, so each one is unexpected): connections the packs dropped before they authenticated (PackReport.refused): ${perTransport.map((t) => `${t.transport} ${t.refusedConnections}`).join(', ')}; broker frames dropped as unverifiable or replays (PackReport.rejected): ${perTransport.map((t) => `${t.transport} ${t.rejectedFrames}`).join(', ')}; flares with pack warn/error log lines: ${perTransport.map((t) => `${t.transport} ${t.flaresWithPackWarnings}`).join(', ')}.` +
