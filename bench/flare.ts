@@ -10,8 +10,8 @@
  *              peers run them: an Indexed batch/v1 Job (parallelism = completions = 960, created by
  *              kube-controller-manager's job controller with its default client QPS), next to kubeburst
  *              G=1 and G=48 on every gang backend the cluster serves (SchedulingGates, PodGroup, Kueue: a
- *              ClusterQueue whose quota is the pool, the namespace managed by the test cluster's Kueue). A
- *              JobSet would go here too; sigs.k8s.io/jobset is not served by the Go module proxy, so none.
+ *              ClusterQueue whose quota is the pool, the namespace managed by the test cluster's Kueue), and
+ *              a JobSet (20 Indexed Jobs × 48 pods; its controller, sigs.k8s.io/jobset, run as a process).
  *   real node  48 and 96 workers × 10m CPU on the real node (test/cluster/node-up.sh), G ∈ {1, 4, 12, 48}:
  *              real containers of the worker image running the hello example over the direct transport.
  *
@@ -29,7 +29,7 @@
  *
  *   npm run bench:flare -- [--reps 3] [--only kwok|peers|node] [--sizes 1,6,12,24,48] [--node-sizes 1,4,12,48]
  *                          [--node-workers 48,96] [--workers 960] [--peer-sizes 1,48]
- *                          [--backends SchedulingGates,PodGroup,Kueue] [--state .cache/cluster-state]
+ *                          [--backends SchedulingGates,PodGroup,Kueue] [--no-jobset] [--state .cache/cluster-state]
  * @module
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -47,6 +47,11 @@ const NODE_CPUS = 48;
 const NS = `bench-flare-${Date.now().toString(36)}`;
 /** The Kueue rows' own namespace: Kueue's pod webhooks see every pod created in it, and no other row's. */
 const KUEUE_NS = `${NS}-kueue`;
+/** The JobSet peer's namespace, likewise for JobSet's pod webhooks. */
+const JOBSET_NS = `${NS}-jobset`;
+const JOBSET_NAMESPACE_LABEL = 'kubeburst.io/jobset=enabled';
+/** The JobSet peer's shape: 20 Indexed Jobs of 48 pods (a Job per node's worth), 960 workers. */
+const JOBSET_JOBS = 20;
 const POOL = 'bench-flare';
 
 const { values: args } = parseArgs({
@@ -62,6 +67,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '960' },
     'peer-sizes': { type: 'string', default: '1,48' },
     backends: { type: 'string', default: 'SchedulingGates,PodGroup,Kueue' },
+    'no-jobset': { type: 'boolean', default: false },
   },
 });
 /** kwok and peers: workers × 1 CPU (960 fill the 20 × 48 CPUs exactly). */
@@ -189,7 +195,7 @@ function readEnvValue(env: string, key: string): string {
 async function setup(kube: KubeClient, kubectl: string, kubeconfig: string, kwokNodes: boolean): Promise<void> {
   sh(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', resolve(REPO, 'crds/kubeburst.io_burstjobs.yaml')]);
   sh(kubectl, ['--kubeconfig', kubeconfig, 'wait', '--for', 'condition=Established', 'crd/burstjobs.kubeburst.io']);
-  for (const ns of [NS, KUEUE_NS]) {
+  for (const ns of [NS, KUEUE_NS, JOBSET_NS]) {
     await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch(() => undefined);
     await waitFor(`default ServiceAccount in ${ns}`, () => kube.get(`/api/v1/namespaces/${ns}/serviceaccounts/default`).then(() => true));
   }
@@ -266,6 +272,123 @@ function kubeburstSubject(setting: Setting, g: number, backend?: string): Subjec
       }),
     selector: (name) => `kubeburst.io/job-name=${name}`,
     remove: (kube, name) => kube.delete(paths.burstjob(backend === 'Kueue' ? KUEUE_NS : NS, name)),
+  };
+}
+
+/**
+ * The JobSet controller (sigs.k8s.io/jobset, built by test/cluster/build.sh) as a host process for the
+ * peers, like the test cluster's Kueue: its CRD, its webhooks pointed at 127.0.0.1 with the test CA's
+ * serving certificate (the one up.sh signed for Kueue: SAN 127.0.0.1), its pod webhooks limited to the
+ * JobSet row's namespace. Returns what stops it and removes what it installed.
+ */
+async function startJobSet(kube: KubeClient, kubectl: string, kubeconfig: string, state: string, env: string): Promise<() => Promise<void>> {
+  sh(resolve(REPO, 'test/cluster/build.sh'), ['jobset']);
+  const version = /^JOBSET_VERSION=(.*)$/m.exec(readFileSync(resolve(REPO, 'test/cluster/versions.env'), 'utf8'))![1]!;
+  const dir = resolve(process.env.KUBEBURST_CACHE_DIR ?? resolve(REPO, '.cache'), 'cluster', `jobset-${version}`);
+  const port = Number(readEnvValue(env, 'KUBEBURST_KUEUE_WEBHOOK_PORT')) + 1;
+  const health = port + 1;
+  sh(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', resolve(dir, 'config/crd')]);
+  // (kubectl wait errs out on a CRD whose status has no conditions yet.)
+  await waitFor(
+    'the JobSet CRD established',
+    async () =>
+      ((await kube.get<Json>('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/jobsets.jobset.x-k8s.io')).status?.conditions ?? []).some(
+        (c: Json) => c.type === 'Established' && c.status === 'True',
+      ),
+    60_000,
+  );
+  const [key, value] = JOBSET_NAMESPACE_LABEL.split('=') as [string, string];
+  await kube.patch(`/api/v1/namespaces/${JOBSET_NS}`, { metadata: { labels: { [key]: value } } });
+  const hooks = sh(process.execPath, [
+    resolve(REPO, 'test/cluster/webhooks.mjs'),
+    resolve(dir, 'config/webhooks.yaml'),
+    String(port),
+    resolve(state, 'pki/ca.crt'),
+    JOBSET_NAMESPACE_LABEL,
+    'jobset',
+    'jobset.x-k8s.io',
+  ]);
+  sh(kubectl, ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], hooks);
+  const config = resolve(state, 'jobset.yaml');
+  writeFileSync(
+    config,
+    [
+      'apiVersion: config.jobset.x-k8s.io/v1alpha1',
+      'kind: Configuration',
+      `webhook: {host: 127.0.0.1, port: ${port}, certDir: ${resolve(state, 'pki/kueue')}}`,
+      `health: {healthProbeBindAddress: "127.0.0.1:${health}"}`,
+      'metrics: {bindAddress: "0"}',
+      'leaderElection: {leaderElect: false}',
+      'internalCertManagement: {enable: false}',
+      // Its own default: JobSet's manager is not the rate limit here (the job controller is).
+      'clientConnection: {qps: 500, burst: 500}',
+      '',
+    ].join('\n'),
+  );
+  const out = openSync(resolve(state, 'logs/jobset.log'), 'w');
+  const proc = spawn(resolve(dir, 'bin/jobset'), [`--config=${config}`, `--kubeconfig=${kubeconfig}`], { stdio: ['ignore', out, out] });
+  process.once('exit', () => proc.kill('SIGTERM'));
+  await waitFor(
+    'JobSet controller ready',
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`the JobSet controller exited ${proc.exitCode}; see ${resolve(state, 'logs/jobset.log')}`);
+      return fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.ok);
+    },
+    60_000,
+  );
+  return async () => {
+    proc.kill('SIGTERM');
+    for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
+      const what = kind.startsWith('mutating') ? 'mutating' : 'validating';
+      await kube.delete(`/apis/admissionregistration.k8s.io/v1/${kind}/jobset-${what}`).catch(() => undefined);
+    }
+  };
+}
+
+/** The JobSet peer: the same 960 workers as JOBSET_JOBS Indexed Jobs of one replicatedJob, one pod per worker. */
+function jobSetSubject(setting: Setting): Subject {
+  const t = setting.spec.template as Json;
+  const perJob = setting.workers / JOBSET_JOBS;
+  return {
+    label: `JobSet (${JOBSET_JOBS} Jobs × ${perJob})`,
+    name: `${setting.name}-w${setting.workers}-jobset`,
+    g: 1,
+    ns: JOBSET_NS,
+    create: (kube, name) =>
+      kube.create(`/apis/jobset.x-k8s.io/v1alpha2/namespaces/${JOBSET_NS}/jobsets`, {
+        apiVersion: 'jobset.x-k8s.io/v1alpha2',
+        kind: 'JobSet',
+        metadata: { name },
+        spec: {
+          replicatedJobs: [
+            {
+              name: 'w',
+              replicas: JOBSET_JOBS,
+              template: {
+                spec: {
+                  completionMode: 'Indexed',
+                  completions: perJob,
+                  parallelism: perJob,
+                  backoffLimit: 0,
+                  template: {
+                    spec: {
+                      restartPolicy: 'Never',
+                      automountServiceAccountToken: false,
+                      enableServiceLinks: false,
+                      nodeSelector: t.nodeSelector,
+                      tolerations: t.tolerations,
+                      containers: [{ name: 'worker', image: 'kubeburst/worker:bench', resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } } }],
+                    },
+                  },
+                },
+              },
+            },
+          ],
+        },
+      }),
+    selector: (name) => `jobset.sigs.k8s.io/jobset-name=${name}`,
+    remove: (kube, name) =>
+      kube.delete(`/apis/jobset.x-k8s.io/v1alpha2/namespaces/${JOBSET_NS}/jobsets/${name}`, { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' }),
   };
 }
 
@@ -520,7 +643,7 @@ async function main(): Promise<void> {
   const backends = args.backends!.split(',').filter((b) => (b !== 'PodGroup' || served) && (b !== 'Kueue' || kueueServed));
   if (runPeers) {
     const setting: Setting = { name: 'peers', workers: WORKERS, spec: kwokSpec, joinedFromReports: false };
-    const subjects = [indexedJobSubject(setting)];
+    const subjects = [indexedJobSubject(setting), ...(args['no-jobset'] ? [] : [jobSetSubject(setting)])];
     for (const g of peerGranularities) for (const b of backends) subjects.push(kubeburstSubject(setting, g, b));
     settings.push({ setting, subjects });
   }
@@ -542,16 +665,20 @@ async function main(): Promise<void> {
       settings.push({ setting, subjects: nodeGranularities.map((g) => kubeburstSubject(setting, g)) });
     }
   }
-  await setup(kube, kubectl, kubeconfig, runKwok || runPeers);
-  if (runPeers && backends.includes('Kueue')) await kueueQueue(kube, readEnvValue(env, 'KUBEBURST_KUEUE_NAMESPACE_LABEL'));
-  mkdirSync(resolve(REPO, 'bench/results'), { recursive: true });
-  const log = resolve(REPO, 'bench/results/flare-operator.log.tmp');
-  const op = startOperator(kubeconfig, log);
-  await waitFor('operator reconciling', async () => readFileSync(log, 'utf8').includes('"msg":"reconciling"'), 60_000);
-
   const runs: Run[] = [];
-  const loadBefore = loadavg()[0]!;
+  let loadBefore = 0;
+  let op: ChildProcess | undefined;
+  let stopJobSet: (() => Promise<void>) | undefined;
+  // Everything set up from here is undone in `finally`, also when a step of the set-up fails.
   try {
+    await setup(kube, kubectl, kubeconfig, runKwok || runPeers);
+    if (runPeers && backends.includes('Kueue')) await kueueQueue(kube, readEnvValue(env, 'KUBEBURST_KUEUE_NAMESPACE_LABEL'));
+    if (runPeers && !args['no-jobset']) stopJobSet = await startJobSet(kube, kubectl, kubeconfig, state, env);
+    mkdirSync(resolve(REPO, 'bench/results'), { recursive: true });
+    const log = resolve(REPO, 'bench/results/flare-operator.log.tmp');
+    op = startOperator(kubeconfig, log);
+    await waitFor('operator reconciling', async () => readFileSync(log, 'utf8').includes('"msg":"reconciling"'), 60_000);
+    loadBefore = loadavg()[0]!;
     for (const { setting, subjects } of settings) {
       for (let rep = 0; rep < reps; rep++) {
         for (const subject of subjects) {
@@ -564,8 +691,9 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    op.kill('SIGTERM');
-    for (const ns of [NS, KUEUE_NS]) await kube.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
+    op?.kill('SIGTERM');
+    await stopJobSet?.();
+    for (const ns of [NS, KUEUE_NS, JOBSET_NS]) await kube.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
     await kube.delete(`/apis/kueue.x-k8s.io/v1beta2/clusterqueues/${NS}`).catch(() => undefined);
     await Promise.all(Array.from({ length: NODES }, (_, i) => kube.delete(`/api/v1/nodes/${POOL}-${i}`).catch(() => undefined)));
     kube.close();
@@ -685,7 +813,7 @@ async function main(): Promise<void> {
           '',
           ...peerTable(summary.filter((x) => x.setting === 'peers')),
           '',
-          "The Indexed Job is one pod per worker (parallelism = completions), created by kube-controller-manager's job controller with its default client rate limit (20 QPS, burst 30) and batching; kubeburst's operator runs with the qps above. Every pod goes through the same kube-scheduler (default client rate limit 50 QPS, burst 100, for bindings). PodGroup rows: the scheduler places the whole gang in one cycle, then binds it. Kueue rows: Kueue (v0.17, a host process) admits the pod group against a ClusterQueue whose quota is the pool, then lifts its gate from every pod; its webhook sees every pod created. A JobSet peer is not run: sigs.k8s.io/jobset is not served by the Go module proxy here.",
+          "The Indexed Job is one pod per worker (parallelism = completions), created by kube-controller-manager's job controller with its default client rate limit (20 QPS, burst 30) and batching; kubeburst's operator runs with the qps above. Every pod goes through the same kube-scheduler (default client rate limit 50 QPS, burst 100, for bindings). PodGroup rows: the scheduler places the whole gang in one cycle, then binds it. Kueue rows: Kueue (v0.17, a host process) admits the pod group against a ClusterQueue whose quota is the pool, then lifts its gate from every pod; its webhook sees every pod created. The JobSet (v0.10.1, a host process with its webhooks) is one replicatedJob of 20 Indexed Jobs × 48 pods; its controller creates the Jobs, and the same job controller their pods.",
           '',
         ]
       : []),

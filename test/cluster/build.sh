@@ -2,6 +2,7 @@
 # Builds the binaries of the local test cluster from Go modules:
 #   control plane: etcd, kube-apiserver, kube-controller-manager,
 #   kube-scheduler, kubectl, kwok, helm, kueue (+ its CRDs and webhook list);
+#   jobset (+ likewise; bench:flare's peers only);
 #   real node: kubelet, coredns (only the plugins a cluster DNS needs) and
 #   pause (the pod sandbox's process) (versions: versions.env).
 # Output: ${KUBEBURST_CACHE_DIR:-<repo>/.cache}/cluster/<name>-<version>/bin/.
@@ -14,7 +15,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm kueue kubelet coredns pause)
+ALL_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm kueue jobset kubelet coredns pause)
 if (($# > 0)); then
   BINARIES=("$@")
 else
@@ -26,7 +27,7 @@ fi
 missing=()
 for b in "${BINARIES[@]}"; do
   d=$(bin_dir_of "$b")
-  if [[ ! -x $d/$b ]] || { [[ $b == kwok ]] && [[ ! -f $KWOK_STAGE_DIR/.complete ]]; } || { [[ $b == kueue ]] && [[ ! -f $KUEUE_DIR/config/.complete ]]; }; then
+  if [[ ! -x $d/$b ]] || { [[ $b == kwok ]] && [[ ! -f $KWOK_STAGE_DIR/.complete ]]; } || { [[ $b == kueue ]] && [[ ! -f $KUEUE_DIR/config/.complete ]]; } || { [[ $b == jobset ]] && [[ ! -f $JOBSET_DIR/config/.complete ]]; }; then
     missing+=("$b")
   fi
 done
@@ -257,17 +258,17 @@ copy_kwok_stages() { # wrapper-dir
   touch "$KWOK_STAGE_DIR/.complete"
 }
 
-# Kueue's manifests of this exact version next to its binary: the CRDs, and the
-# webhook configurations (up.sh points them at the host process).
-copy_kueue_config() { # wrapper-dir
-  [[ -f $KUEUE_DIR/config/.complete ]] && return
+# A controller's manifests of this exact version next to its binary: the CRDs, and
+# the webhook configurations (up.sh, bench:flare point them at the host process).
+copy_controller_config() { # wrapper-dir module dest
+  [[ -f $3/config/.complete ]] && return
   local src
-  src=$(cd "$1" && go list -m -f '{{.Dir}}' sigs.k8s.io/kueue)
-  rm -rf "$KUEUE_DIR/config" && mkdir -p "$KUEUE_DIR/config/crd"
-  cp "$src"/config/components/crd/bases/*.yaml "$KUEUE_DIR/config/crd/"
-  cp "$src/config/components/webhook/manifests.yaml" "$KUEUE_DIR/config/webhooks.yaml"
-  chmod -R u+w "$KUEUE_DIR/config"
-  touch "$KUEUE_DIR/config/.complete"
+  src=$(cd "$1" && go list -m -f '{{.Dir}}' "$2")
+  rm -rf "$3/config" && mkdir -p "$3/config/crd"
+  cp "$src"/config/components/crd/bases/*.yaml "$3/config/crd/"
+  cp "$src/config/components/webhook/manifests.yaml" "$3/config/webhooks.yaml"
+  chmod -R u+w "$3/config"
+  touch "$3/config/.complete"
 }
 
 for b in "${missing[@]}"; do
@@ -301,7 +302,12 @@ for b in "${missing[@]}"; do
       w=$(write_simple_wrapper kueue sigs.k8s.io/kueue "$KUEUE_VERSION")
       build_one kueue "$w" sigs.k8s.io/kueue/cmd/kueue \
         "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION"
-      copy_kueue_config "$w"
+      copy_controller_config "$w" sigs.k8s.io/kueue "$KUEUE_DIR"
+      ;;
+    jobset)
+      w=$(write_simple_wrapper jobset sigs.k8s.io/jobset "$JOBSET_VERSION")
+      build_one jobset "$w" sigs.k8s.io/jobset "-s -w"
+      copy_controller_config "$w" sigs.k8s.io/jobset "$JOBSET_DIR"
       ;;
     coredns)
       w=$(write_coredns_wrapper)

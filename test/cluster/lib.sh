@@ -27,6 +27,8 @@ COREDNS_BIN_DIR=$BIN_CACHE/coredns-$COREDNS_VERSION/bin
 PAUSE_BIN_DIR=$BIN_CACHE/pause-$PAUSE_VERSION/bin
 KUEUE_DIR=$BIN_CACHE/kueue-$KUEUE_VERSION
 KUEUE_BIN_DIR=$KUEUE_DIR/bin
+JOBSET_DIR=$BIN_CACHE/jobset-$JOBSET_VERSION
+JOBSET_BIN_DIR=$JOBSET_DIR/bin
 DEFAULT_STATE_DIR=$CACHE_ROOT/cluster-state
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -43,6 +45,7 @@ bin_dir_of() {
     kwok) echo "$KWOK_BIN_DIR" ;;
     helm) echo "$HELM_BIN_DIR" ;;
     kueue) echo "$KUEUE_BIN_DIR" ;;
+    jobset) echo "$JOBSET_BIN_DIR" ;;
     *) die "unknown binary: $1" ;;
   esac
 }

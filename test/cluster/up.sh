@@ -316,7 +316,7 @@ start kwok "$KWOK_BIN_DIR/kwok" \
 # pod webhooks see no others), so a Kueue that is down never blocks any other test's pods.
 "$KUBECTL" --kubeconfig "$STATE/kubeconfig" apply --server-side --force-conflicts -f "$KUEUE_DIR/config/crd/" >/dev/null
 "$KUBECTL" --kubeconfig "$STATE/kubeconfig" create namespace kueue-system >/dev/null
-node "$CLUSTER_SCRIPTS_DIR/kueue-webhooks.mjs" "$KUEUE_DIR/config/webhooks.yaml" "$KUEUE_WEBHOOK_PORT" "$PKI/ca.crt" "$KUEUE_NAMESPACE_LABEL" |
+node "$CLUSTER_SCRIPTS_DIR/webhooks.mjs" "$KUEUE_DIR/config/webhooks.yaml" "$KUEUE_WEBHOOK_PORT" "$PKI/ca.crt" "$KUEUE_NAMESPACE_LABEL" kueue kueue.x-k8s.io |
   "$KUBECTL" --kubeconfig "$STATE/kubeconfig" apply -f - >/dev/null
 cat >"$STATE/kueue.yaml" <<EOF
 apiVersion: config.kueue.x-k8s.io/v1beta2

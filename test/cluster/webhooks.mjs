@@ -1,11 +1,14 @@
-// Kueue's webhook configurations (its own config/components/webhook/manifests.yaml, copied by build.sh) for
-// a Kueue that runs as a host process of the test cluster (up.sh): each webhook calls
-// https://127.0.0.1:<port><path> with the test CA instead of an in-cluster Service, only the webhooks of
-// what this Kueue serves are kept (the pod integration and Kueue's own kinds: a webhook nobody serves with
-// failurePolicy Fail would break every Job or Deployment), and the pod webhooks only see namespaces that
-// carry the label Kueue's managedJobsNamespaceSelector selects.
+// The webhook configurations of a controller that runs as a host process of the test cluster (Kueue from
+// up.sh, JobSet from bench:flare), from its own config/components/webhook/manifests.yaml (copied by
+// build.sh): each webhook calls https://127.0.0.1:<port><path> with the test CA instead of an in-cluster
+// Service; only the webhooks of what the process serves are kept (the pod webhooks and those of the API
+// groups given: a webhook nobody serves with failurePolicy Fail would break every Job or Deployment); and
+// the pod webhooks only see namespaces that carry the given label (so no other test's pods depend on it).
 //
-// Usage: node kueue-webhooks.mjs <manifests.yaml> <port> <ca.crt> <label-key>=<label-value>  → JSON List
+// Usage: node webhooks.mjs <manifests.yaml> <port> <ca.crt> <label-key>=<label-value> <name> <group>...
+//   <name>: the configurations are <name>-mutating and <name>-validating
+//   <group>: an API group whose webhooks to keep, e.g. kueue.x-k8s.io
+// Prints a JSON List for kubectl apply -f -.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -14,14 +17,16 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'));
 const { parseAllDocuments } = require('yaml');
 
-const [manifests, port, caFile, label] = process.argv.slice(2);
-if (!manifests || !port || !caFile || !label?.includes('=')) {
-  console.error('usage: node kueue-webhooks.mjs <manifests.yaml> <port> <ca.crt> <label-key>=<label-value>');
+const [manifests, port, caFile, label, name, ...groups] = process.argv.slice(2);
+if (!manifests || !port || !caFile || !label?.includes('=') || !name || groups.length === 0) {
+  console.error('usage: node webhooks.mjs <manifests.yaml> <port> <ca.crt> <label-key>=<label-value> <name> <group>...');
   process.exit(2);
 }
 const [labelKey, labelValue] = label.split('=');
 const caBundle = readFileSync(caFile).toString('base64');
-const served = (path) => path === '/mutate--v1-pod' || path === '/validate--v1-pod' || path.includes('-kueue-x-k8s-io-');
+const isPod = (path) => path === '/mutate--v1-pod' || path === '/validate--v1-pod';
+// controller-gen's paths: /mutate-<group with dots as dashes>-<version>-<kind>.
+const served = (path) => isPod(path) || groups.some((g) => path.includes(`-${g.replaceAll('.', '-')}-`));
 
 const items = [];
 for (const doc of parseAllDocuments(readFileSync(manifests, 'utf8'))) {
@@ -34,14 +39,14 @@ for (const doc of parseAllDocuments(readFileSync(manifests, 'utf8'))) {
       return {
         ...w,
         clientConfig: { url: `https://127.0.0.1:${port}${path}`, caBundle },
-        ...(path.endsWith('-v1-pod') ? { namespaceSelector: { matchLabels: { [labelKey]: labelValue } } } : {}),
+        ...(isPod(path) ? { namespaceSelector: { matchLabels: { [labelKey]: labelValue } } } : {}),
         timeoutSeconds: 10,
       };
     });
-  if (!webhooks.some((w) => w.clientConfig.url.endsWith('/mutate--v1-pod') || w.clientConfig.url.endsWith('/validate--v1-pod'))) {
-    throw new Error(`${manifests}: ${cfg.kind} has no pod webhook (Kueue's layout changed?)`);
+  if (!webhooks.some((w) => !isPod(new URL(w.clientConfig.url).pathname))) {
+    throw new Error(`${manifests}: ${cfg.kind} has no webhook for ${groups.join(', ')} (its layout changed?)`);
   }
-  items.push({ apiVersion: cfg.apiVersion, kind: cfg.kind, metadata: { name: `kueue-${cfg.kind.startsWith('Mutating') ? 'mutating' : 'validating'}` }, webhooks });
+  items.push({ apiVersion: cfg.apiVersion, kind: cfg.kind, metadata: { name: `${name}-${cfg.kind.startsWith('Mutating') ? 'mutating' : 'validating'}` }, webhooks });
 }
 if (items.length !== 2) throw new Error(`${manifests}: expected a mutating and a validating configuration, found ${items.length}`);
 process.stdout.write(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
