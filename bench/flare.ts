@@ -347,7 +347,6 @@ async function startJobSet(kube: KubeClient, kubectl: string, kubeconfig: string
 
 /** The JobSet peer: the same 960 workers as JOBSET_JOBS Indexed Jobs of one replicatedJob, one pod per worker. */
 function jobSetSubject(setting: Setting): Subject {
-  const t = setting.spec.template as Json;
   const perJob = setting.workers / JOBSET_JOBS;
   return {
     label: `JobSet (${JOBSET_JOBS} Jobs × ${perJob})`,
@@ -365,22 +364,7 @@ function jobSetSubject(setting: Setting): Subject {
               name: 'w',
               replicas: JOBSET_JOBS,
               template: {
-                spec: {
-                  completionMode: 'Indexed',
-                  completions: perJob,
-                  parallelism: perJob,
-                  backoffLimit: 0,
-                  template: {
-                    spec: {
-                      restartPolicy: 'Never',
-                      automountServiceAccountToken: false,
-                      enableServiceLinks: false,
-                      nodeSelector: t.nodeSelector,
-                      tolerations: t.tolerations,
-                      containers: [{ name: 'worker', image: 'kubeburst/worker:bench', resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } } }],
-                    },
-                  },
-                },
+                spec: indexedJobSpec(setting, perJob),
               },
             },
           ],
@@ -392,12 +376,32 @@ function jobSetSubject(setting: Setting): Subject {
   };
 }
 
+/** An Indexed Job's spec of `pods` pods at once (parallelism = completions), one worker each, on the pool. */
+function indexedJobSpec(setting: Setting, pods: number): Json {
+  const t = setting.spec.template as Json;
+  return {
+    completionMode: 'Indexed',
+    completions: pods,
+    parallelism: pods,
+    backoffLimit: 0,
+    template: {
+      spec: {
+        restartPolicy: 'Never',
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        nodeSelector: t.nodeSelector,
+        tolerations: t.tolerations,
+        containers: [{ name: 'worker', image: 'kubeburst/worker:bench', resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } } }],
+      },
+    },
+  };
+}
+
 /**
  * The peer: an Indexed Job of one pod per worker, all at once (parallelism = completions), on the same pool
  * with the same requests. Its pods stay Running on kwok (no completion annotation), like a flare's.
  */
 function indexedJobSubject(setting: Setting): Subject {
-  const t = setting.spec.template as Json;
   return {
     label: 'Indexed Job (batch/v1)',
     name: `${setting.name}-w${setting.workers}-indexed`,
@@ -408,22 +412,7 @@ function indexedJobSubject(setting: Setting): Subject {
         apiVersion: 'batch/v1',
         kind: 'Job',
         metadata: { name },
-        spec: {
-          completionMode: 'Indexed',
-          completions: setting.workers,
-          parallelism: setting.workers,
-          backoffLimit: 0,
-          template: {
-            spec: {
-              restartPolicy: 'Never',
-              automountServiceAccountToken: false,
-              enableServiceLinks: false,
-              nodeSelector: t.nodeSelector,
-              tolerations: t.tolerations,
-              containers: [{ name: 'worker', image: 'kubeburst/worker:bench', resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } } }],
-            },
-          },
-        },
+        spec: indexedJobSpec(setting, setting.workers),
       }),
     selector: (name) => `batch.kubernetes.io/job-name=${name}`,
     remove: (kube, name) => kube.delete(`/apis/batch/v1/namespaces/${NS}/jobs/${name}`, { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' }),
