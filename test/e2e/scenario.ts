@@ -129,7 +129,8 @@ export async function installOperator(d: E2EDriver): Promise<E2EContext> {
     '+del',
   ]);
   await d.redis(['ACL', 'SETUSER', job.name, 'reset', 'on', `>${job.password}`, '~kb:*', 'resetchannels', '-@all', ...handshake, '+rpush', '+blmpop', '+pexpire', '+del']);
-  d.kubectl(['-n', ctx.ns.examples, 'create', 'secret', 'generic', 'redis-url', `--from-literal=url=${job.url}`]);
+  // In the failures' namespace too: flares that fail are searched for secrets like those that succeed.
+  for (const ns of [ctx.ns.examples, ctx.ns.failures]) d.kubectl(['-n', ns, 'create', 'secret', 'generic', 'redis-url', `--from-literal=url=${job.url}`]);
   // The operator's Redis admin credential: every Redis attempt gets an ACL user limited to its own keys.
   d.kubectl(['-n', ctx.system, 'create', 'secret', 'generic', 'redis-admin', `--from-literal=url=${admin.url}`]);
   const [opRepo, opTag] = splitImage(d.images.operator);
@@ -289,11 +290,14 @@ export async function secretsOf(ctx: E2EContext, ns: string, job: string): Promi
  * each pack pod's log and its whole object (termination message included), the namespace's Events, the
  * BurstJob, the results ConfigMap, the operator's log (debug level), and `kubeburst status | results | logs`.
  * Each is checked to hold something of this flare, so a search through them cannot pass on empty text.
+ * A failed flare (`job.status.phase` Failed): the pods of its last attempt that are left (a killed pack
+ * has no termination message), its failure where the results would be (`status` and `results` exit 1).
  */
 export async function flareOutputs(ctx: E2EContext, ns: string, job: Json): Promise<Output[]> {
   const { d } = ctx;
   const name = job.metadata.name as string;
   const burstId = job.status.attempt.burstId as string;
+  const failed = job.status.phase === 'Failed';
   const outputs: Output[] = [];
   const add = (what: string, text: string, mustHold: string): void => {
     if (!text.includes(mustHold)) throw new Error(`${what} does not mention ${mustHold}, so searching it proves nothing:\n${text.slice(0, 2000)}`);
@@ -302,34 +306,47 @@ export async function flareOutputs(ctx: E2EContext, ns: string, job: Json): Prom
   // Finished pods stay until their BurstJob goes (the operator deletes only live ones), so every pack's is here.
   const pods = (await packPods(ctx, ns, name)).filter((p) => p.metadata.annotations?.[ANNOTATIONS.burstId] === burstId);
   const packs = decodeLayout(job.status.attempt.layout).length;
-  if (pods.length !== packs) throw new Error(`burst ${burstId} had ${packs} packs, but ${pods.length} of their pods are left to read`);
+  if (failed ? pods.length === 0 : pods.length !== packs) throw new Error(`burst ${burstId} had ${packs} packs, but ${pods.length} of their pods are left to read`);
   for (const pod of pods) {
     const pn = pod.metadata.name as string;
     // A pack logs its events and prints its report (with its burst id) on stdout.
     add(`the log of pod ${pn}`, d.kubectl(['logs', '-n', ns, pn]), burstId);
     const message = pod.status?.containerStatuses?.[0]?.state?.terminated?.message as string | undefined;
-    if (!message) throw new Error(`pod ${pn} has no termination message`);
+    if (!message && !failed) throw new Error(`pod ${pn} has no termination message`);
     add(`pod ${pn} (spec, status, termination message)`, JSON.stringify(pod), burstId);
   }
   add('the Events of the namespace', d.kubectl(['get', 'events', '-n', ns, '-o', 'json']), name);
   add(`BurstJob ${name}`, JSON.stringify(await burstJob(ctx, ns, name)), burstId);
-  add(`ConfigMap ${job.status.results.configMap}`, JSON.stringify(await d.kube.get<Json>(paths.configmap(ns, job.status.results.configMap))), burstId);
+  const configMap = job.status.results?.configMap as string | undefined;
+  if (configMap !== undefined) add(`ConfigMap ${configMap}`, JSON.stringify(await d.kube.get<Json>(paths.configmap(ns, configMap))), burstId);
+  else if (!failed) throw new Error(`${ns}/${name} succeeded but names no results ConfigMap`);
   // --tail=-1: with a label selector kubectl prints only the last 10 lines of each pod otherwise.
   const operator = ['-n', ctx.system, '-l', 'app.kubernetes.io/component=operator'];
   add('the operator’s log', d.kubectl(['logs', ...operator, '--tail=-1', '--all-containers']), `"job":"${ns}/${name}"`);
   // Its admin URL reaches it by reference (secretKeyRef), never as a value in its pod.
   add('the operator’s pod', d.kubectl(['get', 'pods', ...operator, '-o', 'json']), 'KUBEBURST_REDIS_ADMIN_URL');
   // What each command shows of the flare: its name, its burst, PageRank's results.
-  const cli: [string[], string][] = [
-    [['status'], name],
-    [['status', '-o', 'json'], burstId],
-    [['results'], 'ranks'],
-    [['results', '-o', 'json'], 'ranks'],
-    [['logs'], burstId],
-  ];
+  const reason = job.status.lastFailure?.reason as string | undefined;
+  const cli: [string[], string][] = failed
+    ? [
+        [['status'], reason ?? name],
+        [['status', '-o', 'json'], burstId],
+        [['results'], name],
+        [['results', '-o', 'json'], name],
+        [['logs'], burstId],
+      ]
+    : [
+        [['status'], name],
+        [['status', '-o', 'json'], burstId],
+        [['results'], 'ranks'],
+        [['results', '-o', 'json'], 'ranks'],
+        [['logs'], burstId],
+      ];
   for (const [args, mustHold] of cli) {
     const r = spawnSync(process.execPath, [CLI, ...args, name, '-n', ns, ...d.cliCluster], { encoding: 'utf8', timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`kubeburst ${args.join(' ')} ${name} exited ${r.status}: ${r.stderr}${r.error ?? ''}`);
+    // A failed flare: `status` and `results` say so with exit 1 (`kubeburst --help`), `logs` prints them anyway.
+    const expected = failed && args[0] !== 'logs' ? 1 : 0;
+    if (r.status !== expected) throw new Error(`kubeburst ${args.join(' ')} ${name} exited ${r.status}, expected ${expected}: ${r.stderr}${r.error ?? ''}`);
     add(`kubeburst ${args.join(' ')}`, `${r.stdout}\n${r.stderr}`, mustHold);
   }
   return outputs;
@@ -510,18 +527,39 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     }
   }, 600_000);
 
-  test('a pack’s container killed mid-run: the others stop within 2 s, the attempt restarts, the job fails when restarts are used up, and nothing is left', async () => {
+  test('a pack’s container killed mid-run: the others stop within 2 s, the attempt restarts, the job fails when restarts are used up, and nothing is left; neither that flare nor one whose broker refuses it puts a secret in any output', async () => {
     const ns = c().ns.failures;
-    // Runs until killed: a large PageRank over Redis.
+    // Runs until killed: a large PageRank over Redis, its URL (with a password) from a Secret.
     const job = exampleManifest(c(), 'pagerank', ns, {
       name: 'killed',
       spec: {
         params: { value: { scale: 10, edgeFactor: 8, seed: 7, iterations: 1_000_000, damping: 0.85 } },
-        transport: { kind: 'redis', url: c().d.brokers.redis },
+        transport: { kind: 'redis', secretRef: { name: 'redis-url', key: 'url' } },
         maxRestarts: 1,
       },
     });
+    // Meanwhile a flare whose broker URL (a password in it) refuses every connection: its packs fail to
+    // connect, and their errors, its Events and its status name the URL, so they must mask the password.
+    const refused = { password: `${randomBytes(12).toString('hex')}@:%/${randomBytes(12).toString('hex')}` };
+    const refusedUrl = new URL('redis://127.0.0.1:1');
+    refusedUrl.username = 'someone';
+    refusedUrl.password = encodeURIComponent(refused.password);
+    c().d.kubectl(['-n', ns, 'create', 'secret', 'generic', 'redis-refused', `--from-literal=url=${refusedUrl}`]);
+    const unreachable = exampleManifest(c(), 'hello', ns, {
+      name: 'unreachable',
+      spec: { size: 2, granularity: 1, transport: { kind: 'redis', secretRef: { name: 'redis-refused', key: 'url' } }, maxRestarts: 0 },
+    });
+    apply(c(), unreachable);
     apply(c(), job);
+    // Every attempt's Secret (its flare key and burst user's password), read while it exists.
+    const attemptSecrets = new Map<string, Record<string, string>>();
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        for (const name of ['killed', 'unreachable']) for (const [s, data] of await secretsOf(c(), ns, name).catch(() => [])) attemptSecrets.set(s, data);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
     const burstIds: string[] = [];
     for (const attempt of [0, 1]) {
       const running = await waitJob(
@@ -569,6 +607,27 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
       async () => ((await c().d.redisUsers()).some((u) => burstIds.some((id) => u === `kb-${id}`)) ? undefined : true),
       30_000 * c().d.timeScale,
     );
+
+    const refusedJob = await waitFinished(c(), ns, 'unreachable', 'Failed');
+    watching = false;
+    await watch;
+    // The failure names where it could not connect, its password masked.
+    expect(refusedJob.status.lastFailure.message).toMatch(/someone:\*\*\*@127\.0\.0\.1:1/);
+    const { admin, job: jobUser } = c().redisUsers;
+    const forms = [
+      ...secretForms('the admin password', admin.password),
+      ...secretForms('the redis-url password', jobUser.password),
+      ...secretForms('the refused URL’s password', refused.password),
+      { secret: 'the refused URL', form: 'base64 (as a Secret holds it)', text: Buffer.from(refusedUrl.toString()).toString('base64') },
+    ];
+    expect(attemptSecrets.size).toBeGreaterThanOrEqual(3);
+    for (const [name, data] of attemptSecrets) {
+      forms.push(...secretForms(`the flare key of ${name}`, data[PACK_POD.secretKey]!, { binary: true }));
+      if (data[BROKER_PASSWORD_KEY] !== undefined) forms.push(...secretForms(`the burst user's password of ${name}`, data[BROKER_PASSWORD_KEY]));
+    }
+    const outputs = [...(await flareOutputs(c(), ns, failed)), ...(await flareOutputs(c(), ns, refusedJob))];
+    expect(findLeaks(outputs, forms)).toEqual([]);
+    process.stderr.write(`[e2e] failed flares: no secret in ${outputs.length} outputs, ${forms.length} forms of ${new Set(forms.map((f) => f.secret)).size} secrets\n`);
   }, 420_000);
 
   test('results at the termination-message limit are kept; over it, the status says which pack lost them and why', async () => {
