@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import type { FrameSink, Transport } from '@kubeburst/worker-runtime/sealed';
 import { median, MiB } from './stats.js';
 
 /** Median seconds of one 64 MiB memcpy (TypedArray.set) between two fresh buffers. */
@@ -32,4 +34,65 @@ export async function postMessageRttSeconds(reps = 5000): Promise<number> {
   }
   await w.terminate();
   return median(xs);
+}
+
+/**
+ * What authentication adds to a small-message round trip, in CPU on its path: a ping and its pong each
+ * sealed by their sender and opened by their receiver (transport/sealed.ts, the code packs run), between two
+ * SealedTransports over a loop that hands each frame straight to the other side, minus the same loop
+ * unsealed. No broker and no scheduler in between, so it is the cost itself, not noise around it.
+ * Median seconds per round trip over `rounds` rounds of `reps` round trips.
+ */
+export async function sealRoundTripSeconds(opts: { frameBytes: number; encrypt?: boolean; reps?: number; rounds?: number }): Promise<number> {
+  const { SealedTransport } = await import('@kubeburst/worker-runtime/sealed');
+  const keys = { hello: randomBytes(32), frameMac: randomBytes(16), frameEnc: randomBytes(32) };
+  const reps = opts.reps ?? 20_000;
+  /** Pack `me` of a pair: sends into `peer`'s sink; answers every frame it gets while `echo`. */
+  const pair = (sealed: boolean): { ping(): void } => {
+    const sinks: FrameSink[] = [];
+    const loop = (me: number): Transport => ({
+      kind: 'redis',
+      maxFrameBytes: 1024 * 1024,
+      connect: async (sink) => void (sinks[me] = sink),
+      send: async (pack, frames) => frames.forEach((f) => sinks[pack]!.frame(f)),
+      cleanup: async () => {},
+      close: async () => {},
+    });
+    const ends = [0, 1].map((me) => (sealed ? new SealedTransport(loop(me), { keys, packId: me, packCount: 2, encrypt: opts.encrypt }) : loop(me)));
+    // A frame with room behind it for the trailer, as the pack allocates them (sealed without a copy).
+    const frame = (): Uint8Array => new Uint8Array(new ArrayBuffer(opts.frameBytes + 64), 0, opts.frameBytes);
+    let pongs = 0;
+    void ends[0]!.connect({
+      frame: () => void pongs++,
+      error: (e) => {
+        throw e;
+      },
+    });
+    void ends[1]!.connect({
+      frame: () => void ends[1]!.send(0, [frame()]),
+      error: (e) => {
+        throw e;
+      },
+    });
+    return {
+      ping: () => {
+        const before = pongs;
+        void ends[0]!.send(1, [frame()]);
+        if (pongs !== before + 1) throw new Error('the loop lost a frame');
+      },
+    };
+  };
+  const time = (p: { ping(): void }): number => {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) p.ping();
+    return (performance.now() - t0) / 1000 / reps;
+  };
+  const sealed = pair(true);
+  const bare = pair(false);
+  // Warm both paths (JIT, cipher setup), then alternate them so a busy moment hits both alike.
+  time(sealed);
+  time(bare);
+  const diffs: number[] = [];
+  for (let r = 0; r < (opts.rounds ?? 9); r++) diffs.push(time(sealed) - time(bare));
+  return median(diffs);
 }

@@ -4,6 +4,9 @@ import { FRAME_TRAILER_BYTES } from '../protocol/frame.js';
 import type { BurstKeys } from '../security/keys.js';
 import type { FrameSink, Transport, TransportKind } from './types.js';
 
+/** Also `@kubeburst/worker-runtime/sealed`: a transport of your own, sealed as the built-in brokers are. */
+export type { FrameSink, Transport } from './types.js';
+
 /**
  * Frames through a broker (Redis, NATS), sealed with the flare's keys: anyone else on the broker can read
  * its keys and subjects, so every frame says who sent it, in which order, and proves it.
