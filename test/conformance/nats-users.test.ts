@@ -229,10 +229,11 @@ describe('the NATS transport with a burst user', () => {
   });
 
   it('says the user expired when the server ends the connection at the JWT’s expiry, and what to change', async () => {
-    const t = transport('burst-x', await mintNatsBurstUser(nats.account, 'burst-x', { expiresInSeconds: 2 }));
+    // Long enough to connect on a loaded machine (exp is in whole seconds: 4 to 5 s from now).
+    const t = transport('burst-x', await mintNatsBurstUser(nats.account, 'burst-x', { expiresInSeconds: 5 }));
     try {
       await t.connect(sink);
-      await until(() => errors.length > 0, 8_000, 'the connection ending at expiry');
+      await until(() => errors.length > 0, 12_000, 'the connection ending at expiry');
       expect(errors[0]!.message).toMatch(/the burst's NATS user \(from the test\) expired mid-flare: its JWT expired at .*spec\.activeDeadlineSeconds/);
     } finally {
       await t.close();

@@ -56,11 +56,13 @@ export class NatsTransport implements Transport {
         ...(user !== undefined ? { authenticator: jwtAuthenticator(user.jwt, new TextEncoder().encode(user.seed)) } : {}),
       });
     } catch (err) {
-      const refused = user !== undefined && (err as NatsError).code === ErrorCode.AuthorizationViolation;
+      // A JWT that expires while the connection opens is refused as expired rather than as a violation.
+      const code = (err as NatsError).code;
+      const refused = user !== undefined && (code === ErrorCode.AuthorizationViolation || code === ErrorCode.AuthenticationExpired);
       throw new TransportError(
         'nats',
         refused
-          ? `${redactUrl(this.o.url)} refused the burst's NATS user from ${user.source}: ${(err as Error).message} (${this.expiry() ?? 'its JWT has no expiry'}; or the server's operator does not trust the account that signed it)`
+          ? `${redactUrl(this.o.url)} refused the burst's NATS user from ${user.source}: ${(err as Error).message} (${this.expiry() ?? 'its JWT has no expiry'}; or the server does not trust the key that signed it)`
           : `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is nats-server running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`,
         { cause: err },
       );
@@ -79,7 +81,7 @@ export class NatsTransport implements Transport {
         new TransportError(
           'nats',
           expired
-            ? `the burst's NATS user (from ${user.source}) expired mid-flare: ${this.expiry()}; a burst that runs longer needs a later deadline (spec.activeDeadlineSeconds)`
+            ? `the burst's NATS user (from ${user.source}) expired mid-flare: ${this.expiry() ?? 'its JWT expired'}; a burst that runs longer needs a later deadline (spec.activeDeadlineSeconds)`
             : `the connection to ${redactUrl(this.o.url)} dropped mid-flare${err ? ` (${err.message})` : ''}: frames in flight may be lost`,
           { cause: err },
         ),
