@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newSecret } from '../security/keys.js';
@@ -6,6 +6,7 @@ import { natsCredsFile } from '../transport/nats-users.js';
 import { packConfigFromEnv, paramsFor } from './config.js';
 
 const secrets = mkdtempSync(join(tmpdir(), 'kb-secret-'));
+afterAll(() => rmSync(secrets, { recursive: true, force: true }));
 const SECRET_FILE = join(secrets, 'secret');
 writeFileSync(SECRET_FILE, newSecret() + '\n');
 const base = {
