@@ -8,7 +8,7 @@ import { NatsTransport } from '../../worker-runtime/src/transport/nats.js';
 import { encodeNatsJwt, mintNatsBurstUser, natsCredsFile, type NatsUserCreds } from '../../worker-runtime/src/transport/nats-users.js';
 import { natsSubject } from '../../worker-runtime/src/transport/nats-subjects.js';
 import { fixture } from './helpers.js';
-import { startOperatorModeNats, type OperatorModeNats } from './nats-operator.js';
+import { startOperatorModeNats, type OperatorModeNats } from './nats-server.js';
 
 /**
  * Per-burst NATS users against a real nats-server in operator (JWT) mode: a user minted for a burst

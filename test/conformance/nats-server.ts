@@ -45,34 +45,71 @@ function accountJwt(operator: KeyPair, account: KeyPair, name: string, signingKe
 }
 
 export async function startOperatorModeNats(): Promise<OperatorModeNats> {
-  if (!existsSync(NATS_SERVER)) throw new Error(`${NATS_SERVER} is missing: these tests need a real nats-server (Debian: apt-get install nats-server)`);
   const operator = createOperator();
   const system = createAccount();
   const app = createAccount();
   const signing = createAccount();
-  const dir = mkdtempSync(join(tmpdir(), 'kb-nats-op-'));
+  const operatorJwt = encodeNatsJwt(
+    { sub: operator.getPublicKey(), name: 'kb-test', iat: now(), nats: { system_account: system.getPublicKey(), type: 'operator', version: 2 } },
+    operator,
+  );
+  const server = await startNats('kb-nats-op-', (dir) => {
+    writeFileSync(join(dir, 'operator.jwt'), operatorJwt);
+    return [
+      `operator: ${JSON.stringify(join(dir, 'operator.jwt'))}`,
+      `system_account: ${system.getPublicKey()}`,
+      'resolver: MEMORY',
+      'resolver_preload: {',
+      `  ${system.getPublicKey()}: ${accountJwt(operator, system, 'SYS')}`,
+      `  ${app.getPublicKey()}: ${accountJwt(operator, app, 'app', [signing.getPublicKey()])}`,
+      '}',
+    ];
+  });
+  return {
+    ...server,
+    account: { seed: seedOf(app), account: app.getPublicKey() },
+    signingKey: { seed: seedOf(signing), account: app.getPublicKey() },
+  };
+}
+
+/** A nats-server of the test's own, like the one above, that asks clients for credentials. */
+export interface AuthorizedNats {
+  /** No credentials in it: a test puts them in. */
+  url: string;
+  port: number;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** A server whose clients log in with one of `users`, or with `token`. */
+export function startAuthorizedNats(auth: { users: { user: string; password: string }[] } | { token: string }): Promise<AuthorizedNats> {
+  // JSON strings are strings of the server's config syntax, whatever characters a password holds.
+  const authorization =
+    'token' in auth
+      ? `authorization { token: ${JSON.stringify(auth.token)} }`
+      : `authorization { users: [ ${auth.users.map((u) => `{ user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`).join(', ')} ] }`;
+  return startNats('kb-nats-auth-', () => [authorization]);
+}
+
+/**
+ * Starts nats-server with `config(dir)` (lines after host and port; files it needs go into `dir`) on a free
+ * loopback port, in a temp dir that `stop()` removes with the process.
+ */
+async function startNats(prefix: string, config: (dir: string) => string[]): Promise<AuthorizedNats> {
+  if (!existsSync(NATS_SERVER)) throw new Error(`${NATS_SERVER} is missing: these tests need a real nats-server (Debian: apt-get install nats-server)`);
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   let child: ChildProcess | undefined;
   try {
-    const operatorJwt = encodeNatsJwt(
-      { sub: operator.getPublicKey(), name: 'kb-test', iat: now(), nats: { system_account: system.getPublicKey(), type: 'operator', version: 2 } },
-      operator,
-    );
-    writeFileSync(join(dir, 'operator.jwt'), operatorJwt);
     writeFileSync(
       join(dir, 'server.conf'),
       [
         'host: 127.0.0.1',
         // A free port, chosen by the server (read from its log below): no race with another test.
         'port: -1',
-        `operator: ${JSON.stringify(join(dir, 'operator.jwt'))}`,
-        `system_account: ${system.getPublicKey()}`,
-        'resolver: MEMORY',
-        'resolver_preload: {',
-        `  ${system.getPublicKey()}: ${accountJwt(operator, system, 'SYS')}`,
-        `  ${app.getPublicKey()}: ${accountJwt(operator, app, 'app', [signing.getPublicKey()])}`,
-        '}',
+        ...config(dir),
         '',
       ].join('\n'),
+      { mode: 0o600 },
     );
     child = spawn(NATS_SERVER, ['-c', join(dir, 'server.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
@@ -94,14 +131,7 @@ export async function startOperatorModeNats(): Promise<OperatorModeNats> {
         reject(new Error(`nats-server exited with code ${code} before it was ready:\n${log}`));
       });
     });
-    const account = { seed: seedOf(app), account: app.getPublicKey() };
-    return {
-      url: `nats://127.0.0.1:${port}`,
-      account,
-      signingKey: { seed: seedOf(signing), account: app.getPublicKey() },
-      log: () => log,
-      stop: () => stop(proc, dir),
-    };
+    return { url: `nats://127.0.0.1:${port}`, port, log: () => log, stop: () => stop(proc, dir) };
   } catch (err) {
     if (child !== undefined) await stop(child, dir);
     else rmSync(dir, { recursive: true, force: true });
