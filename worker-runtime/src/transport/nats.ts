@@ -2,6 +2,7 @@ import { connect, ErrorCode, jwtAuthenticator, type NatsConnection, type NatsErr
 import { TransportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { natsBurstSubjects, natsSubject } from './nats-subjects.js';
+import { agreedNatsAuth, parseNatsServers, type NatsUrlAuth } from './nats-url.js';
 import { natsJwtExpiry } from './nats-users.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
@@ -23,12 +24,22 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * server lets it publish and subscribe to `kb.<burst>.>` only: that covers everything this transport does
  * (flush is a PING, no subject; nothing here makes a request, so no `_INBOX`). A publish the server
  * refuses fails the transport at once, naming the subject: it is never silently lost.
+ *
+ * Without it, the pack connects with the URL's own credentials (`nats://user:password@host`, or a token,
+ * `nats://token@host`; nats-url.ts), which nats.js takes only as options; with it, those are ignored, as the
+ * Redis transport ignores the URL's when the burst has a user of its own.
  */
 export interface NatsTransportOptions extends TransportOptions {
   flushEveryBytes?: number;
 }
 
 export { natsSubject } from './nats-subjects.js';
+
+/** What to check when the server refuses the URL's credentials (or their absence). */
+function refusal(auth: NatsUrlAuth | undefined): string {
+  if (auth === undefined) return 'the URL names no credentials: nats://user:password@host, or nats://token@host, percent-encoded';
+  return 'token' in auth ? 'check the token in the URL' : 'check the user and password in the URL, written percent-encoded (%25 for %, %2C for a comma)';
+}
 
 export class NatsTransport implements Transport {
   readonly kind = 'nats' as const;
@@ -46,24 +57,33 @@ export class NatsTransport implements Transport {
 
   async connect(sink: FrameSink): Promise<void> {
     const user = this.o.natsUser;
+    const source = this.o.urlSource ?? 'KB_TRANSPORT_URL';
+    // Before any socket: a list whose servers disagree on credentials is refused here.
+    const entries = parseNatsServers(this.o.url, source);
+    const auth = user === undefined ? agreedNatsAuth(entries, source) : undefined;
     try {
       this.nc = await connect({
-        servers: this.o.url.split(','),
+        servers: entries.map((e) => e.server),
         name: `kubeburst:${this.o.burstId}:${this.o.packId}`,
         // A dropped connection ends the flare (see above): reconnecting would only hide lost messages.
         reconnect: false,
         timeout: Math.min(this.o.connectTimeoutMs ?? 20_000, 20_000),
         ...(user !== undefined ? { authenticator: jwtAuthenticator(user.jwt, new TextEncoder().encode(user.seed)) } : {}),
+        ...auth,
       });
     } catch (err) {
       // A JWT that expires while the connection opens is refused as expired rather than as a violation.
       const code = (err as NatsError).code;
       const refused = user !== undefined && (code === ErrorCode.AuthorizationViolation || code === ErrorCode.AuthenticationExpired);
+      const url = redactUrl(this.o.url);
+      const message = (err as Error).message;
       throw new TransportError(
         'nats',
         refused
-          ? `${redactUrl(this.o.url)} refused the burst's NATS user from ${user.source}: ${(err as Error).message} (${this.expiry() ?? 'its JWT has no expiry'}; or the server does not trust the key that signed it)`
-          : `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is nats-server running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`,
+          ? `${url} refused the burst's NATS user from ${user.source}: ${message} (${this.expiry() ?? 'its JWT has no expiry'}; or the server does not trust the key that signed it)`
+          : user === undefined && code === ErrorCode.AuthorizationViolation
+            ? `${url} refused to let the pack in: ${message} (${refusal(auth)}; the URL came from ${source})`
+            : `cannot connect to ${url}: ${message} (is nats-server running there? the URL came from ${source})`,
         { cause: err },
       );
     }
