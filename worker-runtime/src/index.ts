@@ -32,6 +32,16 @@ export { ENV as PACK_ENV, DEFAULTS as PACK_DEFAULTS, packConfigFromEnv, type Pac
 export { POD as PACK_POD } from './pack/pod.js';
 export { newSecret } from './security/keys.js';
 export { createRedisBurstUser, deleteRedisBurstUser, redisUserOf } from './transport/redis-users.js';
+export {
+  mintNatsBurstUser,
+  natsAccountSigner,
+  natsCredsFile,
+  natsUserTtlSeconds,
+  type NatsAccountKey,
+  type NatsBurstUser,
+  type NatsSigner,
+  type NatsUserCreds,
+} from './transport/nats-users.js';
 export { directUrlTemplate } from './transport/direct-address.js';
 export type { TransportKind } from './transport/types.js';
 export { cleanupBurst } from './launch/cleanup.js';

@@ -1,4 +1,5 @@
-import { ConfigError, parseConfig } from './config.js';
+import { ConfigError, credentialsOf, parseConfig } from './config.js';
+import { Logger } from './log.js';
 
 describe('operator configuration', () => {
   it('has defaults fit for a real cluster', () => {
@@ -24,6 +25,43 @@ describe('operator configuration', () => {
       KUBEBURST_KUBE_API_QPS: '50',
     });
     expect(c).toMatchObject({ namespaces: ['a', 'b'], restartBackoff: 500, leaderElect: false, leaderElectionNamespace: 'kb-system', kubeApiQps: 50 });
+  });
+
+  describe('the NATS account key (chart value brokers.natsAccount)', () => {
+    const seed = `SA${'B'.repeat(56)}`;
+    const account = `A${'C'.repeat(55)}`;
+
+    it('comes from the environment only', () => {
+      expect(parseConfig([], { KUBEBURST_NATS_ACCOUNT_SEED: `${seed}\n`, KUBEBURST_NATS_ACCOUNT: account })).toMatchObject({ natsAccountSeed: seed, natsAccount: account });
+      expect(parseConfig([], {}).natsAccountSeed).toBeUndefined();
+      expect(() => parseConfig([`--nats-account-seed=${seed}`], {})).toThrow("Unknown option '--nats-account-seed'");
+    });
+
+    it('is masked in every log line, as the Redis admin password is', () => {
+      const lines: string[] = [];
+      const cfg = parseConfig([], { KUBEBURST_NATS_ACCOUNT_SEED: seed, KUBEBURST_REDIS_ADMIN_URL: 'redis://admin:Adm1n-pw@redis:6379' });
+      new Logger('debug', {}, (l) => void lines.push(l), credentialsOf(cfg)).error(`signing failed with ${seed}`, { cause: `redis admin Adm1n-pw, key ${seed}` });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('signing failed with ***');
+      expect(lines[0]).not.toContain('BBBBBBBB');
+      expect(lines[0]).not.toContain('Adm1n-pw');
+    });
+
+    it.each([
+      [{ KUBEBURST_NATS_ACCOUNT_SEED: `SU${'B'.repeat(56)}` }, 'env KUBEBURST_NATS_ACCOUNT_SEED (chart value brokers.natsAccount): must be an account nkey seed'],
+      [{ KUBEBURST_NATS_ACCOUNT_SEED: seed, KUBEBURST_NATS_ACCOUNT: seed }, 'env KUBEBURST_NATS_ACCOUNT (chart value brokers.natsAccount): must be an account public key'],
+      [{ KUBEBURST_NATS_ACCOUNT: account }, 'env KUBEBURST_NATS_ACCOUNT is set but KUBEBURST_NATS_ACCOUNT_SEED is not'],
+    ])('rejects %j naming the variable, never quoting a seed', (env, message) => {
+      let err: Error | undefined;
+      try {
+        parseConfig([], env);
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err!.message).toContain(message);
+      expect(err!.message).not.toContain('BBBBBBBB');
+    });
   });
 
   it.each([

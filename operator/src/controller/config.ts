@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { urlSecrets } from '@kubeburst/worker-runtime';
 
 /**
  * Operator configuration: parsed once in main.ts from flags (with environment fallbacks, which is what
@@ -49,6 +50,22 @@ export const ConfigSchema = z.object({
    * brokers.redisAdmin Secret, as an environment variable (never a flag: flags show in `ps`).
    */
   redisAdminUrl: z.string().min(1).optional(),
+  /**
+   * An account nkey seed (`SA…`) of a nats-server in operator (JWT) mode: every NATS-transport attempt then
+   * runs as a user of its own, minted by the operator, limited to the burst's subjects. From the chart's
+   * brokers.natsAccount Secret; environment only (ENV_ONLY). Checked in full (checksum, key type) in main.ts.
+   */
+  natsAccountSeed: z
+    .string()
+    .trim()
+    .regex(/^SA[A-Z2-7]{56}$/, 'must be an account nkey seed: SA followed by 56 base32 characters')
+    .optional(),
+  /** The account's public key (`A…`), when natsAccountSeed is one of its signing keys rather than its own key. */
+  natsAccount: z
+    .string()
+    .trim()
+    .regex(/^A[A-Z2-7]{55}$/, 'must be an account public key: A followed by 55 base32 characters')
+    .optional(),
   kubeApiQps: int(1, 100_000).default(500),
   kubeApiBurst: int(1, 100_000).default(1000),
   metricsBindAddress: address.default(':8080'),
@@ -100,6 +117,15 @@ const FLAGS: Record<string, [keyof Config, string]> = {
   'log-level': ['logLevel', 'KUBEBURST_LOG_LEVEL'],
 };
 
+/**
+ * Read from the environment only, never from a flag: flags show in `ps` and in the pod spec's args. The
+ * chart sets them from a Secret.
+ */
+const ENV_ONLY: Record<string, keyof Config> = {
+  KUBEBURST_NATS_ACCOUNT_SEED: 'natsAccountSeed',
+  KUBEBURST_NATS_ACCOUNT: 'natsAccount',
+};
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -109,6 +135,8 @@ export class ConfigError extends Error {
 
 export const USAGE = `kubeburst-operator [flags]\n${Object.entries(FLAGS)
   .map(([flag, [, env]]) => `  --${flag.padEnd(26)} (env ${env})`)
+  .join('\n')}\n${Object.keys(ENV_ONLY)
+  .map((env) => `  ${''.padEnd(28)} env ${env} (no flag)`)
   .join('\n')}`;
 
 /** Flags win over environment variables; unknown flags and bad values fail with the flag's name. */
@@ -124,11 +152,26 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     const v = values[flag] ?? (env[envName] === '' ? undefined : env[envName]);
     if (v !== undefined) raw[key] = v;
   }
+  for (const [envName, key] of Object.entries(ENV_ONLY)) if (env[envName] !== undefined && env[envName] !== '') raw[key] = env[envName];
   const r = ConfigSchema.safeParse(raw);
   if (!r.success) {
-    const byKey = Object.fromEntries(Object.entries(FLAGS).map(([flag, [key, envName]]) => [key, `--${flag} (env ${envName})`]));
+    const byKey: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(FLAGS).map(([flag, [key, envName]]) => [key, `--${flag} (env ${envName})`])),
+      ...Object.fromEntries(Object.entries(ENV_ONLY).map(([envName, key]) => [key, `env ${envName} (chart value brokers.natsAccount)`])),
+    };
     throw new ConfigError(r.error.issues.map((i) => `${byKey[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('\n'));
   }
   if (r.data.renewDeadline >= r.data.leaseDuration) throw new ConfigError('--renew-deadline must be shorter than --lease-duration');
+  if (r.data.natsAccount !== undefined && r.data.natsAccountSeed === undefined)
+    throw new ConfigError('env KUBEBURST_NATS_ACCOUNT is set but KUBEBURST_NATS_ACCOUNT_SEED is not (chart value brokers.natsAccount: the Secret needs the seed)');
   return r.data;
+}
+
+/**
+ * The operator's own credentials, for the Logger and the crash line to mask wherever they appear: the
+ * Redis admin URL's password (even where it no longer looks like a URL) and the NATS account seed.
+ */
+export function credentialsOf(cfg: Partial<Pick<Config, 'redisAdminUrl' | 'natsAccountSeed'>>): string[] {
+  const seed = cfg.natsAccountSeed?.trim();
+  return [...urlSecrets(cfg.redisAdminUrl), ...(seed ? [seed] : [])];
 }

@@ -1,3 +1,6 @@
+import { parseNatsCreds } from '../../../worker-runtime/src/transport/nats-users.js';
+import { createAccount, createUser } from 'nkeys.js';
+import { burstIdOf } from '../planner/pods.js';
 import { burstJob } from '../testing/planner.js';
 import type { EventRecorder } from './events.js';
 import { Executor } from './executor.js';
@@ -138,5 +141,72 @@ describe('executor: broker cleanup without Secret access', () => {
     expect(events).toEqual([
       expect.stringContaining('Warning BrokerCleanupFailed: cannot read Secret redis for the broker URL (install the chart with rbac.readBrokerSecrets=true'),
     ]);
+  });
+});
+
+describe('executor: the attempt Secret of a NATS burst with brokers.natsAccount', () => {
+  const account = createAccount();
+  const natsAccount = { seed: new TextDecoder().decode(account.getSeed()) };
+  const natsJob = { ...burstJob('n').transport('nats', 'nats://nats:4222').with({ activeDeadlineSeconds: 3600 }).obj(), uid: 'uid-n' };
+
+  function run(opts: { natsAccount?: { seed: string; account?: string } }, j: typeof natsJob = natsJob) {
+    const created: Json[] = [];
+    const { kube } = fakeKube(async (verb, _path, body) => {
+      if (verb === 'POST') created.push(body!);
+      return {};
+    });
+    const lines: string[] = [];
+    const events: string[] = [];
+    const rec = { record: async (_: unknown, type: string, reason: string, message: string) => void events.push(`${type} ${reason}: ${message}`) } as unknown as EventRecorder;
+    const ex = new Executor(
+      kube,
+      rec,
+      metrics,
+      { podCreateConcurrency: 4, pod: { defaultImage: 'w:1', natsUsers: true }, ...opts },
+      () => gated,
+      new Logger('debug', {}, (l) => void lines.push(l)),
+    );
+    return { created, lines, events, result: ex.apply(j, { metadata: {} }, [{ kind: 'ensureSecret', attempt: 2 }]) };
+  }
+
+  it('holds a user of the burst’s own: a .creds file whose JWT the account signed, for kb.<burst>.> only, valid for the deadline plus a margin', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const { created, lines, events, result } = run({ natsAccount });
+    const res = await result;
+    expect(res.errors).toEqual([]);
+    expect(created).toHaveLength(1);
+    const data = created[0]!.stringData as Record<string, string>;
+    expect(Object.keys(data).sort()).toEqual(['nats.creds', 'secret']);
+    const { jwt, seed } = parseNatsCreds(data['nats.creds']!, 'nats.creds');
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
+    const burst = burstIdOf('uid-n', 2);
+    expect(claims).toMatchObject({ iss: account.getPublicKey(), nats: { pub: { allow: [`kb.${burst}.>`] }, sub: { allow: [`kb.${burst}.>`] }, type: 'user' } });
+    expect(claims.exp - claims.iat).toBe(3600 + 600);
+    expect(claims.iat).toBeGreaterThanOrEqual(before);
+    // Minting writes nothing (debug level): no log line or Event to carry a seed.
+    expect(lines).toEqual([]);
+    expect(events).toEqual([]);
+    expect(JSON.stringify(created[0]!.metadata)).not.toContain(seed);
+  });
+
+  it('holds no NATS user without the account key, or for another transport', async () => {
+    const plain = run({});
+    await plain.result;
+    expect(Object.keys(plain.created[0]!.stringData as object)).toEqual(['secret']);
+    const redis = run({ natsAccount }, { ...burstJob('r').transport('redis').obj(), uid: 'uid-r' });
+    await redis.result;
+    expect(Object.keys(redis.created[0]!.stringData as object)).toEqual(['secret']);
+  });
+
+  it('with a key that cannot sign, creates no Secret and says why, naming the chart value and not the key', async () => {
+    const user = new TextDecoder().decode(createUser().getSeed());
+    const { created, lines, events, result } = run({ natsAccount: { seed: user } });
+    const res = await result;
+    expect(created).toEqual([]);
+    expect(res.blocking).toBe(true);
+    expect(res.errors.map((e) => e.message)).toEqual([expect.stringMatching(/the NATS account key \(chart value brokers\.natsAccount\): the seed is a user seed/)]);
+    expect(lines).toEqual([]);
+    expect(events).toEqual([]);
+    expect(res.errors[0]!.message).not.toContain(user.slice(2, 20));
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cleanupBurst, createRedisBurstUser, deleteRedisBurstUser } from '@kubeburst/worker-runtime';
+import { cleanupBurst, createRedisBurstUser, deleteRedisBurstUser, mintNatsBurstUser, natsCredsFile, type NatsAccountKey } from '@kubeburst/worker-runtime';
 import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '@kubeburst/api';
 import { decodeLayout } from '../planner/layout.js';
 import {
@@ -13,6 +13,7 @@ import {
   packPodGroup,
   packPodName,
   paramsConfigMap,
+  natsUserLifetime,
   paramsConfigMapName,
   resultsConfigMap,
   serviceName,
@@ -41,6 +42,11 @@ export interface ExecutorOptions {
   networkPolicy?: boolean;
   /** Redis admin credential: a Redis ACL user per burst, and key clean-up without reading job Secrets. */
   redisAdminUrl?: string;
+  /**
+   * NATS account key (brokers.natsAccount): a NATS user per burst, minted here and handed to its packs in
+   * the attempt Secret. Nothing is created on the server, so nothing is deleted: the user's JWT expires.
+   */
+  natsAccount?: NatsAccountKey;
   pod: PodOptions;
 }
 
@@ -167,8 +173,23 @@ export class Executor {
               // on authentication, clearly, and the next one starts afresh).
               const admin = job.spec.transport.kind === 'redis' ? this.opts.redisAdminUrl : undefined;
               const password = admin !== undefined ? randomBytes(24).toString('base64url') : undefined;
+              // The burst's NATS user needs nothing on the server: minting it is signing a JWT. A Secret that
+              // already exists keeps the user it was made with (this one is never used).
+              const account = job.spec.transport.kind === 'nats' ? this.opts.natsAccount : undefined;
+              const natsCreds =
+                account !== undefined
+                  ? natsCredsFile(
+                      await mintNatsBurstUser(account, burstIdOf(job.uid, a.attempt), {
+                        expiresInSeconds: natsUserLifetime(job),
+                        field: 'the NATS account key (chart value brokers.natsAccount)',
+                      }),
+                    )
+                  : undefined;
               try {
-                await this.kube.create(paths.secrets(ns), attemptSecret(job, a.attempt, password));
+                await this.kube.create(
+                  paths.secrets(ns),
+                  attemptSecret(job, a.attempt, { ...(password !== undefined ? { password } : {}), ...(natsCreds !== undefined ? { natsCreds } : {}) }),
+                );
               } catch (err) {
                 if (isAlreadyExists(err)) return;
                 throw err;

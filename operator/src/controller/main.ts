@@ -8,8 +8,8 @@
  * replica may already lead), and the Deployment starts a fresh process.
  * @module
  */
-import { redactText, urlSecrets } from '@kubeburst/worker-runtime';
-import { ConfigError, parseConfig, USAGE, type Config } from './config.js';
+import { natsAccountSigner, redactText } from '@kubeburst/worker-runtime';
+import { ConfigError, credentialsOf, parseConfig, USAGE, type Config } from './config.js';
 import { Controller } from './controller.js';
 import { serveHttp } from './http.js';
 import { KubeClient, loadKubeConfig } from './kube.js';
@@ -24,6 +24,14 @@ async function main(): Promise<void> {
   let cfg: Config;
   try {
     cfg = parseConfig(process.argv.slice(2), process.env);
+    // The NATS account key in full (checksum, key type) before anything runs, not at the first NATS burst.
+    if (cfg.natsAccountSeed !== undefined)
+      await natsAccountSigner(
+        { seed: cfg.natsAccountSeed, ...(cfg.natsAccount ? { account: cfg.natsAccount } : {}) },
+        'env KUBEBURST_NATS_ACCOUNT_SEED (chart value brokers.natsAccount)',
+      ).catch((err: Error) => {
+        throw new ConfigError(err.message);
+      });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`kubeburst-operator: invalid configuration:\n${err.message}\n`);
@@ -31,8 +39,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // The Redis admin credential is masked even where it does not look like a URL.
-  const log = new Logger(cfg.logLevel, { component: 'kubeburst-operator' }, undefined, urlSecrets(cfg.redisAdminUrl));
+  const log = new Logger(cfg.logLevel, { component: 'kubeburst-operator' }, undefined, credentialsOf(cfg));
   const kc = loadKubeConfig(cfg.kubeconfig);
   let controller: Controller | undefined;
   const kube = await KubeClient.create(kc, {
@@ -80,7 +87,13 @@ async function main(): Promise<void> {
     },
     ready: () => (ctl.synced ? null : 'caches not synced yet'),
   });
-  log.info('operator starting', { http: http.port, namespaces: cfg.namespaces.length ? cfg.namespaces : 'all', leaderElect: cfg.leaderElect, identity: cfg.identity });
+  log.info('operator starting', {
+    http: http.port,
+    namespaces: cfg.namespaces.length ? cfg.namespaces : 'all',
+    leaderElect: cfg.leaderElect,
+    identity: cfg.identity,
+    burstUsers: [...(cfg.redisAdminUrl ? ['redis'] : []), ...(cfg.natsAccountSeed ? ['nats'] : [])],
+  });
 
   let stopping = false;
   const shutdown = async (signal: string, code = 0): Promise<void> => {
@@ -118,7 +131,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   process.stderr.write(
-    `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'operator crashed', error: redactText((err as Error).stack ?? String(err), urlSecrets(process.env.KUBEBURST_REDIS_ADMIN_URL)) })}\n`,
+    `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', msg: 'operator crashed', error: redactText((err as Error).stack ?? String(err), credentialsOf({ redisAdminUrl: process.env.KUBEBURST_REDIS_ADMIN_URL, natsAccountSeed: process.env.KUBEBURST_NATS_ACCOUNT_SEED })) })}\n`,
   );
   process.exit(1);
 });

@@ -1,10 +1,23 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packConfigFromEnv, PACK_POD } from '@kubeburst/worker-runtime';
+import { mintNatsBurstUser, natsCredsFile, packConfigFromEnv, PACK_POD } from '@kubeburst/worker-runtime';
 import { parseDirectUrl } from '../../../worker-runtime/src/transport/direct-address.js';
 import { GANG_SCHEDULING_GATE, LABELS } from '@kubeburst/api';
-import { attemptSecret, attemptSecretName, burstIdOf, gangDemand, headlessService, packEnv, packNetworkPolicy, packPod, packPodName, paramsConfigMap } from './pods.js';
+import { createAccount } from 'nkeys.js';
+import {
+  attemptSecret,
+  attemptSecretName,
+  burstIdOf,
+  gangDemand,
+  headlessService,
+  natsUserLifetime,
+  packEnv,
+  packNetworkPolicy,
+  packPod,
+  packPodName,
+  paramsConfigMap,
+} from './pods.js';
 import { burstJob } from '../testing/planner.js';
 
 const envOf = (env: Record<string, unknown>[]) => Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom]));
@@ -107,13 +120,13 @@ describe('a planned pack pod, read by the pack runtime', () => {
    * The env a container of `pod` would see. Its params ConfigMap and attempt Secret are "mounted" into
    * `dir` (each volume's files, by key), and env values naming a file under a mount point follow them.
    */
-  function kubeletEnv(pod: any, cm: any, secrets: Record<string, Record<string, string>> = {}): NodeJS.ProcessEnv {
+  function kubeletEnv(pod: any, cm: any, secrets: Record<string, Record<string, string>> = {}, attemptSecretObj?: any): NodeJS.ProcessEnv {
     const c = pod.spec.containers[0];
     const attempt = Number(pod.metadata.labels['kubeburst.io/attempt']);
     const job = { name: pod.metadata.labels['kubeburst.io/job-name'], uid: pod.metadata.labels['kubeburst.io/job-uid'], namespace: pod.metadata.namespace } as any;
     const sources: Record<string, Record<string, string>> = {
       [cm.metadata.name]: cm.data,
-      [attemptSecretName(job.name, attempt)]: (attemptSecret({ ...job, spec: {} }, attempt) as any).stringData,
+      [attemptSecretName(job.name, attempt)]: (attemptSecretObj ?? attemptSecret({ ...job, spec: {} }, attempt)).stringData,
     };
     const mounts = new Map<string, string>();
     for (const m of c.volumeMounts) {
@@ -196,6 +209,31 @@ describe('a planned pack pod, read by the pack runtime', () => {
     // Without the option the URL is the job's own.
     const plain = packConfigFromEnv(kubeletEnv(packPod(job, 2, 'b', 0, [4, 4], { defaultImage: 'img' }), paramsConfigMap(job)));
     expect(plain.transport.url).toBe('redis://other:pw@redis.infra:6379/0');
+  });
+
+  it('with per-burst NATS users, connects as the burst’s user from the .creds file in the mounted attempt Secret, whatever the URL says', async () => {
+    const job = burstJob('n').size(8).granularity(4).transport('nats', 'nats://other:pw@nats.infra:4222').obj();
+    const burstId = burstIdOf(job.uid, 1);
+    const user = await mintNatsBurstUser({ seed: new TextDecoder().decode(createAccount().getSeed()) }, burstId, { expiresInSeconds: 60 });
+    const secret = attemptSecret(job, 1, { natsCreds: natsCredsFile(user) }) as any;
+    expect(Object.keys(secret.stringData).sort()).toEqual(['nats.creds', 'secret']);
+    expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'BurstJob', uid: job.uid, controller: true })]);
+    const pod = packPod(job, 1, burstId, 0, [4, 4], { defaultImage: 'img', natsUsers: true }) as any;
+    // The creds are a file in the Secret volume the pod already mounts, not a variable.
+    expect(envOf(pod.spec.containers[0].env).KB_TRANSPORT_CREDS_FILE).toBe('/etc/kubeburst/secret/nats.creds');
+    expect(pod.spec.containers[0].env.some((e: any) => e.valueFrom?.secretKeyRef?.key === 'nats.creds')).toBe(false);
+    expect(pod.spec.volumes.find((v: any) => v.name === 'secret').secret.secretName).toBe(secret.metadata.name);
+    const cfg = packConfigFromEnv(kubeletEnv(pod, paramsConfigMap(job), {}, secret));
+    expect(cfg.transport).toMatchObject({ kind: 'nats', url: 'nats://other:pw@nats.infra:4222', natsUser: { jwt: user.jwt, seed: user.seed } });
+    // Without the option (or on another transport), no creds.
+    expect(envOf((packPod(job, 1, burstId, 0, [4, 4], { defaultImage: 'img' }) as any).spec.containers[0].env).KB_TRANSPORT_CREDS_FILE).toBeUndefined();
+    const redis = burstJob('r').size(8).granularity(4).transport('redis').obj();
+    expect(envOf((packPod(redis, 1, 'b', 0, [4, 4], { defaultImage: 'img', natsUsers: true }) as any).spec.containers[0].env).KB_TRANSPORT_CREDS_FILE).toBeUndefined();
+  });
+
+  it('gives a burst’s NATS user the job’s deadline plus a margin, else a day', () => {
+    expect(natsUserLifetime(burstJob('n').obj())).toBe(86_400);
+    expect(natsUserLifetime(burstJob('n').with({ activeDeadlineSeconds: 3600 }).obj())).toBe(3600 + 600);
   });
 
   it('takes its broker URL from the Secret the spec names', () => {

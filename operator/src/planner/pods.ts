@@ -1,4 +1,4 @@
-import { directUrlTemplate, newSecret, PACK_ENV as ENV, PACK_POD as POD, redisUserOf } from '@kubeburst/worker-runtime';
+import { directUrlTemplate, natsUserTtlSeconds, newSecret, PACK_ENV as ENV, PACK_POD as POD, redisUserOf } from '@kubeburst/worker-runtime';
 import { API_GROUP, API_VERSION, KIND, ANNOTATIONS, COMPONENTS, KUEUE, LABELS, PODGROUP_API } from '@kubeburst/api';
 import type { GangDemand, Resources } from './capacity.js';
 import { gangBackend, podGroupName } from './gang.js';
@@ -40,10 +40,23 @@ export interface PodOptions {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Redis-transport bursts get an ACL user of their own (the operator holds a Redis admin credential). */
   redisUsers?: boolean;
+  /**
+   * NATS-transport bursts get a user of their own (the operator holds an account key): its `.creds` file is
+   * in the attempt Secret under PACK_POD.natsCredsKey, mounted with the flare key.
+   */
+  natsUsers?: boolean;
 }
 
 /** The attempt Secret's key for the burst's Redis user's password (with PodOptions.redisUsers). */
 export const BROKER_PASSWORD_KEY = 'broker-password';
+
+/** What the attempt Secret carries for the burst's broker user, if it has one. */
+export interface BrokerUserSecrets {
+  /** The Redis ACL user's password. */
+  password?: string;
+  /** The NATS user's `.creds` file (JWT and nkey seed). */
+  natsCreds?: string;
+}
 
 export type K8sObject = Record<string, unknown> & { metadata: Record<string, unknown> };
 
@@ -108,17 +121,29 @@ export function paramsConfigMap(job: JobView): K8sObject {
 
 /**
  * The attempt's secret: fresh random bytes every time it is built (creating it twice keeps the first), and
- * the password of the burst's Redis user when there is one.
+ * the credentials of the burst's broker user when there is one (the Redis user's password, the NATS user's
+ * `.creds`). Owned by the BurstJob and deleted when the attempt ends.
  */
-export function attemptSecret(job: JobView, attempt: number, brokerPassword?: string): K8sObject {
+export function attemptSecret(job: JobView, attempt: number, broker: BrokerUserSecrets = {}): K8sObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: ownedMeta(job, attemptSecretName(job.name, attempt), COMPONENTS.secret, { [LABELS.attempt]: String(attempt) }),
     type: 'Opaque',
-    stringData: { [POD.secretKey]: newSecret(), ...(brokerPassword !== undefined ? { [BROKER_PASSWORD_KEY]: brokerPassword } : {}) },
+    stringData: {
+      [POD.secretKey]: newSecret(),
+      ...(broker.password !== undefined ? { [BROKER_PASSWORD_KEY]: broker.password } : {}),
+      ...(broker.natsCreds !== undefined ? { [POD.natsCredsKey]: broker.natsCreds } : {}),
+    },
   };
 }
+
+/**
+ * How long a burst's NATS user lives: the job's activeDeadlineSeconds from now (the attempt cannot outlive
+ * it: the deadline counts from the job's start, which is earlier) plus a margin, else a day. The server
+ * disconnects a client whose JWT expires, so a flare that runs longer needs a deadline.
+ */
+export const natsUserLifetime = (job: JobView): number => natsUserTtlSeconds(job.spec.activeDeadlineSeconds);
 
 /**
  * Only the job's own packs may reach its packs' direct and link ports (the readiness port stays open: the
@@ -163,7 +188,7 @@ export function packEnv(
   burstId: string,
   pack: number,
   sizes: readonly number[],
-  opts: Pick<PodOptions, 'redisUsers'> = {},
+  opts: Pick<PodOptions, 'redisUsers' | 'natsUsers'> = {},
 ): Record<string, unknown>[] {
   const s = job.spec;
   const env: Record<string, unknown>[] = [];
@@ -194,6 +219,9 @@ export function packEnv(
     set(ENV.transportUser, redisUserOf(burstId));
     env.push({ name: ENV.transportPassword, valueFrom: { secretKeyRef: { name: attemptSecretName(job.name, attempt), key: BROKER_PASSWORD_KEY } } });
   }
+  // A file in the mounted attempt Secret, not a variable: the seed stays out of the environment that worker
+  // threads and their child processes inherit.
+  if (s.transport.kind === 'nats' && opts.natsUsers) set(ENV.transportCredsFile, `${POD.secretDir}/${POD.natsCredsKey}`);
   set(ENV.chunkBytes, s.transport.chunkBytes);
   if (s.transport.encryption) set(ENV.transportEncrypt, 'true');
   set(ENV.function, s.function.module);

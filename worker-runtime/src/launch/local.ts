@@ -17,6 +17,7 @@ import { newSecret } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import type { TransportKind } from '../transport/types.js';
 import { cleanupBurst } from './cleanup.js';
+import { mintNatsBurstUser, natsCredsFile, natsUserTtlSeconds, type NatsAccountKey } from '../transport/nats-users.js';
 import { compileWorkerModule, isTypeScript } from '../module.js';
 
 /** Options of {@link runLocalFlare}. */
@@ -27,8 +28,13 @@ export interface LocalFlareOptions {
   /** Workers per pack (default: the whole burst in one pack). Ignored when packSizes is given. */
   granularity?: number;
   packSizes?: number[];
-  /** `urlSource`: where the URL came from, named in the packs' message when the broker cannot be reached. */
-  transport: { kind: TransportKind; url?: string; urlSource?: string; chunkBytes?: number; encryption?: boolean };
+  /**
+   * `urlSource`: where the URL came from, named in the packs' message when the broker cannot be reached.
+   * `natsAccount` (nats only): an account key of a nats-server in operator mode; the flare then runs as a
+   * NATS user of its own, limited to its subjects, valid until the flare's deadline plus a margin (a day
+   * without one), as the operator does with brokers.natsAccount.
+   */
+  transport: { kind: TransportKind; url?: string; urlSource?: string; chunkBytes?: number; encryption?: boolean; natsAccount?: NatsAccountKey };
   /** Absolute path of the worker module. */
   modulePath: string;
   params?: { list: unknown[] } | { value: unknown };
@@ -118,6 +124,17 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     // The flare's secret, readable by this user only; it never leaves this machine.
     const secretFile = join(dir, 'secret');
     writeFileSync(secretFile, newSecret(), { mode: 0o600 });
+    const deadline = o.wallTimeoutMs ?? DEFAULT_LOCAL_DEADLINE_MS;
+    let credsFile: string | undefined;
+    if (o.transport.natsAccount !== undefined) {
+      if (o.transport.kind !== 'nats') throw new ConfigError('transport.natsAccount', `is for the nats transport only (transport.kind is ${o.transport.kind})`);
+      const user = await mintNatsBurstUser(o.transport.natsAccount, burstId, {
+        expiresInSeconds: natsUserTtlSeconds(deadline > 0 ? deadline / 1000 : undefined),
+        field: 'transport.natsAccount',
+      });
+      credsFile = join(dir, 'nats.creds');
+      writeFileSync(credsFile, natsCredsFile(user), { mode: 0o600 });
+    }
     const base: Record<string, string> = {
       [ENV.burstId]: burstId,
       [ENV.burstSize]: String(o.size),
@@ -132,6 +149,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       [ENV.launchDir]: dir,
       ...(transportUrl ? { [ENV.transportUrl]: transportUrl } : {}),
       ...(o.transport.urlSource ? { [ENV.transportUrlSource]: o.transport.urlSource } : {}),
+      ...(credsFile !== undefined ? { [ENV.transportCredsFile]: credsFile } : {}),
       ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
       ...(o.transport.encryption ? { [ENV.transportEncrypt]: 'true' } : {}),
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),
@@ -191,7 +209,6 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
         });
       });
     });
-    const deadline = o.wallTimeoutMs ?? DEFAULT_LOCAL_DEADLINE_MS;
     let wallTimer: NodeJS.Timeout | undefined;
     if (deadline > 0) {
       wallTimer = setTimeout(() => {

@@ -1,10 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newSecret } from '../security/keys.js';
+import { natsCredsFile } from '../transport/nats-users.js';
 import { packConfigFromEnv, paramsFor } from './config.js';
 
 const secrets = mkdtempSync(join(tmpdir(), 'kb-secret-'));
+afterAll(() => rmSync(secrets, { recursive: true, force: true }));
 const SECRET_FILE = join(secrets, 'secret');
 writeFileSync(SECRET_FILE, newSecret() + '\n');
 const base = {
@@ -31,6 +33,31 @@ describe('pack configuration from the environment', () => {
       [4, 4],
       [5, 5],
     ]);
+  });
+
+  test('a NATS .creds file gives the burst’s user (for NATS only); an unreadable or foreign file names the variable, never its content', () => {
+    const jwt = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln';
+    const seed = `SU${'A'.repeat(56)}`;
+    const creds = join(secrets, 'nats.creds');
+    writeFileSync(creds, natsCredsFile({ jwt, seed }));
+    const nats = { ...base, KB_TRANSPORT: 'nats', KB_TRANSPORT_CREDS_FILE: creds };
+    expect(packConfigFromEnv(nats).transport.natsUser).toEqual({ jwt, seed, source: `KB_TRANSPORT_CREDS_FILE (${creds})` });
+    expect(packConfigFromEnv({ ...base, KB_TRANSPORT: 'nats' }).transport.natsUser).toBeUndefined();
+    expect(() => packConfigFromEnv({ ...nats, KB_TRANSPORT: 'redis' })).toThrow(/KB_TRANSPORT_CREDS_FILE: is for the nats transport only \(KB_TRANSPORT is redis\)/);
+    expect(() => packConfigFromEnv({ ...nats, KB_TRANSPORT_CREDS_FILE: join(secrets, 'missing') })).toThrow(
+      /KB_TRANSPORT_CREDS_FILE: cannot read the burst's NATS user from .*missing: ENOENT/,
+    );
+    const foreign = join(secrets, 'foreign');
+    writeFileSync(foreign, `password=${seed}\n`);
+    const err = (() => {
+      try {
+        packConfigFromEnv({ ...nats, KB_TRANSPORT_CREDS_FILE: foreign });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).toMatch(/^KB_TRANSPORT_CREDS_FILE: is not a NATS \.creds file/);
+    expect(err?.message).not.toContain('AAAAAAAA');
   });
 
   test('explicit pack sizes win and must add up to the burst size', () => {

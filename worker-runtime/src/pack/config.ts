@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { readSecretFile } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import { parseDirectUrl } from '../transport/direct-address.js';
+import { parseNatsCreds } from '../transport/nats-users.js';
 import { TRANSPORT_KINDS, type TransportKind } from '../transport/types.js';
 
 /**
@@ -18,7 +19,8 @@ export interface PackConfig {
   packId: number;
   /** `encrypt`: seal frames through a broker with encryption, not only a MAC (KB_TRANSPORT_ENCRYPT). */
   /** `urlSource`: where the URL came from, for messages (KB_TRANSPORT_URL_SOURCE). */
-  transport: { kind: TransportKind; url: string; urlSource: string; chunkBytes: number; encrypt: boolean };
+  /** `natsUser`: the burst's NATS user, from the `.creds` file KB_TRANSPORT_CREDS_FILE names. */
+  transport: { kind: TransportKind; url: string; urlSource: string; chunkBytes: number; encrypt: boolean; natsUser?: { jwt: string; seed: string; source: string } };
   /** The attempt's secret (KB_SECRET_FILE): required when the burst has more than one pack. */
   secret?: Buffer;
   /** Where each pack's liveness-link listener is (KB_LINK_URL): required with more than one pack. */
@@ -94,6 +96,11 @@ export const ENV = {
   /** Credentials that replace the URL's own (the burst's Redis ACL user, from the attempt Secret). */
   transportUser: 'KB_TRANSPORT_USER',
   transportPassword: 'KB_TRANSPORT_PASSWORD',
+  /**
+   * A NATS `.creds` file (user JWT + nkey seed): the burst's own NATS user, whatever the URL says. A file, not
+   * a variable: the operator mounts it from the attempt Secret (POD.natsCredsKey), `kubeburst run` writes one.
+   */
+  transportCredsFile: 'KB_TRANSPORT_CREDS_FILE',
   function: 'KB_FUNCTION',
   functionCompiled: 'KB_FUNCTION_COMPILED',
   paramsFile: 'KB_PARAMS_FILE',
@@ -191,6 +198,18 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   const urlSource = get(ENV.transportUrlSource) ?? (get(ENV.transportUrl) !== undefined ? ENV.transportUrl : `the default (${ENV.transportUrl} is unset)`);
   const user = get(ENV.transportUser);
   if (user !== undefined && kind !== 'direct') url = withCredentials(url, user, need(ENV.transportPassword), ENV.transportUrl);
+  const credsFile = get(ENV.transportCredsFile);
+  let natsUser: { jwt: string; seed: string; source: string } | undefined;
+  if (credsFile !== undefined) {
+    if (kind !== 'nats') throw new ConfigError(ENV.transportCredsFile, `is for the nats transport only (${ENV.transport} is ${kind})`);
+    let text: string;
+    try {
+      text = readFileSync(credsFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(ENV.transportCredsFile, `cannot read the burst's NATS user from ${credsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    natsUser = { ...parseNatsCreds(text, ENV.transportCredsFile), source: `${ENV.transportCredsFile} (${credsFile})` };
+  }
   // A bad direct-transport address list fails here, at start, not at the first send.
   if (kind === 'direct' && layout.packCount > 1) parseDirectUrl(url, layout.packCount, packId);
   let secret: Buffer | undefined;
@@ -215,7 +234,14 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     burstId: need(ENV.burstId),
     layout,
     packId,
-    transport: { kind, url, urlSource, chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1), encrypt: bool(ENV.transportEncrypt) },
+    transport: {
+      kind,
+      url,
+      urlSource,
+      chunkBytes: int(ENV.chunkBytes, DEFAULTS.chunkBytes, 1),
+      encrypt: bool(ENV.transportEncrypt),
+      ...(natsUser !== undefined ? { natsUser } : {}),
+    },
     ...(secret !== undefined ? { secret } : {}),
     ...(linkUrl !== undefined ? { linkUrl } : {}),
     modulePath: need(ENV.function),

@@ -21,6 +21,8 @@ export const POD = {
   /** The attempt's Secret, mounted read-only: KB_SECRET_FILE = secretDir/secretKey. */
   secretDir: '/etc/kubeburst/secret',
   secretKey: 'secret',
+  /** With per-burst NATS users: the burst user's `.creds` file in the same Secret (KB_TRANSPORT_CREDS_FILE). */
+  natsCredsKey: 'nats.creds',
   /** The params ConfigMap's mount and key: KB_PARAMS_FILE = paramsDir/paramsKey. */
   paramsDir: '/etc/kubeburst/params',
   paramsKey: 'params.json',

@@ -18,11 +18,15 @@ import '../transport/register-direct.js';
 // performance.timeOrigin is when this process started, before module loading.
 const processStart = Math.round(performance.timeOrigin);
 
-/** The broker's credentials (the URL's, and a burst user's password): masked in everything a pack writes. */
+/**
+ * The broker's credentials (the URL's, a burst user's password, a NATS user's seed once its file is read):
+ * masked in everything a pack writes.
+ */
 function secrets(): string[] {
   const password = process.env[ENV.transportPassword];
-  return [...urlSecrets(process.env[ENV.transportUrl]), ...(password ? [password, encodeURIComponent(password)] : [])];
+  return [...urlSecrets(process.env[ENV.transportUrl]), ...(password ? [password, encodeURIComponent(password)] : []), ...fileSecrets];
 }
+let fileSecrets: string[] = [];
 
 /** `v` with every string redacted (redact.ts). */
 function redacted<T>(v: T): T {
@@ -41,6 +45,7 @@ async function main(options: PackProcessOptions): Promise<number> {
   let cfg;
   try {
     cfg = packConfigFromEnv();
+    if (cfg.transport.natsUser !== undefined) fileSecrets = [cfg.transport.natsUser.seed];
     // A TypeScript module no launcher compiled (a pod): compiled here, once for the pack's threads.
     if (cfg.moduleUrl === undefined && isTypeScript(cfg.modulePath)) cfg = { ...cfg, moduleUrl: moduleDataUrl(await compileWorkerModule(cfg.modulePath)) };
   } catch (err) {

@@ -272,6 +272,7 @@ class Pack {
         packCount: this.P,
         url: this.cfg.transport.url,
         urlSource: this.cfg.transport.urlSource,
+        ...(this.cfg.transport.natsUser !== undefined ? { natsUser: this.cfg.transport.natsUser } : {}),
         connectTimeoutMs: this.cfg.joinTimeoutMs,
         keys,
         onRefused,

@@ -1,6 +1,9 @@
-import { connect, type NatsConnection, type Subscription } from 'nats';
+import { connect, ErrorCode, jwtAuthenticator, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { TransportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
+import { natsBurstSubjects, natsSubject } from './nats-subjects.js';
+import { agreedNatsAuth, parseNatsServers, type NatsUrlAuth } from './nats-url.js';
+import { natsJwtExpiry } from './nats-users.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
 /**
@@ -16,13 +19,26 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * not yet accepted, and a worker's next send waits while that passes the pack's send budget, so a fast
  * sender cannot grow the client buffer without bound.
  * Frames never exceed the server's max_payload: the runtime sizes chunks from `maxFrameBytes`.
+ *
+ * With `natsUser` (a burst's own user, nats-users.ts) the pack connects with its JWT and seed, and the
+ * server lets it publish and subscribe to `kb.<burst>.>` only: that covers everything this transport does
+ * (flush is a PING, no subject; nothing here makes a request, so no `_INBOX`). A publish the server
+ * refuses fails the transport at once, naming the subject: it is never silently lost.
+ *
+ * Without it, the pack connects with the URL's own credentials (`nats://user:password@host`, or a token,
+ * `nats://token@host`; nats-url.ts), which nats.js takes only as options; with it, those are ignored, as the
+ * Redis transport ignores the URL's when the burst has a user of its own.
  */
 export interface NatsTransportOptions extends TransportOptions {
   flushEveryBytes?: number;
 }
 
-export function natsSubject(burstId: string, pack: number): string {
-  return `kb.${burstId.replace(/[^A-Za-z0-9_-]/g, '_')}.${pack}`;
+export { natsSubject } from './nats-subjects.js';
+
+/** What to check when the server refuses the URL's credentials (or their absence). */
+function refusal(auth: NatsUrlAuth | undefined): string {
+  if (auth === undefined) return 'the URL names no credentials: nats://user:password@host, or nats://token@host, percent-encoded';
+  return 'token' in auth ? 'check the token in the URL' : 'check the user and password in the URL, written percent-encoded (%25 for %, %2C for a comma)';
 }
 
 export class NatsTransport implements Transport {
@@ -40,18 +56,34 @@ export class NatsTransport implements Transport {
   }
 
   async connect(sink: FrameSink): Promise<void> {
+    const user = this.o.natsUser;
+    const source = this.o.urlSource ?? 'KB_TRANSPORT_URL';
+    // Before any socket: a list whose servers disagree on credentials is refused here.
+    const entries = parseNatsServers(this.o.url, source);
+    const auth = user === undefined ? agreedNatsAuth(entries, source) : undefined;
     try {
       this.nc = await connect({
-        servers: this.o.url.split(','),
+        servers: entries.map((e) => e.server),
         name: `kubeburst:${this.o.burstId}:${this.o.packId}`,
         // A dropped connection ends the flare (see above): reconnecting would only hide lost messages.
         reconnect: false,
         timeout: Math.min(this.o.connectTimeoutMs ?? 20_000, 20_000),
+        ...(user !== undefined ? { authenticator: jwtAuthenticator(user.jwt, new TextEncoder().encode(user.seed)) } : {}),
+        ...auth,
       });
     } catch (err) {
+      // A JWT that expires while the connection opens is refused as expired rather than as a violation.
+      const code = (err as NatsError).code;
+      const refused = user !== undefined && (code === ErrorCode.AuthorizationViolation || code === ErrorCode.AuthenticationExpired);
+      const url = redactUrl(this.o.url);
+      const message = (err as Error).message;
       throw new TransportError(
         'nats',
-        `cannot connect to ${redactUrl(this.o.url)}: ${(err as Error).message} (is nats-server running there? the URL came from ${this.o.urlSource ?? 'KB_TRANSPORT_URL'})`,
+        refused
+          ? `${url} refused the burst's NATS user from ${user.source}: ${message} (${this.expiry() ?? 'its JWT has no expiry'}; or the server does not trust the key that signed it)`
+          : user === undefined && code === ErrorCode.AuthorizationViolation
+            ? `${url} refused to let the pack in: ${message} (${refusal(auth)}; the URL came from ${source})`
+            : `cannot connect to ${url}: ${message} (is nats-server running there? the URL came from ${source})`,
         { cause: err },
       );
     }
@@ -63,13 +95,40 @@ export class NatsTransport implements Transport {
       },
     });
     void this.nc.closed().then((err) => {
-      if (!this.closing)
-        sink.error(
-          new TransportError('nats', `the connection to ${redactUrl(this.o.url)} dropped mid-flare${err ? ` (${err.message})` : ''}: frames in flight may be lost`, { cause: err }),
-        );
+      if (this.closing) return;
+      const expired = user !== undefined && (err as NatsError | undefined)?.code === ErrorCode.AuthenticationExpired;
+      sink.error(
+        new TransportError(
+          'nats',
+          expired
+            ? `the burst's NATS user (from ${user.source}) expired mid-flare: ${this.expiry() ?? 'its JWT expired'}; a burst that runs longer needs a later deadline (spec.activeDeadlineSeconds)`
+            : `the connection to ${redactUrl(this.o.url)} dropped mid-flare${err ? ` (${err.message})` : ''}: frames in flight may be lost`,
+          { cause: err },
+        ),
+      );
     });
+    // A refused publish is only a status event to the client: the frame is gone, so the flare fails now.
+    // (A refused subscription reaches the subscription's callback, above.)
+    void (async () => {
+      for await (const s of this.nc!.status()) {
+        const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+        if (s.type === 'error' && ctx?.operation === 'publish' && !this.closing)
+          sink.error(
+            new TransportError(
+              'nats',
+              `${redactUrl(this.o.url)} refused to let pack ${this.o.packId} publish to ${ctx.subject} (${user !== undefined ? `the burst's user from ${user.source} may use ${natsBurstSubjects(this.o.burstId)} only` : "the URL's user lacks the permission"})`,
+            ),
+          );
+      }
+    })();
     // The subscription is live on the server once a round trip completes.
     await this.nc.flush();
+  }
+
+  /** When the user's JWT expires, in words. */
+  private expiry(): string | undefined {
+    const exp = this.o.natsUser === undefined ? undefined : natsJwtExpiry(this.o.natsUser.jwt);
+    return exp === undefined ? undefined : `its JWT expire${exp * 1000 > Date.now() ? 's' : 'd'} at ${new Date(exp * 1000).toISOString()}`;
   }
 
   send(pack: number, frames: readonly Uint8Array[]): Promise<void> {

@@ -32,6 +32,11 @@ export interface TransportOptions {
    * a Secret): a broker that cannot be reached is blamed on that, not on some other place.
    */
   urlSource?: string;
+  /**
+   * NATS: connect as this user (a JWT and its nkey seed, `SU…`; the burst's own user, transport/nats-users.ts)
+   * instead of anything the URL says. `source` names where they came from, for messages; never the seed.
+   */
+  natsUser?: { jwt: string; seed: string; source: string };
   /** How long to keep trying to reach a peer that is not listening yet (the pack passes its join timeout). */
   connectTimeoutMs?: number;
   /** The flare's keys (security/keys.ts): the direct transport authenticates every connection with them. */
