@@ -18,15 +18,17 @@ export const SECRET_KEY = 'secret';
 export interface BurstKeys {
   /** Authenticates the handshake of every pack-to-pack connection (direct transport, liveness links). */
   readonly hello: Buffer;
-  /** MACs every frame sent through a broker. */
+  /** MACs every frame sent through a broker (GMAC: frames over SMALL_FRAME_BYTES). */
   readonly frameMac: Buffer;
+  /** MACs the small frames sent through a broker (ChaCha20-Poly1305, in TypeScript: transport/sealed.ts). */
+  readonly smallFrameMac: Buffer;
   /** Encrypts frames through a broker when the flare asks for it. */
   readonly frameEnc: Buffer;
 }
 
 export function deriveKeys(secret: Uint8Array, burstId: string): BurstKeys {
   const derive = (info: string, bytes: number): Buffer => Buffer.from(hkdfSync('sha256', secret, burstId, `kubeburst ${info} v1`, bytes));
-  return { hello: derive('hello', 32), frameMac: derive('frame mac', 16), frameEnc: derive('frame encryption', 32) };
+  return { hello: derive('hello', 32), frameMac: derive('frame mac', 16), smallFrameMac: derive('small frame mac', 32), frameEnc: derive('frame encryption', 32) };
 }
 
 /** A fresh secret, base64 (what a Secret's data or a pack's secret file holds). */

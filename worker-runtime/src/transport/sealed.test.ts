@@ -2,7 +2,7 @@ import { TransportError } from '../errors.js';
 import { DType } from '../protocol/dtype.js';
 import { encodeFrames, FRAME_TRAILER_BYTES, MsgKind } from '../protocol/frame.js';
 import { deriveKeys, newSecret, parseSecret } from '../security/keys.js';
-import { SealedTransport } from './sealed.js';
+import { SealedTransport, SMALL_FRAME_BYTES } from './sealed.js';
 import type { FrameSink, Transport } from './types.js';
 
 /**
@@ -75,15 +75,22 @@ describe('sealed transport', () => {
     expect(got.errors).toEqual([]);
   });
 
-  test('a frame with one bit changed, forged with another key, or claiming another sender is dropped and counted, never delivered; the flare goes on', async () => {
+  // Small frames carry a ChaCha20-Poly1305 tag made in TypeScript, larger ones a GMAC: both must hold.
+  test.each([
+    ['a small frame', 100],
+    ['the largest small frame', SMALL_FRAME_BYTES - 64],
+    ['the smallest large frame', SMALL_FRAME_BYTES - 63],
+    ['a large frame', 4096],
+  ])('%s with one bit changed, forged with another key, or claiming another sender is dropped and counted, never delivered; the flare goes on', async (_, bytes) => {
+    const frame1 = (): Uint8Array => frame(1, bytes);
     const { wire, a, b, got, rejected } = await pair();
-    await a.send(1, [frame(1)]);
+    await a.send(1, [frame1()]);
     const [real] = wire.queues.get(1)!;
     const flipped = new Uint8Array(real!);
     flipped[70] = flipped[70]! ^ 1;
     // The whole frame sealed as pack 0 would, under another flare's key.
     const other = new SealedTransport(new Wire().transport(0), { keys: deriveKeys(parseSecret(newSecret(), 't'), 'burst-1'), packId: 0, packCount: 2 });
-    const forged = seal(other, 1, frame(1));
+    const forged = seal(other, 1, frame1());
     const fromSelf = new Uint8Array(real!);
     new DataView(fromSelf.buffer, fromSelf.byteLength - FRAME_TRAILER_BYTES).setUint32(0, 1, true);
     wire.queues.set(1, [flipped, forged, fromSelf, new Uint8Array(10), real!]);
