@@ -194,7 +194,6 @@ export class SealedTransport implements Transport {
   }
 }
 
-
 function copyWithRoom(frame: Uint8Array): Uint8Array {
   const out = Buffer.allocUnsafe(frame.byteLength + FRAME_TRAILER_BYTES);
   out.set(frame, 0);
