@@ -125,9 +125,8 @@ export class SealedTransport implements Transport {
         out.set(c.getAuthTag(), n + 8);
       }
     }
-    const v = new DataView(out.buffer, out.byteOffset + n, 8);
-    v.setUint32(0, this.o.packId, true);
-    v.setUint32(4, ctr, true);
+    putU32(out, n, this.o.packId);
+    putU32(out, n + 4, ctr);
     return out;
   }
 
@@ -135,9 +134,8 @@ export class SealedTransport implements Transport {
     if (this.failed) return;
     const n = sealed.byteLength - FRAME_TRAILER_BYTES;
     if (n < 0) return this.reject(`a message of ${sealed.byteLength} bytes, shorter than a sealed frame's trailer`);
-    const v = new DataView(sealed.buffer, sealed.byteOffset + n, 8);
-    const src = v.getUint32(0, true);
-    const ctr = v.getUint32(4, true);
+    const src = getU32(sealed, n);
+    const ctr = getU32(sealed, n + 4);
     if (src >= this.o.packCount || src === this.o.packId) return this.reject(`a frame claiming to come from 'pack ${src}'`);
     const nonce = this.nonceOf(src, this.o.packId, ctr);
     const tag = sealed.subarray(n + 8, n + 8 + TAG_BYTES);
@@ -182,9 +180,9 @@ export class SealedTransport implements Transport {
   /** The nonce of frame `ctr` from `src` to `dst`: unique per key for the life of the flare. */
   private nonceOf(src: number, dst: number, ctr: number): Buffer {
     const b = this.nonce;
-    b.writeUInt32LE(src, 0);
-    b.writeUInt32LE(dst, 4);
-    b.writeUInt32LE(ctr, 8);
+    putU32(b, 0, src);
+    putU32(b, 4, dst);
+    putU32(b, 8, ctr);
     return b;
   }
 
@@ -192,6 +190,18 @@ export class SealedTransport implements Transport {
     this.rejected++;
     this.o.onRejected?.(reason);
   }
+}
+
+/** Little-endian u32 at `at` (no DataView: one less object per frame, on the round trip's path). */
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
+function getU32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
 function copyWithRoom(frame: Uint8Array): Uint8Array {
