@@ -69,7 +69,7 @@ build_project() { # dir base
   archive=$IMAGES/project-$name-$hash.oci.tar
   if [[ -n ${KUBEBURST_IMAGES_FORCE:-} || ! -f $archive ]]; then
     [[ $(id -u) == 0 ]] || die "images.sh builds with buildah as root; rerun as root"
-    command -v buildah >/dev/null || die "buildah is missing: run images.sh (no arguments) first, which installs it"
+    type -P buildah >/dev/null || die "buildah is missing: run images.sh (no arguments) first, which installs it"
     trap cleanup EXIT
     if ! have_image "$base"; then
       # Pruned from buildah's storage by another checkout's build: its archive is the same image.
@@ -149,7 +149,7 @@ fi
 # --- prerequisites -------------------------------------------------------------
 need_pkgs=()
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
-command -v buildah >/dev/null || need_pkgs+=(buildah)
+type -P buildah >/dev/null || need_pkgs+=(buildah) # -P: the buildah() wrapper above is not the program
 if ((${#need_pkgs[@]})); then
   [[ $(id -u) == 0 ]] || die "missing ${need_pkgs[*]}: install them (apt-get install -y --no-install-recommends ${need_pkgs[*]}) or run as root"
   log "installing ${need_pkgs[*]}"
