@@ -1,8 +1,8 @@
 /**
  * A frame MAC in plain TypeScript: the RFC 8439 ChaCha20-Poly1305 tag of an empty plaintext, the frame as
  * AAD. It is the very tag node:crypto returns for `createCipheriv('chacha20-poly1305', key, nonce,
- * { authTagLength: 16 })`, `setAAD(aad)`, `final()`, `getAuthTag()`, without the 3–6 µs a native cipher
- * object costs per call: for the small frames of a round trip that overhead, not the hashing, is the bill.
+ * { authTagLength: 16 })`, `setAAD(aad)`, `final()`, `getAuthTag()`, without the fixed cost a native cipher
+ * object has per call: for the small frames of a round trip that overhead, not the hashing, is the bill.
  *
  *   one-time key   otk = ChaCha20 block(key, counter 0, nonce)[0..32)        (RFC 8439 §2.6)
  *   tag            Poly1305(otk, aad | zeros to 16 | le64(aad.length) | le64(0))   (§2.8, no ciphertext)
@@ -274,6 +274,8 @@ export function chachaBlock(key: Int32Array, counter: number, nonce: Uint8Array,
 const H = new Float64Array(10);
 /** r, clamped, as limbs. */
 const R = new Float64Array(10);
+/** h + 5 - 2^130 in polyFinish, as limbs. */
+const G = new Int32Array(10);
 /** s, as eight 16-bit words; after finish(), the tag as eight 16-bit words. */
 const TAG = new Int32Array(8);
 /** A block assembled in place: the AAD's last partial block, the lengths, a raw message's tail. */
@@ -434,7 +436,30 @@ function polyPartial(m: Uint8Array, off: number, n: number, rawTail: boolean): v
 
 /** Ends a Poly1305: h reduced mod 2^130 - 5 for good, plus s mod 2^128, into TAG as 16-bit words. */
 function polyFinish(): void {
-  let h0 = H[0]!,
+  // Two full carry passes leave every limb below 2^13 (the second pass can carry out of limb 9 only when
+  // all limbs rippled, and then limb 0 is small enough to take the 5): h < 2^130 < 2p. Loops: this runs
+  // once per tag, unlike polyBlocks' unrolled columns.
+  for (let pass = 0; pass < 2; pass++) {
+    let c = 0;
+    for (let i = 0; i < 10; i++) {
+      const v = H[i]! + c;
+      c = v >>> 13;
+      H[i] = v & 0x1fff;
+    }
+    H[0] = H[0]! + 5 * c;
+  }
+  // g = h + 5 - 2^130: when it does not go negative (a carry out of limb 9), h >= p and g is h mod p.
+  // Selected by mask, not by a branch.
+  let c = 5;
+  for (let i = 0; i < 10; i++) {
+    const v = H[i]! + c;
+    G[i] = v & 0x1fff;
+    c = v >>> 13;
+  }
+  const useG = -c;
+  const keep = ~useG;
+  for (let i = 0; i < 10; i++) H[i] = (H[i]! & keep) | (G[i]! & useG);
+  const h0 = H[0]!,
     h1 = H[1]!,
     h2 = H[2]!,
     h3 = H[3]!,
@@ -444,66 +469,6 @@ function polyFinish(): void {
     h7 = H[7]!,
     h8 = H[8]!,
     h9 = H[9]!;
-  // Two full carry passes leave every limb below 2^13 (the second pass can carry out of limb 9 only when
-  // all limbs rippled, and then limb 0 is small enough to take the 5): h < 2^130 < 2p.
-  for (let pass = 0; pass < 2; pass++) {
-    let c: number;
-    c = h0 >>> 13;
-    h0 &= 0x1fff;
-    h1 += c;
-    c = h1 >>> 13;
-    h1 &= 0x1fff;
-    h2 += c;
-    c = h2 >>> 13;
-    h2 &= 0x1fff;
-    h3 += c;
-    c = h3 >>> 13;
-    h3 &= 0x1fff;
-    h4 += c;
-    c = h4 >>> 13;
-    h4 &= 0x1fff;
-    h5 += c;
-    c = h5 >>> 13;
-    h5 &= 0x1fff;
-    h6 += c;
-    c = h6 >>> 13;
-    h6 &= 0x1fff;
-    h7 += c;
-    c = h7 >>> 13;
-    h7 &= 0x1fff;
-    h8 += c;
-    c = h8 >>> 13;
-    h8 &= 0x1fff;
-    h9 += c;
-    c = h9 >>> 13;
-    h9 &= 0x1fff;
-    h0 += 5 * c;
-  }
-  // g = h + 5 - 2^130: when it does not go negative (bit 13 of g9 set), h >= p and g is h mod p. Selected by mask.
-  let g: number;
-  const g0 = (g = h0 + 5) & 0x1fff;
-  const g1 = (g = h1 + (g >>> 13)) & 0x1fff;
-  const g2 = (g = h2 + (g >>> 13)) & 0x1fff;
-  const g3 = (g = h3 + (g >>> 13)) & 0x1fff;
-  const g4 = (g = h4 + (g >>> 13)) & 0x1fff;
-  const g5 = (g = h5 + (g >>> 13)) & 0x1fff;
-  const g6 = (g = h6 + (g >>> 13)) & 0x1fff;
-  const g7 = (g = h7 + (g >>> 13)) & 0x1fff;
-  const g8 = (g = h8 + (g >>> 13)) & 0x1fff;
-  g = h9 + (g >>> 13);
-  const g9 = g & 0x1fff;
-  const useG = -(g >>> 13);
-  const keep = ~useG;
-  h0 = (h0 & keep) | (g0 & useG);
-  h1 = (h1 & keep) | (g1 & useG);
-  h2 = (h2 & keep) | (g2 & useG);
-  h3 = (h3 & keep) | (g3 & useG);
-  h4 = (h4 & keep) | (g4 & useG);
-  h5 = (h5 & keep) | (g5 & useG);
-  h6 = (h6 & keep) | (g6 & useG);
-  h7 = (h7 & keep) | (g7 & useG);
-  h8 = (h8 & keep) | (g8 & useG);
-  h9 = (h9 & keep) | (g9 & useG);
   // The low 128 bits of h as 16-bit words, plus s, carrying.
   let f = (TAG[0]! + ((h0 | (h1 << 13)) & 0xffff)) | 0;
   TAG[0] = f & 0xffff;
