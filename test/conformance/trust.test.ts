@@ -4,7 +4,7 @@ import { connect, type NatsConnection } from 'nats';
 import { runLocalFlare, type FlareResult } from '../../worker-runtime/src/launch/local.js';
 import { DType, encodeJson } from '../../worker-runtime/src/protocol/dtype.js';
 import { encodeFrames, MsgKind, FRAME_TRAILER_BYTES } from '../../worker-runtime/src/protocol/frame.js';
-import { natsSubject } from '../../worker-runtime/src/transport/nats.js';
+import { natsSubject } from '../../worker-runtime/src/transport/nats-subjects.js';
 import { redisInboxKey } from '../../worker-runtime/src/transport/redis.js';
 import { fixture, NATS_URL, REDIS_URL } from './helpers.js';
 

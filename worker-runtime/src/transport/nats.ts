@@ -33,8 +33,6 @@ export interface NatsTransportOptions extends TransportOptions {
   flushEveryBytes?: number;
 }
 
-export { natsSubject } from './nats-subjects.js';
-
 /** What to check when the server refuses the URL's credentials (or their absence). */
 function refusal(auth: NatsUrlAuth | undefined): string {
   if (auth === undefined) return 'the URL names no credentials: nats://user:password@host, or nats://token@host, percent-encoded';
