@@ -19,7 +19,7 @@ export type { FrameSink, Transport } from './types.js';
  *                             in TypeScript (security/chacha-poly.ts: a native cipher object costs more
  *                             per call than hashing a small frame does);
  *                             larger frames: tag = GMAC: AES-128-GCM, key frameMac, same nonce, the frame
- *                             as AAD (native: AES-NI and carry-less multiply, ~5 GB/s)
+ *                             as AAD (native: AES-NI and carry-less multiply)
  *   encrypted                 frame = AES-256-GCM ciphertext under frameEnc, same nonce; tag its GCM tag
  *
  * The receiver picks the MAC by the frame's length as the sender did, so either is verified with the one
@@ -47,8 +47,8 @@ export interface SealOptions {
 const TAG_BYTES = 16;
 /**
  * Frames up to this many bytes (header included: a message of up to 448 bytes) are MACed in TypeScript,
- * larger ones natively: about where the native call's fixed cost meets TypeScript's per-byte cost
- * (measured crossover 650-800 bytes on a busy 2-core machine; lower on an idle one).
+ * larger ones natively: below where the native call's fixed cost meets TypeScript's per-byte cost (a hand
+ * measurement on a loaded 2-core machine put that past 512 bytes; bench:bcm does not measure it).
  */
 export const SMALL_FRAME_BYTES = 512;
 
