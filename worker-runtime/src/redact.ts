@@ -1,6 +1,6 @@
 /**
  * Secrets never reach a log line, an error, an Event or a status: broker URLs may carry credentials
- * (`redis://user:password@host`), and whatever prints a URL prints it through here.
+ * (`redis://user:<password>@host`), and whatever prints a URL prints it through here.
  *
  * Two layers. Any text: the password of every `scheme://user:password@host` in it is masked, whatever
  * characters it holds up to the authority's last `@` (people paste `@`, `:` and `,` unencoded). And where
