@@ -300,3 +300,34 @@ describe('against node:crypto chacha20-poly1305 (fast-check)', () => {
     );
   });
 });
+
+describe('poly1305 against a BigInt reference (fast-check)', () => {
+  const P = (1n << 130n) - 5n;
+  const le = (b: Uint8Array): bigint => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+  /** RFC 8439 §2.5.1, literally. */
+  const reference = (key: Uint8Array, msg: Uint8Array): string => {
+    const r = le(key.subarray(0, 16)) & 0x0ffffffc0ffffffc0ffffffc0fffffffn;
+    const s = le(key.subarray(16, 32));
+    let acc = 0n;
+    for (let i = 0; i < msg.length; i += 16) {
+      const block = msg.subarray(i, i + 16);
+      acc = ((acc + le(block) + (1n << BigInt(8 * block.length))) * r) % P;
+    }
+    const tag = (acc + s) & ((1n << 128n) - 1n);
+    return tag.toString(16).padStart(32, '0').match(/../g)!.reverse().join('');
+  };
+  /** Bytes that are mostly extreme (0xff pushes every limb and carry to its bound, 0x00 the other end). */
+  const extreme = (min: number, max: number): fc.Arbitrary<Uint8Array> =>
+    fc.oneof(
+      fc.uint8Array({ minLength: min, maxLength: max }),
+      fc.integer({ min, max }).map((n) => new Uint8Array(n).fill(0xff)),
+      fc.uint8Array({ minLength: min, maxLength: max }).map((b) => b.map((x) => (x & 1 ? 0xff : 0))),
+    );
+
+  test('the tag is the reference tag, for keys and messages at the limbs’ bounds [3000 cases]', () => {
+    fc.assert(
+      fc.property(extreme(32, 32), extreme(0, 200), (key, msg) => toHex(poly1305(key, msg)) === reference(key, msg)),
+      { numRuns: 3000 },
+    );
+  });
+});

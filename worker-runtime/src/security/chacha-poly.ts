@@ -7,10 +7,8 @@
  *   one-time key   otk = ChaCha20 block(key, counter 0, nonce)[0..32)        (RFC 8439 §2.6)
  *   tag            Poly1305(otk, aad | zeros to 16 | le64(aad.length) | le64(0))   (§2.8, no ciphertext)
  *
- * Exact arithmetic without BigInt: Poly1305 works mod 2^130 - 5 on ten 13-bit limbs held in doubles. A
- * limb stays below 2^14.1 (13 bits, a carry, a message limb), 5·r below 2^15.4, so a column of ten products
- * stays below 2^33, far inside the 2^53 a double holds exactly; `& 0x1fff` and a division by 2^13 then
- * split it exactly (ToInt32 keeps the low bits of any integer below 2^53).
+ * Exact arithmetic without BigInt: Poly1305 works mod 2^130 - 5 on six 22-bit limbs held in doubles, so a
+ * block costs 36 products (polyBlocks says why every sum stays exact).
  *
  * Secrets (key, one-time key, accumulator) meet no branch and no table index; lengths are public and do.
  * Everything runs in module-level scratch arrays (one isolate is single-threaded): a tag allocates
@@ -62,7 +60,7 @@ export function chachaPolyVerify(key: Uint8Array | ChachaPolyKey, nonce: Uint8Ar
   if (tag.byteLength !== CHACHA_POLY_TAG_BYTES) return false;
   aeadTag(key, nonce, aad);
   let diff = 0;
-  for (let i = 0; i < 8; i++) diff |= TAG[i]! ^ (tag[2 * i]! | (tag[2 * i + 1]! << 8));
+  for (let i = 0; i < 4; i++) diff |= TAG[i]! ^ le32(tag, 4 * i);
   return diff === 0;
 }
 
@@ -268,50 +266,49 @@ export function chachaBlock(key: Int32Array, counter: number, nonce: Uint8Array,
   out[15] = (x15 + j15) | 0;
 }
 
-// ---- Poly1305 (§2.5) on ten 13-bit limbs: limb i holds bits 13i .. 13i+12 ----
+// ---- Poly1305 (§2.5) on six limbs at bits 0, 22, 44, 66, 88, 110 (22 bits each, the top one 20) ----
 
-/** The accumulator h. */
-const H = new Float64Array(10);
+/** The accumulator h (between blocks every limb is below 2^23). */
+const H = new Int32Array(6);
 /** r, clamped, as limbs. */
-const R = new Float64Array(10);
-/** h + 5 - 2^130 in polyFinish, as limbs. */
-const G = new Int32Array(10);
-/** s, as eight 16-bit words; after finish(), the tag as eight 16-bit words. */
-const TAG = new Int32Array(8);
+const R = new Int32Array(6);
+/** s, as four little-endian 32-bit words; after polyFinish, the tag as four such words. */
+const TAG = new Int32Array(4);
 /** A block assembled in place: the AAD's last partial block, the lengths, a raw message's tail. */
 const BLOCK = new Uint8Array(16);
 /** The one-time key, as ChaCha20 returns it. */
 const OTK = new Int32Array(16);
+const TWO22 = 0x400000;
+const TWO20 = 0x100000;
+const TWO32 = 0x100000000;
 
-/** Starts a Poly1305 from the one-time key (r, s) given as 16-bit words: r clamped into limbs, s kept. */
-function polyInit(k: (i: number) => number): void {
-  // Clamping (§2.5: r &= 0x0ffffffc0ffffffc0ffffffc0fffffff) on the 16-bit words that hold bytes 3/4, 7/8, 11/12, 15.
-  const t0 = k(0);
-  const t1 = k(1) & 0x0fff;
-  const t2 = k(2) & 0xfffc;
-  const t3 = k(3) & 0x0fff;
-  const t4 = k(4) & 0xfffc;
-  const t5 = k(5) & 0x0fff;
-  const t6 = k(6) & 0xfffc;
-  const t7 = k(7) & 0x0fff;
-  R[0] = t0 & 0x1fff;
-  R[1] = ((t0 >>> 13) | (t1 << 3)) & 0x1fff;
-  R[2] = ((t1 >>> 10) | (t2 << 6)) & 0x1fff;
-  R[3] = ((t2 >>> 7) | (t3 << 9)) & 0x1fff;
-  R[4] = ((t3 >>> 4) | (t4 << 12)) & 0x1fff;
-  R[5] = (t4 >>> 1) & 0x1fff;
-  R[6] = ((t4 >>> 14) | (t5 << 2)) & 0x1fff;
-  R[7] = ((t5 >>> 11) | (t6 << 5)) & 0x1fff;
-  R[8] = ((t6 >>> 8) | (t7 << 8)) & 0x1fff;
-  R[9] = t7 >>> 5;
-  for (let i = 0; i < 8; i++) TAG[i] = k(8 + i);
-  H.fill(0);
+/** Starts a Poly1305 from the one-time key r | s given as eight little-endian 32-bit words: r clamped into limbs, s kept. */
+function polyInit(k: Int32Array): void {
+  // Clamping (§2.5: r &= 0x0ffffffc0ffffffc0ffffffc0fffffff).
+  const w0 = k[0]! & 0x0fffffff;
+  const w1 = k[1]! & 0x0ffffffc;
+  const w2 = k[2]! & 0x0ffffffc;
+  const w3 = k[3]! & 0x0ffffffc;
+  R[0] = w0 & 0x3fffff;
+  R[1] = ((w0 >>> 22) | (w1 << 10)) & 0x3fffff;
+  R[2] = ((w1 >>> 12) | (w2 << 20)) & 0x3fffff;
+  R[3] = (w2 >>> 2) & 0x3fffff;
+  R[4] = ((w2 >>> 24) | (w3 << 8)) & 0x3fffff;
+  R[5] = w3 >>> 14;
+  for (let i = 0; i < 4; i++) TAG[i] = k[4 + i]!;
+  for (let i = 0; i < 6; i++) H[i] = 0;
 }
 
 /**
  * Absorbs `blocks` 16-byte blocks of `m` from `off`: h = (h + block + hibit·2^128)·r, partly reduced
- * (every limb below 2^13 + 2^10 afterwards). `hibit` is 1 for every full block, 0 for a raw message's
- * padded tail (which carries its own 0x01).
+ * (afterwards limb 1 is below 2^22 + 2^13, limb 5 below 2^20, the others below 2^22). `hibit` is 1 for every full block, 0 for a
+ * raw message's padded tail (which carries its own 0x01).
+ *
+ * Exact in doubles: a limb of h + block stays below 2^23.01, of r below 2^22, and a product that lands at
+ * limb 6 + k sits at bit 132 + 22k = 2^130·4·2^22k, which is 20·2^22k mod p: so the wrapped factors are
+ * 20·r, below 2^26.33. A column of six products (plus a carry below 2^31) stays below 2^52, inside the
+ * 2^53 a double holds exactly; floor() of a division by a power of two and `&` (ToInt32 keeps the low
+ * 32 bits of any integer below 2^53) split it exactly.
  */
 function polyBlocks(m: Uint8Array, off: number, blocks: number, hibit: number): void {
   const r0 = R[0]!,
@@ -319,100 +316,60 @@ function polyBlocks(m: Uint8Array, off: number, blocks: number, hibit: number): 
     r2 = R[2]!,
     r3 = R[3]!,
     r4 = R[4]!,
-    r5 = R[5]!,
-    r6 = R[6]!,
-    r7 = R[7]!,
-    r8 = R[8]!,
-    r9 = R[9]!;
-  // 2^130 = 5 (mod p): a product that lands at limb 10 + i comes back to limb i times 5.
-  const s1 = 5 * r1,
-    s2 = 5 * r2,
-    s3 = 5 * r3,
-    s4 = 5 * r4,
-    s5 = 5 * r5,
-    s6 = 5 * r6,
-    s7 = 5 * r7,
-    s8 = 5 * r8,
-    s9 = 5 * r9;
+    r5 = R[5]!;
+  const s1 = 20 * r1,
+    s2 = 20 * r2,
+    s3 = 20 * r3,
+    s4 = 20 * r4,
+    s5 = 20 * r5;
   let h0 = H[0]!,
     h1 = H[1]!,
     h2 = H[2]!,
     h3 = H[3]!,
     h4 = H[4]!,
-    h5 = H[5]!,
-    h6 = H[6]!,
-    h7 = H[7]!,
-    h8 = H[8]!,
-    h9 = H[9]!;
-  const top = hibit << 11;
+    h5 = H[5]!;
+  const top = hibit << 18;
   for (let b = 0; b < blocks; b++, off += 16) {
-    const t0 = m[off]! | (m[off + 1]! << 8);
-    const t1 = m[off + 2]! | (m[off + 3]! << 8);
-    const t2 = m[off + 4]! | (m[off + 5]! << 8);
-    const t3 = m[off + 6]! | (m[off + 7]! << 8);
-    const t4 = m[off + 8]! | (m[off + 9]! << 8);
-    const t5 = m[off + 10]! | (m[off + 11]! << 8);
-    const t6 = m[off + 12]! | (m[off + 13]! << 8);
-    const t7 = m[off + 14]! | (m[off + 15]! << 8);
-    h0 += t0 & 0x1fff;
-    h1 += ((t0 >>> 13) | (t1 << 3)) & 0x1fff;
-    h2 += ((t1 >>> 10) | (t2 << 6)) & 0x1fff;
-    h3 += ((t2 >>> 7) | (t3 << 9)) & 0x1fff;
-    h4 += ((t3 >>> 4) | (t4 << 12)) & 0x1fff;
-    h5 += (t4 >>> 1) & 0x1fff;
-    h6 += ((t4 >>> 14) | (t5 << 2)) & 0x1fff;
-    h7 += ((t5 >>> 11) | (t6 << 5)) & 0x1fff;
-    h8 += ((t6 >>> 8) | (t7 << 8)) & 0x1fff;
-    h9 += (t7 >>> 5) | top;
+    const w0 = m[off]! | (m[off + 1]! << 8) | (m[off + 2]! << 16) | (m[off + 3]! << 24);
+    const w1 = m[off + 4]! | (m[off + 5]! << 8) | (m[off + 6]! << 16) | (m[off + 7]! << 24);
+    const w2 = m[off + 8]! | (m[off + 9]! << 8) | (m[off + 10]! << 16) | (m[off + 11]! << 24);
+    const w3 = m[off + 12]! | (m[off + 13]! << 8) | (m[off + 14]! << 16) | (m[off + 15]! << 24);
+    h0 += w0 & 0x3fffff;
+    h1 += ((w0 >>> 22) | (w1 << 10)) & 0x3fffff;
+    h2 += ((w1 >>> 12) | (w2 << 20)) & 0x3fffff;
+    h3 += (w2 >>> 2) & 0x3fffff;
+    h4 += ((w2 >>> 24) | (w3 << 8)) & 0x3fffff;
+    h5 += (w3 >>> 14) | top;
 
-    // Each column: ten products below 2^14.1 · 2^15.4 plus a carry below 2^21: under 2^33, exact in a double.
-    // floor() is the fastest exact split in Node (a quarter faster than `(d - l) / 8192` or `>>> 0`).
     let c: number;
-    let d0 = h0 * r0 + h1 * s9 + h2 * s8 + h3 * s7 + h4 * s6 + h5 * s5 + h6 * s4 + h7 * s3 + h8 * s2 + h9 * s1;
-    c = floor(d0 / 8192);
-    d0 &= 0x1fff;
-    let d1 = c + h0 * r1 + h1 * r0 + h2 * s9 + h3 * s8 + h4 * s7 + h5 * s6 + h6 * s5 + h7 * s4 + h8 * s3 + h9 * s2;
-    c = floor(d1 / 8192);
-    d1 &= 0x1fff;
-    let d2 = c + h0 * r2 + h1 * r1 + h2 * r0 + h3 * s9 + h4 * s8 + h5 * s7 + h6 * s6 + h7 * s5 + h8 * s4 + h9 * s3;
-    c = floor(d2 / 8192);
-    d2 &= 0x1fff;
-    let d3 = c + h0 * r3 + h1 * r2 + h2 * r1 + h3 * r0 + h4 * s9 + h5 * s8 + h6 * s7 + h7 * s6 + h8 * s5 + h9 * s4;
-    c = floor(d3 / 8192);
-    d3 &= 0x1fff;
-    let d4 = c + h0 * r4 + h1 * r3 + h2 * r2 + h3 * r1 + h4 * r0 + h5 * s9 + h6 * s8 + h7 * s7 + h8 * s6 + h9 * s5;
-    c = floor(d4 / 8192);
-    d4 &= 0x1fff;
-    let d5 = c + h0 * r5 + h1 * r4 + h2 * r3 + h3 * r2 + h4 * r1 + h5 * r0 + h6 * s9 + h7 * s8 + h8 * s7 + h9 * s6;
-    c = floor(d5 / 8192);
-    d5 &= 0x1fff;
-    let d6 = c + h0 * r6 + h1 * r5 + h2 * r4 + h3 * r3 + h4 * r2 + h5 * r1 + h6 * r0 + h7 * s9 + h8 * s8 + h9 * s7;
-    c = floor(d6 / 8192);
-    d6 &= 0x1fff;
-    let d7 = c + h0 * r7 + h1 * r6 + h2 * r5 + h3 * r4 + h4 * r3 + h5 * r2 + h6 * r1 + h7 * r0 + h8 * s9 + h9 * s8;
-    c = floor(d7 / 8192);
-    d7 &= 0x1fff;
-    let d8 = c + h0 * r8 + h1 * r7 + h2 * r6 + h3 * r5 + h4 * r4 + h5 * r3 + h6 * r2 + h7 * r1 + h8 * r0 + h9 * s9;
-    c = floor(d8 / 8192);
-    d8 &= 0x1fff;
-    let d9 = c + h0 * r9 + h1 * r8 + h2 * r7 + h3 * r6 + h4 * r5 + h5 * r4 + h6 * r3 + h7 * r2 + h8 * r1 + h9 * r0;
-    c = floor(d9 / 8192);
-    d9 &= 0x1fff;
-    // The carry out of limb 9 (below 2^21) is worth c·2^130 = 5c: back into limb 0, one step on into limb 1.
+    let d0 = h0 * r0 + h1 * s5 + h2 * s4 + h3 * s3 + h4 * s2 + h5 * s1;
+    c = floor(d0 / TWO22);
+    d0 &= 0x3fffff;
+    let d1 = c + h0 * r1 + h1 * r0 + h2 * s5 + h3 * s4 + h4 * s3 + h5 * s2;
+    c = floor(d1 / TWO22);
+    d1 &= 0x3fffff;
+    let d2 = c + h0 * r2 + h1 * r1 + h2 * r0 + h3 * s5 + h4 * s4 + h5 * s3;
+    c = floor(d2 / TWO22);
+    d2 &= 0x3fffff;
+    let d3 = c + h0 * r3 + h1 * r2 + h2 * r1 + h3 * r0 + h4 * s5 + h5 * s4;
+    c = floor(d3 / TWO22);
+    d3 &= 0x3fffff;
+    let d4 = c + h0 * r4 + h1 * r3 + h2 * r2 + h3 * r1 + h4 * r0 + h5 * s5;
+    c = floor(d4 / TWO22);
+    d4 &= 0x3fffff;
+    let d5 = c + h0 * r5 + h1 * r4 + h2 * r3 + h3 * r2 + h4 * r1 + h5 * r0;
+    // Limb 5 keeps bits 110..129; what is above 2^130 (below 2^32) comes back to limb 0 times 5.
+    c = floor(d5 / TWO20);
+    d5 &= 0xfffff;
     d0 += 5 * c;
-    c = d0 >>> 13;
-    d0 &= 0x1fff;
-    d1 += c;
+    c = floor(d0 / TWO22);
+    d0 &= 0x3fffff;
     h0 = d0;
-    h1 = d1;
+    h1 = d1 + c;
     h2 = d2;
     h3 = d3;
     h4 = d4;
     h5 = d5;
-    h6 = d6;
-    h7 = d7;
-    h8 = d8;
-    h9 = d9;
   }
   H[0] = h0;
   H[1] = h1;
@@ -420,10 +377,6 @@ function polyBlocks(m: Uint8Array, off: number, blocks: number, hibit: number): 
   H[3] = h3;
   H[4] = h4;
   H[5] = h5;
-  H[6] = h6;
-  H[7] = h7;
-  H[8] = h8;
-  H[9] = h9;
 }
 
 /** Absorbs `n` (< 16) bytes of `m` from `off` as one block: zero-padded (AEAD) or 0x01-terminated (a raw message's tail). */
@@ -434,58 +387,55 @@ function polyPartial(m: Uint8Array, off: number, n: number, rawTail: boolean): v
   polyBlocks(BLOCK, 0, 1, rawTail ? 0 : 1);
 }
 
-/** Ends a Poly1305: h reduced mod 2^130 - 5 for good, plus s mod 2^128, into TAG as 16-bit words. */
+/** Ends a Poly1305: h reduced mod 2^130 - 5 for good, plus s mod 2^128, into TAG as 32-bit words. */
 function polyFinish(): void {
-  // Two full carry passes leave every limb below 2^13 (the second pass can carry out of limb 9 only when
-  // all limbs rippled, and then limb 0 is small enough to take the 5): h < 2^130 < 2p. Loops: this runs
-  // once per tag, unlike polyBlocks' unrolled columns.
-  for (let pass = 0; pass < 2; pass++) {
-    let c = 0;
-    for (let i = 0; i < 10; i++) {
-      const v = H[i]! + c;
-      c = v >>> 13;
-      H[i] = v & 0x1fff;
-    }
-    H[0] = H[0]! + 5 * c;
-  }
-  // g = h + 5 - 2^130: when it does not go negative (a carry out of limb 9), h >= p and g is h mod p.
-  // Selected by mask, not by a branch.
-  let c = 5;
-  for (let i = 0; i < 10; i++) {
-    const v = H[i]! + c;
-    G[i] = v & 0x1fff;
-    c = v >>> 13;
-  }
-  const useG = -c;
-  const keep = ~useG;
-  for (let i = 0; i < 10; i++) H[i] = (H[i]! & keep) | (G[i]! & useG);
-  const h0 = H[0]!,
+  let h0 = H[0]!,
     h1 = H[1]!,
     h2 = H[2]!,
     h3 = H[3]!,
     h4 = H[4]!,
-    h5 = H[5]!,
-    h6 = H[6]!,
-    h7 = H[7]!,
-    h8 = H[8]!,
-    h9 = H[9]!;
-  // The low 128 bits of h as 16-bit words, plus s, carrying.
-  let f = (TAG[0]! + ((h0 | (h1 << 13)) & 0xffff)) | 0;
-  TAG[0] = f & 0xffff;
-  f = (TAG[1]! + (((h1 >>> 3) | (h2 << 10)) & 0xffff) + (f >>> 16)) | 0;
-  TAG[1] = f & 0xffff;
-  f = (TAG[2]! + (((h2 >>> 6) | (h3 << 7)) & 0xffff) + (f >>> 16)) | 0;
-  TAG[2] = f & 0xffff;
-  f = (TAG[3]! + (((h3 >>> 9) | (h4 << 4)) & 0xffff) + (f >>> 16)) | 0;
-  TAG[3] = f & 0xffff;
-  f = (TAG[4]! + (((h4 >>> 12) | (h5 << 1) | (h6 << 14)) & 0xffff) + (f >>> 16)) | 0;
-  TAG[4] = f & 0xffff;
-  f = (TAG[5]! + (((h6 >>> 2) | (h7 << 11)) & 0xffff) + (f >>> 16)) | 0;
-  TAG[5] = f & 0xffff;
-  f = (TAG[6]! + (((h7 >>> 5) | (h8 << 8)) & 0xffff) + (f >>> 16)) | 0;
-  TAG[6] = f & 0xffff;
-  f = (TAG[7]! + (((h8 >>> 8) | (h9 << 5)) & 0xffff) + (f >>> 16)) | 0;
-  TAG[7] = f & 0xffff;
+    h5 = H[5]!;
+  // Two full carry passes leave limbs 0-4 below 2^22 and limb 5 below 2^20 (the second pass can carry out
+  // of limb 5 only when all limbs rippled, and then limb 0 is small enough to take the 5): h < 2^130 < 2p.
+  for (let pass = 0; pass < 2; pass++) {
+    h1 += h0 >>> 22;
+    h0 &= 0x3fffff;
+    h2 += h1 >>> 22;
+    h1 &= 0x3fffff;
+    h3 += h2 >>> 22;
+    h2 &= 0x3fffff;
+    h4 += h3 >>> 22;
+    h3 &= 0x3fffff;
+    h5 += h4 >>> 22;
+    h4 &= 0x3fffff;
+    h0 += 5 * (h5 >>> 20);
+    h5 &= 0xfffff;
+  }
+  // g = h + 5 - 2^130: when it does not go negative (a carry out of limb 5), h >= p and g is h mod p.
+  // Selected by mask, not by a branch.
+  const g0 = h0 + 5;
+  const g1 = h1 + (g0 >>> 22);
+  const g2 = h2 + (g1 >>> 22);
+  const g3 = h3 + (g2 >>> 22);
+  const g4 = h4 + (g3 >>> 22);
+  const g5 = h5 + (g4 >>> 22);
+  const useG = -(g5 >>> 20);
+  const keep = ~useG;
+  h0 = (h0 & keep) | (g0 & 0x3fffff & useG);
+  h1 = (h1 & keep) | (g1 & 0x3fffff & useG);
+  h2 = (h2 & keep) | (g2 & 0x3fffff & useG);
+  h3 = (h3 & keep) | (g3 & 0x3fffff & useG);
+  h4 = (h4 & keep) | (g4 & 0x3fffff & useG);
+  h5 = (h5 & keep) | (g5 & 0xfffff & useG);
+  // The low 128 bits of h as 32-bit words, plus s, carrying (in doubles: a sum of two words is below 2^33).
+  let f = ((h0 | (h1 << 22)) >>> 0) + (TAG[0]! >>> 0);
+  TAG[0] = f;
+  f = (((h1 >>> 10) | (h2 << 12)) >>> 0) + (TAG[1]! >>> 0) + floor(f / TWO32);
+  TAG[1] = f;
+  f = (((h2 >>> 20) | (h3 << 2) | (h4 << 24)) >>> 0) + (TAG[2]! >>> 0) + floor(f / TWO32);
+  TAG[2] = f;
+  f = (((h4 >>> 8) | (h5 << 14)) >>> 0) + (TAG[3]! >>> 0) + floor(f / TWO32);
+  TAG[3] = f;
 }
 
 /**
@@ -494,7 +444,8 @@ function polyFinish(): void {
  */
 export function poly1305(key: Uint8Array, msg: Uint8Array): Uint8Array {
   if (key.byteLength !== 32) throw new RangeError(`a poly1305 key is 32 bytes (got ${key.byteLength})`);
-  polyInit((i) => key[2 * i]! | (key[2 * i + 1]! << 8));
+  for (let i = 0; i < 8; i++) OTK[i] = le32(key, 4 * i);
+  polyInit(OTK);
   const full = msg.byteLength >>> 4;
   polyBlocks(msg, 0, full, 1);
   const rest = msg.byteLength & 15;
@@ -516,7 +467,7 @@ function aeadTag(key: Uint8Array | ChachaPolyKey, nonce: Uint8Array, aad: Uint8A
     words = KEY;
   }
   chachaBlock(words, 0, nonce, OTK);
-  polyInit(otkHalf);
+  polyInit(OTK);
   const n = aad.byteLength;
   const full = n >>> 4;
   polyBlocks(aad, 0, full, 1);
@@ -538,17 +489,13 @@ function aeadTag(key: Uint8Array | ChachaPolyKey, nonce: Uint8Array, aad: Uint8A
   polyFinish();
 }
 
-/** 16-bit word i of the one-time key (the first 32 bytes of the ChaCha20 block in OTK). */
-function otkHalf(i: number): number {
-  const w = OTK[i >>> 1]!;
-  return (i & 1) === 0 ? w & 0xffff : w >>> 16;
-}
-
 function writeTag(out: Uint8Array, off: number): void {
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 4; i++) {
     const w = TAG[i]!;
-    out[off + 2 * i] = w;
-    out[off + 2 * i + 1] = w >>> 8;
+    out[off + 4 * i] = w;
+    out[off + 4 * i + 1] = w >>> 8;
+    out[off + 4 * i + 2] = w >>> 16;
+    out[off + 4 * i + 3] = w >>> 24;
   }
 }
 
