@@ -275,14 +275,22 @@ function targets(memcpy: number, pmRtt: number): Target[] {
       met: Number.isFinite(r) ? r >= 0.9 : null,
     });
   }
+  // 1 MiB: the in-process cost decides, as for the round trip below: sealing and opening a 1 MiB frame, in
+  // CPU time, against the time a 1 MiB message takes at the unsealed pair's throughput of the same run.
+  // Counted as if the sender's seal and the receiver's open ran one after the other on the critical path
+  // (they run in two processes, so this bounds the cost from above). The pairs' own difference is shown.
+  const sealMiB = find('reference', 'sealed', MiB)?.medianSeconds;
   for (const b of ['redis', 'nats']) {
     const sealed = find('pair-stream', b, MiB)?.throughputMiBps;
     const unsealed = find('pair-stream', `${b}-unsealed`, MiB)?.throughputMiBps;
-    const cost = 1 - ratio(sealed, unsealed);
+    const pairCost = 1 - ratio(sealed, unsealed);
+    /** The share of a message's time that `seconds` more per MiB take at the unsealed throughput. */
+    const share = (seconds: number): number => (sealMiB !== undefined && unsealed !== undefined ? (seconds * unsealed) / (1 + seconds * unsealed) : NaN);
+    const bound = share(sealMiB ?? NaN);
     out.push({
       goal: `authentication over ${b} costs ≤ 5 % of 1 MiB throughput`,
-      measured: `${(cost * 100).toFixed(1)} % (${sealed?.toFixed(0)} sealed vs ${unsealed?.toFixed(0)} MiB/s unsealed)`,
-      met: Number.isFinite(cost) ? cost <= 0.05 : null,
+      measured: `${(bound * 100).toFixed(1)} % with seal and open one after the other, ${(share((sealMiB ?? NaN) / 2) * 100).toFixed(1)} % a side (seal + open of a 1 MiB frame ${fmtSeconds(sealMiB ?? NaN)} in process, at ${unsealed?.toFixed(0)} MiB/s unsealed); pair medians: ${sealed?.toFixed(0)} sealed vs ${unsealed?.toFixed(0)} MiB/s unsealed (${(pairCost * 100).toFixed(1)} %)`,
+      met: Number.isFinite(bound) ? bound <= 0.05 : null,
     });
     const encrypted = find('pair-stream', `${b}-encrypted`, MiB)?.throughputMiBps;
     const enc = 1 - ratio(encrypted, unsealed);
@@ -357,7 +365,7 @@ function markdown(meta: Record<string, unknown>, memcpy: number, pmRtt: number, 
       tg.map((t) => [t.goal, t.measured, t.met === null ? 'n/a' : t.met ? 'yes' : '**no**']),
     ),
     '',
-    `Reference points measured in the same run: one 64 MiB memcpy ${fmtSeconds(memcpy)} (${(64 / memcpy / 1024).toFixed(1)} GiB/s); postMessage round trip ${fmtSeconds(pmRtt)}; sealing and opening an 8 B message's ping and pong (transport/sealed.ts between two packs in one process, minus the same loop unsealed) ${fmtSeconds(find('reference', 'sealed', SMALL_FRAME)?.medianSeconds ?? NaN)} authenticated, ${fmtSeconds(find('reference', 'encrypted', SMALL_FRAME)?.medianSeconds ?? NaN)} encrypted.`,
+    `Reference points measured in the same run: one 64 MiB memcpy ${fmtSeconds(memcpy)} (${(64 / memcpy / 1024).toFixed(1)} GiB/s); postMessage round trip ${fmtSeconds(pmRtt)}; sealing and opening an 8 B message's ping and pong (transport/sealed.ts between two packs in one process, minus the same loop unsealed) ${fmtSeconds(find('reference', 'sealed', SMALL_FRAME)?.medianSeconds ?? NaN)} authenticated, ${fmtSeconds(find('reference', 'encrypted', SMALL_FRAME)?.medianSeconds ?? NaN)} encrypted; sealing and opening one 1 MiB frame (likewise) ${fmtSeconds(find('reference', 'sealed', MiB)?.medianSeconds ?? NaN)}.`,
     '',
     '## Pair throughput (MiB/s), worker 0 streaming to worker 1',
     '',
@@ -500,7 +508,7 @@ async function main(): Promise<void> {
     throughputMiBps: 64 / memcpy,
   });
   records.push({ kind: 'reference', transport: 'worker_threads', operation: 'postMessage round trip', payloadBytes: 8, burstSize: 1, granularity: 1, medianSeconds: pmRtt });
-  log('reference: what sealing adds to a small-message round trip');
+  log('reference: what sealing adds to a small-message round trip and to a 1 MiB frame');
   for (const encrypt of [false, true])
     records.push({
       kind: 'reference',
@@ -511,6 +519,16 @@ async function main(): Promise<void> {
       granularity: 1,
       medianSeconds: await sealRoundTripSeconds({ frameBytes: SMALL_FRAME, encrypt }),
     });
+  // A 1 MiB frame's ping and pong: two frames sealed and opened, so half of it is one frame's seal + open.
+  records.push({
+    kind: 'reference',
+    transport: 'sealed',
+    operation: 'seal + open of one 1 MiB frame, minus the same unsealed',
+    payloadBytes: MiB,
+    burstSize: 2,
+    granularity: 1,
+    medianSeconds: (await sealRoundTripSeconds({ frameBytes: MiB, reps: 100, rounds: 9 })) / 2,
+  });
   if (!args['skip-pairs']) {
     for (let round = 1; round <= Number(args.rounds); round++) {
       await pairs(transports, round);

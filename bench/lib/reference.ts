@@ -59,8 +59,10 @@ export async function sealRoundTripSeconds(opts: { frameBytes: number; encrypt?:
       close: async () => {},
     });
     const ends = [0, 1].map((me) => (sealed ? new SealedTransport(loop(me), { keys, packId: me, packCount: 2, encrypt: opts.encrypt }) : loop(me)));
-    // A frame with room behind it for the trailer, as the pack allocates them (sealed without a copy).
-    const frame = (): Uint8Array => new Uint8Array(new ArrayBuffer(opts.frameBytes + 64), 0, opts.frameBytes);
+    // A frame with room behind it for the trailer, as the pack allocates them (sealed without a copy); one
+    // per end, reused: the loop is synchronous, and a fresh megabyte per ping would time the allocator.
+    const buffers = [0, 1].map(() => new Uint8Array(new ArrayBuffer(opts.frameBytes + 64), 0, opts.frameBytes));
+    const frame = (me: number): Uint8Array => buffers[me]!;
     let pongs = 0;
     void ends[0]!.connect({
       frame: () => void pongs++,
@@ -69,7 +71,7 @@ export async function sealRoundTripSeconds(opts: { frameBytes: number; encrypt?:
       },
     });
     void ends[1]!.connect({
-      frame: () => void ends[1]!.send(0, [frame()]),
+      frame: () => void ends[1]!.send(0, [frame(1)]),
       error: (e) => {
         throw e;
       },
@@ -77,7 +79,7 @@ export async function sealRoundTripSeconds(opts: { frameBytes: number; encrypt?:
     return {
       ping: () => {
         const before = pongs;
-        void ends[0]!.send(1, [frame()]);
+        void ends[0]!.send(1, [frame(0)]);
         if (pongs !== before + 1) throw new Error('the loop lost a frame');
       },
     };
