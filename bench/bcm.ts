@@ -284,9 +284,9 @@ function targets(memcpy: number, pmRtt: number): Target[] {
     const sealed = find('pair-stream', b, MiB)?.throughputMiBps;
     const unsealed = find('pair-stream', `${b}-unsealed`, MiB)?.throughputMiBps;
     const pairCost = 1 - ratio(sealed, unsealed);
-    /** The share of a message's time that `seconds` more per MiB take at the unsealed throughput. */
-    const share = (seconds: number): number => (sealMiB !== undefined && unsealed !== undefined ? (seconds * unsealed) / (1 + seconds * unsealed) : NaN);
-    const bound = share(sealMiB ?? NaN);
+    /** The share of a message's time that `seconds` more per MiB take at the unsealed throughput (NaN if either is missing). */
+    const share = (seconds = NaN, mibps = unsealed ?? NaN): number => (seconds * mibps) / (1 + seconds * mibps);
+    const bound = share(sealMiB);
     out.push({
       goal: `authentication over ${b} costs ≤ 5 % of 1 MiB throughput`,
       measured: `${(bound * 100).toFixed(1)} % with seal and open one after the other, ${(share((sealMiB ?? NaN) / 2) * 100).toFixed(1)} % a side (seal + open of a 1 MiB frame ${fmtSeconds(sealMiB ?? NaN)} in process, at ${unsealed?.toFixed(0)} MiB/s unsealed); pair medians: ${sealed?.toFixed(0)} sealed vs ${unsealed?.toFixed(0)} MiB/s unsealed (${(pairCost * 100).toFixed(1)} %)`,

@@ -341,6 +341,7 @@ function polyBlocks(m: Uint8Array, off: number, blocks: number, hibit: number): 
     h4 += ((w2 >>> 24) | (w3 << 8)) & 0x3fffff;
     h5 += (w3 >>> 14) | top;
 
+    // The six columns are written out, not looped: this is the MAC's hot loop, and h, r stay in locals.
     let c: number;
     let d0 = h0 * r0 + h1 * s5 + h2 * s4 + h3 * s3 + h4 * s2 + h5 * s1;
     c = floor(d0 / TWO22);
