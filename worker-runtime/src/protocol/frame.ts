@@ -98,6 +98,14 @@ export function writeHeader(target: Uint8Array, h: Header): void {
   v.setUint32(60, fnv1a(target.subarray(0, 60), 60), true);
 }
 
+/**
+ * Whether a frame says it carries a whole message (chunk count 1), read without validating the header:
+ * a hint for how to buffer it (transport/sealed.ts); readHeader still decides what the frame is.
+ */
+export function saysWholeMessage(frame: Uint8Array): boolean {
+  return frame.byteLength >= HEADER_BYTES && (frame[44]! | (frame[45]! << 8) | (frame[46]! << 16) | (frame[47]! << 24)) === 1;
+}
+
 /** Decodes and validates a header; throws FrameError naming the first inconsistency. */
 export function readHeader(frame: Uint8Array): Header {
   if (frame.byteLength < HEADER_BYTES) throw new FrameError(`frame of ${frame.byteLength} bytes is shorter than the ${HEADER_BYTES}-byte header`);

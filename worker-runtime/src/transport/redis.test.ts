@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { NatsTransport } from './nats.js';
-import { deleteRedisBurstKeys, RedisTransport } from './redis.js';
+import { deleteRedisBurstKeys, RedisTransport, redisInboxKey } from './redis.js';
 
 describe('Redis key clean-up', () => {
   it('against a server that drops every connection fails once and leaves no client reconnecting in the background', async () => {
@@ -46,5 +47,50 @@ describe('a broker that cannot be reached', () => {
     await t.close();
     expect(err?.message).toMatch(/cannot connect to .*\(is (Redis|nats-server) running there\? the URL came from --transport\)/);
     expect(err?.message).not.toContain('spec.transport.url');
+  });
+});
+
+describe('Redis transport sends', () => {
+  const url = process.env.KB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const sink = { frame: () => {}, error: () => {} };
+
+  it('push frames byte for byte, in order, and the push that makes a list gives it a TTL', async () => {
+    const burstId = `b-send-${process.pid}-${Date.now()}`;
+    const sender = new RedisTransport({ burstId, packId: 0, packCount: 2, url, urlSource: 'test', keyTtlMs: 60_000 });
+    // Pack 1 never connects here: its inbox is read with a plain client.
+    const { Redis } = await import('ioredis');
+    const r = new Redis(url);
+    try {
+      await sender.connect(sink);
+      const key = redisInboxKey(burstId, 1);
+      // Views into larger buffers, an odd length, and a byte pattern CRLF and '$' would disturb.
+      const frames = [3, 1 << 20, 70_001].map((n, i) => {
+        const big = new Uint8Array(n + 40);
+        for (let j = 0; j < big.length; j++) big[j] = (j * 31 + i) & 0xff;
+        big.fill(0x0d, 17, 19).fill(0x24, 19, 20);
+        return big.subarray(11, 11 + n);
+      });
+      // Two sends in one tick: one connection, so they land in the order they were made.
+      await Promise.all([sender.send(1, frames.slice(0, 2)), sender.send(1, frames.slice(2))]);
+      // Compared by digest on the server: a megabyte reply would leave ioredis' parser a timer running.
+      const stored = await Promise.all([0, 1, 2].map((i) => r.eval("return redis.sha1hex(redis.call('LINDEX', KEYS[1], ARGV[1]))", 1, key, i)));
+      expect(stored).toEqual(frames.map((f) => createHash('sha1').update(f).digest('hex')));
+      expect(await r.llen(key)).toBe(3);
+      expect(await r.pttl(key)).toBeGreaterThan(50_000);
+      // Emptied, the list is gone with its TTL; the next push makes it anew, and sets one again.
+      await r.del(key);
+      await sender.send(1, [frames[0]!]);
+      expect(await r.pttl(key)).toBeGreaterThan(50_000);
+      // A push onto a list that exists leaves its TTL alone.
+      await r.pexpire(key, 40_000);
+      await sender.send(1, [frames[0]!]);
+      const ttl = await r.pttl(key);
+      expect(ttl).toBeGreaterThan(30_000);
+      expect(ttl).toBeLessThanOrEqual(40_000);
+    } finally {
+      await deleteRedisBurstKeys(url, burstId);
+      await sender.close();
+      r.disconnect();
+    }
   });
 });

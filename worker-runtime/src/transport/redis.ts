@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { Command, Redis } from 'ioredis';
+import type { Writable } from 'node:stream';
 import { TransportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
@@ -8,9 +9,10 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * `kb:{<burst>}:inbox:<pack>` (data). Senders RPUSH frames (pipelined, so order per sender is kept); the
  * owner pops up to 32 at a time with BLMPOP over both keys on a dedicated connection. BLMPOP serves the
  * first non-empty key. (Coordination travels on the packs' links, not here: nothing is sent urgent today.)
- * Lists persist, so a frame sent before its receiver starts listening is not lost. Every push refreshes a
- * TTL on the list as a safety net; the pack deletes its list when the burst ends (success or failure),
- * and `deleteBurstKeys` removes anything left after a crash.
+ * Lists persist, so a frame sent before its receiver starts listening is not lost. A list gets a TTL as a
+ * safety net from the push that creates it (a list BLMPOP empties is gone, and the next push makes it anew:
+ * RPUSH's reply, the list's length, says so); the pack deletes its list when the burst ends (success or
+ * failure), and `deleteBurstKeys` removes anything left after a crash.
  *
  * A connection that drops mid-flare fails the transport at once: frames popped but not yet delivered,
  * or pushed but not acknowledged, may be lost or sent twice, and waiting it out would end in a timeout
@@ -91,16 +93,34 @@ export class RedisTransport implements Transport {
     }
   }
 
-  async send(pack: number, frames: readonly Uint8Array[], urgent = false): Promise<void> {
-    const key = redisInboxKey(this.o.burstId, pack, urgent);
-    const p = this.pub!.pipeline();
-    for (const f of frames) p.rpush(key, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-    // The TTL is a safety net for crashed bursts, refreshed with every push: a list BLMPOP emptied is gone
-    // and comes back without one.
-    p.pexpire(key, this.ttlMs);
-    const results = await p.exec();
-    const failed = results?.find(([err]) => err !== null);
-    if (failed) throw new TransportError('redis', `RPUSH to ${key} failed: ${failed[0]!.message}`, { cause: failed[0] });
+  send(pack: number, frames: readonly Uint8Array[], urgent = false): Promise<void> {
+    return this.push(
+      redisInboxKey(this.o.burstId, pack, urgent),
+      frames.map((f) => [f]),
+    );
+  }
+
+  /** Frames as their parts (a header, a view of a payload in shared memory): written with no copy. */
+  sendParts(pack: number, frames: readonly (readonly Uint8Array[])[]): Promise<void> {
+    return this.push(redisInboxKey(this.o.burstId, pack), frames);
+  }
+
+  private async push(key: string, frames: readonly (readonly Uint8Array[])[]): Promise<void> {
+    let length: number;
+    try {
+      length = (await this.pub!.sendCommand(new FramePush(key, frames))) as number;
+    } catch (err) {
+      throw new TransportError('redis', `RPUSH to ${key} failed: ${(err as Error).message}`, { cause: err });
+    }
+    // This push made the list: it gets the TTL. (Once the receiver empties it, the list is gone, and so is
+    // the TTL; a PEXPIRE that arrives after that finds no key, or the list the next creator also sets.)
+    if (length === frames.length) {
+      try {
+        await this.pub!.pexpire(key, this.ttlMs);
+      } catch (err) {
+        throw new TransportError('redis', `PEXPIRE of ${key} failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
   }
 
   async cleanup(): Promise<void> {
@@ -118,6 +138,42 @@ export class RedisTransport implements Transport {
         this.pub.disconnect();
       }
     }
+  }
+}
+
+/**
+ * RPUSH of frames written to the socket as they are, each frame given as its parts. ioredis would first
+ * copy every argument of a command into one buffer (and a pipeline would copy that again): passes over
+ * every megabyte before the kernel's own copy. ioredis hands toWritable the socket it then writes the
+ * returned value to, at once: the head and the parts go in corked, ioredis writes the final CRLF, and the
+ * command leaves in one writev, in order with everything else on the connection. Anything that is not a
+ * socket gets the command as one buffer. The parts are not copied, so they must not change until the
+ * reply: the transport owns them (and a payload in shared memory belongs to the send, context.ts alloc).
+ */
+class FramePush extends Command {
+  constructor(
+    private readonly key: string,
+    private readonly frames: readonly (readonly Uint8Array[])[],
+  ) {
+    super('rpush', [key]);
+  }
+
+  override toWritable(socket: object): string | Buffer {
+    const s = socket as Partial<Writable>;
+    const corked = typeof s.cork === 'function' && typeof s.uncork === 'function' && typeof s.write === 'function';
+    const out: (string | Uint8Array)[] = [`*${this.frames.length + 2}\r\n$5\r\nRPUSH\r\n$${Buffer.byteLength(this.key)}\r\n${this.key}`];
+    for (const parts of this.frames) {
+      let n = 0;
+      for (const p of parts) n += p.byteLength;
+      out.push(`\r\n$${n}\r\n`);
+      for (const p of parts) if (p.byteLength > 0) out.push(p);
+    }
+    if (!corked) return Buffer.concat([...out.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)), Buffer.from('\r\n')]);
+    const w = s as Writable;
+    w.cork();
+    for (const x of out) w.write(x);
+    process.nextTick(() => w.uncork());
+    return '\r\n';
   }
 }
 

@@ -13,12 +13,24 @@ import type { FrameSink, Transport } from './types.js';
 class Wire {
   readonly queues = new Map<number, Uint8Array[]>();
   readonly sinks = new Map<number, FrameSink>();
-  transport(pack: number): Transport {
+  transport(pack: number, gather = false): Transport {
+    const send = async (to: number, frames: readonly Uint8Array[]): Promise<void> =>
+      void this.queues.set(to, [...(this.queues.get(to) ?? []), ...frames.map((f) => new Uint8Array(f))]);
     return {
       kind: 'redis',
       maxFrameBytes: 1 << 20,
       connect: async (sink) => void this.sinks.set(pack, sink),
-      send: async (to, frames) => void this.queues.set(to, [...(this.queues.get(to) ?? []), ...frames.map((f) => new Uint8Array(f))]),
+      send,
+      // A broker gets a frame's parts one after another, as the Redis transport writes them.
+      ...(gather
+        ? {
+            sendParts: (to: number, frames: readonly (readonly Uint8Array[])[]) =>
+              send(
+                to,
+                frames.map((parts) => Buffer.concat(parts)),
+              ),
+          }
+        : {}),
       cleanup: async () => undefined,
       close: async () => undefined,
     };
@@ -33,9 +45,11 @@ class Wire {
 
 class Collect implements FrameSink {
   frames: Uint8Array[] = [];
+  owned: boolean[] = [];
   errors: Error[] = [];
-  frame(f: Uint8Array): void {
+  frame(f: Uint8Array, owned?: boolean): void {
     this.frames.push(new Uint8Array(f));
+    this.owned.push(owned === true);
   }
   error(err: Error): void {
     this.errors.push(err);
@@ -121,6 +135,56 @@ describe('sealed transport', () => {
     expect(got.errors[0]!.message).toMatch(/lost 1 frame\(s\) from pack 0: the redis transport did not deliver frames 2\.\.2/);
     // After that nothing more is delivered.
     expect(got.frames).toHaveLength(2);
+  });
+
+  test('frames sent as parts are sealed where they lie, arrive whole, and share the counter with whole frames', async () => {
+    const wire = new Wire();
+    const a = new SealedTransport(wire.transport(0, true), { keys, packId: 0, packCount: 2 });
+    const b = new SealedTransport(wire.transport(1, true), { keys, packId: 1, packCount: 2 });
+    const got = new Collect();
+    await a.connect(new Collect());
+    await b.connect(got);
+    const parts = (f: Uint8Array, at: number): Uint8Array[] => [f.subarray(0, at), f.subarray(at)];
+    const big = frame(2, 70_000);
+    const small = frame(3, 40);
+    await a.send(1, [frame(1)]);
+    await a.sendParts!(1, [parts(big, 64), parts(small, 64), [big.subarray(0, 10), big.subarray(10, 5000), big.subarray(5000)]]);
+    await a.send(1, [frame(4)]);
+    const onWire = wire.queues.get(1)!.map((f) => new Uint8Array(f));
+    wire.flush(1);
+    expect(got.errors).toEqual([]);
+    expect(got.frames.map((x) => x[64])).toEqual([1, 2, 3, 2, 4]);
+    expect(Buffer.from(got.frames[1]!).equals(Buffer.from(big))).toBe(true);
+    expect(Buffer.from(got.frames[2]!).equals(Buffer.from(small))).toBe(true);
+    // A bit changed in a frame sealed from parts fails its tag like any other.
+    const flipped = onWire[1]!;
+    flipped[40_000] = flipped[40_000]! ^ 1;
+    wire.queues.set(1, [flipped]);
+    wire.flush(1);
+    expect(b.rejected).toBe(1);
+    expect(got.frames).toHaveLength(5);
+    // Encrypted frames are written anew, and a transport without gather-writes gets none.
+    expect(new SealedTransport(wire.transport(0, true), { keys, packId: 0, packCount: 2, encrypt: true }).sendParts).toBeUndefined();
+    expect(new SealedTransport(wire.transport(0), { keys, packId: 0, packCount: 2 }).sendParts).toBeUndefined();
+  });
+
+  test("large frames are verified in a copy: a whole message's is handed on as owned, a chunk's is not (the reassembler copies it out)", async () => {
+    const { wire, a, b, got } = await pair();
+    const head = { kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: 0, dst: 1, seq: 0, tag: 0, root: -1, msgId: 9 } as const;
+    const payload = new Uint8Array(50_000).map((_, i) => i * 7);
+    const chunks = encodeFrames(head, payload, 20_000, (n) => new Uint8Array(new ArrayBuffer(n + FRAME_TRAILER_BYTES), 0, n));
+    const whole = frame(5, 30_000);
+    await a.send(1, [...chunks, whole, frame(6)]);
+    // A chunk that fails its tag is not delivered, whichever buffer it was verified in.
+    const [c0] = wire.queues.get(1)!;
+    const bad = new Uint8Array(c0!);
+    bad[5000] = bad[5000]! ^ 1;
+    wire.queues.set(1, [bad, ...wire.queues.get(1)!]);
+    wire.flush(1);
+    expect(b.rejected).toBe(1);
+    expect(got.errors).toEqual([]);
+    expect(got.frames.map((f) => Buffer.from(f))).toEqual([...chunks, whole, frame(6)].map((f) => Buffer.from(f)));
+    expect(got.owned).toEqual([false, false, false, true, false]);
   });
 
   test('encrypted, nothing of the frame is readable on the wire, and it still arrives whole', async () => {
