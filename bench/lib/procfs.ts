@@ -60,6 +60,12 @@ export function stat(pid: number): ProcStat | undefined {
   return { pid, state: f[0]!, ppid: Number(f[1]), cpuSeconds: (Number(f[11]) + Number(f[12])) / HZ, nice: Number(f[16]) };
 }
 
+/** The one process whose command name (/proc/<pid>/comm) is `name`, or undefined if there is none or several. */
+export function onlyProcessNamed(name: string): number | undefined {
+  const found = pids().filter((pid) => read(`/proc/${pid}/comm`)?.trim() === name);
+  return found.length === 1 ? found[0] : undefined;
+}
+
 /** Resident memory of a process in bytes, or 0 when it is gone. */
 export function rssBytes(pid: number): number {
   const s = read(`/proc/${pid}/statm`);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { defineWorker, type WorkerContext } from '@kubeburst/worker-runtime';
 
 export interface PairParams {
@@ -9,6 +10,8 @@ export interface PairParams {
   runs: number;
   /** Ping-pong round trips per size for latency (scaled down for large sizes). */
   pings: number;
+  /** A broker process on this machine whose CPU time the sender reads around each run (/proc/<pid>/stat). */
+  brokerPid?: number;
 }
 
 export interface PairMeasure {
@@ -18,6 +21,27 @@ export interface PairMeasure {
   streamSeconds: number[];
   /** Round-trip seconds of a `bytes` ping answered by a `bytes` pong. */
   rttSeconds: number[];
+  /**
+   * CPU seconds (user + system) of this worker's whole pack process per stream run: its main thread, where
+   * frames are sealed and opened, and its worker thread. Meaningful with one worker per pack.
+   */
+  cpuSeconds: number[];
+  /** The broker's CPU seconds per stream run, as the sender saw them (with `brokerPid`). */
+  brokerCpuSeconds?: number[];
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on every Linux ABI Node runs on). */
+const HZ = 100;
+
+function procCpuSeconds(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / HZ;
+}
+
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /**
@@ -34,13 +58,18 @@ export default defineWorker(async (ctx: WorkerContext, p: PairParams) => {
     const buf = ctx.alloc(bytes);
     buf.fill(7);
     const streamSeconds: number[] = [];
+    const cpuSeconds: number[] = [];
+    const brokerCpuSeconds: number[] = [];
     for (let r = 0; r < p.runs; r++) {
       await ctx.barrier();
+      const cpu0 = ownCpuSeconds();
       if (me === 0) {
+        const broker0 = p.brokerPid !== undefined ? procCpuSeconds(p.brokerPid) : 0;
         const t0 = performance.now();
         for (let i = 0; i < count; i++) await ctx.send(peer, buf);
         await ctx.recv(peer);
         streamSeconds.push((performance.now() - t0) / 1000);
+        if (p.brokerPid !== undefined) brokerCpuSeconds.push(procCpuSeconds(p.brokerPid) - broker0);
       } else {
         for (let i = 0; i < count; i++) {
           const got = await ctx.recv(peer);
@@ -48,6 +77,7 @@ export default defineWorker(async (ctx: WorkerContext, p: PairParams) => {
         }
         await ctx.send(peer, ack);
       }
+      cpuSeconds.push(ownCpuSeconds() - cpu0);
     }
     const pings = Math.max(5, Math.min(p.pings, Math.ceil((p.pings * 64 * 1024) / Math.max(1, bytes))));
     const rttSeconds: number[] = [];
@@ -63,7 +93,7 @@ export default defineWorker(async (ctx: WorkerContext, p: PairParams) => {
         await ctx.send(peer, buf);
       }
     }
-    out.push({ bytes, count, streamSeconds, rttSeconds });
+    out.push({ bytes, count, streamSeconds, rttSeconds, cpuSeconds, ...(p.brokerPid !== undefined ? { brokerCpuSeconds } : {}) });
   }
-  return me === 0 ? out : null;
+  return out;
 });
