@@ -93,4 +93,29 @@ describe('Redis transport sends', () => {
       r.disconnect();
     }
   });
+
+  it('a list that never empties has its TTL renewed once half of it has passed', async () => {
+    const burstId = `b-ttl-${process.pid}-${Date.now()}`;
+    const sender = new RedisTransport({ burstId, packId: 0, packCount: 2, url, urlSource: 'test', keyTtlMs: 4_000 });
+    const { Redis } = await import('ioredis');
+    const r = new Redis(url);
+    try {
+      await sender.connect(sink);
+      const key = redisInboxKey(burstId, 1);
+      const f = new Uint8Array(100).fill(1);
+      await sender.send(1, [f]);
+      await sender.send(1, [f]);
+      expect(await r.pttl(key)).toBeGreaterThan(3_000);
+      await new Promise((done) => setTimeout(done, 2_200));
+      const before = await r.pttl(key);
+      expect(before).toBeLessThan(1_900);
+      await sender.send(1, [f]);
+      expect(await r.pttl(key)).toBeGreaterThan(3_000);
+      expect(await r.llen(key)).toBe(3);
+    } finally {
+      await deleteRedisBurstKeys(url, burstId);
+      await sender.close();
+      r.disconnect();
+    }
+  });
 });

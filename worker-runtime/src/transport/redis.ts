@@ -29,7 +29,10 @@ export function redisInboxKey(burstId: string, pack: number, urgent = false): st
 }
 
 export interface RedisTransportOptions extends TransportOptions {
-  /** Milliseconds an inbox outlives its last push if nobody deletes it (default one day). */
+  /**
+   * Milliseconds an inbox lives if nobody deletes it (default one day): set by the push that creates the
+   * list, renewed by a push once half of it has passed.
+   */
   keyTtlMs?: number;
 }
 
@@ -43,6 +46,8 @@ export class RedisTransport implements Transport {
   private readonly inbox: string;
   private readonly control: string;
   private readonly ttlMs: number;
+  /** When this pack last set the TTL of each inbox it pushes to (Date.now()). */
+  private readonly ttlSetAt = new Map<string, number>();
 
   constructor(private readonly o: RedisTransportOptions) {
     this.inbox = redisInboxKey(o.burstId, o.packId);
@@ -113,14 +118,17 @@ export class RedisTransport implements Transport {
       throw new TransportError('redis', `RPUSH to ${key} failed: ${(err as Error).message}`, { cause: err });
     }
     // This push made the list: it gets the TTL. (Once the receiver empties it, the list is gone, and so is
-    // the TTL; a PEXPIRE that arrives after that finds no key, or the list the next creator also sets.)
-    if (length === frames.length) {
+    // the TTL; a PEXPIRE that arrives after that finds no key, or the list the next creator also sets.) A
+    // list that never empties has it renewed by whoever pushes once half of it has passed.
+    const now = Date.now();
+    if (length === frames.length || now - (this.ttlSetAt.get(key) ?? now) > this.ttlMs / 2) {
+      this.ttlSetAt.set(key, now);
       try {
         await this.pub!.pexpire(key, this.ttlMs);
       } catch (err) {
         throw new TransportError('redis', `PEXPIRE of ${key} failed: ${(err as Error).message}`, { cause: err });
       }
-    }
+    } else if (!this.ttlSetAt.has(key)) this.ttlSetAt.set(key, now);
   }
 
   async cleanup(): Promise<void> {
@@ -146,9 +154,10 @@ export class RedisTransport implements Transport {
  * copy every argument of a command into one buffer (and a pipeline would copy that again): passes over
  * every megabyte before the kernel's own copy. ioredis hands toWritable the socket it then writes the
  * returned value to, at once: the head and the parts go in corked, ioredis writes the final CRLF, and the
- * command leaves in one writev, in order with everything else on the connection. Anything that is not a
- * socket gets the command as one buffer. The parts are not copied, so they must not change until the
- * reply: the transport owns them (and a payload in shared memory belongs to the send, context.ts alloc).
+ * command leaves in one writev, in order with everything else on the connection. Send it with
+ * sendCommand only, never in a pipeline or a MULTI: those buffer what toWritable returns and would write
+ * it after the parts. The parts are not copied, so they must not change until the reply: the transport
+ * owns them (and a payload in shared memory belongs to the send, context.ts alloc).
  */
 class FramePush extends Command {
   constructor(
@@ -158,20 +167,17 @@ class FramePush extends Command {
     super('rpush', [key]);
   }
 
-  override toWritable(socket: object): string | Buffer {
-    const s = socket as Partial<Writable>;
-    const corked = typeof s.cork === 'function' && typeof s.uncork === 'function' && typeof s.write === 'function';
-    const out: (string | Uint8Array)[] = [`*${this.frames.length + 2}\r\n$5\r\nRPUSH\r\n$${Buffer.byteLength(this.key)}\r\n${this.key}`];
+  override toWritable(socket: object): string {
+    const w = socket as Writable;
+    if (typeof w.cork !== 'function' || typeof w.uncork !== 'function') throw new Error('FramePush writes to a socket itself: send it with sendCommand');
+    w.cork();
+    w.write(`*${this.frames.length + 2}\r\n$5\r\nRPUSH\r\n$${Buffer.byteLength(this.key)}\r\n${this.key}`);
     for (const parts of this.frames) {
       let n = 0;
       for (const p of parts) n += p.byteLength;
-      out.push(`\r\n$${n}\r\n`);
-      for (const p of parts) if (p.byteLength > 0) out.push(p);
+      w.write(`\r\n$${n}\r\n`);
+      for (const p of parts) if (p.byteLength > 0) w.write(p);
     }
-    if (!corked) return Buffer.concat([...out.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)), Buffer.from('\r\n')]);
-    const w = s as Writable;
-    w.cork();
-    for (const x of out) w.write(x);
     process.nextTick(() => w.uncork());
     return '\r\n';
   }

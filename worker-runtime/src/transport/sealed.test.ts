@@ -171,19 +171,20 @@ describe('sealed transport', () => {
   test("large frames are verified in a copy: a whole message's is handed on as owned, a chunk's is not (the reassembler copies it out)", async () => {
     const { wire, a, b, got } = await pair();
     const head = { kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: 0, dst: 1, seq: 0, tag: 0, root: -1, msgId: 9 } as const;
-    const payload = new Uint8Array(50_000).map((_, i) => i * 7);
-    const chunks = encodeFrames(head, payload, 20_000, (n) => new Uint8Array(new ArrayBuffer(n + FRAME_TRAILER_BYTES), 0, n));
-    const whole = frame(5, 30_000);
+    const payload = new Uint8Array(250_000).map((_, i) => i * 7);
+    const chunks = encodeFrames(head, payload, 100_000, (n) => new Uint8Array(new ArrayBuffer(n + FRAME_TRAILER_BYTES), 0, n));
+    const whole = frame(5, 100_000);
     await a.send(1, [...chunks, whole, frame(6)]);
     // A chunk that fails its tag is not delivered, whichever buffer it was verified in.
     const [c0] = wire.queues.get(1)!;
     const bad = new Uint8Array(c0!);
-    bad[5000] = bad[5000]! ^ 1;
+    bad[50_000] = bad[50_000]! ^ 1;
     wire.queues.set(1, [bad, ...wire.queues.get(1)!]);
     wire.flush(1);
     expect(b.rejected).toBe(1);
     expect(got.errors).toEqual([]);
     expect(got.frames.map((f) => Buffer.from(f))).toEqual([...chunks, whole, frame(6)].map((f) => Buffer.from(f)));
+    // The last chunk (50,000 bytes) and the small frame are below the size copied first: verified in place.
     expect(got.owned).toEqual([false, false, false, true, false]);
   });
 

@@ -202,21 +202,20 @@ export class SealedTransport implements Transport {
       } else if (n <= SMALL_FRAME_BYTES) {
         frame = sealed.subarray(0, n);
         if (!chachaPolyVerify(this.smallKey, nonce, frame, tag)) throw new Error('tag');
-      } else if (owned) {
-        frame = sealed.subarray(0, n);
-        verifyGmac(this.o.keys.frameMac, nonce, frame, tag);
       } else {
-        // The frame sits in the client's read buffer, likely out of cache by now (a reply holds up to 32
-        // frames), and the pack copies it anyway: copy it first, and the MAC reads the copy while it is in
-        // cache, which costs less than reading it cold. The bytes verified are the bytes delivered. A whole
-        // message gets a buffer of its own, handed on as owned (no copy after this one); a chunk of a larger
-        // message lands in a scratch buffer that the reassembler copies out of at once.
-        const whole = saysWholeMessage(sealed);
-        const copy = whole ? Buffer.allocUnsafeSlow(n) : this.scratch(n);
-        copy.set(sealed.subarray(0, n));
-        verifyGmac(this.o.keys.frameMac, nonce, copy, tag);
-        frame = copy;
-        owned = whole;
+        // A large frame the pack does not own sits in the client's read buffer, likely out of cache by now
+        // (a Redis reply holds up to 32 frames), and the pack copies it anyway: copy it first, and the MAC
+        // reads the copy while it is in cache, which costs less than reading it cold. The bytes verified are
+        // then the bytes delivered. A whole message gets a buffer of its own, handed on as owned (no copy
+        // after this one); a chunk of a larger message lands in a scratch buffer that the reassembler copies
+        // out of at once. Frames below COPY_FIRST_BYTES, and chunks too big for the scratch buffer, are
+        // verified where they are.
+        const whole = !owned && n >= COPY_FIRST_BYTES && saysWholeMessage(sealed);
+        const copy = owned || n < COPY_FIRST_BYTES ? undefined : whole ? Buffer.allocUnsafeSlow(n) : n <= SCRATCH_MAX_BYTES ? this.scratch(n) : undefined;
+        copy?.set(sealed.subarray(0, n));
+        frame = copy ?? sealed.subarray(0, n);
+        verifyGmac(this.o.keys.frameMac, nonce, frame, tag);
+        owned ||= whole;
       }
     } catch {
       return this.reject(`a frame from 'pack ${src}' (counter ${ctr}) that failed verification`);
@@ -237,9 +236,8 @@ export class SealedTransport implements Transport {
     this.sink?.frame(frame, owned);
   }
 
-  /** A reused buffer of at least `n` bytes (up to SCRATCH_MAX_BYTES; past that, a fresh one each time). */
+  /** A reused buffer of `n` bytes (at most SCRATCH_MAX_BYTES). */
   private scratch(n: number): Uint8Array {
-    if (n > SCRATCH_MAX_BYTES) return Buffer.allocUnsafeSlow(n);
     if (this.scratchBuffer === undefined || this.scratchBuffer.byteLength < n) this.scratchBuffer = Buffer.allocUnsafeSlow(Math.max(n, 64 * 1024));
     return this.scratchBuffer.subarray(0, n);
   }
@@ -259,6 +257,8 @@ export class SealedTransport implements Transport {
   }
 }
 
+/** Frames from this size on are copied before they are verified (see open). */
+const COPY_FIRST_BYTES = 64 * 1024;
 /** Chunks up to this size are verified in a reused buffer (the default chunk is 1 MiB). */
 const SCRATCH_MAX_BYTES = 4 * 1024 * 1024;
 
