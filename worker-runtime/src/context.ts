@@ -207,7 +207,9 @@ export interface WorkerContext extends CollectiveOps {
    * `dest` receives it. Within the pack's send budget (KB_SEND_BUDGET_BYTES, 256 MiB in flight to other
    * packs) a plain array is read before send() returns; over it, the send waits for room (timeout as for
    * any call) and reads the array when it leaves: do not change it before the promise resolves. Memory
-   * from alloc() is passed on by reference (see alloc).
+   * from alloc(), or any array over a SharedArrayBuffer, is passed on by reference: to pack mates, and
+   * (large ones) onto the wire over the direct transport and unencrypted Redis; do not write to it after
+   * sending it (see alloc).
    */
   send(dest: number, data: Payload, opts?: CallOptions): Promise<void>;
   /**
