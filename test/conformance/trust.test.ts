@@ -5,7 +5,7 @@ import { runLocalFlare, type FlareResult } from '../../worker-runtime/src/launch
 import { DType, encodeJson } from '../../worker-runtime/src/protocol/dtype.js';
 import { encodeFrames, MsgKind, FRAME_TRAILER_BYTES } from '../../worker-runtime/src/protocol/frame.js';
 import { natsSubject } from '../../worker-runtime/src/transport/nats-subjects.js';
-import { redisInboxKey } from '../../worker-runtime/src/transport/redis.js';
+import { deleteRedisBurstKeys, redisInboxKey } from '../../worker-runtime/src/transport/redis.js';
 import { fixture, NATS_URL, REDIS_URL } from './helpers.js';
 
 /**
@@ -61,16 +61,22 @@ describe('over Redis, another client of the broker', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const r = await runLocalFlare({
-      burstId,
-      size: 6,
-      granularity: 2,
-      transport: { kind: 'redis', url: REDIS_URL },
-      modulePath: scenarios,
-      params: { value: { scenario: 'rounds', rounds: 20, delayMs: 50 } },
-    });
-    stop = true;
-    await attack;
+    let r: FlareResult;
+    try {
+      r = await runLocalFlare({
+        burstId,
+        size: 6,
+        granularity: 2,
+        transport: { kind: 'redis', url: REDIS_URL },
+        modulePath: scenarios,
+        params: { value: { scenario: 'rounds', rounds: 20, delayMs: 50 } },
+      });
+    } finally {
+      stop = true;
+      await attack;
+      // The attacker's last pushes may land after the flare cleaned up (they carry no TTL): its keys, not ours.
+      await deleteRedisBurstKeys(REDIS_URL, burstId);
+    }
     checkRounds(r, 6, 20);
     expect(captured.length).toBeGreaterThan(0);
     expect(r.packs.reduce((n, p) => n + (p.rejected ?? 0), 0)).toBeGreaterThan(0);
