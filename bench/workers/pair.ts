@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { defineWorker, type WorkerContext } from '@kubeburst/worker-runtime';
+import { stat } from '../lib/procfs.js';
 
 export interface PairParams {
   sizes: number[];
@@ -30,13 +30,9 @@ export interface PairMeasure {
   brokerCpuSeconds?: number[];
 }
 
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on every Linux ABI Node runs on). */
-const HZ = 100;
-
+/** A process's CPU seconds so far (NaN once it is gone). */
 function procCpuSeconds(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / HZ;
+  return stat(pid)?.cpuSeconds ?? NaN;
 }
 
 function ownCpuSeconds(): number {
