@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import { NatsTransport } from './nats.js';
 import { deleteRedisBurstKeys, RedisTransport, redisInboxKey } from './redis.js';
 
@@ -54,15 +55,23 @@ describe('Redis transport sends', () => {
   const url = process.env.KB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const sink = { frame: () => {}, error: () => {} };
 
-  it('push frames byte for byte, in order, and the push that makes a list gives it a TTL', async () => {
+  /** Pack 0 of a fresh burst, connected; pack 1 never connects: its inbox `key` is read with plain client `r`. */
+  async function withSender(keyTtlMs: number, body: (sender: RedisTransport, r: Redis, key: string) => Promise<void>): Promise<void> {
     const burstId = `b-send-${process.pid}-${Date.now()}`;
-    const sender = new RedisTransport({ burstId, packId: 0, packCount: 2, url, urlSource: 'test', keyTtlMs: 60_000 });
-    // Pack 1 never connects here: its inbox is read with a plain client.
-    const { Redis } = await import('ioredis');
+    const sender = new RedisTransport({ burstId, packId: 0, packCount: 2, url, urlSource: 'test', keyTtlMs });
     const r = new Redis(url);
     try {
       await sender.connect(sink);
-      const key = redisInboxKey(burstId, 1);
+      await body(sender, r, redisInboxKey(burstId, 1));
+    } finally {
+      await deleteRedisBurstKeys(url, burstId);
+      await sender.close();
+      r.disconnect();
+    }
+  }
+
+  it('push frames byte for byte, in order, and the push that makes a list gives it a TTL', () =>
+    withSender(60_000, async (sender, r, key) => {
       // Views into larger buffers, an odd length, and a byte pattern CRLF and '$' would disturb.
       const frames = [3, 1 << 20, 70_001].map((n, i) => {
         const big = new Uint8Array(n + 40);
@@ -87,21 +96,10 @@ describe('Redis transport sends', () => {
       const ttl = await r.pttl(key);
       expect(ttl).toBeGreaterThan(30_000);
       expect(ttl).toBeLessThanOrEqual(40_000);
-    } finally {
-      await deleteRedisBurstKeys(url, burstId);
-      await sender.close();
-      r.disconnect();
-    }
-  });
+    }));
 
-  it('a list that never empties has its TTL renewed once half of it has passed', async () => {
-    const burstId = `b-ttl-${process.pid}-${Date.now()}`;
-    const sender = new RedisTransport({ burstId, packId: 0, packCount: 2, url, urlSource: 'test', keyTtlMs: 4_000 });
-    const { Redis } = await import('ioredis');
-    const r = new Redis(url);
-    try {
-      await sender.connect(sink);
-      const key = redisInboxKey(burstId, 1);
+  it('a list that never empties has its TTL renewed once half of it has passed', () =>
+    withSender(4_000, async (sender, r, key) => {
       const f = new Uint8Array(100).fill(1);
       await sender.send(1, [f]);
       await sender.send(1, [f]);
@@ -112,10 +110,5 @@ describe('Redis transport sends', () => {
       await sender.send(1, [f]);
       expect(await r.pttl(key)).toBeGreaterThan(3_000);
       expect(await r.llen(key)).toBe(3);
-    } finally {
-      await deleteRedisBurstKeys(url, burstId);
-      await sender.close();
-      r.disconnect();
-    }
-  });
+    }));
 });

@@ -117,18 +117,19 @@ export class RedisTransport implements Transport {
     } catch (err) {
       throw new TransportError('redis', `RPUSH to ${key} failed: ${(err as Error).message}`, { cause: err });
     }
-    // This push made the list: it gets the TTL. (Once the receiver empties it, the list is gone, and so is
-    // the TTL; a PEXPIRE that arrives after that finds no key, or the list the next creator also sets.) A
+    // The push that made the list sets its TTL (once the receiver empties it, the list is gone, and so is
+    // the TTL; a PEXPIRE that arrives after that finds no key, or the list the next creator also sets). A
     // list that never empties has it renewed by whoever pushes once half of it has passed.
     const now = Date.now();
-    if (length === frames.length || now - (this.ttlSetAt.get(key) ?? now) > this.ttlMs / 2) {
+    const last = this.ttlSetAt.get(key);
+    if (length === frames.length || last === undefined || now - last > this.ttlMs / 2) {
       this.ttlSetAt.set(key, now);
       try {
         await this.pub!.pexpire(key, this.ttlMs);
       } catch (err) {
         throw new TransportError('redis', `PEXPIRE of ${key} failed: ${(err as Error).message}`, { cause: err });
       }
-    } else if (!this.ttlSetAt.has(key)) this.ttlSetAt.set(key, now);
+    }
   }
 
   async cleanup(): Promise<void> {

@@ -143,7 +143,8 @@ export class SealedTransport implements Transport {
       c.final();
       out.set(c.getAuthTag(), n + 8);
     } else {
-      out = frame.byteOffset + n + FRAME_TRAILER_BYTES <= frame.buffer.byteLength ? new Uint8Array(frame.buffer, frame.byteOffset, n + FRAME_TRAILER_BYTES) : copyWithRoom(frame);
+      const room = frame.byteOffset + n + FRAME_TRAILER_BYTES <= frame.buffer.byteLength ? frame : copyWithRoom([frame], n);
+      out = new Uint8Array(room.buffer, room.byteOffset, n + FRAME_TRAILER_BYTES);
       if (n <= SMALL_FRAME_BYTES) chachaPolyTag(this.smallKey, nonce, frame, out, n + 8);
       else {
         const c = createCipheriv('aes-128-gcm', this.o.keys.frameMac, nonce);
@@ -161,15 +162,7 @@ export class SealedTransport implements Transport {
   private sealParts(dst: number, parts: readonly Uint8Array[]): Uint8Array[] {
     let n = 0;
     for (const p of parts) n += p.byteLength;
-    if (n <= SMALL_FRAME_BYTES) {
-      const joined = Buffer.allocUnsafe(n + FRAME_TRAILER_BYTES);
-      let at = 0;
-      for (const p of parts) {
-        joined.set(p, at);
-        at += p.byteLength;
-      }
-      return [this.seal(dst, joined.subarray(0, n))];
-    }
+    if (n <= SMALL_FRAME_BYTES) return [this.seal(dst, copyWithRoom(parts, n))];
     const ctr = this.nextCounter(dst);
     const c = createCipheriv('aes-128-gcm', this.o.keys.frameMac, this.nonceOf(this.o.packId, dst, ctr));
     for (const p of parts) c.setAAD(p);
@@ -202,20 +195,20 @@ export class SealedTransport implements Transport {
       } else if (n <= SMALL_FRAME_BYTES) {
         frame = sealed.subarray(0, n);
         if (!chachaPolyVerify(this.smallKey, nonce, frame, tag)) throw new Error('tag');
+      } else if (owned || n < COPY_FIRST_BYTES) {
+        frame = sealed.subarray(0, n);
+        verifyGmac(this.o.keys.frameMac, nonce, frame, tag);
       } else {
         // A large frame the pack does not own sits in the client's read buffer, likely out of cache by now
         // (a Redis reply holds up to 32 frames), and the pack copies it anyway: copy it first, and the MAC
         // reads the copy while it is in cache, which costs less than reading it cold. The bytes verified are
         // then the bytes delivered. A whole message gets a buffer of its own, handed on as owned (no copy
         // after this one); a chunk of a larger message lands in a scratch buffer that the reassembler copies
-        // out of at once. Frames below COPY_FIRST_BYTES, and chunks too big for the scratch buffer, are
-        // verified where they are.
-        const whole = !owned && n >= COPY_FIRST_BYTES && saysWholeMessage(sealed);
-        const copy = owned || n < COPY_FIRST_BYTES ? undefined : whole ? Buffer.allocUnsafeSlow(n) : n <= SCRATCH_MAX_BYTES ? this.scratch(n) : undefined;
-        copy?.set(sealed.subarray(0, n));
-        frame = copy ?? sealed.subarray(0, n);
+        // out of at once (chunks too big for it are verified where they are).
+        owned = saysWholeMessage(sealed);
+        frame = owned ? Buffer.allocUnsafeSlow(n) : n <= SCRATCH_MAX_BYTES ? this.scratch(n) : sealed.subarray(0, n);
+        if (frame.buffer !== sealed.buffer) frame.set(sealed.subarray(0, n));
         verifyGmac(this.o.keys.frameMac, nonce, frame, tag);
-        owned ||= whole;
       }
     } catch {
       return this.reject(`a frame from 'pack ${src}' (counter ${ctr}) that failed verification`);
@@ -282,8 +275,13 @@ function getU32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-function copyWithRoom(frame: Uint8Array): Uint8Array {
-  const out = Buffer.allocUnsafe(frame.byteLength + FRAME_TRAILER_BYTES);
-  out.set(frame, 0);
-  return out;
+/** The parts (`n` bytes in all) joined, in a buffer with FRAME_TRAILER_BYTES to spare after them. */
+function copyWithRoom(parts: readonly Uint8Array[], n: number): Uint8Array {
+  const out = Buffer.allocUnsafe(n + FRAME_TRAILER_BYTES);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out.subarray(0, n);
 }
