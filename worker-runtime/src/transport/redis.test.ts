@@ -112,3 +112,46 @@ describe('Redis transport sends', () => {
       expect(await r.llen(key)).toBe(3);
     }));
 });
+
+describe('Redis transport receives', () => {
+  const url = process.env.KB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+  it('frames arrive whole and in order across many pops, and closing with pops pending reports nothing', async () => {
+    const burstId = `b-recv-${process.pid}-${Date.now()}`;
+    const got: Uint8Array[] = [];
+    const errors: Error[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    const [a, b] = [0, 1].map((packId) => new RedisTransport({ burstId, packId, packCount: 2, url, urlSource: 'test' }));
+    try {
+      await a!.connect({ frame: () => {}, error: (e) => errors.push(e) });
+      let wake: () => void = () => {};
+      const all = new Promise<void>((r) => (wake = r));
+      // Small frames (a megabyte reply would leave ioredis' parser a timer running), many sends, so that
+      // replies of one frame and of a full batch both occur.
+      const frames = Array.from({ length: 300 }, (_, i) => new Uint8Array(1 + ((i * 37) % 2000)).fill(i & 0xff));
+      await b!.connect({
+        frame: (f) => {
+          got.push(new Uint8Array(f));
+          if (got.length === frames.length) wake();
+        },
+        error: (e) => errors.push(e),
+      });
+      for (let i = 0; i < frames.length;) {
+        const n = 1 + (i % 7);
+        await a!.send(1, frames.slice(i, i + n));
+        i += n;
+      }
+      await all;
+      expect(got.map((f) => [f.byteLength, f[0]])).toEqual(frames.map((f) => [f.byteLength, f[0]]));
+    } finally {
+      await deleteRedisBurstKeys(url, burstId);
+      await Promise.all([a!.close(), b!.close()]);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    process.off('unhandledRejection', onUnhandled);
+    expect(errors).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+});
