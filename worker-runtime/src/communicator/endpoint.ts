@@ -82,9 +82,7 @@ export class Endpoint {
   private spinning: boolean;
   private portReceived = 0;
   private spinFailures = 0;
-  /** Waits left before polling is tried again, and how many the next pause lasts (see wait). */
   private spinPause = 0;
-  private nextSpinPause = MIN_SPIN_PAUSE;
 
   constructor(private readonly o: EndpointOptions) {
     this.me = o.me;
@@ -229,30 +227,22 @@ export class Endpoint {
         }
         if (this.spinning) {
           const until = performance.now() + Math.min(left, this.o.spinMicros / 1000);
-          // Polled: the ring (a pack mate's reply usually lands within a microsecond), and the port's count,
-          // which says the main thread has posted a message (a large one, from another pack): that ends the
-          // poll but counts as a failure, since such messages come far apart (a stream of them stops polling).
-          while (!this.ring.hasData() && this.ring.portPosted() === this.portReceived && performance.now() < until) {
-            /* poll */
+          while (!this.ring.hasData() && performance.now() < until) {
+            /* poll: a pack mate's reply usually lands within a microsecond */
           }
           if (this.ring.hasData()) {
             this.spinFailures = 0;
-            this.nextSpinPause = MIN_SPIN_PAUSE;
             continue;
           }
-          // Polling that keeps failing (peers busy for long, a loaded machine, a stream from another pack)
-          // stops for a while, longer each time it fails again (up to MAX_SPIN_PAUSE waits), and is then tried
-          // on a few waits only. The first pauses are short: two threads only lock into polling each other when
-          // both poll at the same time.
-          if (++this.spinFailures >= SPIN_TRIES) {
+          // Polling that keeps failing (peers busy for long, a loaded machine) stops for a few waits. Short
+          // pauses matter: two threads only lock into polling each other when both poll at the same time.
+          if (++this.spinFailures >= 32) {
             this.spinning = false;
-            this.spinPause = this.nextSpinPause;
-            this.nextSpinPause = Math.min(2 * this.nextSpinPause, MAX_SPIN_PAUSE);
+            this.spinPause = 8;
           }
-          if (this.ring.portPosted() !== this.portReceived) continue;
         } else if (this.o.spinMicros > 0 && --this.spinPause <= 0) {
           this.spinning = true;
-          this.spinFailures = SPIN_TRIES - SPIN_RETRIES;
+          this.spinFailures = 0;
         }
         // Sleep until the mailbox is signalled (a ring record, a port post) with the event loop free, so the
         // user's own timers and I/O keep running while a call waits.
@@ -426,13 +416,6 @@ export class Endpoint {
     }
   }
 }
-
-/** Polls in a row that find nothing before polling pauses; after a pause it gets SPIN_RETRIES more. */
-const SPIN_TRIES = 32;
-const SPIN_RETRIES = 4;
-/** A pause lasts this many waits at first, doubling while polling keeps failing. */
-const MIN_SPIN_PAUSE = 8;
-const MAX_SPIN_PAUSE = 1024;
 
 export const MSG_ID = 0;
 export const INFLIGHT_KIB = 1;
