@@ -116,7 +116,7 @@ describe('Redis transport sends', () => {
 describe('Redis transport receives', () => {
   const url = process.env.KB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-  it('frames arrive whole and in order across many pops, and closing with pops pending reports nothing', async () => {
+  it('frames arrive whole and in order across many pops, and closing with a pop pending reports nothing', async () => {
     const burstId = `b-recv-${process.pid}-${Date.now()}`;
     const got: Uint8Array[] = [];
     const errors: Error[] = [];

@@ -7,9 +7,9 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
 /**
  * Redis transport: every pack owns two lists, `kb:{<burst>}:ctl:<pack>` (urgent frames) and
  * `kb:{<burst>}:inbox:<pack>` (data). Senders RPUSH frames (pipelined, so order per sender is kept); the
- * owner pops up to 32 at a time with BLMPOP over both keys on a dedicated connection, two pops in flight.
- * BLMPOP serves the first non-empty key. (Coordination travels on the packs' links, not here: nothing is
- * sent urgent today.)
+ * owner pops up to 32 at a time with BLMPOP over both keys on a dedicated connection, asking for the next
+ * batch before delivering the last. BLMPOP serves the first non-empty key. (Coordination travels on the
+ * packs' links, not here: nothing is sent urgent today.)
  * Lists persist, so a frame sent before its receiver starts listening is not lost. A list gets a TTL as a
  * safety net from the push that creates it (a list BLMPOP empties is gone, and the next push makes it anew:
  * RPUSH's reply, the list's length, says so); the pack deletes its list when the burst ends (success or
@@ -85,9 +85,9 @@ export class RedisTransport implements Transport {
   }
 
   /**
-   * Two pops are always on the wire: the next is sent as soon as a reply arrives, so Redis writes the next
-   * batch while this one is opened and delivered, instead of idling until the pack asks again. (Redis
-   * serves a connection's commands in order, so frames still arrive in order.)
+   * The next pop leaves as soon as a reply arrives, before its frames are opened and delivered, so Redis
+   * writes the next batch meanwhile instead of idling until the pack asks again. (One pop is pending at a
+   * time; Redis serves a connection's commands in order, so frames still arrive in order.)
    */
   private async receiveLoop(sink: FrameSink): Promise<void> {
     const sub = this.sub!;
