@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { NatsTransport } from './nats.js';
 import { deleteRedisBurstKeys, RedisTransport, redisInboxKey } from './redis.js';
 
+const url = process.env.KB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
 describe('Redis key clean-up', () => {
   it('against a server that drops every connection fails once and leaves no client reconnecting in the background', async () => {
     // A "Redis" on loopback that hangs up on every connection, counting them.
@@ -52,7 +54,6 @@ describe('a broker that cannot be reached', () => {
 });
 
 describe('Redis transport sends', () => {
-  const url = process.env.KB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const sink = { frame: () => {}, error: () => {} };
 
   /** Pack 0 of a fresh burst, connected; pack 1 never connects: its inbox `key` is read with plain client `r`. */
@@ -114,8 +115,6 @@ describe('Redis transport sends', () => {
 });
 
 describe('Redis transport receives', () => {
-  const url = process.env.KB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
   it('frames arrive whole and in order across many pops, and closing with a pop pending reports nothing', async () => {
     const burstId = `b-recv-${process.pid}-${Date.now()}`;
     const got: Uint8Array[] = [];
