@@ -159,6 +159,32 @@ describe('stream records', () => {
     expect(() => new RecordDecoder(() => {}, { maxFrameBytes: MAX, maxStreamBytes: 517 }).push(frame.subarray(0, 5))).toThrow(/past the 517 bytes/);
   });
 
+  test('a spanning record can be read straight into its own buffer: readTarget, then wrote', () => {
+    const body = new Uint8Array(5000).map((_, i) => i % 251);
+    const stream = concat([encodeRecord(RecordType.Frame, body), encodeRecord(RecordType.Frame, new Uint8Array([9]))]);
+    const got: { body: Uint8Array; owned: boolean }[] = [];
+    const d = new RecordDecoder((_t, b, owned) => got.push({ body: owned ? b : new Uint8Array(b), owned }), { maxFrameBytes: MAX });
+    expect(d.readTarget()).toBeUndefined();
+    d.push(stream.subarray(0, 100));
+    // The 95 body bytes that came with the prefix were copied; the rest goes where the decoder says.
+    let target = d.readTarget()!;
+    expect(target.byteLength).toBe(5000 - 95);
+    target.set(stream.subarray(100, 1100));
+    d.wrote(1000);
+    target = d.readTarget()!;
+    expect(target.byteLength).toBe(5000 - 1095);
+    expect(() => d.wrote(target.byteLength + 1)).toThrow(/does not fit the read target \(3905 bytes\)/);
+    target.set(stream.subarray(1100, 5005));
+    d.wrote(target.byteLength);
+    expect(d.readTarget()).toBeUndefined();
+    expect(() => d.wrote(1)).toThrow(/there is none/);
+    d.push(stream.subarray(5005));
+    d.end();
+    expect(got.map((g) => g.owned)).toEqual([true, false]);
+    expect([...got[0]!.body]).toEqual([...body]);
+    expect([...got[1]!.body]).toEqual([9]);
+  });
+
   test('after a corrupt prefix the decoder stays failed: nothing after it is decoded', () => {
     // Was: the next push parsed the following bytes as a fresh record.
     const got: number[][] = [];

@@ -12,7 +12,9 @@ import { FrameError } from '../errors.js';
  *   BYE    empty: the sender closes this connection on purpose (a close without it means the peer is lost)
  *
  * Decoding is linear: a record lying inside one socket chunk is passed on as a view of that chunk (no
- * copy); a record spanning chunks is copied once, piece by piece, into a buffer of its exact size.
+ * copy); a record spanning chunks is copied once, piece by piece, into a buffer of its exact size. A reader
+ * that can choose where the socket reads to (net's `onread`) asks `readTarget()` for the rest of that
+ * buffer, reads into it and says `wrote(n)`: then only what arrived with the record's prefix is copied.
  *
  * Bounded: a length prefix is checked against its type's limit (and the stream limit, `maxStreamBytes`)
  * as soon as its 5 bytes are in, before anything is allocated; the decoder never allocates more than one
@@ -139,6 +141,30 @@ export class RecordDecoder {
         this.body = this.allocate(length);
         this.bodyFill = 0;
       }
+    }
+  }
+
+  /**
+   * Where the next bytes of the stream can be read to with no copy: the rest of the body being assembled,
+   * while there is one (then read into it and call `wrote`); undefined between records (read anywhere and
+   * `push`). Reading less than it holds is fine: the next call gives what is still missing.
+   */
+  readTarget(): Uint8Array | undefined {
+    if (this.body === undefined || this.failure !== undefined) return undefined;
+    return this.body.subarray(this.bodyFill);
+  }
+
+  /** `n` bytes of the stream were read into `readTarget()`; the record is passed on once it is whole. */
+  wrote(n: number): void {
+    const body = this.body;
+    if (body === undefined || this.failure !== undefined || !(Number.isInteger(n) && n >= 0 && n <= body.byteLength - this.bodyFill)) {
+      throw new FrameError(`wrote(${n}) does not fit the read target (${body === undefined ? 'there is none' : `${body.byteLength - this.bodyFill} bytes`})`);
+    }
+    this.streamed += n;
+    this.bodyFill += n;
+    if (this.bodyFill === body.byteLength) {
+      this.body = undefined;
+      this.onRecord(this.type, body, true);
     }
   }
 

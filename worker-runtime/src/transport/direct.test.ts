@@ -44,9 +44,9 @@ class Collect implements FrameSink {
   }
 }
 
-/** Frame i from pack p: [p, i (u32 LE), filler…], `size` bytes long. */
+/** Frame i from pack p: [p, i (u32 LE), filler…], `size` bytes long; the filler differs from byte to byte. */
 function frame(p: number, i: number, size: number): Uint8Array {
-  const f = new Uint8Array(Math.max(5, size)).fill((p * 31 + i) & 0xff);
+  const f = new Uint8Array(Math.max(5, size)).map((_, k) => (p * 31 + i + k * 7 + (k >>> 9)) & 0xff);
   f[0] = p;
   new DataView(f.buffer).setUint32(1, i, true);
   return f;

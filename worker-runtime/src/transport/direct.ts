@@ -24,6 +24,7 @@ import {
 } from '../protocol/hello.js';
 import { describeEndpoint, DIRECT_URL_FIELD, parseDirectUrl, type DirectAddresses, type DirectEndpoint } from './direct-address.js';
 import { encodeRecord, RecordDecoder, recordPrefix, RecordType, RECORD_PREFIX_BYTES } from '../protocol/stream-records.js';
+import { readAcceptedInto } from './read-into.js';
 import type { FrameSink, Transport, TransportOptions } from './types.js';
 
 /**
@@ -48,7 +49,8 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * HELLO_TIMEOUT_MS, or sends more than a handshake's worth of bytes first, is dropped without touching the
  * flare; a refusal is a silent close. Frames follow as length-prefixed records (stream-records.ts).
  * `send` corks the socket and writes prefix + frame for every frame (one writev), and resolves once the
- * socket has taken them: at once, or on 'drain' when the kernel buffer is full.
+ * socket has taken them: at once, or on 'drain' when the kernel buffer is full. The receiving side reads
+ * the bulk of a large frame from the kernel straight into the frame's own buffer (read-into.ts).
  *
  * Ending: `close` writes a BYE on every connection, then ends it. A connection that closes without a BYE
  * means the peer died or the network failed: the sink gets a PeerLostError naming the pack, and the burst
@@ -58,6 +60,22 @@ export const DIRECT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /** A TCP or Unix connect that has not completed by then is tried again (the handshake then gets longer). */
 const DIAL_ATTEMPT_TIMEOUT_MS = 3_000;
 const CLOSE_GRACE_MS = 1_000;
+
+/** What accepted connections read into when not into a frame's own buffer (shared: see read-into.ts). */
+const SCRATCH_BYTES = 64 * 1024;
+
+/** A connection's record decoder, fed by the socket; a bad record fails the connection, not the caller. */
+interface FrameReader {
+  push(chunk: Uint8Array): void;
+  readTarget(): Uint8Array | undefined;
+  wrote(n: number): void;
+}
+
+/** Where an accepted connection's bytes go: the handshake reader first, then its FrameReader. */
+interface AcceptedReads {
+  consume: (chunk: Uint8Array) => void;
+  frames?: FrameReader;
+}
 
 /** A frame in one buffer, or as parts written back to back (gather-write). */
 type OutFrame = Uint8Array | readonly Uint8Array[];
@@ -96,6 +114,7 @@ export class DirectTransport implements Transport {
   private readonly helloTimeoutMs: number;
   /** Connections dropped before their handshake completed (strangers, or misconfigured peers). */
   refused = 0;
+  private scratchBuffer: Uint8Array | undefined;
 
   constructor(private readonly o: TransportOptions) {
     this.addresses = parseDirectUrl(o.url, o.packCount, o.packId);
@@ -112,7 +131,8 @@ export class DirectTransport implements Transport {
 
   async connect(sink: FrameSink): Promise<void> {
     this.sink = sink;
-    const server = createServer({ noDelay: true }, (s) => this.accept(s));
+    // Paused: a connection's reads are set up before its first byte (read-into.ts).
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (s) => this.accept(s));
     this.server = server;
     await listen(server, this.addresses.listen);
     server.on('error', (err) => this.report(new TransportError('direct', `listener on ${this.listenAddress} failed: ${err.message}`, { cause: err })));
@@ -286,9 +306,9 @@ export class DirectTransport implements Transport {
           clearTimeout(timer);
           this.timers.delete(timer);
           s.off('data', onData);
-          const decoder = this.decoderFor(s, (type) => this.onOutboundRecord(c, s, type));
-          s.on('data', decoder);
-          if (got.rest.byteLength > 0) decoder(Buffer.from(got.rest));
+          const frames = this.decoderFor(s, (type) => this.onOutboundRecord(c, s, type));
+          s.on('data', frames.push);
+          if (got.rest.byteLength > 0) frames.push(Buffer.from(got.rest));
           this.opened(c, s);
           return;
         }
@@ -350,11 +370,18 @@ export class DirectTransport implements Transport {
 
   // ---- accepting --------------------------------------------------------------------------------
 
-  private accept(s: Socket): void {
+  private accept(shell: Socket): void {
     if (this.closing) {
-      s.destroy();
+      shell.destroy();
       return;
     }
+    const reads: AcceptedReads = { consume: () => {} };
+    this.scratchBuffer ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+    const s = readAcceptedInto(
+      shell,
+      { target: () => reads.frames?.readTarget(), wrote: (n) => reads.frames!.wrote(n), chunk: (bytes) => reads.consume(bytes) },
+      this.scratchBuffer,
+    );
     this.sockets.add(s);
     s.once('close', () => this.sockets.delete(s));
     s.on('error', () => {}); // reported through 'close' (see watch)
@@ -363,7 +390,7 @@ export class DirectTransport implements Transport {
     const refuse = (why: string): void => {
       clearTimeout(timer);
       this.timers.delete(timer);
-      s.off('data', onData);
+      reads.consume = () => {};
       this.refused++;
       this.o.onRefused?.(why);
       s.destroy();
@@ -372,7 +399,7 @@ export class DirectTransport implements Transport {
     const pre = new PreAuthReader();
     let offer: Offer | undefined;
     let answer: Answer | undefined;
-    const onData = (chunk: Buffer): void => {
+    const onData = (chunk: Uint8Array): void => {
       let got;
       try {
         got = pre.push(chunk);
@@ -397,9 +424,9 @@ export class DirectTransport implements Transport {
           }
           clearTimeout(timer);
           this.timers.delete(timer);
-          s.off('data', onData);
+          reads.consume = () => {};
           s.write(encodeRecord(RecordType.Hello, encodeHello({ accepted: true })));
-          this.authenticated(s, offer.from, got.rest);
+          this.authenticated(s, offer.from, got.rest, reads);
           return;
         }
         try {
@@ -409,17 +436,17 @@ export class DirectTransport implements Transport {
         }
       }
     };
-    s.on('data', onData);
+    reads.consume = onData;
   }
 
   /** An inbound connection whose dialer proved itself: frames from it go to the sink from now on. */
-  private authenticated(s: Socket, from: number, rest: Uint8Array): void {
+  private authenticated(s: Socket, from: number, rest: Uint8Array, reads: AcceptedReads): void {
     // Live once the dialer spoke after our ACCEPT (a dialer only dials to send, so its frames follow at
     // once): a dialer that gave up just before reading ACCEPT is a failed dial, not a lost peer.
     const state = { pack: from, bye: false, spoke: false };
     this.live.set(s, state);
     this.watch(s, from, 'from');
-    const decoder = this.decoderFor(s, (type, body, owned) => {
+    const frames = this.decoderFor(s, (type, body, owned) => {
       state.spoke = true;
       if (type === RecordType.Frame) {
         if (!this.closing) this.sink!.frame(body, owned);
@@ -431,8 +458,9 @@ export class DirectTransport implements Transport {
         s.destroy();
       }
     });
-    s.on('data', decoder);
-    if (rest.byteLength > 0) decoder(Buffer.from(rest));
+    reads.frames = frames;
+    reads.consume = frames.push;
+    if (rest.byteLength > 0) frames.push(Buffer.from(rest));
   }
 
   // ---- liveness ---------------------------------------------------------------------------------
@@ -450,11 +478,11 @@ export class DirectTransport implements Transport {
     });
   }
 
-  private decoderFor(s: Socket, onRecord: (type: RecordType, body: Uint8Array, owned: boolean) => void): (chunk: Buffer) => void {
-    // A frame spanning socket reads is copied once into a buffer of its own, which the pack then transfers
-    // to the worker thread (no second copy). Plain memory, not a SharedArrayBuffer: fresh shared memory
-    // costs a page fault per 4 KiB (~3× slower per byte here), while malloc reuses warm pages; and not
-    // zero-filled, since every byte is copied in.
+  private decoderFor(s: Socket, onRecord: (type: RecordType, body: Uint8Array, owned: boolean) => void): FrameReader {
+    // A frame spanning socket reads gets a buffer of its own (read into directly, or copied into piece by
+    // piece), which the pack then transfers to the worker thread (no second copy). Plain memory, not a
+    // SharedArrayBuffer: fresh shared memory costs a page fault per 4 KiB (~3× slower per byte here), while
+    // malloc reuses warm pages; and not zero-filled, since every byte is written.
     const decoder = new RecordDecoder(onRecord, { maxFrameBytes: this.maxFrameBytes, allocate: (n) => Buffer.allocUnsafeSlow(n) });
     s.once('end', () => {
       try {
@@ -464,14 +492,19 @@ export class DirectTransport implements Transport {
         if (state !== undefined && !this.closing) this.lose(state.pack, `direct transport: ${(err as Error).message}`);
       }
     });
-    return (chunk) => {
+    const guarded = (fn: () => void): void => {
       try {
-        decoder.push(chunk);
+        fn();
       } catch (err) {
         const state = this.live.get(s);
         if (!this.closing) this.report(new TransportError('direct', `bad data from ${state ? `pack ${state.pack}` : 'a peer'}: ${(err as Error).message}`, { cause: err }));
         s.destroy();
       }
+    };
+    return {
+      push: (chunk) => guarded(() => decoder.push(chunk)),
+      readTarget: () => decoder.readTarget(),
+      wrote: (n) => guarded(() => decoder.wrote(n)),
     };
   }
 
