@@ -6,7 +6,7 @@ import { chunkCount, encodeFrames, FRAME_TRAILER_BYTES, HEADER_BYTES } from '../
 import { SIGNAL, type Ring } from '../shm/ring.js';
 import type { PackLayout } from '../topology.js';
 import type { AbortInfo, FromWorker } from './messages.js';
-import { readRingEnvelope, ringBodyBytes, toHeader, writeRingEnvelope, type Envelope, type EnvelopeHead } from './envelope.js';
+import { envelopeOf, headOf, messageHeaderOf, readRingEnvelope, ringBodyBytes, writeRingEnvelope, type Envelope, type EnvelopeHead } from './envelope.js';
 import { Matcher } from './matcher.js';
 import { describeCall, doingOf, fewestDetail, ProgressBoard, ProgressSlot, whatItDoes, type WorkerState } from './progress.js';
 import { emptyCounters, type TrafficCounters } from './stats.js';
@@ -151,7 +151,7 @@ export class Endpoint {
     let write: ((data: Uint8Array, view: DataView, at: number) => void) | undefined;
     for (const dst of dsts) {
       if (this.layout.packOf(dst) !== this.myPack) {
-        this.sendRemote({ ...head, dst, dtype }, bytes);
+        this.sendRemote(headOf(head, dst, dtype), bytes);
         this.counters.remoteMsgsSent++;
         this.counters.remoteBytesSent += counted;
         continue;
@@ -159,7 +159,7 @@ export class Endpoint {
       this.counters.localMsgsSent++;
       this.counters.localBytesSent += counted;
       if (dst === this.me) {
-        this.matcherFor(head.comm).deliver({ ...head, dst, dtype, payload: isShared(bytes) ? bytes : bytes.slice() });
+        this.matcherFor(head.comm).deliver(envelopeOf(headOf(head, dst, dtype), isShared(bytes) ? bytes : bytes.slice()));
         continue;
       }
       if (inline) {
@@ -392,7 +392,7 @@ export class Endpoint {
     const chunk = this.chunkBytes;
     const count = chunkCount(total, chunk);
     const msgId = count > 1 ? Atomics.add(this.o.packCounters, MSG_ID, 1) >>> 0 : 0;
-    const { totalBytes: _t, chunkIndex: _i, chunkCount: _c, chunkBytes: _b, chunkOffset: _o, ...header } = toHeader(h, total, msgId);
+    const header = messageHeaderOf(h, msgId);
     const pack = this.layout.packOf(h.dst);
     // Counted before the hand-over (the main thread may release it at once), given back if that throws.
     const kib = inflightKiB(total + count * HEADER_BYTES);

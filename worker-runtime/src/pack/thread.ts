@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Communicator } from '../context.js';
 import { Endpoint, type PortLike } from '../communicator/endpoint.js';
+import { envelopeOf } from '../communicator/envelope.js';
 import { ProgressBoard } from '../communicator/progress.js';
 import { serializeError, describeError } from '../errors.js';
 import { Ring } from '../shm/ring.js';
@@ -64,7 +65,7 @@ port.on('message', (m: ToWorker) => {
   ep.notePortMessage();
   switch (m.t) {
     case 'deliver':
-      ep.deliverFromPort({ ...m.head, payload: m.payload });
+      ep.deliverFromPort(envelopeOf(m.head, m.payload));
       break;
     case 'start':
       joined = m.joined;

@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { RING_HEADER_BYTES, ringBodyBytes, writeRingEnvelope, type Envelope } from '../communicator/envelope.js';
+import { headOf, RING_HEADER_BYTES, ringBodyBytes, writeRingEnvelope, type Envelope } from '../communicator/envelope.js';
 import { inflightKiB } from '../communicator/endpoint.js';
 import { ProgressBoard } from '../communicator/progress.js';
 import { emptyCounters } from '../communicator/stats.js';
@@ -119,7 +119,7 @@ export class PackThreads {
     const inline = Math.min(this.cfg.inlineMaxBytes, ring.maxBody - RING_HEADER_BYTES);
     if (e.payload.byteLength <= inline && ring.tryWrite(ringBodyBytes(e.payload.byteLength), (data, view, at) => writeRingEnvelope(data, view, at, e, e.dst, e.dtype, e.payload)))
       return;
-    const { payload: _p, ...head } = e;
+    const head = headOf(e, e.dst, e.dtype);
     let payload = e.payload;
     if (!transferable) {
       payload = Buffer.allocUnsafeSlow(e.payload.byteLength);
@@ -152,7 +152,7 @@ export class PackThreads {
         this.handlers.loaded(w);
         break;
       case 'send':
-        for (const dst of m.dsts) this.post(dst, { t: 'deliver', head: { ...m.head, dst }, payload: m.payload });
+        for (const dst of m.dsts) this.post(dst, { t: 'deliver', head: headOf(m.head, dst, m.head.dtype), payload: m.payload });
         break;
       case 'frames':
         this.handlers.frames(m.pack, m.frames);
