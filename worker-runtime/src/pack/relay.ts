@@ -8,6 +8,9 @@ import type { AbortInfo } from '../communicator/messages.js';
 import type { WireCounters } from './reports.js';
 import type { PackThreads } from './threads.js';
 
+/** Frames queued for one pack that make a send of their own at once (see Relay.sendFrames). */
+const COALESCE_BYTES = 256 * 1024;
+
 export interface RelayHandlers {
   /** Something on this pack's side of the transport failed, or a pack sent what it must not. */
   failed(info: AbortInfo): void;
@@ -22,6 +25,9 @@ export class Relay {
   readonly wire: WireCounters = { framesSent: 0, bytesSent: 0, framesRecv: 0, bytesRecv: 0 };
   /** Chunks land in a buffer per message (no zero-filling: every byte is written) that then moves to its worker. */
   private readonly reassembler = new Reassembler((n) => Buffer.allocUnsafeSlow(n));
+  /** Frames waiting for this turn's send, by destination pack (see sendFrames). */
+  private readonly queued = new Map<number, { frames: Uint8Array[]; bytes: number }>();
+  private flushSoon: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly cfg: PackConfig,
@@ -36,19 +42,46 @@ export class Relay {
     return Math.max(1, Math.min(this.cfg.transport.chunkBytes, this.transport.maxFrameBytes - HEADER_BYTES));
   }
 
-  /** `fromWorker`: the frames count against the pack's send budget until the transport accepts them. */
-  sendFrames(pack: number, frames: readonly Uint8Array[], urgent = false, fromWorker = false): void {
+  /**
+   * A worker's frames for `pack`, counted against the pack's send budget until the transport accepts them.
+   * They wait for the end of this turn of the event loop (setImmediate), with every other frame for `pack`
+   * that the worker threads posted meanwhile, and go to the transport in one send: a stream of small
+   * messages costs one socket write per turn, not one per message (one write per frame was most of a
+   * sending pack's CPU at 1 KiB). Past COALESCE_BYTES they go at once.
+   */
+  sendFrames(pack: number, frames: readonly Uint8Array[]): void {
     let bytes = 0;
     for (const f of frames) bytes += f.byteLength;
     this.wire.framesSent += frames.length;
     this.wire.bytesSent += bytes;
-    this.settle(this.transport.send(pack, frames, urgent), pack, fromWorker ? bytes : 0);
+    let q = this.queued.get(pack);
+    if (q === undefined) this.queued.set(pack, (q = { frames: [], bytes: 0 }));
+    for (const f of frames) q.frames.push(f);
+    q.bytes += bytes;
+    if (q.bytes >= COALESCE_BYTES) this.flush(pack);
+    else this.flushSoon ??= setImmediate(() => this.flushAll());
+  }
+
+  /** Frames still waiting for their turn's send go now (before a gathered send, or when the pack stops). */
+  flushAll(): void {
+    if (this.flushSoon !== undefined) clearImmediate(this.flushSoon);
+    this.flushSoon = undefined;
+    for (const pack of [...this.queued.keys()]) this.flush(pack);
+  }
+
+  private flush(pack: number): void {
+    const q = this.queued.get(pack);
+    if (q === undefined) return;
+    this.queued.delete(pack);
+    this.settle(this.transport.send(pack, q.frames), pack, q.bytes);
   }
 
   /** Headers here, payload chunks as views of the worker's shared memory: written with no copy. */
   sendGathered(pack: number, header: MessageHeader, payload: Uint8Array, chunk: number): void {
     const t = this.transport;
     if (t.sendParts === undefined) return;
+    // After what the workers sent to `pack` before: frames to a pack leave in the order they were sent.
+    this.flush(pack);
     const frames = chunkHeaders(header, payload.byteLength, chunk).map((c) => {
       const h = Buffer.allocUnsafe(HEADER_BYTES);
       writeHeader(h, c);

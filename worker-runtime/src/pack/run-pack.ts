@@ -109,7 +109,7 @@ class Pack {
             ...(r.collectives ? { collectives: r.collectives } : {}),
             ...blameOf(r),
           }),
-        frames: (pack, frames) => this.relay?.sendFrames(pack, frames, false, true),
+        frames: (pack, frames) => this.relay?.sendFrames(pack, frames),
         remote: (pack, header, payload, chunk) => this.relay?.sendGathered(pack, header, payload, chunk),
         failed: (info) => this.dispatch({ e: 'failed', info }),
       },
@@ -313,6 +313,7 @@ class Pack {
   private async shutdown(): Promise<PackReport> {
     clearInterval(this.tick);
     const finished = Date.now();
+    this.relay?.flushAll();
     await this.threads.terminateAll();
     await this.links?.close().catch(() => undefined);
     if (this.transport !== undefined) {

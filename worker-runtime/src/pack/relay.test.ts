@@ -1,0 +1,104 @@
+import { INFLIGHT_KIB } from '../communicator/endpoint.js';
+import type { MessageHeader } from '../protocol/frame.js';
+import { MsgKind } from '../protocol/frame.js';
+import type { Transport } from '../transport/types.js';
+import type { PackConfig } from './config.js';
+import { Relay } from './relay.js';
+import type { PackThreads } from './threads.js';
+
+/** What the relay handed the transport, in order: frames by their first byte, gathered sends as 'G<n>'. */
+function recorder(): { transport: Transport; sends: { pack: number; frames: string[] }[]; settle: (() => void)[] } {
+  const sends: { pack: number; frames: string[] }[] = [];
+  const settle: (() => void)[] = [];
+  const pending = (): Promise<void> => new Promise((resolve) => settle.push(resolve));
+  const transport: Transport = {
+    kind: 'nats',
+    maxFrameBytes: 1 << 20,
+    connect: () => Promise.resolve(),
+    send: (pack, frames) => {
+      sends.push({ pack, frames: frames.map((f) => String(f[0])) });
+      return pending();
+    },
+    sendParts: (pack, frames) => {
+      sends.push({ pack, frames: frames.map((parts) => `G${parts[1]!.byteLength}`) });
+      return pending();
+    },
+    cleanup: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  return { transport, sends, settle };
+}
+
+const frame = (tag: number, bytes = 100): Uint8Array => new Uint8Array(bytes).fill(tag);
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const header: MessageHeader = { kind: MsgKind.P2P, dtype: 0, op: 0, flags: 0, src: 0, dst: 1, seq: 0, tag: 0, root: -1, msgId: 0 };
+
+function relayOver(transport: Transport, counters = new Int32Array(2)): Relay {
+  // Sending reads neither the pack's config nor its threads (they serve incoming frames).
+  return new Relay({} as PackConfig, transport, {} as PackThreads, counters, {
+    failed: (info) => {
+      throw new Error(info.reason);
+    },
+  });
+}
+
+describe('Relay: a turn of the event loop, one send per pack', () => {
+  test('frames posted in one turn leave in one send per destination, in order; the next turn makes another', async () => {
+    const { transport, sends } = recorder();
+    const relay = relayOver(transport);
+    relay.sendFrames(1, [frame(1)]);
+    relay.sendFrames(2, [frame(2)]);
+    relay.sendFrames(1, [frame(3), frame(4)]);
+    expect(sends).toEqual([]);
+    await turn();
+    expect(sends).toEqual([
+      { pack: 1, frames: ['1', '3', '4'] },
+      { pack: 2, frames: ['2'] },
+    ]);
+    relay.sendFrames(1, [frame(5)]);
+    await turn();
+    expect(sends.slice(2)).toEqual([{ pack: 1, frames: ['5'] }]);
+    expect(relay.wire).toMatchObject({ framesSent: 5, bytesSent: 500 });
+  });
+
+  test('a gathered send follows the frames queued before it for its pack; other packs still wait for the turn', async () => {
+    const { transport, sends } = recorder();
+    const relay = relayOver(transport);
+    relay.sendFrames(1, [frame(1)]);
+    relay.sendFrames(2, [frame(2)]);
+    relay.sendGathered(1, header, new Uint8Array(3000), 1000);
+    expect(sends).toEqual([
+      { pack: 1, frames: ['1'] },
+      { pack: 1, frames: ['G1000', 'G1000', 'G1000'] },
+    ]);
+    await turn();
+    expect(sends.slice(2)).toEqual([{ pack: 2, frames: ['2'] }]);
+  });
+
+  test('a queue past 256 KiB goes at once, and flushAll sends what waits', () => {
+    const { transport, sends } = recorder();
+    const relay = relayOver(transport);
+    relay.sendFrames(1, [frame(1, 200 * 1024)]);
+    expect(sends).toEqual([]);
+    relay.sendFrames(1, [frame(2, 100 * 1024)]);
+    expect(sends).toEqual([{ pack: 1, frames: ['1', '2'] }]);
+    relay.sendFrames(3, [frame(3)]);
+    relay.flushAll();
+    expect(sends.slice(1)).toEqual([{ pack: 3, frames: ['3'] }]);
+  });
+
+  test('queued frames hold the send budget until the transport accepts them', async () => {
+    const { transport, settle } = recorder();
+    const counters = new Int32Array(2);
+    const relay = relayOver(transport, counters);
+    // What the worker thread counts before it posts (endpoint.ts sendRemote): 2 KiB.
+    counters[INFLIGHT_KIB] = 2;
+    relay.sendFrames(1, [frame(1, 1024)]);
+    relay.sendFrames(1, [frame(2, 1024)]);
+    await turn();
+    expect(counters[INFLIGHT_KIB]).toBe(2);
+    settle[0]!();
+    await turn();
+    expect(counters[INFLIGHT_KIB]).toBe(0);
+  });
+});
