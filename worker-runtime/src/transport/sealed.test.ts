@@ -2,7 +2,8 @@ import { TransportError } from '../errors.js';
 import { DType } from '../protocol/dtype.js';
 import { encodeFrames, FRAME_TRAILER_BYTES, MsgKind } from '../protocol/frame.js';
 import { deriveKeys, newSecret, parseSecret } from '../security/keys.js';
-import { SealedTransport, SMALL_FRAME_BYTES } from './sealed.js';
+import fc from 'fast-check';
+import { BUNDLE_FRAME_BYTES, SealedTransport, SMALL_FRAME_BYTES } from './sealed.js';
 import type { FrameSink, Transport } from './types.js';
 
 /**
@@ -80,7 +81,9 @@ describe('sealed transport', () => {
   test('frames arrive whole and in order, the trailer written into the room the endpoint left (no copy)', async () => {
     const { wire, a, got } = await pair();
     const f = frame(7, 4096);
-    await a.send(1, [f, frame(8)]);
+    // One frame a send: several small ones would travel as a bundle (below).
+    await a.send(1, [f]);
+    await a.send(1, [frame(8)]);
     const sent = wire.queues.get(1)!;
     expect(sent[0]!.byteLength).toBe(f.byteLength + FRAME_TRAILER_BYTES);
     wire.flush(1);
@@ -119,7 +122,7 @@ describe('sealed transport', () => {
 
   test('a replayed frame is dropped; a lost one aborts at once, naming the transport and the sender', async () => {
     const { wire, a, got, rejected } = await pair();
-    await a.send(1, [frame(1), frame(2), frame(3)]);
+    for (const i of [1, 2, 3]) await a.send(1, [frame(i)]);
     const [f1, f2, f3] = wire.queues.get(1)!;
     wire.queues.set(1, [f1!, f1!, f2!]);
     wire.flush(1);
@@ -188,6 +191,86 @@ describe('sealed transport', () => {
     expect(got.owned).toEqual([false, false, false, true, false]);
   });
 
+  test('small frames of one send travel as bundles: one message, one counter and one tag for up to 64 KiB of them', async () => {
+    const { wire, a, b, got } = await pair();
+    // 40 frames of 1 KiB, a large one, 3 more small ones, then one alone.
+    const first = Array.from({ length: 40 }, (_, i) => frame(i, 1024));
+    const big = frame(50, BUNDLE_FRAME_BYTES + 1);
+    const after = [frame(51, 8), frame(52, 8), frame(53, 8)];
+    await a.send(1, [...first, big, ...after]);
+    await a.send(1, [frame(54)]);
+    const sizes = wire.queues.get(1)!.map((m) => m.byteLength);
+    // 1092 bytes each with its length: 60 fit in 64 KiB, so the 40 go in one bundle.
+    expect(sizes).toEqual([40 * (4 + 1088) + FRAME_TRAILER_BYTES, big.byteLength + FRAME_TRAILER_BYTES, 3 * (4 + 72) + FRAME_TRAILER_BYTES, 164 + FRAME_TRAILER_BYTES]);
+    wire.flush(1);
+    expect(got.errors).toEqual([]);
+    expect(got.frames.map((f) => Buffer.from(f))).toEqual([...first, big, ...after, frame(54)].map((f) => Buffer.from(f)));
+    expect(got.owned.some((o) => o)).toBe(false);
+    expect(b.rejected).toBe(0);
+    // A run past 64 KiB makes as many bundles as it needs.
+    await a.send(
+      1,
+      Array.from({ length: 130 }, (_, i) => frame(i, 1024)),
+    );
+    expect(wire.queues.get(1)!.map((m) => (m.byteLength - FRAME_TRAILER_BYTES) / 1092)).toEqual([60, 60, 10]);
+    wire.flush(1);
+    expect(got.frames).toHaveLength(45 + 130);
+  });
+
+  test('a bundle with a bit changed, or passed off as one frame, is dropped whole; one that proves itself but does not parse fails the flare, naming the pack', async () => {
+    const { wire, a, b, got, rejected } = await pair();
+    await a.send(1, [frame(1), frame(2)]);
+    const [real] = wire.queues.get(1)!;
+    const flipped = new Uint8Array(real!);
+    flipped[100] = flipped[100]! ^ 1;
+    const asFrame = new Uint8Array(real!);
+    asFrame[asFrame.byteLength - FRAME_TRAILER_BYTES + 3] = asFrame[asFrame.byteLength - FRAME_TRAILER_BYTES + 3]! & 0x7f;
+    wire.queues.set(1, [flipped, asFrame, real!]);
+    wire.flush(1);
+    expect(b.rejected).toBe(2);
+    expect(rejected).toEqual([expect.stringMatching(/failed verification/), expect.stringMatching(/failed verification/)]);
+    expect(got.frames.map((x) => x[64])).toEqual([1, 2]);
+    // What only a holder of the key can make: a bundle whose second length runs past its end.
+    const body = Buffer.alloc(4 + 164 + 4 + 10);
+    body.writeUInt32LE(164, 0);
+    Buffer.from(frame(3)).copy(body, 4);
+    body.writeUInt32LE(11, 168);
+    wire.queues.set(1, [sealBundle(a, 1, body)]);
+    wire.flush(1);
+    expect(got.frames.map((x) => x[64])).toEqual([1, 2, 3]);
+    expect(got.errors).toHaveLength(1);
+    expect(got.errors[0]).toBeInstanceOf(TransportError);
+    expect(got.errors[0]!.message).toBe('redis transport: pack 0 sent a bundle of frames that does not parse: frame 1 at byte 168 of 182 says 11 bytes');
+  });
+
+  test('any bytes sealed as a bundle are delivered as frames that tile them, or fail the flare with a TransportError: nothing throws', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat({ max: 700 }), { maxLength: 4 }), async (bytes, lengths) => {
+        const { wire, a, got } = await pair();
+        // Random bytes, with a few plausible lengths written in so that some of them parse.
+        const body = Buffer.from(bytes);
+        let at = 0;
+        for (const len of lengths) {
+          if (at + 4 > body.byteLength) break;
+          body.writeUInt32LE(len, at);
+          at += 4 + len;
+        }
+        wire.queues.set(1, [sealBundle(a, 1, body)]);
+        wire.flush(1);
+        // The frames delivered, each after its length, are the bundle (or, after an error, a prefix of it).
+        const tiled = Buffer.concat(got.frames.flatMap((f) => [u32le(f.byteLength), f]));
+        expect(body.subarray(0, tiled.byteLength).equals(tiled)).toBe(true);
+        if (got.errors.length === 0) expect(tiled.byteLength).toBe(body.byteLength);
+        else {
+          expect(got.errors).toHaveLength(1);
+          expect(got.errors[0]).toBeInstanceOf(TransportError);
+          expect(tiled.byteLength).toBeLessThan(body.byteLength);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   test('encrypted, nothing of the frame is readable on the wire, and it still arrives whole', async () => {
     const { wire, a, got } = await pair(true);
     const secretText = Buffer.from('the flare secret message '.repeat(20));
@@ -199,6 +282,17 @@ describe('sealed transport', () => {
     expect(Buffer.from(got.frames[0]!).equals(Buffer.from(f))).toBe(true);
   });
 });
+
+function u32le(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+}
+
+/** What `t` would put on the wire for `body` as a bundle to `to` (whatever `body` holds). */
+function sealBundle(t: SealedTransport, to: number, body: Uint8Array): Uint8Array {
+  return (t as unknown as { seal(to: number, f: Uint8Array, flag: number): Uint8Array }).seal(to, body, 0x8000_0000);
+}
 
 /** What `t` would put on the wire for one frame to `to`. */
 function seal(t: SealedTransport, to: number, f: Uint8Array): Uint8Array {

@@ -13,6 +13,7 @@ export type { FrameSink, Transport } from './types.js';
  * its keys and subjects, so every frame says who sent it, in which order, and proves it.
  *
  *   sealed frame = frame | src:u32 | ctr:u32 | tag[16]            (little-endian; the trailer is 24 bytes)
+ *   sealed bundle = (len:u32 | frame) × k | src+2^31:u32 | ctr:u32 | tag[16]
  *
  *   authenticated (default)   frames of up to SMALL_FRAME_BYTES: tag = ChaCha20-Poly1305 of an empty
  *                             plaintext, key smallFrameMac, nonce src|dst|ctr, the frame as AAD, computed
@@ -24,6 +25,13 @@ export type { FrameSink, Transport } from './types.js';
  *
  * The receiver picks the MAC by the frame's length as the sender did, so either is verified with the one
  * it was made with; the two keys are distinct (security/keys.ts), so no tag of one is a tag of the other.
+ *
+ * Small frames (up to BUNDLE_FRAME_BYTES) that one `send` gives for one pack travel as bundles of up to
+ * BUNDLE_BYTES: one broker message, one counter, one tag for them all. A broker message, and a native MAC,
+ * cost a few microseconds each whatever their size, so a stream of small messages (which the relay hands
+ * over once per event-loop turn, pack/relay.ts) pays them per bundle instead of per frame. The high bit of
+ * the trailer's src marks a bundle; it is part of the nonce, so a bundle cannot pass for a frame. A bundle
+ * that proves itself but does not parse came from a holder of the key: the flare fails, naming the pack.
  *
  * `ctr` counts the frames from src to dst, from 0: nonces never repeat under a key, a replayed or
  * duplicated frame is seen (its counter is behind), and so is a lost one (ahead). What fails its tag is
@@ -107,11 +115,28 @@ export class SealedTransport implements Transport {
   send(pack: number, frames: readonly Uint8Array[], urgent?: boolean): Promise<void> {
     let sealed: Uint8Array[];
     try {
-      sealed = frames.map((f) => this.seal(pack, f));
+      sealed = this.sealAll(pack, frames);
     } catch (err) {
       return Promise.reject(err);
     }
     return this.inner.send(pack, sealed, urgent);
+  }
+
+  /** `frames` sealed in order: each run of two or more small ones that fits a bundle as one bundle. */
+  private sealAll(dst: number, frames: readonly Uint8Array[]): Uint8Array[] {
+    const limit = Math.min(BUNDLE_BYTES, this.inner.maxFrameBytes - FRAME_TRAILER_BYTES);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < frames.length;) {
+      let end = i;
+      let bytes = 0;
+      while (end < frames.length && frames[end]!.byteLength <= BUNDLE_FRAME_BYTES && bytes + 4 + frames[end]!.byteLength <= limit) bytes += 4 + frames[end++]!.byteLength;
+      if (end - i < 2) out.push(this.seal(dst, frames[i++]!));
+      else {
+        out.push(this.seal(dst, bundleOf(frames, i, end, bytes), BUNDLE_FLAG));
+        i = end;
+      }
+    }
+    return out;
   }
 
   cleanup(): Promise<void> {
@@ -130,9 +155,11 @@ export class SealedTransport implements Transport {
     return ctr;
   }
 
-  private seal(dst: number, frame: Uint8Array): Uint8Array {
+  /** One frame, or (with `flag` BUNDLE_FLAG) one bundle, sealed. */
+  private seal(dst: number, frame: Uint8Array, flag = 0): Uint8Array {
     const ctr = this.nextCounter(dst);
-    const nonce = this.nonceOf(this.o.packId, dst, ctr);
+    const src = (this.o.packId | flag) >>> 0;
+    const nonce = this.nonceOf(src, dst, ctr);
     const n = frame.byteLength;
     let out: Uint8Array;
     if (this.o.encrypt) {
@@ -153,7 +180,7 @@ export class SealedTransport implements Transport {
         out.set(c.getAuthTag(), n + 8);
       }
     }
-    putU32(out, n, this.o.packId);
+    putU32(out, n, src);
     putU32(out, n + 4, ctr);
     return out;
   }
@@ -178,10 +205,12 @@ export class SealedTransport implements Transport {
     if (this.failed) return;
     const n = sealed.byteLength - FRAME_TRAILER_BYTES;
     if (n < 0) return this.reject(`a message of ${sealed.byteLength} bytes, shorter than a sealed frame's trailer`);
-    const src = getU32(sealed, n);
+    const srcField = getU32(sealed, n);
+    const bundle = srcField >= BUNDLE_FLAG;
+    const src = srcField & ~BUNDLE_FLAG;
     const ctr = getU32(sealed, n + 4);
     if (src >= this.o.packCount || src === this.o.packId) return this.reject(`a frame claiming to come from 'pack ${src}'`);
-    const nonce = this.nonceOf(src, this.o.packId, ctr);
+    const nonce = this.nonceOf(srcField, this.o.packId, ctr);
     const tag = sealed.subarray(n + 8, n + 8 + TAG_BYTES);
     let frame: Uint8Array;
     try {
@@ -195,7 +224,7 @@ export class SealedTransport implements Transport {
       } else if (n <= SMALL_FRAME_BYTES) {
         frame = sealed.subarray(0, n);
         if (!chachaPolyVerify(this.smallKey, nonce, frame, tag)) throw new Error('tag');
-      } else if (owned || n < COPY_FIRST_BYTES) {
+      } else if (owned || n < COPY_FIRST_BYTES || bundle) {
         frame = sealed.subarray(0, n);
         verifyGmac(this.o.keys.frameMac, nonce, frame, tag);
       } else {
@@ -226,7 +255,31 @@ export class SealedTransport implements Transport {
       return;
     }
     this.expected[src] = want + 1;
-    this.sink?.frame(frame, owned);
+    if (bundle) this.unbundle(frame, src);
+    else this.sink?.frame(frame, owned);
+  }
+
+  /** Delivers a verified bundle's frames, views of it (not owned: they share its buffer). */
+  private unbundle(body: Uint8Array, src: number): void {
+    const n = body.byteLength;
+    let at = 0;
+    let k = 0;
+    while (at < n && !this.failed) {
+      const len = at + 4 <= n ? getU32(body, at) : -1;
+      if (len < 0 || len > n - at - 4) {
+        this.failed = true;
+        this.sink?.error(
+          new TransportError(
+            this.kind,
+            `pack ${src} sent a bundle of frames that does not parse: frame ${k} at byte ${at} of ${n} ${len < 0 ? 'has no length' : `says ${len} bytes`}`,
+          ),
+        );
+        return;
+      }
+      this.sink?.frame(body.subarray(at + 4, at + 4 + len), false);
+      at += 4 + len;
+      k++;
+    }
   }
 
   /** A reused buffer of `n` bytes (at most SCRATCH_MAX_BYTES). */
@@ -248,6 +301,25 @@ export class SealedTransport implements Transport {
     this.rejected++;
     this.o.onRejected?.(reason);
   }
+}
+
+/** Marks a bundle in the trailer's src field (see the top of this file). */
+const BUNDLE_FLAG = 0x8000_0000;
+/** Frames up to this size may travel in a bundle, and a bundle holds up to this many bytes. */
+export const BUNDLE_FRAME_BYTES = 16 * 1024;
+export const BUNDLE_BYTES = 64 * 1024;
+
+/** Frames `from`..`to` - 1 of `frames` (`bytes` with their lengths) as a bundle, with room for the trailer. */
+function bundleOf(frames: readonly Uint8Array[], from: number, to: number, bytes: number): Uint8Array {
+  const out = Buffer.allocUnsafe(bytes + FRAME_TRAILER_BYTES);
+  let at = 0;
+  for (let i = from; i < to; i++) {
+    const f = frames[i]!;
+    putU32(out, at, f.byteLength);
+    out.set(f, at + 4);
+    at += 4 + f.byteLength;
+  }
+  return out.subarray(0, bytes);
 }
 
 /** Frames from this size on are copied before they are verified (see open). */
