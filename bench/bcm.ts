@@ -441,7 +441,7 @@ function markdown(meta: Record<string, unknown>, memcpy: number, pmRtt: number, 
     '',
     '## Pair throughput (MiB/s), worker 0 streaming to worker 1',
     '',
-    'in-pack = both workers in one pack (shared memory; payloads from ctx.alloc, up to 64 KiB copied through the mailbox ring, larger ones passed by reference); redis / nats / direct = one worker per pack (two processes) through the BCM, direct over TCP on loopback as between pods; direct-unix = the direct transport over Unix sockets, as `kubeburst run` uses it; *-unsealed = the same pack with its broker frames not sealed (no MAC, no counter: what authentication costs); *-encrypted = spec.transport.encryption (AES-256-GCM); raw-* = the bare client (ioredis RPUSH/BLPOP, nats pub/sub, a TCP socket) in two processes, no BCM.',
+    'in-pack = both workers in one pack (shared memory; payloads from ctx.alloc, up to 64 KiB copied through the mailbox ring, larger ones passed by reference); redis / nats / direct = one worker per pack (two processes) through the BCM, direct over TCP on loopback as between pods; direct-unix = the direct transport over Unix sockets, as `kubeburst run` uses it; *-unsealed = the same pack with its broker frames not sealed (no MAC, no counter: what authentication costs at 1 MiB; small frames, which sealed packs send in bundles of up to 64 KiB under one MAC, go one broker message each unsealed, so there sealed streams run faster); *-encrypted = spec.transport.encryption (AES-256-GCM); raw-* = the bare client (ioredis RPUSH/BLPOP, nats pub/sub, a TCP socket) in two processes, no BCM.',
     '',
     table(
       ['payload', ...transports],
