@@ -305,9 +305,10 @@ export class SealedTransport implements Transport {
 
 /** Marks a bundle in the trailer's src field (see the top of this file). */
 const BUNDLE_FLAG = 0x8000_0000;
-/** Frames up to this size may travel in a bundle, and a bundle holds up to this many bytes. */
+/** Frames up to this size may travel in a bundle. */
 export const BUNDLE_FRAME_BYTES = 16 * 1024;
-export const BUNDLE_BYTES = 64 * 1024;
+/** A bundle holds up to this many bytes (lengths included), and never more than the broker carries. */
+const BUNDLE_BYTES = 64 * 1024;
 
 /** Frames `from`..`to` - 1 of `frames` (`bytes` with their lengths) as a bundle, with room for the trailer. */
 function bundleOf(frames: readonly Uint8Array[], from: number, to: number, bytes: number): Uint8Array {
