@@ -9,12 +9,14 @@ import { encodeNatsJwt, type NatsAccountKey } from '../../worker-runtime/src/tra
 export const NATS_SERVER = '/usr/sbin/nats-server';
 
 /**
- * A nats-server of the test's own in operator (JWT) mode, on a free loopback port: an operator, a system
- * account, and one account `app` whose users a test mints, the account JWTs preloaded (`resolver: MEMORY`),
- * everything in a temp dir. `stop()` ends the process and removes the dir; every wait is bounded.
+ * A nats-server of the test's own in operator (JWT) mode, on a free port of `host` (default loopback; the
+ * real-node e2e passes the node's bridge address, which its pods reach): an operator, a system account, and
+ * one account `app` whose users a test mints, the account JWTs preloaded (`resolver: MEMORY`), everything in
+ * a temp dir. `stop()` ends the process and removes the dir; every wait is bounded.
  */
 export interface OperatorModeNats {
   url: string;
+  port: number;
   /** The account's own key, and a signing key of it (users signed by either are trusted). */
   account: NatsAccountKey & { account: string };
   signingKey: NatsAccountKey & { account: string };
@@ -44,7 +46,7 @@ function accountJwt(operator: KeyPair, account: KeyPair, name: string, signingKe
   );
 }
 
-export async function startOperatorModeNats(): Promise<OperatorModeNats> {
+export async function startOperatorModeNats(host = '127.0.0.1'): Promise<OperatorModeNats> {
   const operator = createOperator();
   const system = createAccount();
   const app = createAccount();
@@ -53,7 +55,7 @@ export async function startOperatorModeNats(): Promise<OperatorModeNats> {
     { sub: operator.getPublicKey(), name: 'kb-test', iat: now(), nats: { system_account: system.getPublicKey(), type: 'operator', version: 2 } },
     operator,
   );
-  const server = await startNats('kb-nats-op-', (dir) => {
+  const server = await startNats('kb-nats-op-', host, (dir) => {
     writeFileSync(join(dir, 'operator.jwt'), operatorJwt);
     return [
       `operator: ${JSON.stringify(join(dir, 'operator.jwt'))}`,
@@ -88,14 +90,14 @@ export function startAuthorizedNats(auth: { users: { user: string; password: str
     'token' in auth
       ? `authorization { token: ${JSON.stringify(auth.token)} }`
       : `authorization { users: [ ${auth.users.map((u) => `{ user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`).join(', ')} ] }`;
-  return startNats('kb-nats-auth-', () => [authorization]);
+  return startNats('kb-nats-auth-', '127.0.0.1', () => [authorization]);
 }
 
 /**
  * Starts nats-server with `config(dir)` (lines after host and port; files it needs go into `dir`) on a free
- * loopback port, in a temp dir that `stop()` removes with the process.
+ * port of `host`, in a temp dir that `stop()` removes with the process.
  */
-async function startNats(prefix: string, config: (dir: string) => string[]): Promise<AuthorizedNats> {
+async function startNats(prefix: string, host: string, config: (dir: string) => string[]): Promise<AuthorizedNats> {
   if (!existsSync(NATS_SERVER)) throw new Error(`${NATS_SERVER} is missing: these tests need a real nats-server (Debian: apt-get install nats-server)`);
   const dir = mkdtempSync(join(tmpdir(), prefix));
   let child: ChildProcess | undefined;
@@ -103,7 +105,7 @@ async function startNats(prefix: string, config: (dir: string) => string[]): Pro
     writeFileSync(
       join(dir, 'server.conf'),
       [
-        'host: 127.0.0.1',
+        `host: ${JSON.stringify(host)}`,
         // A free port, chosen by the server (read from its log below): no race with another test.
         'port: -1',
         ...config(dir),
@@ -131,7 +133,7 @@ async function startNats(prefix: string, config: (dir: string) => string[]): Pro
         reject(new Error(`nats-server exited with code ${code} before it was ready:\n${log}`));
       });
     });
-    return { url: `nats://127.0.0.1:${port}`, port, log: () => log, stop: () => stop(proc, dir) };
+    return { url: `nats://${host}:${port}`, port, log: () => log, stop: () => stop(proc, dir) };
   } catch (err) {
     if (child !== undefined) await stop(child, dir);
     else rmSync(dir, { recursive: true, force: true });

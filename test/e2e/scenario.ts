@@ -42,8 +42,13 @@ export interface E2EDriver {
   readonly images: { operator: string; worker: string; pullPolicy: 'Never' | 'IfNotPresent' };
   /** Pod placement onto the driver's node(s): the chart's values and the BurstJobs' template. */
   readonly placement: { nodeSelector?: Record<string, string>; tolerations?: Json[] };
-  /** Broker URLs as pods see them. */
-  readonly brokers: { redis: string; nats: string };
+  /**
+   * Broker URLs as pods see them. With `natsAccount`, the NATS server runs in operator (JWT) mode and trusts
+   * users signed by that key (an account's signing key, and the account's public key): the chart gets it as
+   * brokers.natsAccount, and every NATS flare runs as a user of its own. Without it (the kind driver, whose
+   * NATS is a plain `nats` image), NATS flares use the URL as it is.
+   */
+  readonly brokers: { redis: string; nats: string; natsAccount?: { seed: string; account: string } };
   /** Keys of that Redis matching a glob pattern. */
   redisKeys(pattern: string): Promise<string[]>;
   /** That Redis' ACL users. */
@@ -61,8 +66,8 @@ export interface E2EDriver {
   killContainer(pod: Json): Promise<void>;
   /** Scales every wait (a slow node or a cold kind cluster). */
   readonly timeScale: number;
-  /** Closes the driver's clients. */
-  close(): void;
+  /** Closes the driver's clients (and stops what it started). */
+  close(): Promise<void> | void;
 }
 
 /** Where the worker image (worker-runtime/Dockerfile) keeps the compiled examples. */
@@ -133,6 +138,18 @@ export async function installOperator(d: E2EDriver): Promise<E2EContext> {
   for (const ns of [ctx.ns.examples, ctx.ns.failures]) d.kubectl(['-n', ns, 'create', 'secret', 'generic', 'redis-url', `--from-literal=url=${job.url}`]);
   // The operator's Redis admin credential: every Redis attempt gets an ACL user limited to its own keys.
   d.kubectl(['-n', ctx.system, 'create', 'secret', 'generic', 'redis-admin', `--from-literal=url=${admin.url}`]);
+  // And its NATS account key, where the driver's server has one: every NATS attempt gets a user of its own.
+  const natsAccount = d.brokers.natsAccount;
+  if (natsAccount !== undefined)
+    d.kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'nats-account', namespace: ctx.system },
+        stringData: { seed: natsAccount.seed, account: natsAccount.account },
+      }),
+    );
   const [opRepo, opTag] = splitImage(d.images.operator);
   const [wRepo, wTag] = splitImage(d.images.worker);
   const values = [
@@ -145,6 +162,7 @@ export async function installOperator(d: E2EDriver): Promise<E2EContext> {
     `watchNamespaces={${Object.values(ctx.ns).join(',')}}`,
     // Per-burst Redis users; the operator cleans keys with this credential, never reading job Secrets.
     'brokers.redisAdmin.secretName=redis-admin',
+    ...(natsAccount !== undefined ? ['brokers.natsAccount.secretName=nats-account'] : []),
     'operator.restartBackoff=1s',
     'operator.restartBackoffMax=2s',
     'operator.logLevel=debug',
@@ -292,8 +310,9 @@ export async function secretsOf(ctx: E2EContext, ns: string, job: string): Promi
  * Each is checked to hold something of this flare, so a search through them cannot pass on empty text.
  * A failed flare (`job.status.phase` Failed): the pods of its last attempt that are left (a killed pack
  * has no termination message), its failure where the results would be (`status` and `results` exit 1).
+ * `resultsHold`: a word the results of a flare that succeeded hold (pagerank's `ranks`).
  */
-export async function flareOutputs(ctx: E2EContext, ns: string, job: Json): Promise<Output[]> {
+export async function flareOutputs(ctx: E2EContext, ns: string, job: Json, resultsHold = 'ranks'): Promise<Output[]> {
   const { d } = ctx;
   const name = job.metadata.name as string;
   const burstId = job.status.attempt.burstId as string;
@@ -350,8 +369,8 @@ export async function flareOutputs(ctx: E2EContext, ns: string, job: Json): Prom
     : [
         [['status'], name],
         [['status', '-o', 'json'], burstId],
-        [['results'], 'ranks'],
-        [['results', '-o', 'json'], 'ranks'],
+        [['results'], resultsHold],
+        [['results', '-o', 'json'], resultsHold],
         [['logs'], burstId],
       ];
   for (const [args, mustHold] of cli) {
@@ -425,7 +444,7 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     try {
       await uninstallOperator(ctx);
     } finally {
-      d?.close();
+      await d?.close();
     }
   }, 300_000);
 
@@ -439,7 +458,7 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     expect(pod.spec.containers[0].image).toBe(c().d.images.operator);
   });
 
-  test('hello (direct, pod to pod by Service DNS name), hpo (NATS) and pagerank (Redis through a Secret) succeed with the sequential references’ answers, and no secret of the Redis flare reaches any output', async () => {
+  test('hello (direct, pod to pod by Service DNS name), hpo (NATS, as a user of its own) and pagerank (Redis through a Secret) succeed with the sequential references’ answers, and no secret of the Redis or NATS flare reaches any output', async () => {
     const { ns } = c();
     const hello = exampleManifest(c(), 'hello', ns.examples);
     const hpo = exampleManifest(c(), 'hpo', ns.examples, { spec: { transport: { kind: 'nats', url: c().d.brokers.nats } } });
@@ -454,6 +473,7 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     // a Secret (the flare key, that user's password) that is gone once the attempt ends: kept for the search.
     const users = new Set<string>();
     const attemptSecrets = new Map<string, Record<string, string>>();
+    const natsSecrets = new Map<string, Record<string, string>>();
     let watching = true;
     const watch = (async () => {
       while (watching) {
@@ -462,6 +482,7 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
           .catch(() => []))
           users.add(u);
         for (const [name, data] of await secretsOf(c(), ns.examples, pagerank.metadata.name).catch(() => [])) attemptSecrets.set(name, data);
+        for (const [name, data] of await secretsOf(c(), ns.examples, hpo.metadata.name).catch(() => [])) natsSecrets.set(name, data);
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
@@ -509,6 +530,22 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     process.stderr.write(
       `[e2e] no secret in ${outputs.length} outputs (${kb} KiB): ${forms.length} forms of ${new Set(forms.map((f) => f.secret)).size} secrets, ${Date.now() - t0} ms\n`,
     );
+
+    // The NATS flare: with an account key (brokers.natsAccount) its attempt Secret held a user of its own,
+    // the only way into a server in operator mode, and neither that user's seed nor the account's shows.
+    const natsAccount = c().d.brokers.natsAccount;
+    if (natsAccount === undefined) return;
+    expect([...natsSecrets.keys()]).toContain(attemptSecretName(p!.metadata.name, p!.status.attempt.index));
+    const natsForms = secretForms('the NATS account seed', natsAccount.seed);
+    for (const [name, data] of natsSecrets) {
+      expect(Object.keys(data).sort()).toEqual([PACK_POD.natsCredsKey, PACK_POD.secretKey].sort());
+      const userSeed = /\bSU[A-Z2-7]{56}\b/.exec(data[PACK_POD.natsCredsKey]!)?.[0];
+      expect(userSeed).toBeDefined();
+      natsForms.push(...secretForms(`the burst user's seed of ${name}`, userSeed!), ...secretForms(`the flare key of ${name}`, data[PACK_POD.secretKey]!, { binary: true }));
+    }
+    const natsOutputs = await flareOutputs(c(), ns.examples, p!, 'best');
+    expect(findLeaks([...natsOutputs, ...outputs], natsForms)).toEqual([]);
+    process.stderr.write(`[e2e] NATS flare as its own user: no secret in ${natsOutputs.length} outputs (${natsForms.length} forms)\n`);
   }, 420_000);
 
   test('a worker project of a user’s own: the Dockerfile `kubeburst init` writes, built on the worker image, runs the project’s BurstJob to the right results', async () => {

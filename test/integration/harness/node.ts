@@ -11,6 +11,8 @@ export interface NodeEnv {
   operatorImage: string;
   redisUrl: string;
   natsUrl: string;
+  /** The host's address on the pods' bridge: a server the tests start there is reachable from pods. */
+  gateway: string;
   containerdSocket: string;
 }
 
@@ -30,6 +32,7 @@ export function nodeEnv(): NodeEnv {
     operatorImage: env.KUBEBURST_NODE_OPERATOR_IMAGE!,
     redisUrl: env.KUBEBURST_NODE_REDIS_URL!,
     natsUrl: env.KUBEBURST_NODE_NATS_URL!,
+    gateway: env.KUBEBURST_NODE_GATEWAY!,
     containerdSocket: env.KUBEBURST_NODE_CONTAINERD_SOCK!,
   };
 }
