@@ -101,10 +101,14 @@ describe('pack configuration from the environment', () => {
 
   test('params from a file: a list, or one value for all', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kbcfg-'));
-    const f = join(dir, 'p.json');
-    writeFileSync(f, JSON.stringify({ value: { lr: 0.1 } }));
-    expect(packConfigFromEnv({ ...base, KB_PARAMS_FILE: f }).params.get(4)).toEqual({ lr: 0.1 });
-    expect(() => packConfigFromEnv({ ...base, KB_PARAMS_FILE: join(dir, 'missing.json') })).toThrow(/KB_PARAMS_FILE: cannot read/);
-    expect(() => paramsFor({ other: 1 }, 2, 0, 2)).toThrow(/must be \{"list": \[...\]\}/);
+    try {
+      const f = join(dir, 'p.json');
+      writeFileSync(f, JSON.stringify({ value: { lr: 0.1 } }));
+      expect(packConfigFromEnv({ ...base, KB_PARAMS_FILE: f }).params.get(4)).toEqual({ lr: 0.1 });
+      expect(() => packConfigFromEnv({ ...base, KB_PARAMS_FILE: join(dir, 'missing.json') })).toThrow(/KB_PARAMS_FILE: cannot read/);
+      expect(() => paramsFor({ other: 1 }, 2, 0, 2)).toThrow(/must be \{"list": \[...\]\}/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
