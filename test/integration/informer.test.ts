@@ -57,7 +57,16 @@ describe('informer', () => {
     inf.start();
     await inf.waitForSync(10_000);
     expect(inf.get(`${ns}/before`)?.kind).toBe('ConfigMap');
-    await waitFor('two watches ended by the server', () => inf.watches >= 3, 10_000);
+    // Each watch ends after about a second; 30 s is for a loaded machine (under the whole suite, 10 s once ran
+    // out). A timeout says how far it got.
+    await waitFor(
+      'two watches ended by the server',
+      () => {
+        if (inf.watches >= 3) return true;
+        throw new Error(`${inf.watches} watch(es) started, ${inf.relists} list(s), last error: ${inf.lastError ?? 'none'}`);
+      },
+      30_000,
+    );
     await kube.create(cmPath, cm('after', '1'));
     await kube.patch(`${cmPath}/before`, { data: { v: '2' } });
     await kube.delete(`${cmPath}/after`);
