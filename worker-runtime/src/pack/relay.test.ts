@@ -1,4 +1,4 @@
-import { INFLIGHT_KIB } from '../communicator/endpoint.js';
+import { INFLIGHT_KIB, inflightKiB } from '../communicator/endpoint.js';
 import type { MessageHeader } from '../protocol/frame.js';
 import { MsgKind } from '../protocol/frame.js';
 import type { Transport } from '../transport/types.js';
@@ -30,6 +30,9 @@ function recorder(): { transport: Transport; sends: { pack: number; frames: stri
 }
 
 const frame = (tag: number, bytes = 100): Uint8Array => new Uint8Array(bytes).fill(tag);
+const boom = (): never => {
+  throw new Error('the transport threw');
+};
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const header: MessageHeader = { kind: MsgKind.P2P, dtype: 0, op: 0, flags: 0, src: 0, dst: 1, seq: 0, tag: 0, root: -1, msgId: 0 };
 
@@ -87,18 +90,43 @@ describe('Relay: a turn of the event loop, one send per pack', () => {
     expect(sends.slice(1)).toEqual([{ pack: 3, frames: ['3'] }]);
   });
 
-  test('queued frames hold the send budget until the transport accepts them', async () => {
+  test('queued frames hold the send budget until the transport accepts them, and give back what each message took', async () => {
     const { transport, settle } = recorder();
     const counters = new Int32Array(2);
     const relay = relayOver(transport, counters);
-    // What the worker thread counts before it posts (endpoint.ts sendRemote): 2 KiB.
-    counters[INFLIGHT_KIB] = 2;
-    relay.sendFrames(1, [frame(1, 1024)]);
-    relay.sendFrames(1, [frame(2, 1024)]);
+    // Three messages of one 100-byte frame and one of two 1000-byte frames, as the worker thread counts
+    // them before it posts (endpoint.ts sendRemote: each rounded up to whole KiB on its own): 1 + 1 + 1 + 2.
+    const messages = [[frame(1)], [frame(2)], [frame(3)], [frame(4, 1000), frame(5, 1000)]];
+    for (const m of messages) counters[INFLIGHT_KIB]! += inflightKiB(m.reduce((n, f) => n + f.byteLength, 0));
+    expect(counters[INFLIGHT_KIB]).toBe(5);
+    for (const m of messages) relay.sendFrames(1, m);
     await turn();
-    expect(counters[INFLIGHT_KIB]).toBe(2);
+    expect(counters[INFLIGHT_KIB]).toBe(5);
     settle[0]!();
     await turn();
     expect(counters[INFLIGHT_KIB]).toBe(0);
+  });
+
+  test('a transport whose send throws: the flare is told, the budget given back, the other packs still sent', async () => {
+    const { transport, sends } = recorder();
+    const failures: string[] = [];
+    const counters = new Int32Array(2);
+    const relay = new Relay(
+      { layout: { packOf: () => 0 }, packId: 0 } as unknown as PackConfig,
+      { ...transport, send: (pack, frames) => (pack === 1 ? boom() : transport.send(pack, frames)) },
+      {} as PackThreads,
+      counters,
+      {
+        failed: (info) => failures.push(info.reason),
+      },
+    );
+    counters[INFLIGHT_KIB] = 2;
+    relay.sendFrames(1, [frame(1)]);
+    relay.sendFrames(2, [frame(2)]);
+    await turn();
+    await turn();
+    expect(failures).toEqual([expect.stringMatching(/^sending to pack 1 failed: .*the transport threw/)]);
+    expect(sends).toEqual([{ pack: 2, frames: ['2'] }]);
+    expect(counters[INFLIGHT_KIB]).toBe(1);
   });
 });

@@ -25,8 +25,11 @@ export class Relay {
   readonly wire: WireCounters = { framesSent: 0, bytesSent: 0, framesRecv: 0, bytesRecv: 0 };
   /** Chunks land in a buffer per message (no zero-filling: every byte is written) that then moves to its worker. */
   private readonly reassembler = new Reassembler((n) => Buffer.allocUnsafeSlow(n));
-  /** Frames waiting for this turn's send, by destination pack (see sendFrames). */
-  private readonly queued = new Map<number, { frames: Uint8Array[]; bytes: number }>();
+  /**
+   * Frames waiting for this turn's send, by destination pack (see sendFrames), with their bytes and the
+   * send budget they hold: the KiB each message took, summed (each was rounded up on its own).
+   */
+  private readonly queued = new Map<number, { frames: Uint8Array[]; bytes: number; kib: number }>();
   private flushSoon: NodeJS.Immediate | undefined;
 
   constructor(
@@ -55,9 +58,11 @@ export class Relay {
     this.wire.framesSent += frames.length;
     this.wire.bytesSent += bytes;
     let q = this.queued.get(pack);
-    if (q === undefined) this.queued.set(pack, (q = { frames: [], bytes: 0 }));
+    if (q === undefined) this.queued.set(pack, (q = { frames: [], bytes: 0, kib: 0 }));
     for (const f of frames) q.frames.push(f);
     q.bytes += bytes;
+    // What the worker thread counted for this message (endpoint.ts sendRemote).
+    q.kib += inflightKiB(bytes);
     if (q.bytes >= COALESCE_BYTES) this.flush(pack);
     else this.flushSoon ??= setImmediate(() => this.flushAll());
   }
@@ -73,13 +78,13 @@ export class Relay {
     const q = this.queued.get(pack);
     if (q === undefined) return;
     this.queued.delete(pack);
-    this.settle(this.transport.send(pack, q.frames), pack, q.bytes);
+    this.settle(() => this.transport.send(pack, q.frames), pack, q.kib);
   }
 
   /** Headers here, payload chunks as views of the worker's shared memory: written with no copy. */
   sendGathered(pack: number, header: MessageHeader, payload: Uint8Array, chunk: number): void {
-    const t = this.transport;
-    if (t.sendParts === undefined) return;
+    const gather = this.transport.sendParts?.bind(this.transport);
+    if (gather === undefined) return;
     // After what the workers sent to `pack` before: frames to a pack leave in the order they were sent.
     this.flush(pack);
     const frames = chunkHeaders(header, payload.byteLength, chunk).map((c) => {
@@ -89,7 +94,7 @@ export class Relay {
     });
     this.wire.framesSent += frames.length;
     this.wire.bytesSent += payload.byteLength + frames.length * HEADER_BYTES;
-    this.settle(t.sendParts(pack, frames), pack, payload.byteLength + frames.length * HEADER_BYTES);
+    this.settle(() => gather(pack, frames), pack, inflightKiB(payload.byteLength + frames.length * HEADER_BYTES));
   }
 
   /** A frame from the transport. */
@@ -119,12 +124,21 @@ export class Relay {
     this.threads.deliver(e, msg.reassembled || (owned && msg.payload.buffer === frame.buffer));
   }
 
-  /** Reports a failed send, and gives back the send budget a worker's message took once it is done. */
-  private settle(sent: Promise<void>, pack: number, workerBytes: number): void {
+  /**
+   * Sends, reports a failed send (one that throws as well as one that rejects), and gives back the `kib` of
+   * send budget the workers' messages took once it is done.
+   */
+  private settle(send: () => Promise<void>, pack: number, kib: number): void {
+    let sent: Promise<void>;
+    try {
+      sent = send();
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
     sent.then(
-      () => this.release(workerBytes),
+      () => this.release(kib),
       (err: unknown) => {
-        this.release(workerBytes);
+        this.release(kib);
         // Over the direct transport a failed send means the destination is unreachable (it died, or
         // never came up): blame it. Through a broker it is this pack's connection that failed.
         const blamed = this.transport.kind === 'direct' ? pack : this.cfg.packId;
@@ -133,9 +147,9 @@ export class Relay {
     );
   }
 
-  private release(bytes: number): void {
-    if (bytes === 0) return;
-    Atomics.sub(this.packCounters, INFLIGHT_KIB, inflightKiB(bytes));
+  private release(kib: number): void {
+    if (kib === 0) return;
+    Atomics.sub(this.packCounters, INFLIGHT_KIB, kib);
     Atomics.notify(this.packCounters, INFLIGHT_KIB);
   }
 }

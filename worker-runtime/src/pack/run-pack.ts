@@ -313,8 +313,10 @@ class Pack {
   private async shutdown(): Promise<PackReport> {
     clearInterval(this.tick);
     const finished = Date.now();
+    // What the workers sent goes out before the transport closes, including what they post while stopping.
     this.relay?.flushAll();
     await this.threads.terminateAll();
+    this.relay?.flushAll();
     await this.links?.close().catch(() => undefined);
     if (this.transport !== undefined) {
       const t = this.transport;

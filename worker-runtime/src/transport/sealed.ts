@@ -32,6 +32,8 @@ export type { FrameSink, Transport } from './types.js';
  * over once per event-loop turn, pack/relay.ts) pays them per bundle instead of per frame. The high bit of
  * the trailer's src marks a bundle; it is part of the nonce, so a bundle cannot pass for a frame. A bundle
  * that proves itself but does not parse came from a holder of the key: the flare fails, naming the pack.
+ * (A pack from before bundles would drop one as from an unknown pack, then report the frames after it as
+ * lost: the packs of a flare run one image.)
  *
  * `ctr` counts the frames from src to dst, from 0: nonces never repeat under a key, a replayed or
  * duplicated frame is seen (its counter is behind), and so is a lost one (ahead). What fails its tag is
