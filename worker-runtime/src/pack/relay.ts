@@ -49,8 +49,7 @@ export class Relay {
    * A worker's frames for `pack`, counted against the pack's send budget until the transport accepts them.
    * They wait for the end of this turn of the event loop (setImmediate), with every other frame for `pack`
    * that the worker threads posted meanwhile, and go to the transport in one send: a stream of small
-   * messages costs one socket write per turn, not one per message (one write per frame was most of a
-   * sending pack's CPU at 1 KiB). Past COALESCE_BYTES they go at once.
+   * messages costs one socket write per turn, not one per message. Past COALESCE_BYTES they go at once.
    */
   sendFrames(pack: number, frames: readonly Uint8Array[]): void {
     let bytes = 0;

@@ -313,9 +313,8 @@ class Pack {
   private async shutdown(): Promise<PackReport> {
     clearInterval(this.tick);
     const finished = Date.now();
-    // What the workers sent goes out before the transport closes, including what they post while stopping.
-    this.relay?.flushAll();
     await this.threads.terminateAll();
+    // What the workers sent goes out before the transport closes (their last turn's frames may still wait).
     this.relay?.flushAll();
     await this.links?.close().catch(() => undefined);
     if (this.transport !== undefined) {

@@ -28,7 +28,7 @@ export type { FrameSink, Transport } from './types.js';
  *
  * Small frames (up to BUNDLE_FRAME_BYTES) that one `send` gives for one pack travel as bundles of up to
  * BUNDLE_BYTES: one broker message, one counter, one tag for them all. A broker message, and a native MAC,
- * cost a few microseconds each whatever their size, so a stream of small messages (which the relay hands
+ * cost about as much for a small frame as for a large one, so a stream of small messages (which the relay hands
  * over once per event-loop turn, pack/relay.ts) pays them per bundle instead of per frame. The high bit of
  * the trailer's src marks a bundle; it is part of the nonce, so a bundle cannot pass for a frame. A bundle
  * that proves itself but does not parse came from a holder of the key: the flare fails, naming the pack.
