@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { TransportError } from '../errors.js';
-import { FRAME_TRAILER_BYTES, saysWholeMessage } from '../protocol/frame.js';
+import { FRAME_TRAILER_BYTES, HEADER_BYTES, saysWholeMessage } from '../protocol/frame.js';
 import { ChachaPolyKey, chachaPolyTag, chachaPolyVerify } from '../security/chacha-poly.js';
 import type { BurstKeys } from '../security/keys.js';
 import type { FrameSink, Transport, TransportKind } from './types.js';
@@ -26,10 +26,11 @@ export type { FrameSink, Transport } from './types.js';
  * The receiver picks the MAC by the frame's length as the sender did, so either is verified with the one
  * it was made with; the two keys are distinct (security/keys.ts), so no tag of one is a tag of the other.
  *
- * Small frames (up to BUNDLE_FRAME_BYTES) that one `send` gives for one pack travel as bundles of up to
- * BUNDLE_BYTES: one broker message, one counter, one tag for them all. A broker message, and a native MAC,
- * cost about as much for a small frame as for a large one, so a stream of small messages (which the relay hands
- * over once per event-loop turn, pack/relay.ts) pays them per bundle instead of per frame. The high bit of
+ * Frames of up to BUNDLE_FRAME_BYTES (every frame of a message of up to 64 KiB) that one `send` gives for
+ * one pack travel as bundles of up to BUNDLE_BYTES: one broker message, one counter, one tag for them all.
+ * A broker message, and a native MAC, have a fixed cost as large as hashing tens of kilobytes, so a stream of
+ * such messages (which the relay hands over once per event-loop turn, pack/relay.ts) pays it per bundle
+ * instead of per frame, for one copy of the frames into the bundle. The high bit of
  * the trailer's src marks a bundle; it is part of the nonce, so a bundle cannot pass for a frame. A bundle
  * that proves itself but does not parse came from a holder of the key: the flare fails, naming the pack.
  * (A pack from before bundles would drop one as from an unknown pack, then report the frames after it as
@@ -307,10 +308,13 @@ export class SealedTransport implements Transport {
 
 /** Marks a bundle in the trailer's src field (see the top of this file). */
 const BUNDLE_FLAG = 0x8000_0000;
-/** Frames up to this size may travel in a bundle. */
-export const BUNDLE_FRAME_BYTES = 16 * 1024;
-/** A bundle holds up to this many bytes (lengths included), and never more than the broker carries. */
-const BUNDLE_BYTES = 64 * 1024;
+/** Frames up to this size may travel in a bundle: a message of up to 64 KiB and its header. */
+export const BUNDLE_FRAME_BYTES = 64 * 1024 + HEADER_BYTES;
+/**
+ * A bundle holds up to this many bytes (lengths included), and never more than the broker carries: more than
+ * one relay send holds (256 KiB and the frame that passed it), so a turn's frames to a pack make one bundle.
+ */
+const BUNDLE_BYTES = 512 * 1024;
 
 /** Frames `from`..`to` - 1 of `frames` (`bytes` with their lengths) as a bundle, with room for the trailer. */
 function bundleOf(frames: readonly Uint8Array[], from: number, to: number, bytes: number): Uint8Array {
