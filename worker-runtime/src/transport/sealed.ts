@@ -28,11 +28,11 @@ export type { FrameSink, Transport } from './types.js';
  *
  * Frames of up to BUNDLE_FRAME_BYTES (every frame of a message of up to 64 KiB) that one `send` gives for
  * one pack travel as bundles of up to BUNDLE_BYTES: one broker message, one counter, one tag for them all.
- * A broker message, and a native MAC, have a fixed cost as large as hashing tens of kilobytes, so a stream of
- * such messages (which the relay hands over once per event-loop turn, pack/relay.ts) pays it per bundle
- * instead of per frame, for one copy of the frames into the bundle. The high bit of
- * the trailer's src marks a bundle; it is part of the nonce, so a bundle cannot pass for a frame. A bundle
- * that proves itself but does not parse came from a holder of the key: the flare fails, naming the pack.
+ * A broker message, and a native MAC, have a fixed cost as large as hashing tens of kilobytes, so a stream
+ * of such messages (which the relay hands over once per event-loop turn, pack/relay.ts) pays it per bundle
+ * instead of per frame, for one copy of the frames into the bundle. The high bit of the trailer's src marks
+ * a bundle; it is part of the nonce, so a bundle cannot pass for a frame. A bundle that proves itself but
+ * does not parse came from a holder of the key: the flare fails, naming the pack.
  * (A pack from before bundles would drop one as from an unknown pack, then report the frames after it as
  * lost: the packs of a flare run one image.)
  *
