@@ -233,10 +233,11 @@ export class SealedTransport implements Transport {
       } else {
         // A large frame the pack does not own sits in the client's read buffer, likely out of cache by now
         // (a Redis reply holds up to 32 frames), and the pack copies it anyway: copy it first, and the MAC
-        // reads the copy while it is in cache, which costs less than reading it cold. The bytes verified are
-        // then the bytes delivered. A whole message gets a buffer of its own, handed on as owned (no copy
-        // after this one); a chunk of a larger message lands in a scratch buffer that the reassembler copies
-        // out of at once (chunks too big for it are verified where they are).
+        // reads the copy while it is in cache, which on some CPUs costs less than reading it cold (on a Xeon
+        // it did; on an EPYC, where GMAC is slower than memory, it is a wash: bench/results/auth-breakdown).
+        // The bytes verified are then the bytes delivered. A whole message gets a buffer of its own, handed on
+        // as owned (no copy after this one); a chunk of a larger message lands in a scratch buffer that the
+        // reassembler copies out of at once (chunks too big for it are verified where they are).
         owned = saysWholeMessage(sealed);
         frame = owned ? Buffer.allocUnsafeSlow(n) : n <= SCRATCH_MAX_BYTES ? this.scratch(n) : sealed.subarray(0, n);
         if (frame.buffer !== sealed.buffer) frame.set(sealed.subarray(0, n));
