@@ -126,6 +126,19 @@ describe('wire frames', () => {
     expect(() => r.push(0, other[1]!)).toThrow(/disagrees with earlier chunks/);
   });
 
+  test('chunks of one message id that name different messages are never joined', () => {
+    const h: MessageHeader = { kind: MsgKind.P2P, dtype: DType.Uint8, op: 0, flags: 0, src: 0, dst: 1, seq: 10, tag: 5, root: -1, msgId: 7 };
+    const changes: Partial<MessageHeader>[] = [{ dst: 2 }, { tag: 9 }, { seq: 99 }, { kind: MsgKind.Coll, op: 3 }, { src: 1 }, { dtype: DType.Float64 }, { root: 0 }, { flags: 1 }];
+    for (const change of changes) {
+      const r = new Reassembler();
+      expect(r.push(0, encodeFrames(h, new Uint8Array(200).fill(1), 100)[0]!)).toBeUndefined();
+      const field = Object.keys(change)[0]!;
+      expect(() => r.push(0, encodeFrames({ ...h, ...change }, new Uint8Array(200).fill(2), 100)[1]!)).toThrow(new RegExp(`chunk 1 of message 7 says ${field} `));
+      // The message it had started is dropped with its bytes: nothing is delivered from the mix.
+      expect([r.pending, r.pendingBytes]).toEqual([0, 0]);
+    }
+  });
+
   test('a header can be written into any 8-byte aligned slot and read back', () => {
     const buf = new Uint8Array(HEADER_BYTES + 8);
     writeHeader(buf, {

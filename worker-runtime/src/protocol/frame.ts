@@ -330,6 +330,14 @@ export class Reassembler {
         `chunk ${h.chunkIndex} of message ${h.msgId} says ${h.totalBytes} bytes in ${h.chunkCount} chunks of ${chunkSize}; earlier chunks said ${e.totalBytes} bytes in ${e.chunkCount} chunks of ${entry.chunkSize} (it disagrees with earlier chunks on its size)`,
       );
     }
+    // The message is delivered under its first chunk's header: every chunk must name the same message.
+    const differs = MESSAGE_FIELDS.find((f) => entry.header[f] !== h[f]);
+    if (differs !== undefined) {
+      this.close(origin, h.msgId, entry);
+      throw new FrameError(
+        `chunk ${h.chunkIndex} of message ${h.msgId} says ${differs} ${h[differs]}; earlier chunks said ${entry.header[differs]} (every chunk of a message carries the same header)`,
+      );
+    }
     const bit = 1 << (h.chunkIndex & 7);
     const at = h.chunkIndex >>> 3;
     if ((entry.seen[at]! & bit) !== 0) throw new FrameError(`duplicate chunk ${h.chunkIndex} of message ${h.msgId}`);
@@ -385,6 +393,9 @@ export class Reassembler {
     this.bytes -= entry.header.totalBytes;
   }
 }
+
+/** What every chunk of one message says alike (besides its size, checked first). */
+const MESSAGE_FIELDS = ['kind', 'dtype', 'op', 'flags', 'src', 'dst', 'seq', 'tag', 'root'] as const satisfies readonly (keyof Header)[];
 
 function limit(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
