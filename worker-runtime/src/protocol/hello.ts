@@ -55,6 +55,9 @@ export function helloMac(key: Uint8Array, role: 'acceptor' | 'dialer', burst: st
   return createHmac('sha256', key).update(`${role}\n${burst}\n${dialer}\n${acceptor}\n${dialerNonce}\n${acceptorNonce}`).digest('base64');
 }
 
+/** What an acceptor answers an offer that does not fit it with: as long as a MAC, and as meaningless to anyone. */
+export const decoyMac = (): string => randomBytes(32).toString('base64');
+
 export function macEquals(a: string, b: string): boolean {
   const x = Buffer.from(a, 'base64');
   const y = Buffer.from(b, 'base64');

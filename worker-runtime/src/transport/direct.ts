@@ -17,6 +17,7 @@ import {
   parseHelloRecord,
   PROOF_FIELDS,
   ACCEPT_FIELDS,
+  decoyMac,
   type Accept,
   type Answer,
   type Offer,
@@ -47,7 +48,10 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * (protocol/hello.ts: OFFER, ANSWER, PROOF as HELLO records): only packs of this flare get in, and nothing
  * else is read from a connection before it completes. A connection that does not finish it within
  * HELLO_TIMEOUT_MS, or sends more than a handshake's worth of bytes first, is dropped without touching the
- * flare; a refusal is a silent close. Frames follow as length-prefixed records (stream-records.ts).
+ * flare; a refusal is a silent close. One that closes first is forgotten (and counted) at once, and at most
+ * MAX_HANDSHAKES_EXTRA more connections than there are packs may be in their handshake at a time: past
+ * that, new ones are closed unread. What strangers can make a pack hold is thus bounded however fast
+ * they connect (about 1 KiB of reads and a socket each). Frames follow as length-prefixed records (stream-records.ts).
  * `send` corks the socket and writes prefix + frame for every frame (one writev), and resolves once the
  * socket has taken them: at once, or on 'drain' when the kernel buffer is full. The receiving side reads
  * the bulk of a large frame from the kernel straight into the frame's own buffer (read-into.ts).
@@ -60,6 +64,9 @@ export const DIRECT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /** A TCP or Unix connect that has not completed by then is tried again (the handshake then gets longer). */
 const DIAL_ATTEMPT_TIMEOUT_MS = 3_000;
 const CLOSE_GRACE_MS = 1_000;
+
+/** Connections in their handshake at once, past one per pack (see above). */
+export const MAX_HANDSHAKES_EXTRA = 1024;
 
 /** What accepted connections read into when not into a frame's own buffer (shared: see read-into.ts). */
 const SCRATCH_BYTES = 64 * 1024;
@@ -114,6 +121,8 @@ export class DirectTransport implements Transport {
   private readonly helloTimeoutMs: number;
   /** Connections dropped before their handshake completed (strangers, or misconfigured peers). */
   refused = 0;
+  /** Accepted connections still in their handshake. */
+  handshaking = 0;
   private scratchBuffer: Uint8Array | undefined;
 
   constructor(private readonly o: TransportOptions) {
@@ -151,7 +160,7 @@ export class DirectTransport implements Transport {
     if (pack === this.o.packId) {
       // Frames to oneself never touch a socket; deliver on a later tick, as a socket would.
       const copies = frames.map(joinParts);
-      setImmediate(() => copies.forEach((f) => this.sink?.frame(f)));
+      setImmediate(() => copies.forEach((f) => this.sink?.frame(f, false, pack)));
       return Promise.resolve();
     }
     if (!Number.isInteger(pack) || pack < 0 || pack >= this.o.packCount) {
@@ -375,6 +384,13 @@ export class DirectTransport implements Transport {
       shell.destroy();
       return;
     }
+    if (this.handshaking >= this.o.packCount + MAX_HANDSHAKES_EXTRA) {
+      shell.destroy();
+      this.refused++;
+      this.o.onRefused?.(`more than ${this.o.packCount + MAX_HANDSHAKES_EXTRA} connections in their handshake at once`);
+      return;
+    }
+    this.handshaking++;
     const reads: AcceptedReads = { consume: () => {} };
     this.scratchBuffer ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
     const s = readAcceptedInto(
@@ -387,18 +403,29 @@ export class DirectTransport implements Transport {
     s.on('error', () => {}); // reported through 'close' (see watch)
     // Until the dialer has proved it holds the flare's key, nothing it sends touches the flare: a bounded
     // reader takes its two handshake records, and any failure is a silent close, counted.
-    const refuse = (why: string): void => {
+    let settled = false;
+    /** The handshake is over: the connection holds nothing of it any more. */
+    const settle = (): void => {
+      settled = true;
+      this.handshaking--;
       clearTimeout(timer);
       this.timers.delete(timer);
       reads.consume = () => {};
+    };
+    const refuse = (why: string): void => {
+      if (settled) return;
+      settle();
+      s.destroy();
+      if (this.closing) return; // (the pack closing its own sockets refuses no one)
       this.refused++;
       this.o.onRefused?.(why);
-      s.destroy();
     };
     const timer = this.later(() => refuse(`no complete handshake within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+    s.once('close', () => refuse('closed before its handshake completed'));
     const pre = new PreAuthReader();
     let offer: Offer | undefined;
     let answer: Answer | undefined;
+    let misfit: string | undefined;
     const onData = (chunk: Uint8Array): void => {
       let got;
       try {
@@ -411,20 +438,25 @@ export class DirectTransport implements Transport {
         if (offer === undefined) {
           const o = parseHelloRecord<Offer>(got.body, OFFER_FIELDS);
           if (o === undefined || o.proto !== HELLO_PROTO) return refuse('not a kubeburst handshake offer');
+          // An offer that does not fit this pack gets an answer too (its MAC random), refused at the proof:
+          // else a stranger could learn, offer by offer, which pack listens here and how many there are.
           if (o.to !== this.o.packId || o.from < 0 || o.from >= this.o.packCount || o.from === this.o.packId)
-            return refuse(`an offer from 'pack ${o.from}' to 'pack ${o.to}' does not fit this pack (${this.o.packId} of ${this.o.packCount})`);
+            misfit = `an offer from 'pack ${o.from}' to 'pack ${o.to}' does not fit this pack (${this.o.packId} of ${this.o.packCount})`;
           offer = o;
           const nonce = newNonce();
-          answer = { proto: HELLO_PROTO, nonce, mac: helloMac(this.helloKey, 'acceptor', this.o.burstId, o.from, this.o.packId, o.nonce, nonce) };
+          answer = {
+            proto: HELLO_PROTO,
+            nonce,
+            mac: misfit !== undefined ? decoyMac() : helloMac(this.helloKey, 'acceptor', this.o.burstId, o.from, this.o.packId, o.nonce, nonce),
+          };
           s.write(encodeRecord(RecordType.Hello, encodeHello(answer)));
         } else {
+          if (misfit !== undefined) return refuse(misfit);
           const proof = parseHelloRecord<Proof>(got.body, PROOF_FIELDS);
           if (proof === undefined || !macEquals(proof.mac, helloMac(this.helloKey, 'dialer', this.o.burstId, offer.from, this.o.packId, offer.nonce, answer!.nonce))) {
             return refuse(`'pack ${offer.from}' could not prove it holds the flare's key`);
           }
-          clearTimeout(timer);
-          this.timers.delete(timer);
-          reads.consume = () => {};
+          settle();
           s.write(encodeRecord(RecordType.Hello, encodeHello({ accepted: true })));
           this.authenticated(s, offer.from, got.rest, reads);
           return;
@@ -449,7 +481,7 @@ export class DirectTransport implements Transport {
     const frames = this.decoderFor(s, (type, body, owned) => {
       state.spoke = true;
       if (type === RecordType.Frame) {
-        if (!this.closing) this.sink!.frame(body, owned);
+        if (!this.closing) this.sink!.frame(body, owned, from);
       } else if (type === RecordType.Bye) {
         this.live.get(s)!.bye = true;
         this.o.onBye?.(from);
