@@ -59,9 +59,11 @@ export class PackLinks {
   /** Listens, and dials the neighbours (their listeners may not be up yet: dialing retries). */
   async start(neighbours: readonly number[]): Promise<void> {
     await this.t.connect({
-      frame: (f) => {
+      frame: (f, _owned, fromPack) => {
         try {
           const h = readHeader(f);
+          // A link speaks for the pack that proved itself on it, never for another.
+          if (fromPack !== undefined && h.src !== fromPack) return;
           this.handlers.message(h.src, parseControl(f.subarray(HEADER_BYTES)));
         } catch {
           // An authenticated neighbour sent something unreadable: its link is useless, as if lost.

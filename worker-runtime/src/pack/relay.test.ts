@@ -1,6 +1,6 @@
 import { INFLIGHT_KIB, inflightKiB } from '../communicator/endpoint.js';
 import type { MessageHeader } from '../protocol/frame.js';
-import { MsgKind } from '../protocol/frame.js';
+import { encodeFrames, MsgKind } from '../protocol/frame.js';
 import type { Transport } from '../transport/types.js';
 import type { PackConfig } from './config.js';
 import { Relay } from './relay.js';
@@ -128,5 +128,23 @@ describe('Relay: a turn of the event loop, one send per pack', () => {
     expect(failures).toEqual([expect.stringMatching(/^sending to pack 1 failed: .*the transport threw/)]);
     expect(sends).toEqual([{ pack: 2, frames: ['2'] }]);
     expect(counters[INFLIGHT_KIB]).toBe(1);
+  });
+});
+
+describe('Relay: frames coming in', () => {
+  test('a frame whose header names a worker of another pack than the one that proved it sent it fails the flare, naming the sender', () => {
+    const failures: { failedPack?: number; reason: string }[] = [];
+    const cfg = { packId: 0, layout: { packOf: (w: number) => Math.floor(w / 2) } } as unknown as PackConfig;
+    const relay = new Relay(cfg, recorder().transport, { has: () => true, deliver: () => {} } as unknown as PackThreads, new Int32Array(2), {
+      failed: (info) => void failures.push(info),
+    });
+    // From worker 4 (pack 2), on what pack 1 proved it sent.
+    const [f] = encodeFrames({ ...header, src: 4, dst: 0 }, new Uint8Array(8), 1 << 20);
+    relay.onFrame(f!, false, 1);
+    expect(failures).toEqual([{ failedPack: 1, reason: 'pack 0 received a frame from pack 1 that says it comes from worker 4, of pack 2' }]);
+    // The same frame from pack 2 itself, or through a transport that cannot tell, is delivered.
+    relay.onFrame(f!, false, 2);
+    relay.onFrame(f!, false);
+    expect(failures).toHaveLength(1);
   });
 });

@@ -96,8 +96,8 @@ export class Relay {
     this.settle(() => gather(pack, frames), pack, inflightKiB(payload.byteLength + frames.length * HEADER_BYTES));
   }
 
-  /** A frame from the transport. */
-  onFrame(frame: Uint8Array, owned = false): void {
+  /** A frame from the transport; `fromPack`, when the transport proved who sent it (FrameSink). */
+  onFrame(frame: Uint8Array, owned = false, fromPack?: number): void {
     this.wire.framesRecv++;
     this.wire.bytesRecv += frame.byteLength;
     let msg;
@@ -106,6 +106,14 @@ export class Relay {
       const h = readHeader(frame);
       from = h.kind === MsgKind.Control ? h.src : this.cfg.layout.packOf(h.src);
       if (h.kind === MsgKind.Control) throw new Error('a control frame on the data transport (control travels on the links: mixed kubeburst versions?)');
+      if (fromPack !== undefined && from !== fromPack) {
+        // Only a holder of the key gets this far (a bug, or a pack posing as another): the sender is known.
+        this.handlers.failed({
+          failedPack: fromPack,
+          reason: `pack ${this.cfg.packId} received a frame from pack ${fromPack} that says it comes from worker ${h.src}, of pack ${from}`,
+        });
+        return;
+      }
       msg = this.reassembler.push(from, frame);
     } catch (err) {
       this.handlers.failed({

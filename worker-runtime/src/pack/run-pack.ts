@@ -298,7 +298,7 @@ class Pack {
     const relay = this.relay;
     await within(
       transport.connect({
-        frame: (f, owned) => relay.onFrame(f, owned === true),
+        frame: (f, owned, fromPack) => relay.onFrame(f, owned === true, fromPack),
         // A lost peer (the direct transport sees its socket close) is the failed pack, not this one.
         error: (err) =>
           err instanceof PeerLostError

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PeerLostError } from '../errors.js';
 import { ANSWER_FIELDS, encodeHello, helloMac, HELLO_PROTO, newNonce, parseHelloRecord, type Answer } from '../protocol/hello.js';
 import { deriveKeys, newSecret, parseSecret, type BurstKeys } from '../security/keys.js';
-import { DirectTransport } from './direct.js';
+import { DirectTransport, MAX_HANDSHAKES_EXTRA } from './direct.js';
 import { encodeRecord, RecordDecoder, RecordType } from '../protocol/stream-records.js';
 import type { FrameSink, TransportOptions } from './types.js';
 
@@ -30,9 +30,12 @@ async function handshake(s: ReturnType<typeof createConnection>, burst: string, 
 /** A sink that records frames (copied, as the contract asks) and errors. */
 class Collect implements FrameSink {
   readonly frames: Uint8Array[] = [];
+  /** The pack each frame's connection proved itself as. */
+  readonly from: (number | undefined)[] = [];
   readonly errors: Error[] = [];
   private waiters: { n: number; resolve: () => void }[] = [];
-  frame(f: Uint8Array): void {
+  frame(f: Uint8Array, _owned?: boolean, fromPack?: number): void {
+    this.from.push(fromPack);
     this.frames.push(new Uint8Array(f)); // a copy (Buffer#slice would be a view)
     this.waiters = this.waiters.filter((w) => (this.frames.length >= w.n ? (w.resolve(), false) : true));
   }
@@ -53,6 +56,11 @@ function frame(p: number, i: number, size: number): Uint8Array {
 }
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 10 ms until it holds (the test's own timeout bounds it). */
+async function waitUntil(cond: () => boolean): Promise<void> {
+  while (!cond()) await tick(10);
+}
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -106,6 +114,8 @@ describe.each([
     for (let to = 0; to < P; to++) {
       const got = sinks[to]!.frames;
       expect(got).toHaveLength((P - 1) * perPair);
+      // Each frame comes with the pack its connection proved itself as: the one that wrote it.
+      expect(sinks[to]!.from).toEqual(got.map((f) => f[0]));
       for (let from = 0; from < P; from++) {
         if (from === to) continue;
         const mine = got.filter((f) => f[0] === from);
@@ -211,6 +221,91 @@ describe('direct transport failures', () => {
     expect(t0.refused).toBe(5);
     await Promise.all([t0.close(), t1.close()]);
   }, 20_000);
+
+  test('a stranger that closes mid-handshake is forgotten at once; past the limit, new connections are closed unread', async () => {
+    const url = `unix://${join(dir, 'p{pack}.sock')}`;
+    const refusals: string[] = [];
+    // A deadline far past the test: only closing can free what a connection holds.
+    const t0 = direct({ burstId: 'b7', packId: 0, packCount: 2, url, helloTimeoutMs: 600_000, onRefused: (r) => refusals.push(r) });
+    const sink = new Collect();
+    await t0.connect(sink);
+    const path = join(dir, 'p0.sock');
+    const open = (): Promise<ReturnType<typeof createConnection>> =>
+      new Promise((resolve) => {
+        const s = createConnection(path);
+        s.on('error', () => {});
+        s.once('connect', () => resolve(s));
+      });
+    const closed = (s: ReturnType<typeof createConnection>): Promise<void> => new Promise((r) => (s.destroyed ? r() : s.once('close', () => r())));
+    // 200 strangers send part of a handshake record and go.
+    for (let i = 0; i < 200; i++) {
+      const s = await open();
+      s.end(Buffer.concat([Buffer.from([RecordType.Hello, 0, 2, 0, 0]), Buffer.alloc(300, 0x20)]));
+      await closed(s);
+    }
+    await waitUntil(() => t0.refused === 200);
+    expect(t0.handshaking).toBe(0);
+    expect(new Set(refusals)).toEqual(new Set(['closed before its handshake completed']));
+    // Silent strangers up to the limit (packs + MAX_HANDSHAKES_EXTRA) are held; the next one is closed at once.
+    const silent = [];
+    for (let i = 0; i < 2 + MAX_HANDSHAKES_EXTRA; i++) silent.push(await open());
+    await waitUntil(() => t0.handshaking === 2 + MAX_HANDSHAKES_EXTRA);
+    const extra = await open();
+    await closed(extra);
+    await waitUntil(() => t0.refused === 201);
+    expect(refusals[200]).toBe(`more than ${2 + MAX_HANDSHAKES_EXTRA} connections in their handshake at once`);
+    await Promise.all(silent.map((s) => (s.destroy(), closed(s))));
+    await waitUntil(() => t0.handshaking === 0);
+    // The flare never heard of any of them, and a real pack still gets in.
+    const t1 = direct({ burstId: 'b7', packId: 1, packCount: 2, url });
+    await t1.connect(new Collect());
+    await t1.send(0, [new Uint8Array([7])]);
+    await sink.until(1);
+    expect(sink.errors).toEqual([]);
+    await Promise.all([t0.close(), t1.close()]);
+  }, 60_000);
+
+  test('an offer that names another pack gets an answer like any other, then a silent close: strangers learn nothing of the topology', async () => {
+    const url = `unix://${join(dir, 'p{pack}.sock')}`;
+    const refusals: string[] = [];
+    const t0 = direct({ burstId: 'b8', packId: 0, packCount: 3, url, onRefused: (r) => refusals.push(r) });
+    await t0.connect(new Collect());
+    const path = join(dir, 'p0.sock');
+    /** The answer to an offer from `from` to `to` (its fields' lengths), and whether the proof was then refused. */
+    const probe = async (from: number, to: number): Promise<{ answer: Record<string, number>; refusedAfterProof: boolean }> => {
+      const s = createConnection(path);
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      const closedAt = new Promise<void>((r) => s.once('close', () => r()));
+      const nonce = newNonce();
+      s.write(encodeRecord(RecordType.Hello, encodeHello({ proto: HELLO_PROTO, from, to, nonce })));
+      const answer = await new Promise<Answer>((resolve) => {
+        const d = new RecordDecoder((_t, body) => resolve(parseHelloRecord<Answer>(body, ANSWER_FIELDS)!), { maxFrameBytes: 1 << 20 });
+        s.once('data', (c) => d.push(c));
+      });
+      // A proof with the right key: only a fitting offer gets in.
+      s.write(encodeRecord(RecordType.Hello, encodeHello({ mac: helloMac(keysOf('b8').hello, 'dialer', 'b8', from, to, nonce, answer.nonce) })));
+      const refused = await Promise.race([closedAt.then(() => true), tick(500).then(() => false)]);
+      s.destroy();
+      return { answer: Object.fromEntries(Object.entries(answer).map(([k, v]) => [k, String(v).length])), refusedAfterProof: refused };
+    };
+    const fits = await probe(1, 0);
+    expect(fits.refusedAfterProof).toBe(false);
+    for (const [from, to] of [
+      [1, 5],
+      [7, 0],
+      [0, 0],
+    ] as const) {
+      const r = await probe(from, to);
+      expect(r).toEqual({ answer: fits.answer, refusedAfterProof: true });
+    }
+    expect(refusals).toEqual([
+      "an offer from 'pack 1' to 'pack 5' does not fit this pack (0 of 3)",
+      "an offer from 'pack 7' to 'pack 0' does not fit this pack (0 of 3)",
+      "an offer from 'pack 0' to 'pack 0' does not fit this pack (0 of 3)",
+    ]);
+    await t0.close();
+  });
 
   test('a peer that never listens fails the send after the connect timeout, naming pack, address and what to check', async () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;

@@ -47,10 +47,13 @@ class Wire {
 class Collect implements FrameSink {
   frames: Uint8Array[] = [];
   owned: boolean[] = [];
+  /** The pack each frame proved it came from. */
+  from: (number | undefined)[] = [];
   errors: Error[] = [];
-  frame(f: Uint8Array, owned?: boolean): void {
+  frame(f: Uint8Array, owned?: boolean, fromPack?: number): void {
     this.frames.push(new Uint8Array(f));
     this.owned.push(owned === true);
+    this.from.push(fromPack);
   }
   error(err: Error): void {
     this.errors.push(err);
@@ -89,6 +92,8 @@ describe('sealed transport', () => {
     wire.flush(1);
     expect(got.frames.map((x) => x[64])).toEqual([7, 8]);
     expect(Buffer.from(got.frames[0]!).equals(Buffer.from(f))).toBe(true);
+    // Each says which pack its tag proved sent it (the relay holds the frame's header to that).
+    expect(got.from).toEqual([0, 0]);
     expect(got.errors).toEqual([]);
   });
 

@@ -260,7 +260,7 @@ export class SealedTransport implements Transport {
     }
     this.expected[src] = want + 1;
     if (bundle) this.unbundle(frame, src);
-    else this.sink?.frame(frame, owned);
+    else this.sink?.frame(frame, owned, src);
   }
 
   /** Delivers a verified bundle's frames, views of it (not owned: they share its buffer). */
@@ -280,7 +280,7 @@ export class SealedTransport implements Transport {
         );
         return;
       }
-      this.sink?.frame(body.subarray(at + 4, at + 4 + len), false);
+      this.sink?.frame(body.subarray(at + 4, at + 4 + len), false, src);
       at += 4 + len;
       k++;
     }

@@ -13,9 +13,11 @@ export interface FrameSink {
   /**
    * One frame for this pack. The bytes may be reused after the call returns: copy what you keep; unless
    * `owned`: the transport allocated `frame.buffer` for this frame alone and hands it over (the pack may
-   * keep it or transfer it to a worker thread without a copy).
+   * keep it or transfer it to a worker thread without a copy). `fromPack`: the pack the transport proved
+   * sent it (the direct transport's handshake, a sealed frame's tag); undefined when it cannot tell. Only
+   * what proved itself says so, and the frame's own header must then agree (pack/relay.ts, pack/links.ts).
    */
-  frame(frame: Uint8Array, owned?: boolean): void;
+  frame(frame: Uint8Array, owned?: boolean, fromPack?: number): void;
   /** The transport failed and cannot continue (connection lost for good, protocol error). */
   error(err: Error): void;
 }
