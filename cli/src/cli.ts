@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { COMMANDS, type Command } from './commands.js';
-import { KubeburstError, redactText } from '@kubeburst/worker-runtime';
+import { KubeburstError, redactText as redactWith, urlSecrets } from '@kubeburst/worker-runtime';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
 
 const PROGRAM = 'kubeburst';
@@ -29,6 +29,9 @@ export function globalHelp(commands: readonly Command[] = COMMANDS): string {
 /** Runs one CLI invocation; returns the exit code. Never throws for user errors. */
 export async function runCli(argv: string[], io: CliIO, commands: readonly Command[] = COMMANDS): Promise<number> {
   const [first, ...rest] = argv;
+  // Messages may quote an argument: a URL's password in one is masked however it is written.
+  const secrets = argSecrets(argv);
+  const redactText = (text: string): string => redactWith(text, secrets);
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
     io.stdout.write(topic ? topic.help : globalHelp(commands));
@@ -74,4 +77,9 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
 function isParseArgsError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
+
+/** The secrets of every argument that may be a broker URL: `URL`, `KIND=URL`, `--option=URL`. */
+function argSecrets(argv: readonly string[]): string[] {
+  return argv.flatMap((a) => (a.includes('@') || a.includes('=') ? [a, a.slice(a.indexOf('=') + 1)].flatMap(urlSecrets) : []));
 }

@@ -217,7 +217,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
 
 export function describeTransport(o: LocalFlareOptions): string {
   const t = o.transport;
-  if (t.kind === 'direct') return t.url ? `direct (${t.url})` : 'direct (Unix sockets)';
+  if (t.kind === 'direct') return t.url ? `direct (${redactUrl(t.url)})` : 'direct (Unix sockets)';
   return t.url ? `${t.kind} (${redactUrl(t.url)})` : t.kind;
 }
 

@@ -25,6 +25,7 @@ const SPECIAL = `P@ss:w0rd,/%#${hex()}`;
 const RAW_USER = `kbsecret-${hex()}-raw`;
 const RAW = `P@ss:w0rd,${hex()}`;
 const RAW_WRONG = `Wr@ng:p,ss${hex()}`;
+const SLASH_WRONG = `Wr@ng/p?ss${hex()}`;
 const HOST = new URL(REDIS_URL).host;
 const url = (user: string, password: string): string => `redis://${user}:${encodeURIComponent(password)}@${HOST}`;
 const rawUrl = (user: string, password: string): string => `redis://${user}:${password}@${HOST}`;
@@ -95,6 +96,8 @@ interface Case {
   /** The redacted URL is part of the failure reason (summary, results file). */
   urlInFailure?: boolean;
   modes?: Mode[];
+  /** The URL as the start line shows it (default: `redis://<user>:***@<host>`). */
+  masked?: string;
 }
 
 const CASES: Case[] = [
@@ -113,6 +116,26 @@ const CASES: Case[] = [
   },
   { name: 'a raw password with @ : , and a worker throws', params: THROW, user: RAW_USER, url: rawUrl(RAW_USER, RAW), secrets: [RAW], code: 1, modes: ['text', 'json'] },
   { name: 'a raw password with @ : , that is wrong', params: OK, user: RAW_USER, url: rawUrl(RAW_USER, RAW_WRONG), secrets: [RAW, RAW_WRONG], code: 1, urlInFailure: true },
+  // An `@` and then a `/` in a raw password: a mask that stopped at the `/` would leave the rest behind.
+  {
+    name: 'a raw password with @ then /, that is wrong',
+    params: OK,
+    user: RAW_USER,
+    url: rawUrl(RAW_USER, SLASH_WRONG),
+    secrets: [RAW, SLASH_WRONG],
+    code: 1,
+    modes: ['text', 'json'],
+  },
+  // ioredis logs in with a query string's user and password too.
+  {
+    name: 'a password in the query string',
+    params: OK,
+    user: USER,
+    url: `redis://${HOST}/0?username=${USER}&password=${PASSWORD}`,
+    secrets: [PASSWORD],
+    code: 0,
+    masked: `redis://${HOST}/0?username=${USER}&password=***`,
+  },
 ];
 
 describe.each(CASES)('kubeburst run over Redis with a password: $name', (c) => {
@@ -135,7 +158,7 @@ describe.each(CASES)('kubeburst run over Redis with a password: $name', (c) => {
     // A worker's failure, not the connection's: the password (even a raw one) let the packs in.
     if (c.params === THROW) expect(JSON.parse(results).failure).toMatchObject({ failedWorker: 1, reason: 'Error: deliberate failure in worker 1' });
 
-    const masked = `redis://${c.user}:***@${HOST}`;
+    const masked = c.masked ?? `redis://${c.user}:***@${HOST}`;
     // The start line names the transport with its URL, masked.
     if (mode !== 'quiet') expect(r.stderr.split('\n')[0]).toBe(`kubeburst: running ${name}: 4 workers in 2 packs of 2, transport redis (${masked})`);
     if (c.urlInFailure) {
@@ -151,6 +174,29 @@ describe.each(CASES)('kubeburst run over Redis with a password: $name', (c) => {
       expect(Object.values(JSON.parse(results).stderr as Record<string, string>).join('')).toContain(`${c.user}:***@`);
     }
     if (mode === 'quiet' && c.code === 0) expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+});
+
+describe('kubeburst: what quotes an argument masks the password in it', () => {
+  const secret = `Pa55-${hex()}`;
+  const cases: [string, string[]][] = [
+    ['a URL given to --transport without its kind', ['run', 'job.yaml', '--transport', `redis://u:ab/${secret}@${HOST}`]],
+    ['a URL given as a second manifest', ['run', 'job.yaml', `redis://u:ab/${secret}@${HOST}`]],
+    ['a URL given as the command', [`redis://u:ab?${secret}@${HOST}`]],
+    ['an option with a URL that parseArgs refuses', ['run', 'job.yaml', `--transport-ur=redis://u:${secret}@${HOST}`]],
+  ];
+  test.each(cases)('%s', async (_what, args) => {
+    const r = await kubeburst(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toBe('');
+    for (const form of forms(secret)) expect({ form, leaks: (r.stdout + r.stderr).includes(form) }).toEqual({ form, leaks: false });
+  });
+
+  test('a direct transport given a broker URL names it masked', async () => {
+    const path = manifest('direct-given-a-broker-url', OK);
+    const r = await kubeburst(['run', path, '--transport-url', `redis://${USER}:${secret}@${HOST}`]);
+    expect(r.code).not.toBe(0);
+    for (const form of forms(secret)) expect({ form, leaks: (r.stdout + r.stderr).includes(form) }).toEqual({ form, leaks: false });
   });
 });
 

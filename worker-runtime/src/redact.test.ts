@@ -31,6 +31,11 @@ describe('redactUrl', () => {
     // What URL parsers cannot read (an unencoded `/` or `#`) is masked all the same.
     ['redis://user:pa/ss@host:6379', 'redis://user:***@host:6379'],
     ['redis://user:pa#ss@host:6379', 'redis://user:***@host:6379'],
+    // An `@` and then a `/` in the password: nothing after its first `@` survives either.
+    ['redis://u:Pa@Fragm3nt/x@127.0.0.1:6379', 'redis://u:***@127.0.0.1:6379'],
+    // ioredis logs in with a query string's password too.
+    ['redis://127.0.0.1:6379/0?username=u&password=Qpw-1&db=0', 'redis://127.0.0.1:6379/0?username=u&password=***&db=0'],
+    ['redis://127.0.0.1:6379?password=p%40ss', 'redis://127.0.0.1:6379?password=***'],
   ])('%s → %s', (url, redacted) => {
     expect(redactUrl(url)).toBe(redacted);
   });
@@ -62,6 +67,15 @@ describe('redactText', () => {
     expect(redactText('x P@ss:w0rd y', ['P@ss', 'P@ss:w0rd'])).toBe('x *** y');
     // Short strings are not masked as secrets (they would mask every occurrence of `ab`).
     expect(redactText('a b ab', ['ab'])).toBe('a b ab');
+  });
+
+  test('the password of a query string is masked in any text, and found by urlSecrets as given and decoded', () => {
+    expect(redactText('cannot connect to redis://h:6379?username=u&password=WrongQ-1234abcd (is Redis running there?)')).toBe(
+      'cannot connect to redis://h:6379?username=u&password=*** (is Redis running there?)',
+    );
+    expect(redactText('x?token=abc123&y=1 "auth=no" ;PWD=s3cret')).toBe('x?token=***&y=1 "auth=no" ;PWD=***');
+    expect(urlSecrets('redis://h:6379/0?username=u&password=p%40ss-1')).toEqual(expect.arrayContaining(['p@ss-1']));
+    expect(redactText('AUTH p@ss-1 failed', urlSecrets('redis://h:6379/0?password=p%40ss-1'))).toBe('AUTH *** failed');
   });
 
   test('urlSecrets: nothing for a URL without credentials; tokens and every server of a list', () => {
@@ -96,8 +110,17 @@ describe('redactText', () => {
       fc.property(anyPassword, (pw) => {
         const url = `redis://kbuser:${pw}@127.0.0.1:6379`;
         const secrets = urlSecrets(url);
-        for (const text of [`transport redis (${url})`, `AUTH ${pw} rejected`, JSON.stringify({ url })]) expect(redactText(text, secrets)).not.toContain(pw);
-        expect(redactUrl(url)).not.toContain(pw);
+        // Not the password, nor any piece of it (a mask that split it would leave the rest behind).
+        const pieces = (text: string): string[] => {
+          const around = text.split(pw).join('');
+          return Array.from({ length: Math.max(0, pw.length - 5) }, (_, i) => pw.slice(i, i + 6)).filter((p) => !around.includes(p));
+        };
+        for (const text of [`transport redis (${url})`, `AUTH ${pw} rejected`, JSON.stringify({ url })]) {
+          const out = redactText(text, secrets);
+          for (const p of pieces(text)) expect(out).not.toContain(p);
+        }
+        const out = redactUrl(url);
+        for (const p of pieces(url)) expect(out).not.toContain(p);
       }),
     );
   });

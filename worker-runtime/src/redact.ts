@@ -2,10 +2,11 @@
  * Secrets never reach a log line, an error, an Event or a status: broker URLs may carry credentials
  * (`redis://user:<password>@host`), and whatever prints a URL prints it through here.
  *
- * Two layers. Any text: the password of every `scheme://user:password@host` in it is masked, whatever
- * characters it holds up to the authority's last `@` (people paste `@`, `:` and `,` unencoded). And where
- * the URL is known (the CLI, a pack), its password as given, decoded and JSON-escaped (`urlSecrets`) is
- * masked wherever it appears: in a client's own error, in text that is no longer a URL.
+ * Two layers. Where the URL is known (the CLI, a pack), its password as given, decoded and JSON-escaped
+ * (`urlSecrets`) is masked wherever it appears, first: in a client's own error, in text that is no longer
+ * a URL. Then any text: the password of every `scheme://user:password@host` in it is masked, whatever
+ * characters it holds up to the authority's last `@` (people paste `@`, `:` and `,` unencoded), and so is
+ * every `password=`, `token=` (and the like) of a query string, which ioredis logs in with.
  * @module
  */
 
@@ -18,10 +19,14 @@ export function redactUrl(url: string): string {
 
 /** Every credential in a URL anywhere in `text`, and every one of `secrets` (exact strings), masked. */
 export function redactText(text: string, secrets: readonly string[] = []): string {
-  // No `@`, no userinfo: most lines skip the regex.
-  let out = text.includes('@') ? text.replace(AUTHORITY, (_m, scheme: string, authority: string) => scheme + maskAuthority(scheme, authority)) : text;
-  // Longest first: a secret inside another (a decoded password in its encoded form) must not split it.
+  let out = text;
+  // The exact secrets first: a password holding `/`, `?` or a space ends the regex's authority early,
+  // and masking the part before it would split the secret, so that this could no longer find it. Longest
+  // first: a secret inside another (a decoded password in its encoded form) must not split it either.
   for (const s of secrets.length > 1 ? [...secrets].sort((a, b) => b.length - a.length) : secrets) if (s.length >= 4) out = out.split(s).join('***');
+  // No `@`, no userinfo; no `=`, no query secret: most lines skip the regexes.
+  if (out.includes('@')) out = out.replace(AUTHORITY, (_m, scheme: string, authority: string) => scheme + maskAuthority(scheme, authority));
+  if (out.includes('=')) out = out.replace(QUERY_SECRET, '$1***');
   return out;
 }
 
@@ -47,12 +52,15 @@ export function urlSecrets(url: string | undefined): string[] {
     if (u === undefined) continue;
     add(u.password);
     if (u.password === '' && LIST_SCHEME.test(u.protocol)) add(u.username);
+    for (const [k, v] of u.searchParams) if (QUERY_SECRET_NAME.test(k)) add(v);
   }
   // A URL parser ends the userinfo at a `/`, `?` or `#` the user left unencoded in the password (and
-  // fails, or finds another host): up to the last `@` is what the user meant.
+  // fails, or finds another host): up to the last `@` is what the user meant (of one server: in a list,
+  // that would span servers, and each server's own is the regex's business).
   const rest = url.replace(SCHEME_AT_START, '');
   const userinfo = rest.slice(0, Math.max(0, rest.lastIndexOf('@')));
-  if (userinfo.includes(':')) add(userinfo.slice(userinfo.indexOf(':') + 1));
+  const list = !SCHEME_AT_START.test(url) || LIST_SCHEME.test(url);
+  if (userinfo.includes(':') && !(list && url.includes(','))) add(userinfo.slice(userinfo.indexOf(':') + 1));
   for (const s of [...found]) found.add(JSON.stringify(s).slice(1, -1));
   return [...found];
 }
@@ -63,6 +71,10 @@ const SCHEME_AT_START = new RegExp(`^${SCHEME}`, 'i');
 /** A scheme and its authority: up to a path, query, fragment or whitespace, or the next URL of a list. */
 const AUTHORITY = new RegExp(`\\b(${SCHEME})((?:[^\\s/?#,]|,(?!${SCHEME}))+)`, 'gi');
 const HOST_PORT = /^(\[[0-9a-f:.]*\]|[\w.-]*)(:\d*)?$/i;
+/** Query parameters that carry a credential (ioredis takes `?password=`; the rest are common spellings). */
+const QUERY_SECRET_NAME = /^(?:password|passwd|pass|pwd|token|auth|secret|access_token|api_key|apikey)$/i;
+/** Such a parameter's value in any text: up to the next parameter, fragment, quote or whitespace. */
+const QUERY_SECRET = /([?&;](?:password|passwd|pass|pwd|token|auth|secret|access_token|api_key|apikey)=)[^&#\s"'`]+/gi;
 /** NATS: server lists, and a userinfo without a colon is a token, not a user name. */
 const LIST_SCHEME = /^(nats|tls):/i;
 

@@ -491,7 +491,7 @@ export class Controller {
       this.metrics.admissions.inc();
     }
     // The status as it will be written (redacted), so an unchanged one compares equal to what is stored.
-    if (p.status !== undefined) p.status = redactedStatus(p.status);
+    if (p.status !== undefined) p.status = redactedStatus(p.status, (t) => this.log.redact(t));
     const interesting = p.actions.filter((a) => a.kind !== 'event').map((a) => a.kind);
     if (interesting.length > 0) log.debug('plan', { actions: interesting, phase: p.status?.phase });
 
@@ -530,7 +530,7 @@ export class Controller {
 
   /** The one status write of a reconcile; undefined when it lost a race (the key is re-queued). */
   private async writeStatus(key: string, job: JobView, latest: Json, planned: BurstJobStatus, log: Logger): Promise<Json | undefined> {
-    const status = redactedStatus(planned);
+    const status = redactedStatus(planned, (t) => this.log.redact(t));
     try {
       const updated = await this.kube.replace<Json>(`${paths.burstjob(job.namespace, job.name)}/status`, { ...latest, status });
       this.written.set(key, { rv: updated.metadata.resourceVersion, status: JSON.stringify(updated.status), at: Date.now() });
@@ -571,8 +571,8 @@ const COUNTS_WRITE_INTERVAL_MS = 1000;
  * The status with every string redacted: conditions' and failures' messages quote pods' termination
  * messages, which may name a broker URL (`kubectl get -o yaml` must not show its password).
  */
-export function redactedStatus(s: BurstJobStatus): BurstJobStatus {
-  return JSON.parse(JSON.stringify(s, (_k, v: unknown) => (typeof v === 'string' ? redactText(v) : v))) as BurstJobStatus;
+export function redactedStatus(s: BurstJobStatus, redact: (text: string) => string = redactText): BurstJobStatus {
+  return JSON.parse(JSON.stringify(s, (_k, v: unknown) => (typeof v === 'string' ? redact(v) : v))) as BurstJobStatus;
 }
 
 function onlyCountsDiffer(a: BurstJobStatus, b: BurstJobStatus): boolean {

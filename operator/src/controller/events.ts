@@ -1,4 +1,3 @@
-import { redactText } from '@kubeburst/worker-runtime';
 import { API_GROUP, API_VERSION, KIND, type EventReason } from '@kubeburst/api';
 import { paths, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
@@ -25,7 +24,7 @@ export class EventRecorder {
   ) {}
 
   async record(target: EventTarget, type: 'Normal' | 'Warning', reason: EventReason, text: string): Promise<void> {
-    const message = redactText(text);
+    const message = this.log.redact(text);
     const key = `${target.uid}|${type}|${reason}|${message}`;
     const now = new Date().toISOString();
     const seen = this.recent.get(key);

@@ -18,6 +18,11 @@ export class Logger {
     private readonly secrets: readonly string[] = [],
   ) {}
 
+  /** `text` as this logger would write it: for what goes elsewhere (Events, status), with the same secrets. */
+  redact(text: string): string {
+    return redactText(text, this.secrets);
+  }
+
   child(fields: Record<string, unknown>): Logger {
     return new Logger(this.level, { ...this.fields, ...fields }, this.write, this.secrets);
   }

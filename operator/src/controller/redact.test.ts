@@ -3,6 +3,8 @@ import { redactedStatus } from './controller.js';
 import { EventRecorder } from './events.js';
 import type { Json, KubeClient } from './kube.js';
 import { Logger } from './log.js';
+import { credentialsOf } from './config.js';
+import { clipRedacted } from '../planner/results.js';
 
 /** What the operator writes (log lines, Events, status) never holds a broker password. */
 const PASSWORD = 'Op-S3cret!pw';
@@ -62,6 +64,14 @@ describe('EventRecorder', () => {
     expect(JSON.stringify(bodies)).not.toContain(PASSWORD);
   });
 
+  test('the operator’s own credentials are masked in an Event even where they stand alone, not in a URL', async () => {
+    const { kube, bodies } = fakeKube();
+    const admin = 'Adm1n-pw/with?slash';
+    const log = new Logger('debug', {}, () => {}, credentialsOf({ redisAdminUrl: `redis://admin:${encodeURIComponent(admin)}@redis:6379` }));
+    await new EventRecorder(kube, 'op-1', log).record(target, 'Warning', 'ReconcileError', `ACL SETUSER failed: WRONGPASS for ${admin}`);
+    expect(bodies[0]!.message).toBe('ACL SETUSER failed: WRONGPASS for ***');
+  });
+
   test('a failed recording is logged redacted', async () => {
     const { log, lines } = capture();
     await new EventRecorder(fakeKube(true).kube, 'op-1', log).record(target, 'Warning', 'PackFailed', TERMINATION);
@@ -94,5 +104,17 @@ describe('the status written', () => {
     });
     // The planned status is not changed in place.
     expect(status.lastFailure!.message).toContain(PASSWORD);
+    // With the operator's secrets (the controller passes its logger's): masked even outside a URL.
+    const own = redactedStatus({ ...status, lastFailure: { ...status.lastFailure!, message: `AUTH ${PASSWORD} refused` } }, (t) =>
+      new Logger('info', {}, () => {}, [PASSWORD]).redact(t),
+    );
+    expect(own.lastFailure!.message).toBe('AUTH *** refused');
+  });
+
+  test('a message is redacted before it is cut: a URL cut before its @ keeps no password', () => {
+    const long = `pack 1 failed: ${'x'.repeat(4000)} cannot connect to ${URL}`;
+    const at = long.indexOf('@');
+    expect(clipRedacted(long, at - 2)).not.toContain(PASSWORD.slice(0, 4));
+    expect(clipRedacted(long, 10_000)).toContain('kbuser:***@redis.brokers');
   });
 });

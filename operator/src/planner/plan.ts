@@ -16,7 +16,7 @@ import { getCondition, setCondition } from './conditions.js';
 import { gangBackend, podGroupName, resolveGangBackend } from './gang.js';
 import { decodeLayout, encodeLayout, layoutFor, packRanges } from './layout.js';
 import { burstIdOf, gangDemand, perWorker } from './pods.js';
-import { collectResults, failureMessage, rootCause } from './results.js';
+import { clipRedacted, collectResults, failureMessage, rootCause } from './results.js';
 import type { Action, GangBackendName, JobView, Observed, ObservedPod, ObservedPodGroup, Plan, Policy } from './types.js';
 
 /**
@@ -394,7 +394,7 @@ class Planner {
   /** Tear the attempt down: every pod goes (none may hold capacity or join a later burst), broker keys too. */
   private endAttempt(reason: Reason, pack: number | undefined, message: string): void {
     const s = this.status;
-    s.lastFailure = { attempt: s.attempt!.index, ...(pack !== undefined ? { pack } : {}), reason, message: message.slice(0, 4096) };
+    s.lastFailure = { attempt: s.attempt!.index, ...(pack !== undefined ? { pack } : {}), reason, message: clipRedacted(message, 4096) };
     // Failed pods stay until the next attempt starts (for `kubectl logs`); none of them holds capacity.
     this.deleteAll(this.podsOf(s.attempt!.index).filter(isLive), `attempt ${s.attempt!.index} ended (${reason})`);
     this.deletePodGroups(this.podGroupsOf(s.attempt!.index), `attempt ${s.attempt!.index} ended (${reason})`);
@@ -604,7 +604,7 @@ const ROUTINE_WAITING = new Set(['ContainerCreating', 'PodInitializing']);
 function notStarted(pods: readonly ObservedPod[]): string {
   const p = [...pods].sort((a, b) => a.pack - b.pack).find((x) => x.waiting !== undefined && !ROUTINE_WAITING.has(x.waiting.reason) && !(x.phase === 'Running' && x.ready));
   if (p === undefined) return '';
-  const detail = p.waiting!.message ? `: ${p.waiting!.message.slice(0, 300)}` : '';
+  const detail = p.waiting!.message ? `: ${clipRedacted(p.waiting!.message, 300)}` : '';
   return `; pack ${p.pack} (pod ${p.name}) is waiting: ${p.waiting!.reason}${detail}`;
 }
 

@@ -1,4 +1,4 @@
-import { TERMINATION_MESSAGE_MAX_BYTES, type TerminationReport } from '@kubeburst/worker-runtime';
+import { redactText, TERMINATION_MESSAGE_MAX_BYTES, type TerminationReport } from '@kubeburst/worker-runtime';
 import type { ResultsRef } from '@kubeburst/api';
 import { packRanges } from './layout.js';
 import { resultsConfigMapName } from './pods.js';
@@ -120,7 +120,15 @@ export function failureMessage(pod: ObservedPod): string {
   }
   const t = pod.terminated;
   const parts = [t ? `exit code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}` : undefined, pod.reason, t?.message?.trim() || pod.message].filter((x) => x);
-  return (parts.join(': ') || 'failed').slice(0, 1024);
+  return clipRedacted(parts.join(': ') || 'failed', 1024);
+}
+
+/**
+ * `text` redacted, then cut to `max` characters: in that order, since a URL cut before its `@` would no
+ * longer look like one, and its password would pass the redaction the status gets later.
+ */
+export function clipRedacted(text: string, max: number): string {
+  return redactText(text).slice(0, max);
 }
 
 function lostBecause(report: TerminationReport | undefined, start: number, end: number): string {
