@@ -1,6 +1,6 @@
 import { LABELS } from '@kubeburst/api';
 import { condition, PodRecorder } from './harness/flare.js';
-import { list, paths, type Json } from './harness/kube.js';
+import { createNamespace, deleteNamespace, list, paths, type Json } from './harness/kube.js';
 import { operatorSuite } from './harness/suite.js';
 import { sleep, waitFor } from './harness/wait.js';
 
@@ -148,6 +148,40 @@ describe('a BurstJob on the local control plane', () => {
     expect(again.metadata.uid).not.toBe(replaced.metadata.uid);
     await flares.delete('svc');
     await flares.delete('svc-other');
+  });
+
+  it('a pod that only carries a job’s labels is not the job’s: one it does not own, or one in another namespace', async () => {
+    const flares = await poolOf('imposter', 1, 16);
+    const job = await flares.create('imp', { size: 2, granularity: 1 });
+    await flares.waitPhase('imp', 'Running');
+    const other = `${ns}-other`;
+    await createNamespace(suite.kube, other);
+    try {
+      // Pack 0 of attempt 0 by its labels, held Pending by a gate: anyone who may create pods can make these.
+      const imposter = (name: string, namespace: string): Json => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace, labels: { [LABELS.jobUid]: job.metadata.uid, [LABELS.component]: 'pack', [LABELS.attempt]: '0', [LABELS.packIndex]: '0' } },
+        spec: { schedulingGates: [{ name: 'test.kubeburst.io/hold' }], containers: [{ name: 'c', image: 'none' }] },
+      });
+      await suite.kube.create(`/api/v1/namespaces/${ns}/pods`, imposter('imp-copy', ns));
+      await suite.kube.create(`/api/v1/namespaces/${other}/pods`, imposter('imp-stray', other));
+      await flares.complete('imp');
+      const done = await flares.waitPhase('imp', 'Succeeded');
+      expect(done.status.packs).toMatchObject({ total: 2, succeeded: 2 });
+      // A finished job's live pods are deleted: these are not its own, and stay.
+      await sleep(3_000);
+      for (const [namespace, name] of [
+        [ns, 'imp-copy'],
+        [other, 'imp-stray'],
+      ] as const)
+        expect((await suite.kube.get<Json>(paths.pod(namespace, name))).metadata.deletionTimestamp).toBeUndefined();
+      expect((await flares.get('imp')).status.packs).toMatchObject({ total: 2, succeeded: 2 });
+      await suite.kube.delete(paths.pod(ns, 'imp-copy'));
+    } finally {
+      await deleteNamespace(suite.kube, other);
+    }
+    await flares.delete('imp');
   });
 
   it('deleted and created again at once under the same name: the new job creates its pods once the old ones are gone', async () => {

@@ -1,5 +1,5 @@
 import { redactText } from '@kubeburst/worker-runtime';
-import { COMPONENTS, EVENT, KUEUE, LABELS, PODGROUP_API, type Phase, type BurstJobStatus } from '@kubeburst/api';
+import { COMPONENTS, EVENT, KIND, KUEUE, LABELS, PODGROUP_API, type Phase, type BurstJobStatus } from '@kubeburst/api';
 import { plan } from '../planner/plan.js';
 import { podGroupName } from '../planner/gang.js';
 import { serviceName } from '../planner/pods.js';
@@ -287,11 +287,17 @@ export class Controller {
     return undefined;
   }
 
+  /**
+   * Files a pack pod under its BurstJob: the one its label names, if that job also owns it (its controller
+   * ownerReference). A label anyone can set on a pod of their own, in any namespace, would otherwise make
+   * the operator count, fail, or delete pods for a job that never made them.
+   */
   private index(p: Json, present: boolean): void {
     const uid = p.metadata.labels?.[LABELS.jobUid];
     if (uid === undefined) return;
+    const owned = (p.metadata.ownerReferences ?? []).some((o: Json) => o.controller === true && o.kind === KIND && o.uid === uid);
     const set = this.podsByJob.get(uid) ?? new Set<string>();
-    if (present) set.add(keyOf(p));
+    if (present && owned) set.add(keyOf(p));
     else set.delete(keyOf(p));
     if (set.size === 0) this.podsByJob.delete(uid);
     else this.podsByJob.set(uid, set);
@@ -466,7 +472,12 @@ export class Controller {
     }
     const job = this.view(raw);
     const log = this.log.child({ job: key });
-    const pods = [...(this.podsByJob.get(job.uid) ?? [])].map((k) => this.findPod(...(split(k) as [string, string]))).filter((p): p is Json => p !== undefined);
+    // (Owned pods of the job's own namespace: an ownerReference names no namespace, and owners live in their dependents'.)
+    const pods = [...(this.podsByJob.get(job.uid) ?? [])]
+      .map((k) => split(k) as [string, string])
+      .filter(([ns]) => ns === job.namespace)
+      .map((k) => this.findPod(...k))
+      .filter((p): p is Json => p !== undefined);
     const needRoom = job.deletionTimestamp === undefined && !job.spec.suspend && !ACTIVE_PHASES.includes(job.status.phase);
     const jobsByUid = needRoom ? new Map(this.allViews().map((v) => [v.uid, v])) : new Map<string, JobView>();
     const p = plan(
