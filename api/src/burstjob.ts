@@ -148,9 +148,27 @@ export const GangSpec = z
   })
   .describe('Gang scheduling: all packs start together or none does.');
 
+/**
+ * Labels and environment variables the operator sets on pack pods and relies on: a template may not set
+ * them (a job could otherwise label its pods as another job's, and pass that job's NetworkPolicy, or turn
+ * its own encryption or broker user off unseen).
+ */
+export const RESERVED_LABEL_PREFIX = 'kubeburst.io/';
+export const RESERVED_LABELS = ['app.kubernetes.io/managed-by'];
+export const RESERVED_ENV_PREFIX = 'KB_';
+const reservedLabel = (k: string): boolean => k.startsWith(RESERVED_LABEL_PREFIX) || RESERVED_LABELS.includes(k);
+
 export const PodTemplateSpec = z
   .strictObject({
-    labels: z.record(z.string(), z.string()).optional().describe('Extra labels on every pack pod.'),
+    labels: z
+      .record(z.string(), z.string())
+      .superRefine((labels, ctx) => {
+        for (const k of Object.keys(labels))
+          if (reservedLabel(k))
+            ctx.addIssue({ code: 'custom', path: [k], message: `is set by the operator (labels ${RESERVED_LABEL_PREFIX}* and ${RESERVED_LABELS.join(', ')} are reserved)` });
+      })
+      .optional()
+      .describe(`Extra labels on every pack pod (not ${RESERVED_LABEL_PREFIX}* or ${RESERVED_LABELS.join(', ')}: the operator sets those).`),
     annotations: z.record(z.string(), z.string()).optional().describe('Extra annotations on every pack pod.'),
     nodeSelector: z.record(z.string(), z.string()).optional().describe('Pack pods only run on nodes with these labels (also limits where the gang looks for room).'),
     tolerations: z
@@ -175,10 +193,32 @@ export const PodTemplateSpec = z
         'Scheduler that binds the pack pods (default: the cluster default scheduler). The gang is still admitted by the operator; spec.timeouts.scheduleSeconds bounds how long that scheduler may take.',
       ),
     env: z
-      .array(z.strictObject({ name: z.string().min(1), value: z.string() }))
+      .array(
+        z.strictObject({
+          name: z
+            .string()
+            .min(1)
+            .refine((n) => !n.startsWith(RESERVED_ENV_PREFIX), `is set by the operator (variables ${RESERVED_ENV_PREFIX}* configure the pack: use the BurstJob's fields)`),
+          value: z.string(),
+        }),
+      )
       .optional()
-      .describe('Extra environment variables of the pack container.'),
+      .describe(`Extra environment variables of the pack container (not ${RESERVED_ENV_PREFIX}*: the operator sets those).`),
   })
+  .meta(
+    cel(
+      {
+        rule: `!has(self.labels) || self.labels.all(k, !k.startsWith('${RESERVED_LABEL_PREFIX}') && ${RESERVED_LABELS.map((l) => `k != '${l}'`).join(' && ')})`,
+        message: `labels ${RESERVED_LABEL_PREFIX}* and ${RESERVED_LABELS.join(', ')} are set by the operator`,
+        fieldPath: '.labels',
+      },
+      {
+        rule: `!has(self.env) || self.env.all(e, !e.name.startsWith('${RESERVED_ENV_PREFIX}'))`,
+        message: `environment variables ${RESERVED_ENV_PREFIX}* are set by the operator`,
+        fieldPath: '.env',
+      },
+    ),
+  )
   .describe('Extra settings for the pack pods.');
 
 export const BurstJobSpec = z

@@ -60,6 +60,17 @@ describe('the BurstJob API on a real API server', () => {
     ['no function', { ...base('i'), spec: { size: 2 } }, 'spec.function: Required value'],
     ['a name that is no DNS-1035 label', base('9lives'), 'metadata.name must be at most 48 lowercase letters, digits and -, starting with a letter'],
     ['a name too long for pod hostnames', base('x'.repeat(49)), 'pack pods <name>-a<attempt>-<pack> must fit in 63 characters'],
+    // A job could label its pods as another job's (and pass its NetworkPolicy), or turn its own encryption off.
+    [
+      'a label the operator sets',
+      base('j', { template: { labels: { 'kubeburst.io/job-uid': 'x' } } }),
+      'spec.template.labels: Invalid value: labels kubeburst.io/* and app.kubernetes.io/managed-by are set by the operator',
+    ],
+    [
+      'an environment variable the operator sets',
+      base('k', { template: { env: [{ name: 'KB_TRANSPORT_ENCRYPT', value: 'false' }] } }),
+      'spec.template.env: Invalid value: environment variables KB_* are set by the operator',
+    ],
   ])('rejects %s with a message naming the field and rule', async (_, obj, message) => {
     expect(await rejection(obj)).toContain(message);
   });

@@ -50,6 +50,26 @@ describe('pack pods', () => {
     expect(c.image).toBe('kubeburst/worker:dev');
   });
 
+  it('keeps the labels and variables it relies on its own, whatever a template stored before the schema refused them says', () => {
+    const sneaky = burstJob('pr').size(4).obj();
+    // (As stored: the builder parses with today's schema, which refuses these.)
+    sneaky.spec.template = {
+      labels: { [LABELS.jobUid]: 'other-uid', [LABELS.component]: 'x', team: 'a' },
+      env: [
+        { name: 'KB_TRANSPORT_ENCRYPT', value: 'false' },
+        { name: 'TZ', value: 'UTC' },
+      ],
+    };
+    sneaky.spec.transport.encryption = true;
+    const p = packPod(sneaky, 0, burstIdOf(sneaky.uid, 0), 0, [4], { defaultImage: 'w' }) as any;
+    expect(p.metadata.labels).toMatchObject({ [LABELS.jobUid]: sneaky.uid, [LABELS.component]: 'pack', team: 'a' });
+    // Where a name repeats, the container gets the last: the operator's.
+    const env = p.spec.containers[0].env as { name: string; value?: string }[];
+    expect(env.filter((e) => e.name === 'KB_TRANSPORT_ENCRYPT').at(-1)?.value).toBe('true');
+    expect(env[0]).toEqual({ name: 'KB_TRANSPORT_ENCRYPT', value: 'false' });
+    expect(env.find((e) => e.name === 'TZ')?.value).toBe('UTC');
+  });
+
   it('tells the pack who it is through env', () => {
     expect(envOf(packEnv(job, 2, 'b-a2', 1, [48, 48, 4]))).toEqual({
       KB_BURST_ID: 'b-a2',

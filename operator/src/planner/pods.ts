@@ -68,7 +68,8 @@ function ownedMeta(job: JobView, name: string, component: string, extra: Record<
   return {
     name,
     namespace: job.namespace,
-    labels: { 'app.kubernetes.io/managed-by': 'kubeburst', [LABELS.jobName]: job.name, [LABELS.jobUid]: job.uid, [LABELS.component]: component, ...extra },
+    // The operator's labels last: it finds its objects by them, and NetworkPolicies admit pods by them.
+    labels: { ...extra, 'app.kubernetes.io/managed-by': 'kubeburst', [LABELS.jobName]: job.name, [LABELS.jobUid]: job.uid, [LABELS.component]: component },
     ownerReferences: [ownerReference(job)],
   };
 }
@@ -191,7 +192,9 @@ export function packEnv(
   opts: Pick<PodOptions, 'redisUsers' | 'natsUsers'> = {},
 ): Record<string, unknown>[] {
   const s = job.spec;
-  const env: Record<string, unknown>[] = [];
+  // The template's first: where a name repeats, the container gets the last one, the operator's (the
+  // schema refuses KB_* in the template; this holds for a BurstJob stored before it did).
+  const env: Record<string, unknown>[] = (s.template?.env ?? []).map((e) => ({ name: e.name, value: e.value }));
   const set = (name: string, value: string | number): void => void env.push({ name, value: String(value) });
   set(ENV.burstId, burstId);
   set(ENV.burstSize, s.size);
@@ -236,7 +239,6 @@ export function packEnv(
   set(ENV.httpHost, '0.0.0.0');
   set(ENV.httpPort, POD.httpPort);
   set(ENV.terminationLog, POD.terminationLog);
-  for (const e of s.template?.env ?? []) env.push({ name: e.name, value: e.value });
   return env;
 }
 
