@@ -117,6 +117,62 @@ describe('executor: the headless Service', () => {
   });
 });
 
+describe('executor: the attempt Secret', () => {
+  const exists = (verb: string, path: string) => new ApiError(409, 'AlreadyExists', 'secrets "j-a0-key" already exists', verb, path);
+  const secretOf = (body: Json | undefined): string | undefined => (body?.stringData as Record<string, string> | undefined)?.secret;
+
+  it('replaces a Secret of its name that was there before any pod of the attempt: whoever made it, the key is made now', async () => {
+    let posts = 0;
+    const keys: (string | undefined)[] = [];
+    const { kube, calls } = fakeKube(async (verb, path, body) => {
+      if (verb === 'POST' && path.endsWith('/secrets')) {
+        keys.push(secretOf(body));
+        if (posts++ === 0) throw exists(verb, path);
+      }
+      return {};
+    });
+    const res = await executor(kube).apply(job, { metadata: {} }, [{ kind: 'ensureSecret', attempt: 0, fresh: true }]);
+    expect(res.errors).toEqual([]);
+    // (No GET: the operator may not read Secrets.)
+    expect(calls).toEqual(['POST /api/v1/namespaces/ns/secrets', 'DELETE /api/v1/namespaces/ns/secrets/j-a0-key', 'POST /api/v1/namespaces/ns/secrets']);
+    expect(keys[1]).toBe(keys[0]);
+  });
+
+  it('keeps the Secret once a pod of the attempt exists (the pods mount it), and fails, blocking the pods, when one keeps reappearing', async () => {
+    const kept = fakeKube(async (verb, path) => {
+      if (verb === 'POST') throw exists(verb, path);
+      return {};
+    });
+    const res = await executor(kept.kube).apply(job, { metadata: {} }, [{ kind: 'ensureSecret', attempt: 0, fresh: false }]);
+    expect(res.errors).toEqual([]);
+    expect(kept.calls).toEqual(['POST /api/v1/namespaces/ns/secrets']);
+
+    const squatted = fakeKube(async (verb, path) => {
+      if (verb === 'POST') throw exists(verb, path);
+      return {};
+    });
+    const again = await executor(squatted.kube).apply(job, { metadata: {} }, [
+      { kind: 'ensureSecret', attempt: 0, fresh: true },
+      { kind: 'createPods', attempt: 0, burstId: burstIdOf('uid-new', 0), layout: '2x2', packs: [0, 1], backend: 'SchedulingGates' },
+    ]);
+    expect(again.blocking).toBe(true);
+    expect(again.errors.map((e) => e.message)).toEqual([
+      'create the attempt Secret: Secret j-a0-key was there again right after the operator replaced it: something else creates Secrets of that name',
+    ]);
+    expect(squatted.calls.filter((c) => c.includes('/pods'))).toEqual([]);
+  });
+
+  it('a failed delete blocks: the status that ends the attempt waits, so the delete is planned again', async () => {
+    const { kube } = fakeKube(async (verb, path) => {
+      if (verb === 'DELETE') throw new ApiError(500, 'InternalError', 'etcd timeout', verb, path);
+      return {};
+    });
+    const res = await executor(kube).apply(job, { metadata: {} }, [{ kind: 'deleteSecrets', attempts: [0] }]);
+    expect(res.blocking).toBe(true);
+    expect(res.errors.map((e) => e.message)).toEqual([expect.stringContaining('delete the Secret of attempt 0')]);
+  });
+});
+
 describe('executor: broker cleanup without Secret access', () => {
   it('lets a Redis job whose URL is in a Secret go at once when the chart grants no Secret access (retrying cannot help)', async () => {
     const redisJob = {
@@ -166,7 +222,7 @@ describe('executor: the attempt Secret of a NATS burst with brokers.natsAccount'
       () => gated,
       new Logger('debug', {}, (l) => void lines.push(l)),
     );
-    return { created, lines, events, result: ex.apply(j, { metadata: {} }, [{ kind: 'ensureSecret', attempt: 2 }]) };
+    return { created, lines, events, result: ex.apply(j, { metadata: {} }, [{ kind: 'ensureSecret', attempt: 2, fresh: true }]) };
   }
 
   it('holds a user of the burst’s own: a .creds file whose JWT the account signed, for kb.<burst>.> only, valid for the deadline plus a margin', async () => {

@@ -158,13 +158,17 @@ export class Executor {
           );
           break;
         case 'ensureNetworkPolicy':
+          // Blocking: the packs' ports are open to the whole cluster network without it.
           if (this.opts.networkPolicy)
-            await attempt('apply the NetworkPolicy', () =>
-              this.kube.apply(paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), FIELD_MANAGER).then(() => undefined),
+            await attempt(
+              'apply the NetworkPolicy',
+              () => this.kube.apply(paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), FIELD_MANAGER).then(() => undefined),
+              true,
             );
           break;
         case 'ensureSecret':
-          // Pods cannot start without it: the pods wait for it (blocking), creating it twice keeps the first.
+          // Pods cannot start without it: the pods wait for it (blocking). Once a pod of the attempt exists, the
+          // Secret there is kept; before, it is replaced (see the action).
           await attempt(
             'create the attempt Secret',
             async () => {
@@ -185,14 +189,26 @@ export class Executor {
                       }),
                     )
                   : undefined;
+              const secret = attemptSecret(job, a.attempt, { ...(password !== undefined ? { password } : {}), ...(natsCreds !== undefined ? { natsCreds } : {}) });
+              const name = attemptSecretName(job.name, a.attempt);
               try {
-                await this.kube.create(
-                  paths.secrets(ns),
-                  attemptSecret(job, a.attempt, { ...(password !== undefined ? { password } : {}), ...(natsCreds !== undefined ? { natsCreds } : {}) }),
-                );
+                await this.kube.create(paths.secrets(ns), secret);
               } catch (err) {
-                if (isAlreadyExists(err)) return;
-                throw err;
+                if (!isAlreadyExists(err)) throw err;
+                // Pods of the attempt mount the one there: keep it.
+                if (!a.fresh) return;
+                // None does yet: whoever made it (someone who may create Secrets here, knowing its key, or
+                // this operator before a crash), the attempt's key is made now. (The operator cannot read
+                // Secrets, so it cannot tell which.)
+                await this.kube.delete(paths.secret(ns, name)).catch((e: unknown) => {
+                  if (!isNotFound(e)) throw e;
+                });
+                try {
+                  await this.kube.create(paths.secrets(ns), secret);
+                } catch (again) {
+                  if (isAlreadyExists(again)) throw new Error(`Secret ${name} was there again right after the operator replaced it: something else creates Secrets of that name`);
+                  throw again;
+                }
               }
               if (admin !== undefined) await withTimeout(createRedisBurstUser(admin, burstIdOf(job.uid, a.attempt), password!), 10_000, "creating the burst's Redis user");
             },
@@ -201,13 +217,19 @@ export class Executor {
           break;
         case 'deleteSecrets':
           for (const at of a.attempts) {
-            await attempt(`delete the Secret of attempt ${at}`, async () => {
-              try {
-                await this.kube.delete(paths.secret(ns, attemptSecretName(job.name, at)));
-              } catch (err) {
-                if (!isNotFound(err)) throw err;
-              }
-            });
+            await attempt(
+              `delete the Secret of attempt ${at}`,
+              async () => {
+                try {
+                  await this.kube.delete(paths.secret(ns, attemptSecretName(job.name, at)));
+                } catch (err) {
+                  if (!isNotFound(err)) throw err;
+                }
+                // Blocking: the status that ends the attempt waits for it, so a failed delete is planned again
+                // (else the key would outlive its attempt, for as long as the BurstJob stays).
+              },
+              true,
+            );
           }
           break;
         case 'ensurePodGroup':

@@ -325,6 +325,8 @@ describe('failure policy', () => {
     const first = w.reconcile();
     expect(first.actions.findIndex((a) => a.kind === 'ensureSecret')).toBeLessThan(first.actions.findIndex((a) => a.kind === 'createPods'));
     expect(first.actions.filter((a) => a.kind === 'ensureNetworkPolicy')).toHaveLength(1);
+    // No pod of the attempt exists yet: a Secret already there is replaced (the executor's business).
+    expect(act(first, 'ensureSecret')).toEqual([{ kind: 'ensureSecret', attempt: 0, fresh: true }]);
     expect([...w.secrets]).toEqual([0]);
     w.reconcile();
     w.startAll().reconcile();
@@ -550,6 +552,17 @@ describe('suspend, TTL and the broker finalizer', () => {
     expect(w.deleted).toBe(false);
     w.advance(30_000).reconcile();
     expect(act(w.last, 'deleteJob')).toEqual([{ kind: 'deleteJob', why: 'spec.ttlSecondsAfterFinished (30 s) passed' }]);
+  });
+
+  it('names the burst by the job’s uid and attempt, not by what the status says (whoever may write the status could aim the clean-up elsewhere)', () => {
+    const w = new World(burstJob('r').size(4).granularity(2).transport('redis', 'redis://127.0.0.1:6379').maxRestarts(0).obj());
+    w.reconcile();
+    w.reconcile();
+    w.startAll().reconcile();
+    w.status.attempt!.burstId = 'otherjob00-a3';
+    const cleanups = act(w.fail(0).reconcile(), 'cleanupBroker');
+    expect(cleanups.length).toBeGreaterThan(0);
+    expect(new Set(cleanups.flatMap((c) => c.burstIds))).toEqual(new Set(['uidr000000-a0']));
   });
 
   it('holds a finalizer only for a broker outside the cluster, and cleans every attempt’s keys on deletion', () => {

@@ -274,10 +274,13 @@ class Planner {
     if (groupMissing) this.act({ kind: 'ensurePodGroup', attempt: attempt.index, minCount: sizes.length });
     if (missing.length > 0 || terminating > 0) {
       if (missing.length > 0) {
-        if (missing.length === sizes.length) this.act({ kind: 'ensureParams' }, { kind: 'ensureNetworkPolicy' });
+        if (missing.length === sizes.length) this.act({ kind: 'ensureParams' });
+        // Before any pod of the attempt: its NetworkPolicy (blocking, as the Secret is: no pod is created
+        // without them), and the Secret replaced if one of its name was there first.
         this.act(
-          { kind: 'ensureSecret', attempt: attempt.index },
-          { kind: 'createPods', attempt: attempt.index, burstId: attempt.burstId, layout: attempt.layout, packs: missing, backend: backend.name },
+          { kind: 'ensureNetworkPolicy' },
+          { kind: 'ensureSecret', attempt: attempt.index, fresh: missing.length === sizes.length },
+          { kind: 'createPods', attempt: attempt.index, burstId: this.burstId(), layout: attempt.layout, packs: missing, backend: backend.name },
         );
       }
       this.condition(CONDITION.Admitted, 'False', REASON.CreatingPods, `${sizes.length - missing.length - terminating} of ${sizes.length} ${this.packPods()} exist`);
@@ -414,7 +417,7 @@ class Planner {
   private succeed(pods: ObservedPod[], sizes: number[]): void {
     const { job, status: s } = this;
     const attempt = s.attempt!;
-    const results = collectResults(job.name, attempt.index, attempt.burstId, pods, sizes);
+    const results = collectResults(job.name, attempt.index, this.burstId(), pods, sizes);
     this.act({ kind: 'writeResults', data: results.data, ref: results.ref });
     s.results = results.ref;
     if (results.problem !== undefined) this.event('Warning', EVENT.ResultsIncomplete, results.problem);
@@ -540,8 +543,16 @@ class Planner {
   /** The current attempt ended: its broker keys and its secret go. */
   private attemptOver(): void {
     const attempt = this.status.attempt!;
-    this.cleanupBroker([attempt.burstId]);
+    this.cleanupBroker([this.burstId()]);
     this.act({ kind: 'deleteSecrets', attempts: [attempt.index] });
+  }
+
+  /**
+   * The current attempt's burst id, as its pods, broker user and keys are named: computed, not read from
+   * the status (whoever may write a BurstJob's status could aim the broker clean-up at another burst).
+   */
+  private burstId(): string {
+    return burstIdOf(this.job.uid, this.status.attempt!.index);
   }
 
   private burstIds(): string[] {

@@ -124,7 +124,11 @@ export type Action =
   /** The NetworkPolicy that opens the packs' ports to the job's own packs only (server-side apply). */
   | { kind: 'ensureNetworkPolicy' }
   /** The attempt's Secret (its packs authenticate each other with it): create unless it exists. */
-  | { kind: 'ensureSecret'; attempt: number }
+  /**
+   * `fresh`: no pod of the attempt exists yet, so a Secret of its name that already exists is none that
+   * a pod of it uses (someone else's, or this operator's from before a crash): it is replaced.
+   */
+  | { kind: 'ensureSecret'; attempt: number; fresh: boolean }
   /** Secrets of attempts that ended. */
   | { kind: 'deleteSecrets'; attempts: number[] }
   /** Pack pods of the attempt (layout as in status.attempt.layout): gated (SchedulingGates), naming the attempt's PodGroup, or one Kueue pod group. */
