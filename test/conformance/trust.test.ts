@@ -83,6 +83,23 @@ describe('over Redis, another client of the broker', () => {
   });
 });
 
+describe('user code', () => {
+  test('sees no broker credential in its environment, nor does a process it starts', async () => {
+    // Redis's default user takes any password: the flare runs, with a password in its URL.
+    const password = `Thr3ad-${Date.now().toString(36)}`;
+    const url = REDIS_URL.replace('redis://', `redis://default:${password}@`);
+    const r = await runLocalFlare({ size: 2, granularity: 1, transport: { kind: 'redis', url }, modulePath: scenarios, params: { value: { scenario: 'env' } } });
+    expect(r.ok).toBe(true);
+    for (const w of r.workers) {
+      const { thread, child } = w.result as { thread: string; child: string };
+      // The environment is there (the pack's own settings among it), without the URL.
+      expect(JSON.parse(thread)).toHaveProperty('KB_BURST_ID');
+      expect(JSON.parse(thread)).not.toHaveProperty('KB_TRANSPORT_URL');
+      expect({ thread: thread.includes(password), child: child.includes(password) }).toEqual({ thread: false, child: false });
+    }
+  });
+});
+
 describe('over NATS, another client of the broker', () => {
   let spy: NatsConnection;
   beforeAll(async () => {

@@ -7,7 +7,7 @@ import { emptyCounters } from '../communicator/stats.js';
 import { serializeError } from '../errors.js';
 import type { MessageHeader } from '../protocol/frame.js';
 import { createRingBuffer, Ring } from '../shm/ring.js';
-import type { PackConfig } from './config.js';
+import { ENV, type PackConfig } from './config.js';
 import type { AbortInfo, FromWorker, ToWorker, WorkerReport } from '../communicator/messages.js';
 import type { ThreadData } from './thread.js';
 
@@ -77,7 +77,7 @@ export class PackThreads {
         unreceived: { maxMessages: this.cfg.maxUnreceivedMessages, maxBytes: this.cfg.maxUnreceivedBytes },
         maxResultBytes: this.cfg.maxResultBytes,
       };
-      const t = new Worker(this.entry, { workerData: data, name: `kubeburst-worker-${w}` });
+      const t = new Worker(this.entry, { workerData: data, name: `kubeburst-worker-${w}`, env: userEnv() });
       t.on('message', (m: FromWorker) => this.onMessage(w, m));
       t.on('error', (err) => this.gone(w, err));
       t.on('exit', (code) => this.gone(w, new Error(`worker thread exited with code ${code} before reporting a result`)));
@@ -203,3 +203,17 @@ export class PackThreads {
     this.handlers.done(r);
   }
 }
+
+/**
+ * What user code's threads (and the processes they start) see of the pack's environment: all of it but
+ * the variables that may hold a broker credential (a URL from a Secret, a burst user's password), so
+ * printing the environment, or a child process that does, leaks none. (It hides, it does not protect: code
+ * in the pack's process can still read /proc/self/environ, or the mounted Secret.)
+ */
+export function userEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of CREDENTIAL_ENV) delete out[k];
+  return out;
+}
+
+const CREDENTIAL_ENV = [ENV.transportUrl, ENV.transportPassword];
