@@ -195,8 +195,10 @@ export class Executor {
                 await this.kube.create(paths.secrets(ns), secret);
               } catch (err) {
                 if (!isAlreadyExists(err)) throw err;
-                // Pods of the attempt mount the one there: keep it.
-                if (!a.fresh) return;
+                // Pods of the attempt mount the one there (some this executor created may not be in the cache
+                // yet, and the plan did not see them): keep it.
+                const created = Array.from({ length: a.packs }, (_, p) => `${ns}/${packPodName(job.name, a.attempt, p)}`).some((k) => this.creates.isPending(k));
+                if (!a.fresh || created) return;
                 // None does yet: whoever made it (someone who may create Secrets here, knowing its key, or
                 // this operator before a crash), the attempt's key is made now. (The operator cannot read
                 // Secrets, so it cannot tell which.)
@@ -217,19 +219,14 @@ export class Executor {
           break;
         case 'deleteSecrets':
           for (const at of a.attempts) {
-            await attempt(
-              `delete the Secret of attempt ${at}`,
-              async () => {
-                try {
-                  await this.kube.delete(paths.secret(ns, attemptSecretName(job.name, at)));
-                } catch (err) {
-                  if (!isNotFound(err)) throw err;
-                }
-                // Blocking: the status that ends the attempt waits for it, so a failed delete is planned again
-                // (else the key would outlive its attempt, for as long as the BurstJob stays).
-              },
-              true,
-            );
+            // Not blocking (the status that ends an attempt must not wait on it): the planner asks again.
+            await attempt(`delete the Secret of attempt ${at}`, async () => {
+              try {
+                await this.kube.delete(paths.secret(ns, attemptSecretName(job.name, at)));
+              } catch (err) {
+                if (!isNotFound(err)) throw err;
+              }
+            });
           }
           break;
         case 'ensurePodGroup':

@@ -1,6 +1,6 @@
 import { BROKER_FINALIZER } from '@kubeburst/api';
 import type { GangDemand } from './capacity.js';
-import { plan } from './plan.js';
+import { plan, SECRET_DELETE_RETRY_MS } from './plan.js';
 import { burstJob, condition, GI, kinds, node, nodes, T0, TEST_POLICY, World } from '../testing/planner.js';
 import type { Action } from './types.js';
 
@@ -182,8 +182,10 @@ describe('a flare from creation to results', () => {
     expect(w.status.results).toEqual({ configMap: 'j-results', key: 'results.json', workers: 10, missing: 0 });
     expect(JSON.parse(w.results!['results.json']!)).toEqual({ workers: [0, 10, 20, 30, 40, 50, 60, 70, 80, 90] });
     expect(eventReasons(w)).toEqual(['GangAdmitted', 'Started', 'Succeeded']);
-    // Finished: nothing more to do, nothing deleted (pods stay for logs until the job goes).
-    expect(w.reconcile().actions).toEqual([]);
+    // Finished: nothing more to do, nothing deleted (pods stay for logs until the job goes); for ten minutes
+    // the attempt's Secret is deleted again (a delete that failed as the attempt ended is retried).
+    expect(w.reconcile().actions).toEqual([{ kind: 'deleteSecrets', attempts: [0] }]);
+    expect(w.advance(SECRET_DELETE_RETRY_MS).reconcile().actions).toEqual([]);
   });
 
   it('reports results it could not collect instead of inventing them', () => {
@@ -326,7 +328,11 @@ describe('failure policy', () => {
     expect(first.actions.findIndex((a) => a.kind === 'ensureSecret')).toBeLessThan(first.actions.findIndex((a) => a.kind === 'createPods'));
     expect(first.actions.filter((a) => a.kind === 'ensureNetworkPolicy')).toHaveLength(1);
     // No pod of the attempt exists yet: a Secret already there is replaced (the executor's business).
-    expect(act(first, 'ensureSecret')).toEqual([{ kind: 'ensureSecret', attempt: 0, fresh: true }]);
+    expect(act(first, 'ensureSecret')).toEqual([{ kind: 'ensureSecret', attempt: 0, fresh: true, packs: 2 }]);
+    // A pod of the attempt gone before admission is made again; the Secret its sibling mounts is kept.
+    const one = [...w.pods.keys()][0]!;
+    w.pods.delete(one);
+    expect(act(w.reconcile(), 'ensureSecret')).toEqual([{ kind: 'ensureSecret', attempt: 0, fresh: false, packs: 2 }]);
     expect([...w.secrets]).toEqual([0]);
     w.reconcile();
     w.startAll().reconcile();

@@ -19,6 +19,9 @@ import { burstIdOf, gangDemand, perWorker } from './pods.js';
 import { clipRedacted, collectResults, failureMessage, rootCause } from './results.js';
 import type { Action, GangBackendName, JobView, Observed, ObservedPod, ObservedPodGroup, Plan, Policy } from './types.js';
 
+/** For how long after a job finishes its last attempt's Secret is deleted again on every reconcile (see whileFinished). */
+export const SECRET_DELETE_RETRY_MS = 10 * 60_000;
+
 /**
  * plan(job, observed, now) → { actions, status }: every decision the operator makes, as a pure function of
  * the BurstJob (spec + the status it wrote last time), the pods and room it observes, and the clock.
@@ -279,7 +282,7 @@ class Planner {
         // without them), and the Secret replaced if one of its name was there first.
         this.act(
           { kind: 'ensureNetworkPolicy' },
-          { kind: 'ensureSecret', attempt: attempt.index, fresh: missing.length === sizes.length },
+          { kind: 'ensureSecret', attempt: attempt.index, fresh: missing.length === sizes.length, packs: sizes.length },
           { kind: 'createPods', attempt: attempt.index, burstId: this.burstId(), layout: attempt.layout, packs: missing, backend: backend.name },
         );
       }
@@ -450,6 +453,12 @@ class Planner {
     const live = this.observed.pods.filter((p) => !p.deleting && isLive(p));
     if (live.length > 0) this.act({ kind: 'deletePods', pods: live.map((p) => p.name), why: `BurstJob ${this.status.phase}` });
     this.count(this.podsOf(this.status.attempt?.index));
+    // The attempt's Secret was deleted as it ended; a delete that failed then (the status moved on) is
+    // asked for again by every reconcile for a while (a failed action re-queues with backoff), so the key
+    // does not outlive its attempt for as long as the BurstJob stays. (Not found is success.)
+    const done = ms(this.status.completionTime);
+    if (this.status.attempt !== undefined && done !== undefined && this.now - done < SECRET_DELETE_RETRY_MS)
+      this.act({ kind: 'deleteSecrets', attempts: [this.status.attempt.index] });
     const ttl = this.job.spec.ttlSecondsAfterFinished;
     if (ttl === undefined) return;
     const expires = ms(this.status.completionTime)! + ttl * 1000;

@@ -125,10 +125,11 @@ export type Action =
   | { kind: 'ensureNetworkPolicy' }
   /** The attempt's Secret (its packs authenticate each other with it): create unless it exists. */
   /**
-   * `fresh`: no pod of the attempt exists yet, so a Secret of its name that already exists is none that
-   * a pod of it uses (someone else's, or this operator's from before a crash): it is replaced.
+   * `fresh`: no pod of the attempt is observed yet, so a Secret of its name that already exists is none
+   * that a pod of it uses (someone else's, or this operator's from before a crash): it is replaced, unless
+   * the executor created one of the attempt's `packs` pods that the cache has not shown yet.
    */
-  | { kind: 'ensureSecret'; attempt: number; fresh: boolean }
+  | { kind: 'ensureSecret'; attempt: number; fresh: boolean; packs: number }
   /** Secrets of attempts that ended. */
   | { kind: 'deleteSecrets'; attempts: number[] }
   /** Pack pods of the attempt (layout as in status.attempt.layout): gated (SchedulingGates), naming the attempt's PodGroup, or one Kueue pod group. */
