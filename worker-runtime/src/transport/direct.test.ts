@@ -222,7 +222,7 @@ describe('direct transport failures', () => {
     await Promise.all([t0.close(), t1.close()]);
   }, 20_000);
 
-  test('a stranger that closes mid-handshake is forgotten at once; past the limit, new connections are closed unread', async () => {
+  test('a stranger that closes mid-handshake is forgotten at once; past the limit, the oldest handshake goes, and a real pack still gets in', async () => {
     const url = `unix://${join(dir, 'p{pack}.sock')}`;
     const refusals: string[] = [];
     // A deadline far past the test: only closing can free what a connection holds.
@@ -246,22 +246,23 @@ describe('direct transport failures', () => {
     await waitUntil(() => t0.refused === 200);
     expect(t0.handshaking).toBe(0);
     expect(new Set(refusals)).toEqual(new Set(['closed before its handshake completed']));
-    // Silent strangers up to the limit (packs + MAX_HANDSHAKES_EXTRA) are held; the next one is closed at once.
+    // Silent strangers up to the limit (packs + MAX_HANDSHAKES_EXTRA) are held; past it, the oldest goes.
     const silent = [];
     for (let i = 0; i < 2 + MAX_HANDSHAKES_EXTRA; i++) silent.push(await open());
     await waitUntil(() => t0.handshaking === 2 + MAX_HANDSHAKES_EXTRA);
-    const extra = await open();
-    await closed(extra);
+    silent.push(await open());
+    await closed(silent.shift()!);
     await waitUntil(() => t0.refused === 201);
-    expect(refusals[200]).toBe(`more than ${2 + MAX_HANDSHAKES_EXTRA} connections in their handshake at once`);
-    await Promise.all(silent.map((s) => (s.destroy(), closed(s))));
-    await waitUntil(() => t0.handshaking === 0);
-    // The flare never heard of any of them, and a real pack still gets in.
+    expect(refusals[200]).toBe(`the oldest of more than ${2 + MAX_HANDSHAKES_EXTRA} connections in their handshake at once`);
+    expect(t0.handshaking).toBe(2 + MAX_HANDSHAKES_EXTRA);
+    // So silent connections do not keep a real pack out: it gets in while they are all still there.
     const t1 = direct({ burstId: 'b7', packId: 1, packCount: 2, url });
     await t1.connect(new Collect());
     await t1.send(0, [new Uint8Array([7])]);
     await sink.until(1);
     expect(sink.errors).toEqual([]);
+    await Promise.all(silent.map((s) => (s.destroy(), closed(s))));
+    await waitUntil(() => t0.handshaking === 0);
     await Promise.all([t0.close(), t1.close()]);
   }, 60_000);
 

@@ -50,8 +50,9 @@ import type { FrameSink, Transport, TransportOptions } from './types.js';
  * HELLO_TIMEOUT_MS, or sends more than a handshake's worth of bytes first, is dropped without touching the
  * flare; a refusal is a silent close. One that closes first is forgotten (and counted) at once, and at most
  * MAX_HANDSHAKES_EXTRA more connections than there are packs may be in their handshake at a time: past
- * that, new ones are closed unread. What strangers can make a pack hold is thus bounded however fast
- * they connect (about 1 KiB of reads and a socket each). Frames follow as length-prefixed records (stream-records.ts).
+ * that, the oldest of them is closed. What strangers can make a pack hold is thus bounded however fast they
+ * connect (about 1 KiB of reads and a socket each), and a pack's handshake, which takes a round trip, is
+ * not kept out by connections that sit silent. Frames follow as length-prefixed records (stream-records.ts).
  * `send` corks the socket and writes prefix + frame for every frame (one writev), and resolves once the
  * socket has taken them: at once, or on 'drain' when the kernel buffer is full. The receiving side reads
  * the bulk of a large frame from the kernel straight into the frame's own buffer (read-into.ts).
@@ -121,8 +122,8 @@ export class DirectTransport implements Transport {
   private readonly helloTimeoutMs: number;
   /** Connections dropped before their handshake completed (strangers, or misconfigured peers). */
   refused = 0;
-  /** Accepted connections still in their handshake. */
-  handshaking = 0;
+  /** Accepted connections still in their handshake, oldest first: each one's way to refuse it. */
+  private readonly handshakes = new Set<(why: string) => void>();
   private scratchBuffer: Uint8Array | undefined;
 
   constructor(private readonly o: TransportOptions) {
@@ -131,6 +132,11 @@ export class DirectTransport implements Transport {
     if (o.keys === undefined) throw new ConfigError('KB_SECRET_FILE', 'the direct transport needs the flare secret: connections between packs are authenticated with it');
     this.helloKey = o.keys.hello;
     this.helloTimeoutMs = o.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+  }
+
+  /** Accepted connections still in their handshake (tests). */
+  get handshaking(): number {
+    return this.handshakes.size;
   }
 
   /** Where this pack listens (tests and logs). */
@@ -332,7 +338,7 @@ export class DirectTransport implements Transport {
             c,
             new TransportError(
               'direct',
-              `pack ${pack} at ${describeEndpoint(addr)} failed authentication: what listens there ${answer === undefined ? 'does not speak the kubeburst handshake' : answer.proto !== HELLO_PROTO ? `speaks ${answer.proto}, not ${HELLO_PROTO} (mixed kubeburst versions?)` : "does not hold this flare's secret (another flare, or a stale pack of another attempt)"}`,
+              `pack ${pack} at ${describeEndpoint(addr)} failed authentication: what listens there ${answer === undefined ? 'does not speak the kubeburst handshake' : answer.proto !== HELLO_PROTO ? `speaks ${answer.proto}, not ${HELLO_PROTO} (mixed kubeburst versions?)` : `does not hold this flare's secret, or is not pack ${pack} (another flare, a stale pack of another attempt, or another pack of this one: does ${DIRECT_URL_FIELD} list the packs in order?)`}`,
             ),
           );
           return;
@@ -384,13 +390,8 @@ export class DirectTransport implements Transport {
       shell.destroy();
       return;
     }
-    if (this.handshaking >= this.o.packCount + MAX_HANDSHAKES_EXTRA) {
-      shell.destroy();
-      this.refused++;
-      this.o.onRefused?.(`more than ${this.o.packCount + MAX_HANDSHAKES_EXTRA} connections in their handshake at once`);
-      return;
-    }
-    this.handshaking++;
+    const limit = this.o.packCount + MAX_HANDSHAKES_EXTRA;
+    if (this.handshakes.size >= limit) this.handshakes.values().next().value!(`the oldest of more than ${limit} connections in their handshake at once`);
     const reads: AcceptedReads = { consume: () => {} };
     this.scratchBuffer ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
     const s = readAcceptedInto(
@@ -407,7 +408,7 @@ export class DirectTransport implements Transport {
     /** The handshake is over: the connection holds nothing of it any more. */
     const settle = (): void => {
       settled = true;
-      this.handshaking--;
+      this.handshakes.delete(refuse);
       clearTimeout(timer);
       this.timers.delete(timer);
       reads.consume = () => {};
@@ -421,6 +422,7 @@ export class DirectTransport implements Transport {
       this.o.onRefused?.(why);
     };
     const timer = this.later(() => refuse(`no complete handshake within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+    this.handshakes.add(refuse);
     s.once('close', () => refuse('closed before its handshake completed'));
     const pre = new PreAuthReader();
     let offer: Offer | undefined;
