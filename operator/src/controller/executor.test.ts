@@ -56,6 +56,24 @@ describe('executor expectations', () => {
     expect(ex.creates.isPending('ns/j-a0-0')).toBe(false);
   });
 
+  it('says so when a pod of the attempt’s name exists and is not the job’s (it would stall the attempt silently); waits for one being deleted', async () => {
+    const other = (deleting: boolean): Json => ({
+      metadata: { name: 'j-a0-0', ownerReferences: [{ kind: 'BurstJob', name: 'old', uid: 'uid-old', controller: true }], ...(deleting ? { deletionTimestamp: 'now' } : {}) },
+    });
+    for (const deleting of [false, true]) {
+      const { kube, calls } = fakeKube(async (verb, path) => {
+        if (verb === 'POST') throw new ApiError(409, 'AlreadyExists', 'pods "j-a0-0" already exists', verb, path);
+        return { items: [other(deleting)] };
+      });
+      const ex = executor(kube);
+      const res = await ex.apply(job, { metadata: {} }, [{ kind: 'createPods', attempt: 0, burstId: 'b', layout: '2x2', packs: [0], backend: 'SchedulingGates' }]);
+      expect(calls).toEqual(['POST /api/v1/namespaces/ns/pods', 'GET /api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dj-a0-0']);
+      expect(res.errors.map((e) => e.message)).toEqual(
+        deleting ? [] : [expect.stringContaining("pod ns/j-a0-0 exists and is not this BurstJob's (its controller is BurstJob old): delete it, or rename the BurstJob")],
+      );
+    }
+  });
+
   it('retries a gate lift refused with 422 at the next reconcile, not 30 s later', async () => {
     const { kube, calls } = fakeKube(async (verb, path) => {
       throw new ApiError(422, 'Invalid', 'test operation failed', verb, path);

@@ -268,10 +268,24 @@ export class Executor {
               await this.kube.create(paths.pods(ns), pod);
               this.metrics.podsCreated.inc();
             } catch (err) {
-              // AlreadyExists: the pod is there, and the cache will show it.
               if (!isAlreadyExists(err)) {
                 this.creates.observed(key);
                 throw err;
+              }
+              // AlreadyExists: this job's pod, which the cache will show; or one it does not own (an earlier
+              // job's, going: the pod's delete event re-queues the job; or someone else's, which would stall
+              // the attempt without a word: say so).
+              // (A list by name: the operator may list pods, not get them.)
+              const found = await this.kube
+                .get<{ items?: Json[] }>(`${paths.pods(ns)}?fieldSelector=${encodeURIComponent(`metadata.name=${pod.metadata.name as string}`)}`)
+                .catch(() => undefined);
+              const have = found?.items?.[0];
+              const owner = (have?.metadata?.ownerReferences ?? []).find((o: Json) => o.controller === true);
+              if (have !== undefined && owner?.uid !== job.uid && !have.metadata.deletionTimestamp) {
+                this.creates.observed(key);
+                throw new Error(
+                  `pod ${ns}/${pod.metadata.name as string} exists and is not this BurstJob's (${owner === undefined ? 'it has no controller' : `its controller is ${owner.kind} ${owner.name}`}): delete it, or rename the BurstJob`,
+                );
               }
             }
           });
