@@ -278,7 +278,7 @@ export async function packPods(ctx: E2EContext, ns: string, job: string): Promis
   return r.items;
 }
 
-/** What a failed wait prints: the namespace's pods, their states and the operator's last log lines. */
+/** What a failed wait prints: the namespace's pods, their states, the packs' and the operator's last log lines. */
 export async function diagnose(ctx: E2EContext, ns: string): Promise<string> {
   const safe = (args: string[]): string => {
     try {
@@ -290,6 +290,8 @@ export async function diagnose(ctx: E2EContext, ns: string): Promise<string> {
   return [
     safe(['get', 'pods', '-n', ns, '-o', 'wide']),
     safe(['get', 'events', '-n', ns, '--sort-by=.lastTimestamp']).split('\n').slice(-25).join('\n'),
+    // (Pack logs are redacted by the packs, and searched for secrets by the scenarios themselves.)
+    safe(['logs', '-n', ns, '-l', 'app.kubernetes.io/managed-by=kubeburst', '--prefix', '--tail=15', '--max-log-requests=64']),
     safe(['logs', '-n', ctx.system, '-l', 'app.kubernetes.io/component=operator', '--tail=40']),
   ].join('\n');
 }
