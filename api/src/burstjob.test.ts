@@ -8,7 +8,7 @@ const manifest = (template: unknown) => ({
 });
 
 describe('spec.template: what the operator sets is not the template’s to set', () => {
-  test('labels kubeburst.io/* and app.kubernetes.io/managed-by are refused, naming the label', () => {
+  test('labels kubeburst.io/*, kueue.x-k8s.io/* and app.kubernetes.io/managed-by are refused, naming the label', () => {
     const issues = (template: unknown) => {
       try {
         parseBurstJob(manifest(template));
@@ -17,9 +17,10 @@ describe('spec.template: what the operator sets is not the template’s to set',
         return (err as InvalidBurstJobError).issues;
       }
     };
-    expect(issues({ labels: { 'kubeburst.io/job-uid': 'x', 'app.kubernetes.io/managed-by': 'me', team: 'a' } })).toEqual([
+    expect(issues({ labels: { 'kubeburst.io/job-uid': 'x', 'app.kubernetes.io/managed-by': 'me', 'kueue.x-k8s.io/queue-name': 'q', team: 'a' } })).toEqual([
       { path: 'spec.template.labels.kubeburst.io/job-uid', rule: expect.stringContaining('is set by the operator') },
       { path: 'spec.template.labels.app.kubernetes.io/managed-by', rule: expect.stringContaining('is set by the operator') },
+      { path: 'spec.template.labels.kueue.x-k8s.io/queue-name', rule: expect.stringContaining('is set by the operator') },
     ]);
     expect(
       issues({

@@ -153,10 +153,13 @@ export const GangSpec = z
  * them (a job could otherwise label its pods as another job's, and pass that job's NetworkPolicy, or turn
  * its own encryption or broker user off unseen).
  */
-export const RESERVED_LABEL_PREFIX = 'kubeburst.io/';
+/** kueue.x-k8s.io/*: the Kueue backend's pod group labels are the operator's, and under another backend
+ * they would hand the pods to Kueue's pod integration, outside the gang. */
+export const RESERVED_LABEL_PREFIXES = ['kubeburst.io/', 'kueue.x-k8s.io/'];
 export const RESERVED_LABELS = ['app.kubernetes.io/managed-by'];
 export const RESERVED_ENV_PREFIX = 'KB_';
-const reservedLabel = (k: string): boolean => k.startsWith(RESERVED_LABEL_PREFIX) || RESERVED_LABELS.includes(k);
+const reservedLabel = (k: string): boolean => RESERVED_LABEL_PREFIXES.some((p) => k.startsWith(p)) || RESERVED_LABELS.includes(k);
+const RESERVED_LABEL_WORDS = `${RESERVED_LABEL_PREFIXES.map((p) => `${p}*`).join(', ')} and ${RESERVED_LABELS.join(', ')}`;
 
 export const PodTemplateSpec = z
   .strictObject({
@@ -164,11 +167,10 @@ export const PodTemplateSpec = z
       .record(z.string(), z.string())
       .superRefine((labels, ctx) => {
         for (const k of Object.keys(labels))
-          if (reservedLabel(k))
-            ctx.addIssue({ code: 'custom', path: [k], message: `is set by the operator (labels ${RESERVED_LABEL_PREFIX}* and ${RESERVED_LABELS.join(', ')} are reserved)` });
+          if (reservedLabel(k)) ctx.addIssue({ code: 'custom', path: [k], message: `is set by the operator (labels ${RESERVED_LABEL_WORDS} are reserved)` });
       })
       .optional()
-      .describe(`Extra labels on every pack pod (not ${RESERVED_LABEL_PREFIX}* or ${RESERVED_LABELS.join(', ')}: the operator sets those).`),
+      .describe(`Extra labels on every pack pod (not ${RESERVED_LABEL_WORDS}: the operator sets those).`),
     annotations: z.record(z.string(), z.string()).optional().describe('Extra annotations on every pack pod.'),
     nodeSelector: z.record(z.string(), z.string()).optional().describe('Pack pods only run on nodes with these labels (also limits where the gang looks for room).'),
     tolerations: z
@@ -208,8 +210,8 @@ export const PodTemplateSpec = z
   .meta(
     cel(
       {
-        rule: `!has(self.labels) || self.labels.all(k, !k.startsWith('${RESERVED_LABEL_PREFIX}') && ${RESERVED_LABELS.map((l) => `k != '${l}'`).join(' && ')})`,
-        message: `labels ${RESERVED_LABEL_PREFIX}* and ${RESERVED_LABELS.join(', ')} are set by the operator`,
+        rule: `!has(self.labels) || self.labels.all(k, ${[...RESERVED_LABEL_PREFIXES.map((p) => `!k.startsWith('${p}')`), ...RESERVED_LABELS.map((l) => `k != '${l}'`)].join(' && ')})`,
+        message: `labels ${RESERVED_LABEL_WORDS} are set by the operator`,
         fieldPath: '.labels',
       },
       {

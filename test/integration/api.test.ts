@@ -64,7 +64,7 @@ describe('the BurstJob API on a real API server', () => {
     [
       'a label the operator sets',
       base('j', { template: { labels: { 'kubeburst.io/job-uid': 'x' } } }),
-      'spec.template.labels: Invalid value: labels kubeburst.io/* and app.kubernetes.io/managed-by are set by the operator',
+      'spec.template.labels: Invalid value: labels kubeburst.io/*, kueue.x-k8s.io/* and app.kubernetes.io/managed-by are set by the operator',
     ],
     [
       'an environment variable the operator sets',
