@@ -151,10 +151,9 @@ export const GangSpec = z
 /**
  * Labels and environment variables the operator sets on pack pods and relies on: a template may not set
  * them (a job could otherwise label its pods as another job's, and pass that job's NetworkPolicy, or turn
- * its own encryption or broker user off unseen).
+ * its own encryption or broker user off unseen). kueue.x-k8s.io/*: the Kueue backend's pod group labels
+ * are the operator's, and under another backend they would hand the pods to Kueue, outside the gang.
  */
-/** kueue.x-k8s.io/*: the Kueue backend's pod group labels are the operator's, and under another backend
- * they would hand the pods to Kueue's pod integration, outside the gang. */
 export const RESERVED_LABEL_PREFIXES = ['kubeburst.io/', 'kueue.x-k8s.io/'];
 export const RESERVED_LABELS = ['app.kubernetes.io/managed-by'];
 export const RESERVED_ENV_PREFIX = 'KB_';

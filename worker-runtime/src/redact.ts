@@ -72,9 +72,10 @@ const SCHEME_AT_START = new RegExp(`^${SCHEME}`, 'i');
 const AUTHORITY = new RegExp(`\\b(${SCHEME})((?:[^\\s/?#,]|,(?!${SCHEME}))+)`, 'gi');
 const HOST_PORT = /^(\[[0-9a-f:.]*\]|[\w.-]*)(:\d*)?$/i;
 /** Query parameters that carry a credential (ioredis takes `?password=`; the rest are common spellings). */
-const QUERY_SECRET_NAME = /^(?:password|passwd|pass|pwd|token|auth|secret|access_token|api_key|apikey)$/i;
+const QUERY_SECRET_NAMES = 'password|passwd|pass|pwd|token|auth|secret|access_token|api_key|apikey';
+const QUERY_SECRET_NAME = new RegExp(`^(?:${QUERY_SECRET_NAMES})$`, 'i');
 /** Such a parameter's value in any text: up to the next parameter, fragment, quote or whitespace. */
-const QUERY_SECRET = /([?&;](?:password|passwd|pass|pwd|token|auth|secret|access_token|api_key|apikey)=)[^&#\s"'`]+/gi;
+const QUERY_SECRET = new RegExp(`([?&;](?:${QUERY_SECRET_NAMES})=)[^&#\\s"'\`]+`, 'gi');
 /** NATS: server lists, and a userinfo without a colon is a token, not a user name. */
 const LIST_SCHEME = /^(nats|tls):/i;
 

@@ -1,5 +1,5 @@
 import { redactText } from '@kubeburst/worker-runtime';
-import { COMPONENTS, EVENT, KIND, KUEUE, LABELS, PODGROUP_API, type Phase, type BurstJobStatus } from '@kubeburst/api';
+import { COMPONENTS, EVENT, KUEUE, LABELS, PODGROUP_API, type Phase, type BurstJobStatus } from '@kubeburst/api';
 import { plan } from '../planner/plan.js';
 import { podGroupName } from '../planner/gang.js';
 import { serviceName } from '../planner/pods.js';
@@ -11,7 +11,7 @@ import { Informer, keyOf } from './informer.js';
 import { isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { jobView, observePod, observePodGroup, observeService, observeWorkload, slimBoundPod, type BoundPod } from './observe.js';
+import { burstJobOwnerOf, jobView, observePod, observePodGroup, observeService, observeWorkload, slimBoundPod, type BoundPod } from './observe.js';
 import { AdmissionLedger, Room, waitingForAdmission, type Listing } from './room.js';
 import { WorkQueue } from './queue.js';
 
@@ -295,7 +295,7 @@ export class Controller {
   private index(p: Json, present: boolean): void {
     const uid = p.metadata.labels?.[LABELS.jobUid];
     if (uid === undefined) return;
-    const owned = (p.metadata.ownerReferences ?? []).some((o: Json) => o.controller === true && o.kind === KIND && o.uid === uid);
+    const owned = burstJobOwnerOf(p) === uid;
     const set = this.podsByJob.get(uid) ?? new Set<string>();
     if (present && owned) set.add(keyOf(p));
     else set.delete(keyOf(p));

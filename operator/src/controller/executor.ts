@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cleanupBurst, createRedisBurstUser, deleteRedisBurstUser, mintNatsBurstUser, natsCredsFile, type NatsAccountKey } from '@kubeburst/worker-runtime';
 import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '@kubeburst/api';
 import { decodeLayout } from '../planner/layout.js';
+import { controllerOf } from './observe.js';
 import {
   attemptSecret,
   attemptSecretName,
@@ -280,7 +281,7 @@ export class Executor {
                 .get<{ items?: Json[] }>(`${paths.pods(ns)}?fieldSelector=${encodeURIComponent(`metadata.name=${pod.metadata.name as string}`)}`)
                 .catch(() => undefined);
               const have = found?.items?.[0];
-              const owner = (have?.metadata?.ownerReferences ?? []).find((o: Json) => o.controller === true);
+              const owner = controllerOf(have);
               if (have !== undefined && owner?.uid !== job.uid && !have.metadata.deletionTimestamp) {
                 this.creates.observed(key);
                 throw new Error(
@@ -385,7 +386,7 @@ export class Executor {
       if (!isAlreadyExists(err)) throw err;
     }
     const have = await this.kube.get<Json>(paths.service(ns, serviceName(job.name)));
-    const owner = (have.metadata?.ownerReferences ?? []).find((o: Json) => o.controller === true);
+    const owner = controllerOf(have);
     if (owner?.uid === job.uid) return;
     if (owner?.kind !== 'BurstJob') {
       throw new Error(`Service ${ns}/${serviceName(job.name)} exists and is not owned by a BurstJob; delete it or rename the BurstJob (packs need that name)`);

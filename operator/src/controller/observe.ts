@@ -1,4 +1,4 @@
-import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, KUEUE, LABELS, PODGROUP_SCHEDULED_CONDITION, readStatus } from '@kubeburst/api';
+import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, KIND, KUEUE, LABELS, PODGROUP_SCHEDULED_CONDITION, readStatus } from '@kubeburst/api';
 import { PACK_POD as POD } from '@kubeburst/worker-runtime';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
@@ -50,10 +50,20 @@ function placeholderSpec(raw: unknown): BurstJobSpec {
   return BurstJobSpec.parse({ size: 1, function: { module: '-' }, ...(ttl.success && ttl.data !== undefined ? { ttlSecondsAfterFinished: ttl.data } : {}) });
 }
 
+/** An object's controller (the ownerReference with controller: true), if it has one. */
+export function controllerOf(obj: Json | undefined): { kind: string; name: string; uid: string } | undefined {
+  return (obj?.metadata?.ownerReferences ?? []).find((o: Json) => o.controller === true);
+}
+
+/** The uid of the BurstJob that controls `obj`, if one does. */
+export function burstJobOwnerOf(obj: Json | undefined): string | undefined {
+  const c = controllerOf(obj);
+  return c?.kind === KIND ? c.uid : undefined;
+}
+
 export function observeService(svc: Json | undefined): ObservedService | undefined {
   if (svc === undefined) return undefined;
-  const owner = (svc.metadata?.ownerReferences ?? []).find((o: Json) => o.controller === true && o.kind === 'BurstJob');
-  return { ownerUid: owner?.uid, deleting: svc.metadata?.deletionTimestamp !== undefined && svc.metadata?.deletionTimestamp !== null };
+  return { ownerUid: burstJobOwnerOf(svc), deleting: svc.metadata?.deletionTimestamp !== undefined && svc.metadata?.deletionTimestamp !== null };
 }
 
 export function observePodGroup(g: Json): ObservedPodGroup {

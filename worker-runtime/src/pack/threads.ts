@@ -56,6 +56,7 @@ export class PackThreads {
       ringSabs[w] = sab;
       this.rings.set(w, new Ring(sab));
     }
+    const env = userEnv();
     for (let w = start; w < end; w++) {
       const data: ThreadData = {
         burstId: this.cfg.burstId,
@@ -77,7 +78,7 @@ export class PackThreads {
         unreceived: { maxMessages: this.cfg.maxUnreceivedMessages, maxBytes: this.cfg.maxUnreceivedBytes },
         maxResultBytes: this.cfg.maxResultBytes,
       };
-      const t = new Worker(this.entry, { workerData: data, name: `kubeburst-worker-${w}`, env: userEnv() });
+      const t = new Worker(this.entry, { workerData: data, name: `kubeburst-worker-${w}`, env });
       t.on('message', (m: FromWorker) => this.onMessage(w, m));
       t.on('error', (err) => this.gone(w, err));
       t.on('exit', (code) => this.gone(w, new Error(`worker thread exited with code ${code} before reporting a result`)));

@@ -57,6 +57,15 @@ function frame(p: number, i: number, size: number): Uint8Array {
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Pack 0 of 2 (or `packCount`) listening on a Unix socket in `dir`, its refusals recorded; `path` is its socket. */
+async function listeningPack(burstId: string, o: Partial<TransportOptions> = {}) {
+  const refusals: string[] = [];
+  const t0 = direct({ burstId, packId: 0, packCount: 2, url: `unix://${join(dir, 'p{pack}.sock')}`, onRefused: (r) => refusals.push(r), ...o });
+  const sink = new Collect();
+  await t0.connect(sink);
+  return { t0, sink, refusals, url: `unix://${join(dir, 'p{pack}.sock')}`, path: join(dir, 'p0.sock') };
+}
+
 /** Polls `cond` every 10 ms until it holds (the test's own timeout bounds it). */
 async function waitUntil(cond: () => boolean): Promise<void> {
   while (!cond()) await tick(10);
@@ -179,12 +188,7 @@ describe('direct transport failures', () => {
   });
 
   test('strangers are dropped before they touch the flare: garbage, a giant length prefix, a slow or forged handshake, a wrong key', async () => {
-    const url = `unix://${join(dir, 'p{pack}.sock')}`;
-    const refusals: string[] = [];
-    const t0 = direct({ burstId: 'b6', packId: 0, packCount: 2, url, helloTimeoutMs: 2_000, onRefused: (r) => refusals.push(r) });
-    const sink = new Collect();
-    await t0.connect(sink);
-    const path = join(dir, 'p0.sock');
+    const { t0, sink, refusals, url, path } = await listeningPack('b6', { helloTimeoutMs: 2_000 });
     const closedAfter = (write: (s: ReturnType<typeof createConnection>) => void | Promise<void>): Promise<{ bytes: number; ms: number }> =>
       new Promise((resolve) => {
         const s = createConnection(path);
@@ -223,13 +227,8 @@ describe('direct transport failures', () => {
   }, 20_000);
 
   test('a stranger that closes mid-handshake is forgotten at once; past the limit, the oldest handshake goes, and a real pack still gets in', async () => {
-    const url = `unix://${join(dir, 'p{pack}.sock')}`;
-    const refusals: string[] = [];
     // A deadline far past the test: only closing can free what a connection holds.
-    const t0 = direct({ burstId: 'b7', packId: 0, packCount: 2, url, helloTimeoutMs: 600_000, onRefused: (r) => refusals.push(r) });
-    const sink = new Collect();
-    await t0.connect(sink);
-    const path = join(dir, 'p0.sock');
+    const { t0, sink, refusals, url, path } = await listeningPack('b7', { helloTimeoutMs: 600_000 });
     const open = (): Promise<ReturnType<typeof createConnection>> =>
       new Promise((resolve) => {
         const s = createConnection(path);
@@ -267,11 +266,7 @@ describe('direct transport failures', () => {
   }, 60_000);
 
   test('an offer that names another pack gets an answer like any other, then a silent close: strangers learn nothing of the topology', async () => {
-    const url = `unix://${join(dir, 'p{pack}.sock')}`;
-    const refusals: string[] = [];
-    const t0 = direct({ burstId: 'b8', packId: 0, packCount: 3, url, onRefused: (r) => refusals.push(r) });
-    await t0.connect(new Collect());
-    const path = join(dir, 'p0.sock');
+    const { t0, refusals, path } = await listeningPack('b8', { packCount: 3 });
     /** The answer to an offer from `from` to `to` (its fields' lengths), and whether the proof was then refused. */
     const probe = async (from: number, to: number): Promise<{ answer: Record<string, number>; refusedAfterProof: boolean }> => {
       const s = createConnection(path);
