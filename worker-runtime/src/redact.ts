@@ -23,10 +23,35 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   // The exact secrets first: a password holding `/`, `?` or a space ends the regex's authority early,
   // and masking the part before it would split the secret, so that this could no longer find it. Longest
   // first: a secret inside another (a decoded password in its encoded form) must not split it either.
-  for (const s of secrets.length > 1 ? [...secrets].sort((a, b) => b.length - a.length) : secrets) if (s.length >= 4) out = out.split(s).join('***');
+  const exact = secrets.length > 1 ? [...secrets].sort((a, b) => b.length - a.length) : secrets;
+  for (const s of exact) if (s.length >= 4) out = out.split(s).join('***');
+  // Text cut by someone else (Kubernetes keeps 4096 bytes of a termination message, a log tail starts
+  // anywhere) may end in a secret's first characters or start with its last: those are masked too.
+  for (const s of exact) if (s.length > CUT_MIN) out = maskCutEnds(out, s);
   // No `@`, no userinfo; no `=`, no query secret: most lines skip the regexes.
   if (out.includes('@')) out = out.replace(AUTHORITY, (_m, scheme: string, authority: string) => scheme + maskAuthority(scheme, authority));
   if (out.includes('=')) out = out.replace(QUERY_SECRET, '$1***');
+  return out;
+}
+
+/**
+ * `text` with a start that is the end of `secret`, and an end that is its start, masked: from CUT_MIN
+ * characters on (fewer would mask a port at the end of a line wherever a secret starts with its digits).
+ */
+function maskCutEnds(text: string, secret: string): string {
+  let out = text;
+  for (let k = Math.min(secret.length - 1, out.length); k >= CUT_MIN; k--) {
+    if (out.endsWith(secret.slice(0, k))) {
+      out = `${out.slice(0, out.length - k)}***`;
+      break;
+    }
+  }
+  for (let k = Math.min(secret.length - 1, out.length); k >= CUT_MIN; k--) {
+    if (out.startsWith(secret.slice(secret.length - k))) {
+      out = `***${out.slice(k)}`;
+      break;
+    }
+  }
   return out;
 }
 
@@ -64,6 +89,9 @@ export function urlSecrets(url: string | undefined): string[] {
   for (const s of [...found]) found.add(JSON.stringify(s).slice(1, -1));
   return [...found];
 }
+
+/** The fewest characters of a secret cut at the text's start or end that are masked (see maskCutEnds). */
+const CUT_MIN = 6;
 
 // Bounded: a long run of scheme characters (base64 in a log line) costs linear time, not quadratic.
 const SCHEME = '[a-z][a-z0-9+.-]{0,31}://';

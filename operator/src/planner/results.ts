@@ -125,7 +125,8 @@ export function failureMessage(pod: ObservedPod): string {
 
 /**
  * `text` redacted, then cut to `max` characters: in that order, since a URL cut before its `@` would no
- * longer look like one, and its password would pass the redaction the status gets later.
+ * longer look like one, and its password would pass the redaction the status gets later. (That later pass,
+ * with the operator's own credentials, masks one of those cut off at the end as well: redactText.)
  */
 export function clipRedacted(text: string, max: number): string {
   return redactText(text).slice(0, max);
