@@ -29,9 +29,9 @@ import { isDType, type DType } from './dtype.js';
 export const HEADER_BYTES = 64;
 /**
  * Room left after every frame a worker builds (not part of the frame): a transport that appends a trailer
- * (transport/sealed.ts: sender, counter, tag) writes it there instead of copying the frame.
+ * (transport/sealed.ts: sender, counter, epoch, tag) writes it there instead of copying the frame.
  */
-export const FRAME_TRAILER_BYTES = 24;
+export const FRAME_TRAILER_BYTES = 32;
 export const FRAME_MAGIC = 0x4b42;
 export const FRAME_VERSION = 1;
 

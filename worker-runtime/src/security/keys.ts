@@ -31,6 +31,17 @@ export function deriveKeys(secret: Uint8Array, burstId: string): BurstKeys {
   return { hello: derive('hello', 32), frameMac: derive('frame mac', 16), smallFrameMac: derive('small frame mac', 32), frameEnc: derive('frame encryption', 32) };
 }
 
+/** Bytes of a run's epoch: random per sending transport (transport/sealed.ts), so runs never share keys. */
+export const EPOCH_BYTES = 8;
+
+/**
+ * `key` bound to one run of a pack (its random `epoch`): HKDF-SHA256 with the epoch as salt, as long as
+ * `key`. A pack that runs twice in an attempt starts its counters again, but under other keys.
+ */
+export function runKey(key: Buffer, epoch: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', key, epoch, 'kubeburst run v1', key.byteLength));
+}
+
 /** A fresh secret, base64 (what a Secret's data or a pack's secret file holds). */
 export function newSecret(): string {
   return randomBytes(SECRET_BYTES).toString('base64');

@@ -145,6 +145,45 @@ describe('sealed transport', () => {
     expect(got.frames).toHaveLength(2);
   });
 
+  test.each([
+    ['authenticated', false],
+    ['encrypted', true],
+  ])('%s: a pack that runs twice under one key seals under other keys, and the second run is dropped, not a nonce repeated', async (_, encrypt) => {
+    const { wire, a, got, rejected } = await pair(encrypt);
+    // A pod of the attempt made again (same Secret, same pack, counters from 0): another epoch.
+    const again = new SealedTransport(wire.transport(0), { keys, packId: 0, packCount: 2, encrypt });
+    for (const [i, bytes] of [
+      [1, 100],
+      [2, 4096],
+    ] as const) {
+      // Each sealed in a frame of its own: the trailer is written into the room after the frame.
+      const first = seal(a, 1, frame(i, bytes));
+      const second = seal(again, 1, frame(i, bytes));
+      const trailer = (x: Uint8Array): Buffer => Buffer.from(x.subarray(x.byteLength - FRAME_TRAILER_BYTES));
+      // Same sender, same counter (the nonce), other epoch, and another tag: no tag was made twice under one key.
+      expect(trailer(first).subarray(0, 8).equals(trailer(second).subarray(0, 8))).toBe(true);
+      expect(trailer(first).subarray(8, 16).equals(trailer(second).subarray(8, 16))).toBe(false);
+      expect(trailer(first).subarray(16).equals(trailer(second).subarray(16))).toBe(false);
+      wire.queues.set(1, [first, second]);
+      wire.flush(1);
+    }
+    // The first run's frames arrive; the second run's are dropped and counted, and abort nothing.
+    expect(got.frames.map((x) => x[64])).toEqual([1, 2]);
+    expect(got.errors).toEqual([]);
+    expect(rejected).toEqual([expect.stringMatching(/^a frame from another run of pack 0 \(epoch [0-9a-f]{16}, its frames so far carried [0-9a-f]{16}\)$/), expect.anything()]);
+  });
+
+  test('an epoch is taken from a frame that proves itself only: a forgery under another epoch does not lock out the real one', async () => {
+    const { wire, a, got, rejected } = await pair();
+    const real = seal(a, 1, frame(1));
+    const forged = new Uint8Array(real);
+    forged[forged.byteLength - FRAME_TRAILER_BYTES + 8] ^= 1;
+    wire.queues.set(1, [forged, real]);
+    wire.flush(1);
+    expect(got.frames.map((x) => x[64])).toEqual([1]);
+    expect(rejected).toEqual([expect.stringMatching(/failed verification/)]);
+  });
+
   test('frames sent as parts are sealed where they lie, arrive whole, and share the counter with whole frames', async () => {
     const wire = new Wire();
     const a = new SealedTransport(wire.transport(0, true), { keys, packId: 0, packCount: 2 });
@@ -252,8 +291,10 @@ describe('sealed transport', () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat({ max: 700 }), { maxLength: 4 }), async (bytes, lengths) => {
         const { wire, a, got } = await pair();
-        // Random bytes, with a few plausible lengths written in so that some of them parse.
-        const body = Buffer.from(bytes);
+        // Random bytes, with a few plausible lengths written in so that some of them parse. (Buffer.alloc:
+        // a pooled Buffer.from would leave the trailer in pool space that the next allocation takes.)
+        const body = Buffer.alloc(bytes.byteLength);
+        body.set(bytes);
         let at = 0;
         for (const len of lengths) {
           if (at + 4 > body.byteLength) break;

@@ -1,8 +1,8 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { TransportError } from '../errors.js';
 import { FRAME_TRAILER_BYTES, HEADER_BYTES, saysWholeMessage } from '../protocol/frame.js';
 import { ChachaPolyKey, chachaPolyTag, chachaPolyVerify } from '../security/chacha-poly.js';
-import type { BurstKeys } from '../security/keys.js';
+import { type BurstKeys, EPOCH_BYTES, runKey } from '../security/keys.js';
 import type { FrameSink, Transport, TransportKind } from './types.js';
 
 /** Also `@kubeburst/worker-runtime/sealed`: a transport of your own, sealed as the built-in brokers are. */
@@ -12,16 +12,23 @@ export type { FrameSink, Transport } from './types.js';
  * Frames through a broker (Redis, NATS), sealed with the flare's keys: anyone else on the broker can read
  * its keys and subjects, so every frame says who sent it, in which order, and proves it.
  *
- *   sealed frame = frame | src:u32 | ctr:u32 | tag[16]            (little-endian; the trailer is 24 bytes)
- *   sealed bundle = (len:u32 | frame) × k | src+2^31:u32 | ctr:u32 | tag[16]
+ *   sealed frame = frame | src:u32 | ctr:u32 | epoch[8] | tag[16]        (little-endian; the trailer is 32 bytes)
+ *   sealed bundle = (len:u32 | frame) × k | src+2^31:u32 | ctr:u32 | epoch[8] | tag[16]
  *
  *   authenticated (default)   frames of up to SMALL_FRAME_BYTES: tag = ChaCha20-Poly1305 of an empty
- *                             plaintext, key smallFrameMac, nonce src|dst|ctr, the frame as AAD, computed
+ *                             plaintext, key smallFrameMac@epoch, nonce src|dst|ctr, the frame as AAD, computed
  *                             in TypeScript (security/chacha-poly.ts: a native cipher object costs more
  *                             per call than hashing a small frame does);
- *                             larger frames: tag = GMAC: AES-128-GCM, key frameMac, same nonce, the frame
- *                             as AAD (native: AES-NI and carry-less multiply)
- *   encrypted                 frame = AES-256-GCM ciphertext under frameEnc, same nonce; tag its GCM tag
+ *                             larger frames: tag = GMAC: AES-128-GCM, key frameMac@epoch, same nonce, the
+ *                             frame as AAD (native: AES-NI and carry-less multiply)
+ *   encrypted                 frame = AES-256-GCM ciphertext under frameEnc@epoch, same nonce; tag its GCM tag
+ *
+ * `epoch` is 8 random bytes a sending transport draws when it is made, and key@epoch the flare's key bound
+ * to it (security/keys.ts runKey): each run of a pack seals under keys of its own. Counters start at 0 in
+ * every run, so a pack that ran twice in one attempt (a pod made again under the same Secret) would
+ * otherwise repeat nonces under one key, and two GMACs under one nonce give away the key's hash subkey: a
+ * forger's way in. A receiver takes the epoch of the first frame from a pack that proves itself and drops
+ * (and counts) every frame of another epoch from that pack after it.
  *
  * The receiver picks the MAC by the frame's length as the sender did, so either is verified with the one
  * it was made with; the two keys are distinct (security/keys.ts), so no tag of one is a tag of the other.
@@ -52,11 +59,24 @@ export interface SealOptions {
   packCount: number;
   /** Encrypt frames too (spec.transport.encryption). */
   encrypt?: boolean;
+  /** This run's epoch (EPOCH_BYTES; random when not given: tests give one). */
+  epoch?: Uint8Array;
   /** A frame was dropped: it did not prove itself, or came out of order (for logs and counters). */
   onRejected?: (reason: string) => void;
 }
 
 const TAG_BYTES = 16;
+/** Where a trailer's fields sit, from its start. */
+const CTR_AT = 4;
+const EPOCH_AT = 8;
+const TAG_AT = EPOCH_AT + EPOCH_BYTES;
+
+/** The keys one run of a pack seals with (only those its mode needs). */
+interface RunKeys {
+  readonly mac: Buffer;
+  readonly small: ChachaPolyKey;
+  readonly enc: Buffer;
+}
 /**
  * Frames up to this many bytes (header included: a message of up to 448 bytes) are MACed in TypeScript,
  * larger ones natively: below where the native call's fixed cost meets TypeScript's per-byte cost (a hand
@@ -72,7 +92,12 @@ export class SealedTransport implements Transport {
   private readonly expected: Uint32Array;
   private sink: FrameSink | undefined;
   private failed = false;
-  private readonly smallKey: ChachaPolyKey;
+  private readonly epoch: Uint8Array;
+  /** What this run seals with. */
+  private readonly own: RunKeys;
+  /** Per pack: the epoch its frames carry (from its first frame that proved itself) and its keys. */
+  private readonly peerEpochs: (Uint8Array | undefined)[];
+  private readonly peerKeys: (RunKeys | undefined)[];
   /** The nonce of the frame being sealed or opened (native ciphers copy it in; no allocation per frame). */
   private readonly nonce = Buffer.alloc(12);
   /** Where chunks of large messages are verified before the reassembler copies them out (see open). */
@@ -83,7 +108,11 @@ export class SealedTransport implements Transport {
     private readonly o: SealOptions,
   ) {
     this.kind = inner.kind;
-    this.smallKey = new ChachaPolyKey(o.keys.smallFrameMac);
+    if (o.epoch !== undefined && o.epoch.byteLength !== EPOCH_BYTES) throw new RangeError(`an epoch is ${EPOCH_BYTES} bytes (got ${o.epoch.byteLength})`);
+    this.epoch = o.epoch ?? randomBytes(EPOCH_BYTES);
+    this.own = this.runKeys(this.epoch);
+    this.peerEpochs = new Array<Uint8Array | undefined>(o.packCount).fill(undefined);
+    this.peerKeys = new Array<RunKeys | undefined>(o.packCount).fill(undefined);
     this.sent = new Uint32Array(o.packCount);
     this.expected = new Uint32Array(o.packCount);
     const gather = inner.sendParts?.bind(inner);
@@ -166,25 +195,26 @@ export class SealedTransport implements Transport {
     const n = frame.byteLength;
     let out: Uint8Array;
     if (this.o.encrypt) {
-      const c = createCipheriv('aes-256-gcm', this.o.keys.frameEnc, nonce);
+      const c = createCipheriv('aes-256-gcm', this.own.enc, nonce);
       out = Buffer.allocUnsafe(n + FRAME_TRAILER_BYTES);
       const body = c.update(frame);
       out.set(body, 0);
       c.final();
-      out.set(c.getAuthTag(), n + 8);
+      out.set(c.getAuthTag(), n + TAG_AT);
     } else {
       const room = frame.byteOffset + n + FRAME_TRAILER_BYTES <= frame.buffer.byteLength ? frame : copyWithRoom([frame], n);
       out = new Uint8Array(room.buffer, room.byteOffset, n + FRAME_TRAILER_BYTES);
-      if (n <= SMALL_FRAME_BYTES) chachaPolyTag(this.smallKey, nonce, frame, out, n + 8);
+      if (n <= SMALL_FRAME_BYTES) chachaPolyTag(this.own.small, nonce, frame, out, n + TAG_AT);
       else {
-        const c = createCipheriv('aes-128-gcm', this.o.keys.frameMac, nonce);
+        const c = createCipheriv('aes-128-gcm', this.own.mac, nonce);
         c.setAAD(frame);
         c.final();
-        out.set(c.getAuthTag(), n + 8);
+        out.set(c.getAuthTag(), n + TAG_AT);
       }
     }
     putU32(out, n, src);
-    putU32(out, n + 4, ctr);
+    putU32(out, n + CTR_AT, ctr);
+    out.set(this.epoch, n + EPOCH_AT);
     return out;
   }
 
@@ -194,13 +224,14 @@ export class SealedTransport implements Transport {
     for (const p of parts) n += p.byteLength;
     if (n <= SMALL_FRAME_BYTES) return [this.seal(dst, copyWithRoom(parts, n))];
     const ctr = this.nextCounter(dst);
-    const c = createCipheriv('aes-128-gcm', this.o.keys.frameMac, this.nonceOf(this.o.packId, dst, ctr));
+    const c = createCipheriv('aes-128-gcm', this.own.mac, this.nonceOf(this.o.packId, dst, ctr));
     for (const p of parts) c.setAAD(p);
     c.final();
     const trailer = Buffer.allocUnsafe(FRAME_TRAILER_BYTES);
     putU32(trailer, 0, this.o.packId);
-    putU32(trailer, 4, ctr);
-    trailer.set(c.getAuthTag(), 8);
+    putU32(trailer, CTR_AT, ctr);
+    trailer.set(this.epoch, EPOCH_AT);
+    trailer.set(c.getAuthTag(), TAG_AT);
     return [...parts, trailer];
   }
 
@@ -211,14 +242,21 @@ export class SealedTransport implements Transport {
     const srcField = getU32(sealed, n);
     const bundle = srcField >= BUNDLE_FLAG;
     const src = srcField & ~BUNDLE_FLAG;
-    const ctr = getU32(sealed, n + 4);
+    const ctr = getU32(sealed, n + CTR_AT);
     if (src >= this.o.packCount || src === this.o.packId) return this.reject(`a frame claiming to come from 'pack ${src}'`);
+    const epoch = sealed.subarray(n + EPOCH_AT, n + TAG_AT);
+    const known = this.peerEpochs[src];
+    if (known !== undefined && !sameBytes(known, epoch)) {
+      return this.reject(`a frame from another run of pack ${src} (epoch ${hex(epoch)}, its frames so far carried ${hex(known)})`);
+    }
+    // Not yet known: the keys of the epoch it claims, kept once a frame under them proves itself.
+    const keys = this.peerKeys[src] ?? this.runKeys(epoch);
     const nonce = this.nonceOf(srcField, this.o.packId, ctr);
-    const tag = sealed.subarray(n + 8, n + 8 + TAG_BYTES);
+    const tag = sealed.subarray(n + TAG_AT, n + TAG_AT + TAG_BYTES);
     let frame: Uint8Array;
     try {
       if (this.o.encrypt) {
-        const d = createDecipheriv('aes-256-gcm', this.o.keys.frameEnc, nonce);
+        const d = createDecipheriv('aes-256-gcm', keys.enc, nonce);
         d.setAuthTag(tag);
         const body = d.update(sealed.subarray(0, n));
         d.final();
@@ -226,10 +264,10 @@ export class SealedTransport implements Transport {
         owned = true;
       } else if (n <= SMALL_FRAME_BYTES) {
         frame = sealed.subarray(0, n);
-        if (!chachaPolyVerify(this.smallKey, nonce, frame, tag)) throw new Error('tag');
+        if (!chachaPolyVerify(keys.small, nonce, frame, tag)) throw new Error('tag');
       } else if (owned || n < COPY_FIRST_BYTES || bundle) {
         frame = sealed.subarray(0, n);
-        verifyGmac(this.o.keys.frameMac, nonce, frame, tag);
+        verifyGmac(keys.mac, nonce, frame, tag);
       } else {
         // A large frame the pack does not own sits in the client's read buffer, likely out of cache by now
         // (a Redis reply holds up to 32 frames), and the pack copies it anyway: copy it first, and the MAC
@@ -241,10 +279,14 @@ export class SealedTransport implements Transport {
         owned = saysWholeMessage(sealed);
         frame = owned ? Buffer.allocUnsafeSlow(n) : n <= SCRATCH_MAX_BYTES ? this.scratch(n) : sealed.subarray(0, n);
         if (frame.buffer !== sealed.buffer) frame.set(sealed.subarray(0, n));
-        verifyGmac(this.o.keys.frameMac, nonce, frame, tag);
+        verifyGmac(keys.mac, nonce, frame, tag);
       }
     } catch {
       return this.reject(`a frame from 'pack ${src}' (counter ${ctr}) that failed verification`);
+    }
+    if (known === undefined) {
+      this.peerEpochs[src] = Uint8Array.from(epoch);
+      this.peerKeys[src] = keys;
     }
     const want = this.expected[src]!;
     if (ctr < want) return this.reject(`a replayed or duplicated frame from pack ${src} (counter ${ctr}, expected ${want})`);
@@ -286,6 +328,13 @@ export class SealedTransport implements Transport {
     }
   }
 
+  /** The keys of the run with `epoch`: the flare's keys this transport's mode uses, bound to it. */
+  private runKeys(epoch: Uint8Array): RunKeys {
+    const k = this.o.keys;
+    if (this.o.encrypt) return { enc: runKey(k.frameEnc, epoch), mac: EMPTY, small: NO_SMALL_KEY };
+    return { mac: runKey(k.frameMac, epoch), small: new ChachaPolyKey(runKey(k.smallFrameMac, epoch)), enc: EMPTY };
+  }
+
   /** A reused buffer of `n` bytes (at most SCRATCH_MAX_BYTES). */
   private scratch(n: number): Uint8Array {
     if (this.scratchBuffer === undefined || this.scratchBuffer.byteLength < n) this.scratchBuffer = Buffer.allocUnsafeSlow(Math.max(n, 64 * 1024));
@@ -306,6 +355,18 @@ export class SealedTransport implements Transport {
     this.o.onRejected?.(reason);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+/** Stands in for the small-frame key where frames are encrypted (never used: encryption has one key). */
+const NO_SMALL_KEY = new ChachaPolyKey(Buffer.alloc(32));
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** Marks a bundle in the trailer's src field (see the top of this file). */
 const BUNDLE_FLAG = 0x8000_0000;
