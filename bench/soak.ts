@@ -584,15 +584,19 @@ async function main(): Promise<number> {
   });
   const secretsLeft = new Set([
     ...left.filter((e) => e.type === 'file' && e.path.endsWith('/secret')).map((e) => e.path),
-    ...launchDirs.map((d) => d.secretFile).filter((f): f is string => f !== undefined && existsSync(f)),
+    // A descriptor (`/dev/fd/N`, how `kubeburst run` hands packs the secret) is no file left on disk.
+    ...launchDirs.map((d) => d.secretFile).filter((f): f is string => f !== undefined && !f.startsWith('/dev/fd/') && existsSync(f)),
   ]);
+  const onDisk = launchDirs.filter((d) => d.secretFile !== undefined && !d.secretFile.startsWith('/dev/fd/')).length;
   const outside = launchDirs.filter((d) => d.dir !== undefined && !d.dir.startsWith(privateTmp + '/'));
   const unseen = launchDirs.filter((d) => d.secretFile === undefined).length;
   leaks.push({
     kind: "flares' secret files left",
     count: secretsLeft.size,
     detail:
-      (secretsLeft.size ? list([...secretsLeft]) : `none of ${launchDirs.length - unseen} secret files seen (paths read from each flare's first pack's environment) remain`) +
+      (secretsLeft.size
+        ? list([...secretsLeft])
+        : `none of ${onDisk} secret files seen remain; ${launchDirs.length - unseen - onDisk} flares handed theirs over a descriptor, on no disk (KB_SECRET_FILE read from each flare's first pack's environment)`) +
       (outside.length
         ? `; ${outside.length} flare dirs were NOT under the private TMPDIR: ${list(
             outside.map((d) => d.dir!),

@@ -1,9 +1,9 @@
 import { fork } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocalFlare } from '../../worker-runtime/src/launch/local.js';
-import { listRedisBurstKeys } from '../../worker-runtime/src/transport/redis.js';
+import { deleteRedisBurstKeys, listRedisBurstKeys } from '../../worker-runtime/src/transport/redis.js';
 import { FaultProxy } from '../fixtures/fault-proxy.js';
 import { fixture, REDIS_URL, ROOT } from './helpers.js';
 
@@ -135,6 +135,53 @@ describe('a CLI that dies', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 40_000);
+
+  test('SIGKILL of the launcher and its packs at once: the flare secret was on no disk, and the next flare removes the dir left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kb-group-kill-'));
+    const launch = (scenario: string, burstId: string) =>
+      fork('--input-type=module', [], {
+        execArgv: [
+          '--input-type=module',
+          '-e',
+          `
+          import { runLocalFlare } from ${JSON.stringify(join(ROOT, 'worker-runtime/dist/launch/local.js'))};
+          const pids = [];
+          const r = runLocalFlare({ burstId: ${JSON.stringify(burstId)}, size: 4, granularity: 2, transport: { kind: 'redis', url: ${JSON.stringify(REDIS_URL)} }, modulePath: ${JSON.stringify(scenarios)},
+            params: { value: { scenario: ${JSON.stringify(scenario)} } },
+            onSpawn: (_p, c) => pids.push(c.pid),
+            onEvent: (e) => { if (e.event === 'joined' && pids.length === 2) process.send({ pids }); } });
+          r.then((res) => process.send({ ok: res.ok }));
+        `,
+        ],
+        env: { ...process.env, TMPDIR: dir },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+    const killed = `group-kill-${process.pid}`;
+    const launcher = launch('wait-forever', killed);
+    let pids: number[] = [];
+    try {
+      ({ pids } = await new Promise<{ pids: number[] }>((resolve) => launcher.once('message', (m) => resolve(m as { pids: number[] }))));
+      const [flareDir] = readdirSync(dir).filter((f) => f.startsWith('kubeburst-'));
+      expect(flareDir).toBeDefined();
+      // The packs read the secret from a descriptor the launcher wrote it to; the dir holds no key of any kind.
+      for (const pid of pids) expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('KB_SECRET_FILE=/dev/fd/4');
+      expect(readdirSync(join(dir, flareDir!)).filter((f) => /secret|creds/.test(f))).toEqual([]);
+      for (const pid of [launcher.pid!, ...pids]) process.kill(pid, 'SIGKILL');
+      const deadline = Date.now() + 15_000;
+      while ([launcher.pid!, ...pids].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(join(dir, flareDir!))).toBe(true); // nobody was left to clean up
+      // The next flare of this user removes it before it starts, and cleans up after itself.
+      const next = launch('ok', `group-kill-next-${process.pid}`);
+      const done = await new Promise<{ ok: boolean }>((resolve) => next.on('message', (m) => 'ok' in (m as object) && resolve(m as { ok: boolean })));
+      expect(done.ok).toBe(true);
+      await new Promise((r) => next.once('exit', r));
+      expect(readdirSync(dir).filter((f) => f.startsWith('kubeburst-'))).toEqual([]);
+    } finally {
+      for (const pid of [launcher.pid!, ...pids]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      await deleteRedisBurstKeys(REDIS_URL, killed);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   test('a flare past its deadline is stopped: every pack reports why and exits', async () => {
     const r = await runLocalFlare({

@@ -6,6 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
@@ -16,9 +17,15 @@ import { addCounters, emptyCounters, type TrafficCounters } from '../communicato
 import { newSecret } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import type { TransportKind } from '../transport/types.js';
-import { cleanupBurst } from './cleanup.js';
+import { cleanupBurst, LAUNCHER_PID_FILE, sweepStaleLaunchDirs } from './cleanup.js';
 import { mintNatsBurstUser, natsCredsFile, natsUserTtlSeconds, type NatsAccountKey } from '../transport/nats-users.js';
 import { compileWorkerModule, isTypeScript } from '../module.js';
+
+/** The pack's file descriptors the launcher hands the flare secret and the NATS user's `.creds` on (pipes). */
+const SECRET_FD = 4;
+const CREDS_FD = 5;
+/** A flare's temp dir: `<tmpdir>/kubeburst-XXXXXX`. */
+const LAUNCH_DIR_PREFIX = 'kubeburst-';
 
 /** Options of {@link runLocalFlare}. */
 export interface LocalFlareOptions {
@@ -107,7 +114,10 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
   const burstId = o.burstId ?? `local-${randomBytes(6).toString('hex')}`;
   const entry = o.packEntry ?? defaultPackEntry();
   if (!existsSync(entry)) throw new ConfigError('packEntry', `${entry} does not exist: run \`npm run build\` first`);
-  const dir = mkdtempSync(join(tmpdir(), 'kubeburst-'));
+  // What flares whose launcher and packs were all killed at once (SIGKILL to the group) left behind.
+  sweepStaleLaunchDirs(tmpdir());
+  const dir = mkdtempSync(join(tmpdir(), LAUNCH_DIR_PREFIX));
+  writeFileSync(join(dir, LAUNCHER_PID_FILE), String(process.pid));
   const started = Date.now();
   try {
     // The direct transport's local default: a Unix socket per pack in this flare's temp dir; the liveness
@@ -121,19 +131,19 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     }
     const paramsFile = join(dir, 'params.json');
     writeFileSync(paramsFile, JSON.stringify(o.params ?? { value: null }));
-    // The flare's secret, readable by this user only; it never leaves this machine.
-    const secretFile = join(dir, 'secret');
-    writeFileSync(secretFile, newSecret(), { mode: 0o600 });
+    // The flare's secret (and the burst's NATS user) never touch the disk: each pack reads them from a
+    // socket pair on its descriptors SECRET_FD and CREDS_FD that the launcher writes and closes at once, so
+    // a flare killed whole leaves no key behind.
+    const secret = newSecret();
     const deadline = o.wallTimeoutMs ?? DEFAULT_LOCAL_DEADLINE_MS;
-    let credsFile: string | undefined;
+    let creds: string | undefined;
     if (o.transport.natsAccount !== undefined) {
       if (o.transport.kind !== 'nats') throw new ConfigError('transport.natsAccount', `is for the nats transport only (transport.kind is ${o.transport.kind})`);
       const user = await mintNatsBurstUser(o.transport.natsAccount, burstId, {
         expiresInSeconds: natsUserTtlSeconds(deadline > 0 ? deadline / 1000 : undefined),
         field: 'transport.natsAccount',
       });
-      credsFile = join(dir, 'nats.creds');
-      writeFileSync(credsFile, natsCredsFile(user), { mode: 0o600 });
+      creds = natsCredsFile(user);
     }
     const base: Record<string, string> = {
       [ENV.burstId]: burstId,
@@ -143,13 +153,13 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       [ENV.function]: o.modulePath,
       ...(compiled !== undefined ? { [ENV.functionCompiled]: compiled } : {}),
       [ENV.paramsFile]: paramsFile,
-      [ENV.secretFile]: secretFile,
+      [ENV.secretFile]: `/dev/fd/${SECRET_FD}`,
       [ENV.linkUrl]: `unix://${join(dir, 'l{pack}.sock')}`,
       // A pack whose launcher dies removes this dir (nothing else would).
       [ENV.launchDir]: dir,
       ...(transportUrl ? { [ENV.transportUrl]: transportUrl } : {}),
       ...(o.transport.urlSource ? { [ENV.transportUrlSource]: o.transport.urlSource } : {}),
-      ...(credsFile !== undefined ? { [ENV.transportCredsFile]: credsFile } : {}),
+      ...(creds !== undefined ? { [ENV.transportCredsFile]: `/dev/fd/${CREDS_FD}` } : {}),
       ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
       ...(o.transport.encryption ? { [ENV.transportEncrypt]: 'true' } : {}),
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),
@@ -174,9 +184,18 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     const exits = Array.from({ length: P }, (_, p) => {
       const child = fork(entry, [], {
         env: { ...process.env, ...base, [ENV.packIndex]: String(p), [ENV.resultFile]: join(dir, `pack-${p}.json`) },
-        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+        stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe', 'pipe'],
         execArgv: o.execArgv ?? [],
       });
+      // Far below a socket's buffer: written whole at once, and the end is EOF for the pack's read.
+      for (const [fd, text] of [
+        [SECRET_FD, layout.packCount > 1 ? secret : ''],
+        [CREDS_FD, creds ?? ''],
+      ] as const) {
+        const pipe = (child.stdio as readonly unknown[])[fd] as Writable | null | undefined;
+        pipe?.on('error', () => {}); // a pack that died first: its exit says why
+        pipe?.end(text);
+      }
       children.push(child);
       alive.add(child);
       // A pack that goes away while we write to it (EPIPE on its IPC channel): its exit says what happened.

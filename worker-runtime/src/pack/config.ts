@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { readSecretFile } from '../security/keys.js';
+import { readSecretFile, readSecretText } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import { parseDirectUrl } from '../transport/direct-address.js';
 import { parseNatsCreds } from '../transport/nats-users.js';
@@ -204,7 +204,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     if (kind !== 'nats') throw new ConfigError(ENV.transportCredsFile, `is for the nats transport only (${ENV.transport} is ${kind})`);
     let text: string;
     try {
-      text = readFileSync(credsFile, 'utf8');
+      text = readSecretText(credsFile);
     } catch (err) {
       throw new ConfigError(ENV.transportCredsFile, `cannot read the burst's NATS user from ${credsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -350,3 +350,4 @@ export function withCredentials(url: string, user: string, password: string, fie
 function pow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(n));
 }
+
