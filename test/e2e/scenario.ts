@@ -15,7 +15,7 @@ import type { KubeClient } from '../../operator/src/controller/kube.js';
 import { ANNOTATIONS, COMPONENTS, LABELS } from '../../api/src/constants.js';
 import { paths, type Json } from '../../operator/src/controller/kube.js';
 import { decodeLayout } from '../../operator/src/planner/layout.js';
-import { attemptSecretName, BROKER_PASSWORD_KEY } from '../../operator/src/planner/pods.js';
+import { attemptSecretName } from '../../operator/src/planner/pods.js';
 import { findLeaks, secretForms, type Output, type SecretForm } from './secrets.js';
 
 /**
@@ -521,9 +521,9 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     ];
     expect([...attemptSecrets.keys()]).toContain(attemptSecretName(r!.metadata.name, r!.status.attempt.index));
     for (const [name, data] of attemptSecrets) {
-      expect(Object.keys(data).sort()).toEqual([BROKER_PASSWORD_KEY, PACK_POD.secretKey].sort());
+      expect(Object.keys(data).sort()).toEqual([PACK_POD.brokerPasswordKey, PACK_POD.secretKey].sort());
       forms.push(...secretForms(`the flare key of ${name}`, data[PACK_POD.secretKey]!, { binary: true }));
-      forms.push(...secretForms(`the burst user's password of ${name}`, data[BROKER_PASSWORD_KEY]!));
+      forms.push(...secretForms(`the burst user's password of ${name}`, data[PACK_POD.brokerPasswordKey]!));
     }
     const t0 = Date.now();
     const outputs = await flareOutputs(c(), ns.examples, r!);
@@ -677,7 +677,8 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     expect(attemptSecrets.size).toBeGreaterThanOrEqual(3);
     for (const [name, data] of attemptSecrets) {
       forms.push(...secretForms(`the flare key of ${name}`, data[PACK_POD.secretKey]!, { binary: true }));
-      if (data[BROKER_PASSWORD_KEY] !== undefined) forms.push(...secretForms(`the burst user's password of ${name}`, data[BROKER_PASSWORD_KEY]));
+      const password = data[PACK_POD.brokerPasswordKey];
+      if (password !== undefined) forms.push(...secretForms(`the burst user's password of ${name}`, password));
     }
     const outputs = [...(await flareOutputs(c(), ns, failed)), ...(await flareOutputs(c(), ns, refusedJob))];
     expect(findLeaks(outputs, forms)).toEqual([]);

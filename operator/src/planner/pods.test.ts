@@ -223,8 +223,9 @@ describe('a planned pack pod, read by the pack runtime', () => {
   it('with per-burst Redis users, connects as the burst’s user with the password from the attempt Secret, whatever the URL says', () => {
     const job = burstJob('r').size(8).granularity(4).transport('redis', 'redis://other:pw@redis.infra:6379/0').obj();
     const pod = packPod(job, 2, burstIdOf(job.uid, 2), 0, [4, 4], { defaultImage: 'img', redisUsers: true }) as any;
-    const env = kubeletEnv(pod, paramsConfigMap(job), { [attemptSecretName('r', 2)]: { 'broker-password': 's3cr3t/+=' } });
-    expect(envOf(pod.spec.containers[0].env).KB_TRANSPORT_PASSWORD).toEqual({ secretKeyRef: { name: 'r-a2-key', key: 'broker-password' } });
+    const env = kubeletEnv(pod, paramsConfigMap(job), {}, attemptSecret(job, 2, { password: 's3cr3t/+=' }));
+    expect(envOf(pod.spec.containers[0].env).KB_TRANSPORT_PASSWORD_FILE).toBe('/etc/kubeburst/secret/broker-password');
+    expect(envOf(pod.spec.containers[0].env).KB_TRANSPORT_PASSWORD).toBeUndefined();
     expect(packConfigFromEnv(env).transport.url).toBe(`redis://kb-${burstIdOf(job.uid, 2)}:s3cr3t%2F%2B%3D@redis.infra:6379/0`);
     // Without the option the URL is the job's own.
     const plain = packConfigFromEnv(kubeletEnv(packPod(job, 2, 'b', 0, [4, 4], { defaultImage: 'img' }), paramsConfigMap(job)));

@@ -47,9 +47,6 @@ export interface PodOptions {
   natsUsers?: boolean;
 }
 
-/** The attempt Secret's key for the burst's Redis user's password (with PodOptions.redisUsers). */
-export const BROKER_PASSWORD_KEY = 'broker-password';
-
 /** What the attempt Secret carries for the burst's broker user, if it has one. */
 export interface BrokerUserSecrets {
   /** The Redis ACL user's password. */
@@ -133,7 +130,7 @@ export function attemptSecret(job: JobView, attempt: number, broker: BrokerUserS
     type: 'Opaque',
     stringData: {
       [POD.secretKey]: newSecret(),
-      ...(broker.password !== undefined ? { [BROKER_PASSWORD_KEY]: broker.password } : {}),
+      ...(broker.password !== undefined ? { [POD.brokerPasswordKey]: broker.password } : {}),
       ...(broker.natsCreds !== undefined ? { [POD.natsCredsKey]: broker.natsCreds } : {}),
     },
   };
@@ -220,10 +217,10 @@ export function packEnv(
   }
   if (s.transport.kind === 'redis' && opts.redisUsers) {
     set(ENV.transportUser, redisUserOf(burstId));
-    env.push({ name: ENV.transportPassword, valueFrom: { secretKeyRef: { name: attemptSecretName(job.name, attempt), key: BROKER_PASSWORD_KEY } } });
   }
-  // A file in the mounted attempt Secret, not a variable: the seed stays out of the environment that worker
-  // threads and their child processes inherit.
+  // Files in the mounted attempt Secret, not variables: the password and the seed stay out of the
+  // environment, which worker threads and their child processes inherit.
+  if (s.transport.kind === 'redis' && opts.redisUsers) set(ENV.transportPasswordFile, `${POD.secretDir}/${POD.brokerPasswordKey}`);
   if (s.transport.kind === 'nats' && opts.natsUsers) set(ENV.transportCredsFile, `${POD.secretDir}/${POD.natsCredsKey}`);
   set(ENV.chunkBytes, s.transport.chunkBytes);
   if (s.transport.encryption) set(ENV.transportEncrypt, 'true');

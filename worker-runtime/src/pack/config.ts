@@ -95,7 +95,8 @@ export const ENV = {
   transportEncrypt: 'KB_TRANSPORT_ENCRYPT',
   /** Credentials that replace the URL's own (the burst's Redis ACL user, from the attempt Secret). */
   transportUser: 'KB_TRANSPORT_USER',
-  transportPassword: 'KB_TRANSPORT_PASSWORD',
+  /** The burst user's password (with KB_TRANSPORT_USER): a file, as the operator mounts it, not a variable. */
+  transportPasswordFile: 'KB_TRANSPORT_PASSWORD_FILE',
   /**
    * A NATS `.creds` file (user JWT + nkey seed): the burst's own NATS user, whatever the URL says. A file, not
    * a variable: the operator mounts it from the attempt Secret (POD.natsCredsKey), `kubeburst run` writes one.
@@ -197,7 +198,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   let url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
   const urlSource = get(ENV.transportUrlSource) ?? (get(ENV.transportUrl) !== undefined ? ENV.transportUrl : `the default (${ENV.transportUrl} is unset)`);
   const user = get(ENV.transportUser);
-  if (user !== undefined && kind !== 'direct') url = withCredentials(url, user, need(ENV.transportPassword), ENV.transportUrl);
+  if (user !== undefined && kind !== 'direct') url = withCredentials(url, user, readPassword(need(ENV.transportPasswordFile)), ENV.transportUrl);
   const credsFile = get(ENV.transportCredsFile);
   let natsUser: { jwt: string; seed: string; source: string } | undefined;
   if (credsFile !== undefined) {
@@ -351,3 +352,14 @@ function pow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(n));
 }
 
+/** The burst user's password from its file (KB_TRANSPORT_PASSWORD_FILE), as written: no byte trimmed. */
+function readPassword(path: string): string {
+  let text: string;
+  try {
+    text = readSecretText(path);
+  } catch (err) {
+    throw new ConfigError(ENV.transportPasswordFile, `cannot read the burst user's password from ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (text === '') throw new ConfigError(ENV.transportPasswordFile, `${path} is empty`);
+  return text;
+}

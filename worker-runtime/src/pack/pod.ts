@@ -23,6 +23,8 @@ export const POD = {
   secretKey: 'secret',
   /** With per-burst NATS users: the burst user's `.creds` file in the same Secret (KB_TRANSPORT_CREDS_FILE). */
   natsCredsKey: 'nats.creds',
+  /** With per-burst Redis users: the burst user's password in the same Secret (KB_TRANSPORT_PASSWORD_FILE). */
+  brokerPasswordKey: 'broker-password',
   /** The params ConfigMap's mount and key: KB_PARAMS_FILE = paramsDir/paramsKey. */
   paramsDir: '/etc/kubeburst/params',
   paramsKey: 'params.json',

@@ -23,8 +23,7 @@ const processStart = Math.round(performance.timeOrigin);
  * masked in everything a pack writes.
  */
 function secrets(): string[] {
-  const password = process.env[ENV.transportPassword];
-  return [...urlSecrets(process.env[ENV.transportUrl]), ...(password ? [password, encodeURIComponent(password)] : []), ...fileSecrets];
+  return [...urlSecrets(process.env[ENV.transportUrl]), ...fileSecrets];
 }
 let fileSecrets: string[] = [];
 
@@ -45,7 +44,8 @@ async function main(options: PackProcessOptions): Promise<number> {
   let cfg;
   try {
     cfg = packConfigFromEnv();
-    if (cfg.transport.natsUser !== undefined) fileSecrets = [cfg.transport.natsUser.seed];
+    // Read from files: the burst user's password (now in the URL) and NATS user's seed.
+    fileSecrets = [...urlSecrets(cfg.transport.url), ...(cfg.transport.natsUser !== undefined ? [cfg.transport.natsUser.seed] : [])];
     // A TypeScript module no launcher compiled (a pod): compiled here, once for the pack's threads.
     if (cfg.moduleUrl === undefined && isTypeScript(cfg.modulePath)) cfg = { ...cfg, moduleUrl: moduleDataUrl(await compileWorkerModule(cfg.modulePath)) };
   } catch (err) {

@@ -207,7 +207,7 @@ export class PackThreads {
 
 /**
  * What user code's threads (and the processes they start) see of the pack's environment: all of it but
- * the variables that may hold a broker credential (a URL from a Secret, a burst user's password), so
+ * the variable that may hold a broker credential (a URL, from a Secret or not), so
  * printing the environment, or a child process that does, leaks none. (It hides, it does not protect: code
  * in the pack's process can still read /proc/self/environ, or the mounted Secret.)
  */
@@ -217,4 +217,4 @@ export function userEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
   return out;
 }
 
-const CREDENTIAL_ENV = [ENV.transportUrl, ENV.transportPassword];
+const CREDENTIAL_ENV = [ENV.transportUrl];

@@ -177,7 +177,8 @@ describe('sealed transport', () => {
     const { wire, a, got, rejected } = await pair();
     const real = seal(a, 1, frame(1));
     const forged = new Uint8Array(real);
-    forged[forged.byteLength - FRAME_TRAILER_BYTES + 8] ^= 1;
+    const at = forged.byteLength - FRAME_TRAILER_BYTES + 8;
+    forged[at] = forged[at]! ^ 1;
     wire.queues.set(1, [forged, real]);
     wire.flush(1);
     expect(got.frames.map((x) => x[64])).toEqual([1]);
