@@ -45,7 +45,7 @@ export async function postMessageRttSeconds(reps = 5000): Promise<number> {
  */
 export async function sealRoundTripSeconds(opts: { frameBytes: number; encrypt?: boolean; reps?: number; rounds?: number }): Promise<number> {
   const { SealedTransport } = await import('@kubeburst/worker-runtime/sealed');
-  const keys = { hello: randomBytes(32), frameMac: randomBytes(16), smallFrameMac: randomBytes(32), frameEnc: randomBytes(32) };
+  const keys = { hello: randomBytes(32), frameMac: randomBytes(32), frameEnc: randomBytes(32) };
   const reps = opts.reps ?? 20_000;
   /** Pack `me` of a pair: sends into `peer`'s sink; answers every frame it gets while `echo`. */
   const pair = (sealed: boolean): { ping(): void } => {

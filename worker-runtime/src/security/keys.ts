@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 
@@ -18,29 +18,30 @@ export const SECRET_KEY = 'secret';
 export interface BurstKeys {
   /** Authenticates the handshake of every pack-to-pack connection (direct transport, liveness links). */
   readonly hello: Buffer;
-  /** MACs every frame sent through a broker (GMAC: frames over SMALL_FRAME_BYTES). */
+  /** What each run of a pack derives its frame MAC keys from (transport/sealed.ts: runMacKeys). */
   readonly frameMac: Buffer;
-  /** MACs the small frames sent through a broker (ChaCha20-Poly1305, in TypeScript: transport/sealed.ts). */
-  readonly smallFrameMac: Buffer;
-  /** Encrypts frames through a broker when the flare asks for it. */
+  /** What each run of a pack derives its frame encryption key from, when the flare asks for encryption. */
   readonly frameEnc: Buffer;
 }
 
 export function deriveKeys(secret: Uint8Array, burstId: string): BurstKeys {
   const derive = (info: string, bytes: number): Buffer => Buffer.from(hkdfSync('sha256', secret, burstId, `kubeburst ${info} v1`, bytes));
-  return { hello: derive('hello', 32), frameMac: derive('frame mac', 16), smallFrameMac: derive('small frame mac', 32), frameEnc: derive('frame encryption', 32) };
+  return { hello: derive('hello', 32), frameMac: derive('frame macs', 32), frameEnc: derive('frame encryption', 32) };
 }
 
 /** Bytes of a run's epoch: random per sending transport (transport/sealed.ts), so runs never share keys. */
 export const EPOCH_BYTES = 8;
 
 /**
- * `key` bound to one run of a pack (its random `epoch`): HKDF-SHA256 with the epoch as salt, as long as
- * `key`. A pack that runs twice in an attempt starts its counters again, but under other keys.
+ * 64 bytes of key for one run of a pack (its random `epoch`): HMAC-SHA-512 under `key` (itself a uniform
+ * HKDF output, so HMAC is the PRF that binds it) of a label and the epoch. A pack that runs twice in an
+ * attempt starts its counters again, but under other keys. One HMAC (about 2 µs): a receiver derives the
+ * keys an unknown epoch claims before it can tell whether the frame is forged.
  */
-export function runKey(key: Buffer, epoch: Uint8Array): Buffer {
-  return Buffer.from(hkdfSync('sha256', key, epoch, 'kubeburst run v1', key.byteLength));
+export function runKeyBytes(key: Buffer, epoch: Uint8Array): Buffer {
+  return createHmac('sha512', key).update(RUN_LABEL).update(epoch).digest();
 }
+const RUN_LABEL = Buffer.from('kubeburst run v1\0');
 
 /** A fresh secret, base64 (what a Secret's data or a pack's secret file holds). */
 export function newSecret(): string {

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { TransportError } from '../errors.js';
 import { FRAME_TRAILER_BYTES, HEADER_BYTES, saysWholeMessage } from '../protocol/frame.js';
 import { ChachaPolyKey, chachaPolyTag, chachaPolyVerify } from '../security/chacha-poly.js';
-import { type BurstKeys, EPOCH_BYTES, runKey } from '../security/keys.js';
+import { type BurstKeys, EPOCH_BYTES, runKeyBytes } from '../security/keys.js';
 import type { FrameSink, Transport, TransportKind } from './types.js';
 
 /** Also `@kubeburst/worker-runtime/sealed`: a transport of your own, sealed as the built-in brokers are. */
@@ -16,19 +16,22 @@ export type { FrameSink, Transport } from './types.js';
  *   sealed bundle = (len:u32 | frame) × k | src+2^31:u32 | ctr:u32 | epoch[8] | tag[16]
  *
  *   authenticated (default)   frames of up to SMALL_FRAME_BYTES: tag = ChaCha20-Poly1305 of an empty
- *                             plaintext, key smallFrameMac@epoch, nonce src|dst|ctr, the frame as AAD, computed
+ *                             plaintext, key small@epoch, nonce src|dst|ctr, the frame as AAD, computed
  *                             in TypeScript (security/chacha-poly.ts: a native cipher object costs more
  *                             per call than hashing a small frame does);
- *                             larger frames: tag = GMAC: AES-128-GCM, key frameMac@epoch, same nonce, the
+ *                             larger frames: tag = GMAC: AES-128-GCM, key gmac@epoch, same nonce, the
  *                             frame as AAD (native: AES-NI and carry-less multiply)
- *   encrypted                 frame = AES-256-GCM ciphertext under frameEnc@epoch, same nonce; tag its GCM tag
+ *   encrypted                 frame = AES-256-GCM ciphertext under enc@epoch, same nonce; tag its GCM tag
  *
- * `epoch` is 8 random bytes a sending transport draws when it is made, and key@epoch the flare's key bound
- * to it (security/keys.ts runKey): each run of a pack seals under keys of its own. Counters start at 0 in
+ * `epoch` is 8 random bytes a sending transport draws when it is made; small@epoch and gmac@epoch are
+ * bytes 0..32 and 32..48 of HMAC-SHA-512 under the flare's frameMac key of it, enc@epoch bytes 0..32 of
+ * the same under frameEnc (security/keys.ts runKeyBytes): each run of a pack seals under keys of its own. Counters start at 0 in
  * every run, so a pack that ran twice in one attempt (a pod made again under the same Secret) would
  * otherwise repeat nonces under one key, and two GMACs under one nonce give away the key's hash subkey: a
  * forger's way in. A receiver takes the epoch of the first frame from a pack that proves itself and drops
- * (and counts) every frame of another epoch from that pack after it.
+ * (and counts) every frame of another epoch from that pack after it. (Each receiver pins on its own, by
+ * arrival: if a pack did run twice, different receivers could pin different runs, and frames of either
+ * would fail at the others; the flare then fails or times out, with no nonce repeated under any key.)
  *
  * The receiver picks the MAC by the frame's length as the sender did, so either is verified with the one
  * it was made with; the two keys are distinct (security/keys.ts), so no tag of one is a tag of the other.
@@ -59,7 +62,10 @@ export interface SealOptions {
   packCount: number;
   /** Encrypt frames too (spec.transport.encryption). */
   encrypt?: boolean;
-  /** This run's epoch (EPOCH_BYTES; random when not given: tests give one). */
+  /**
+   * @internal This run's epoch (EPOCH_BYTES), for tests; random when not given. Never pass the same one
+   * for two runs: that would repeat nonces under one key.
+   */
   epoch?: Uint8Array;
   /** A frame was dropped: it did not prove itself, or came out of order (for logs and counters). */
   onRejected?: (reason: string) => void;
@@ -331,8 +337,9 @@ export class SealedTransport implements Transport {
   /** The keys of the run with `epoch`: the flare's keys this transport's mode uses, bound to it. */
   private runKeys(epoch: Uint8Array): RunKeys {
     const k = this.o.keys;
-    if (this.o.encrypt) return { enc: runKey(k.frameEnc, epoch), mac: EMPTY, small: NO_SMALL_KEY };
-    return { mac: runKey(k.frameMac, epoch), small: new ChachaPolyKey(runKey(k.smallFrameMac, epoch)), enc: EMPTY };
+    if (this.o.encrypt) return { enc: runKeyBytes(k.frameEnc, epoch).subarray(0, 32), mac: EMPTY, small: NO_SMALL_KEY };
+    const bytes = runKeyBytes(k.frameMac, epoch);
+    return { small: new ChachaPolyKey(bytes.subarray(0, 32)), mac: bytes.subarray(32, 48), enc: EMPTY };
   }
 
   /** A reused buffer of `n` bytes (at most SCRATCH_MAX_BYTES). */
