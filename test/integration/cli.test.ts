@@ -244,7 +244,13 @@ describe('kubeburst results', () => {
     await writeStatus('done', { phase: 'Running', attempt: attempt0(sizes, burstId) });
     await flares.complete('done', (w) => ({ worker: w, square: w * w }));
     const pods = await Promise.all(['done-a0-0', 'done-a0-1'].map((p) => podPhase(p, 'Succeeded')));
-    const collected = collectResults('done', 0, burstId, pods.map(observePod), sizes);
+    const collected = collectResults(
+      'done',
+      0,
+      burstId,
+      pods.map((p) => observePod(p)),
+      sizes,
+    );
     await kube.create(`/api/v1/namespaces/${ns}/configmaps`, resultsConfigMap(jobView(job), collected.data));
     await writeStatus('done', { phase: 'Succeeded', results: collected.ref, completionTime: now(), conditions: [cond('Succeeded', 'AllPacksSucceeded', 'every pack exited 0')] });
 
@@ -287,7 +293,13 @@ describe('kubeburst results', () => {
     await flares.annotate('part-a0-0', { 'kubeburst.io/kwok-phase': 'Succeeded', 'kubeburst.io/kwok-message': report(0, { results: [0, 10] }) });
     await flares.annotate('part-a0-1', { 'kubeburst.io/kwok-phase': 'Succeeded', 'kubeburst.io/kwok-message': report(1, { truncated: true, fullBytes: 9000 }) });
     const pods = await Promise.all(['part-a0-0', 'part-a0-1'].map((p) => podPhase(p, 'Succeeded')));
-    const collected = collectResults('part', 0, burstId, pods.map(observePod), sizes);
+    const collected = collectResults(
+      'part',
+      0,
+      burstId,
+      pods.map((p) => observePod(p)),
+      sizes,
+    );
     await kube.create(`/api/v1/namespaces/${ns}/configmaps`, resultsConfigMap(jobView(job), collected.data));
     await writeStatus('part', { phase: 'Succeeded', results: collected.ref, completionTime: now() });
 

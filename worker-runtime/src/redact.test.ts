@@ -69,18 +69,21 @@ describe('redactText', () => {
     expect(redactText('a b ab', ['ab'])).toBe('a b ab');
   });
 
-  test('a secret cut by a truncation is masked at either end of the text', () => {
+  test('with cut, a secret cut by a truncation is masked at either end of the text (and only with cut)', () => {
     const secret = 'S3cr3t-Adm1n-Pa55';
     const line = `pack 2 failed: AUTH ${secret} refused`;
     // Cut after the first 6..n-1 characters of the secret (a status field's limit), or starting inside it (a log tail).
     for (let k = 6; k < secret.length; k++) {
       const head = line.slice(0, line.indexOf(secret) + k);
-      expect(redactText(head, [secret])).toBe('pack 2 failed: AUTH ***');
+      expect(redactText(head, [secret], { cut: true })).toBe('pack 2 failed: AUTH ***');
       const tail = line.slice(line.indexOf(secret) + secret.length - k);
-      expect(redactText(tail, [secret])).toBe('*** refused');
+      expect(redactText(tail, [secret], { cut: true })).toBe('*** refused');
     }
     // Fewer than six stay: masking them would mask a port at the end of a line (`host:4222`) wherever a secret starts so.
-    expect(redactText('pack 2 failed: AUTH S3cr3', [secret])).toBe('pack 2 failed: AUTH S3cr3');
+    expect(redactText('pack 2 failed: AUTH S3cr3', [secret], { cut: true })).toBe('pack 2 failed: AUTH S3cr3');
+    // Without cut, words that happen to begin like the secret stay: results and log lines are not cut.
+    expect(redactText('reset your password', ['password123'])).toBe('reset your password');
+    expect(redactText('reset your password', ['password123'], { cut: true })).toBe('reset your ***');
   });
 
   test('the password of a query string is masked in any text, and found by urlSecrets as given and decoded', () => {

@@ -17,17 +17,21 @@ export function redactUrl(url: string): string {
   return redactText(bare, urlSecrets(url));
 }
 
-/** Every credential in a URL anywhere in `text`, and every one of `secrets` (exact strings), masked. */
-export function redactText(text: string, secrets: readonly string[] = []): string {
+/**
+ * Every credential in a URL anywhere in `text`, and every one of `secrets` (exact strings), masked. With
+ * `cut`, for text that someone else may have cut (Kubernetes keeps 4096 bytes of a termination message, a
+ * log tail starts anywhere): a text that ends in a secret's first characters or starts with its last is
+ * masked there too (see maskCutEnds). Only there: elsewhere it would mask ordinary words ("reset your
+ * password" with the password `password123`).
+ */
+export function redactText(text: string, secrets: readonly string[] = [], opts: { cut?: boolean } = {}): string {
   let out = text;
   // The exact secrets first: a password holding `/`, `?` or a space ends the regex's authority early,
   // and masking the part before it would split the secret, so that this could no longer find it. Longest
   // first: a secret inside another (a decoded password in its encoded form) must not split it either.
   const exact = secrets.length > 1 ? [...secrets].sort((a, b) => b.length - a.length) : secrets;
   for (const s of exact) if (s.length >= 4) out = out.split(s).join('***');
-  // Text cut by someone else (Kubernetes keeps 4096 bytes of a termination message, a log tail starts
-  // anywhere) may end in a secret's first characters or start with its last: those are masked too.
-  for (const s of exact) if (s.length > CUT_MIN) out = maskCutEnds(out, s);
+  if (opts.cut === true) for (const s of exact) if (s.length > CUT_MIN) out = maskCutEnds(out, s);
   // No `@`, no userinfo; no `=`, no query secret: most lines skip the regexes.
   if (out.includes('@')) out = out.replace(AUTHORITY, (_m, scheme: string, authority: string) => scheme + maskAuthority(scheme, authority));
   if (out.includes('=')) out = out.replace(QUERY_SECRET, '$1***');

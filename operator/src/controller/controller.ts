@@ -483,7 +483,7 @@ export class Controller {
     const p = plan(
       job,
       {
-        pods: pods.map(observePod),
+        pods: pods.map((p) => observePod(p, (t) => this.log.redactCut(t))),
         nodes: needRoom ? this.room.nodes() : [],
         reserved: needRoom ? this.room.reserved(job.uid, jobsByUid) : [],
         ahead: needRoom ? this.room.ahead(job, [...jobsByUid.values()]) : [],

@@ -23,6 +23,11 @@ export class Logger {
     return redactText(text, this.secrets);
   }
 
+  /** `redact`, for text someone else may have cut (a pod's termination message or log tail): a secret cut at either end is masked too. */
+  redactCut(text: string): string {
+    return redactText(text, this.secrets, { cut: true });
+  }
+
   child(fields: Record<string, unknown>): Logger {
     return new Logger(this.level, { ...this.fields, ...fields }, this.write, this.secrets);
   }

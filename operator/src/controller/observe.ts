@@ -76,7 +76,12 @@ export function observePodGroup(g: Json): ObservedPodGroup {
   };
 }
 
-export function observePod(pod: Json): ObservedPod {
+/**
+ * A pod as the planner sees it. `redact` is applied to the text the pod's status quotes from the pack or
+ * the kubelet (termination message, waiting and pod messages), which Kubernetes may have cut: before the
+ * planner composes it into Events and status, so a secret cut there is masked where the cut is.
+ */
+export function observePod(pod: Json, redact: (text: string) => string = (t) => t): ObservedPod {
   const labels = pod.metadata?.labels ?? {};
   const st = pod.status ?? {};
   const container = (st.containerStatuses ?? []).find((c: Json) => c.name === POD.container) ?? st.containerStatuses?.[0];
@@ -98,15 +103,15 @@ export function observePod(pod: Json): ObservedPod {
           terminated: {
             exitCode: term.exitCode ?? 0,
             ...(term.reason ? { reason: term.reason } : {}),
-            ...(term.message ? { message: term.message } : {}),
+            ...(term.message ? { message: redact(term.message) } : {}),
             ...(term.finishedAt ? { finishedAt: term.finishedAt } : {}),
           },
         }
       : {}),
-    ...(waiting?.reason ? { waiting: { reason: waiting.reason, ...(waiting.message ? { message: waiting.message } : {}) } } : {}),
+    ...(waiting?.reason ? { waiting: { reason: waiting.reason, ...(waiting.message ? { message: redact(waiting.message) } : {}) } } : {}),
     ...(st.reason ? { reason: st.reason } : {}),
-    ...(st.message ? { message: st.message } : {}),
-    ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && scheduled.message ? { unschedulable: scheduled.message } : {}),
+    ...(st.message ? { message: redact(st.message) } : {}),
+    ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && scheduled.message ? { unschedulable: redact(scheduled.message) } : {}),
     ...(labels[KUEUE.groupLabel] !== undefined ? { kueue: kueuePod(pod) } : {}),
   };
 }

@@ -4,7 +4,9 @@ import { EventRecorder } from './events.js';
 import type { Json, KubeClient } from './kube.js';
 import { Logger } from './log.js';
 import { credentialsOf } from './config.js';
-import { clipRedacted } from '../planner/results.js';
+import { clipRedacted, failureMessage } from '../planner/results.js';
+import { observePod } from './observe.js';
+import { LABELS } from '@kubeburst/api';
 
 /** What the operator writes (log lines, Events, status) never holds a broker password. */
 const PASSWORD = 'Op-S3cret!pw';
@@ -109,6 +111,27 @@ describe('the status written', () => {
       new Logger('info', {}, () => {}, [PASSWORD]).redact(t),
     );
     expect(own.lastFailure!.message).toBe('AUTH *** refused');
+  });
+
+  test('a pod’s text that Kubernetes cut inside one of the operator’s credentials is masked where it was cut, before the planner quotes and cuts it again', () => {
+    const admin = 'S3cr3t-Adm1n-Pa55word';
+    const log = new Logger('info', {}, () => {}, credentialsOf({ redisAdminUrl: `redis://admin:${admin}@redis:6379` }));
+    const pod = (message: string): Json => ({
+      metadata: { name: 'j-a0-0', labels: { [LABELS.attempt]: '0', [LABELS.packIndex]: '0' } },
+      status: { phase: 'Failed', containerStatuses: [{ name: 'pack', state: { terminated: { exitCode: 1, reason: 'Error', message } } }] },
+    });
+    for (const message of [
+      // A log tail (FallbackToLogsOnError) that starts inside the password.
+      `${admin.slice(5)} rejected by server\nError: AUTH failed`,
+      // A message the kubelet cut at its limit inside the password, which the planner then cuts at 1024 characters.
+      `${'x'.repeat(990)} AUTH ${admin.slice(0, 12)}`,
+    ]) {
+      const why = failureMessage(observePod(pod(message), (t) => log.redactCut(t)));
+      expect(why).toMatch(/\*\*\*/);
+      for (let i = 0; i + 6 <= admin.length; i++) expect(why).not.toContain(admin.slice(i, i + 6));
+      // What a planner composes after it (", no restarts left") stays clean too: the cut was masked before.
+      expect(log.redact(`${why}; no restarts left`)).toBe(`${why}; no restarts left`);
+    }
   });
 
   test('a message is redacted before it is cut: a URL cut before its @ keeps no password', () => {

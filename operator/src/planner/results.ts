@@ -125,8 +125,8 @@ export function failureMessage(pod: ObservedPod): string {
 
 /**
  * `text` redacted, then cut to `max` characters: in that order, since a URL cut before its `@` would no
- * longer look like one, and its password would pass the redaction the status gets later. (That later pass,
- * with the operator's own credentials, masks one of those cut off at the end as well: redactText.)
+ * longer look like one, and its password would pass the redaction the status gets later. (The operator's
+ * own credentials are masked before the planner sees a pod's text, cut ones included: observePod.)
  */
 export function clipRedacted(text: string, max: number): string {
   return redactText(text).slice(0, max);
