@@ -345,7 +345,8 @@ async function oneFlare(warmup: boolean, forced?: SoakTransport): Promise<void> 
         if (dirs.dir === undefined) {
           const env = environ(pid);
           dirs.dir = env?.get('KB_LAUNCH_DIR');
-          dirs.secretFile = env?.get('KB_SECRET_FILE');
+          // A launcher hands the secret on a descriptor (KB_SECRET_FD): then it is on no disk.
+          dirs.secretFile = env?.get('KB_SECRET_FILE') ?? (env?.get('KB_SECRET_FD') !== undefined ? `descriptor ${env.get('KB_SECRET_FD')}` : undefined);
         }
       },
     });
@@ -584,10 +585,9 @@ async function main(): Promise<number> {
   });
   const secretsLeft = new Set([
     ...left.filter((e) => e.type === 'file' && e.path.endsWith('/secret')).map((e) => e.path),
-    // A descriptor (`/dev/fd/N`, how `kubeburst run` hands packs the secret) is no file left on disk.
-    ...launchDirs.map((d) => d.secretFile).filter((f): f is string => f !== undefined && !f.startsWith('/dev/fd/') && existsSync(f)),
+    ...launchDirs.map((d) => d.secretFile).filter((f): f is string => f !== undefined && !f.startsWith('descriptor ') && existsSync(f)),
   ]);
-  const onDisk = launchDirs.filter((d) => d.secretFile !== undefined && !d.secretFile.startsWith('/dev/fd/')).length;
+  const onDisk = launchDirs.filter((d) => d.secretFile !== undefined && !d.secretFile.startsWith('descriptor ')).length;
   const outside = launchDirs.filter((d) => d.dir !== undefined && !d.dir.startsWith(privateTmp + '/'));
   const unseen = launchDirs.filter((d) => d.secretFile === undefined).length;
   leaks.push({
@@ -596,7 +596,7 @@ async function main(): Promise<number> {
     detail:
       (secretsLeft.size
         ? list([...secretsLeft])
-        : `none of ${onDisk} secret files seen remain; ${launchDirs.length - unseen - onDisk} flares handed theirs over a descriptor, on no disk (KB_SECRET_FILE read from each flare's first pack's environment)`) +
+        : `none of ${onDisk} secret files seen remain; ${launchDirs.length - unseen - onDisk} flares handed theirs over a descriptor, on no disk (KB_SECRET_FILE or KB_SECRET_FD read from each flare's first pack's environment)`) +
       (outside.length
         ? `; ${outside.length} flare dirs were NOT under the private TMPDIR: ${list(
             outside.map((d) => d.dir!),

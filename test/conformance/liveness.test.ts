@@ -164,7 +164,11 @@ describe('a CLI that dies', () => {
       const [flareDir] = readdirSync(dir).filter((f) => f.startsWith('kubeburst-'));
       expect(flareDir).toBeDefined();
       // The packs read the secret from a descriptor the launcher wrote it to; the dir holds no key of any kind.
-      for (const pid of pids) expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('KB_SECRET_FILE=/dev/fd/4');
+      for (const pid of pids) {
+        const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        expect(env).toContain('KB_SECRET_FD=4');
+        expect(env.filter((e) => e.startsWith('KB_SECRET_FILE='))).toEqual([]);
+      }
       expect(readdirSync(join(dir, flareDir!)).filter((f) => /secret|creds/.test(f))).toEqual([]);
       for (const pid of [launcher.pid!, ...pids]) process.kill(pid, 'SIGKILL');
       const deadline = Date.now() + 15_000;

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { TransportKind } from '../transport/types.js';
 
@@ -14,37 +15,111 @@ export async function cleanupBurst(kind: TransportKind, url: string | undefined,
   return deleteRedisBurstKeys(url ?? DEFAULT_REDIS, burstId);
 }
 
-/** A flare's temp dir holds its launcher's pid here (see sweepStaleLaunchDirs). */
-export const LAUNCHER_PID_FILE = 'launcher.pid';
+/** A flare's temp dir says which launcher made it here (see sweepStaleLaunchDirs). */
+export const LAUNCHER_FILE = 'launcher.json';
+
+/**
+ * Who a process is, as a sweep can check it later: the pid, and when it started (so a reused pid is not
+ * it), on which boot of which host, in which PID namespace (a pid means nothing in another: a container
+ * with the same /tmp, another host on the same NFS). Fields this OS cannot say are ''.
+ */
+interface LauncherId {
+  pid: number;
+  start: string;
+  boot: string;
+  pidns: string;
+  host: string;
+}
+
+/** This process's LauncherId, as JSON for LAUNCHER_FILE. */
+export function launcherRecord(): string {
+  return JSON.stringify(selfId());
+}
+
+function selfId(): LauncherId {
+  return { pid: process.pid, start: startTimeOf(process.pid), boot: readOr('/proc/sys/kernel/random/boot_id').trim(), pidns: linkOr('/proc/self/ns/pid'), host: hostname() };
+}
 
 /**
  * Removes the temp dirs (`kubeburst-*` in `base`) of flares whose launcher is gone: a launcher and its packs
  * killed at once (SIGKILL to the process group) clean nothing up; one killed alone has its packs remove the
- * dir. Only this user's dirs with a pid file whose process no longer exists are removed (a pid reused
- * since keeps a dir for a later sweep: never one of a live flare). Returns how many went.
+ * dir. Only a real directory (not a link) of this user's, mode 0700 as mkdtemp makes it, whose launcher
+ * file is a small regular file naming a launcher on this host, boot and PID namespace that no longer runs
+ * (no process with its pid, or one that started at another time). Anything else is left alone: a sweep
+ * never removes a live flare's dir, and never blocks (the launcher file is opened without following links
+ * and without waiting). Returns how many went.
  */
 export function sweepStaleLaunchDirs(base: string): number {
-  let swept = 0;
   let names: string[];
   try {
     names = readdirSync(base).filter((n) => n.startsWith('kubeburst-'));
   } catch {
     return 0;
   }
+  const me = selfId();
   const uid = process.getuid?.();
+  let swept = 0;
   for (const name of names) {
     const dir = join(base, name);
     try {
-      if (uid !== undefined && statSync(dir).uid !== uid) continue;
-      const pid = Number(readFileSync(join(dir, LAUNCHER_PID_FILE), 'utf8'));
-      if (!Number.isInteger(pid) || pid <= 0 || alive(pid)) continue;
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) continue;
+      const id = readLauncherFile(join(dir, LAUNCHER_FILE));
+      if (id === undefined || id.host !== me.host || id.boot !== me.boot || id.pidns !== me.pidns) continue;
+      if (alive(id.pid) && startTimeOf(id.pid) === id.start) continue;
       rmSync(dir, { recursive: true, force: true });
       swept++;
     } catch {
-      // Not a flare's dir, or no pid file (yet, or from before pid files): left alone.
+      // Gone meanwhile, or not ours to judge: left alone.
     }
   }
   return swept;
+}
+
+function readLauncherFile(path: string): LauncherId | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined; // none (yet, or a dir from before launcher files): left alone
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > 4096) return undefined;
+    const buf = Buffer.alloc(st.size);
+    const n = readSync(fd, buf, 0, st.size, 0);
+    const v = JSON.parse(buf.subarray(0, n).toString('utf8')) as Partial<LauncherId>;
+    if (!Number.isInteger(v.pid) || v.pid! <= 0) return undefined;
+    return { pid: v.pid!, start: String(v.start ?? ''), boot: String(v.boot ?? ''), pidns: String(v.pidns ?? ''), host: String(v.host ?? '') };
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); '' where unknown. */
+function startTimeOf(pid: number): string {
+  const stat = readOr(`/proc/${pid}/stat`);
+  // The command name (field 2) may hold spaces and parentheses: fields count from after its last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return rest[19] ?? '';
+}
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function linkOr(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
 }
 
 function alive(pid: number): boolean {

@@ -14,10 +14,11 @@ import { ENV } from '../pack/config.js';
 import type { AbortInfo, WorkerReport } from '../communicator/messages.js';
 import type { PackEvent, PackReport } from '../pack/reports.js';
 import { addCounters, emptyCounters, type TrafficCounters } from '../communicator/stats.js';
+import { handoffRecord } from '../security/handoff.js';
 import { newSecret } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import type { TransportKind } from '../transport/types.js';
-import { cleanupBurst, LAUNCHER_PID_FILE, sweepStaleLaunchDirs } from './cleanup.js';
+import { cleanupBurst, LAUNCHER_FILE, launcherRecord, sweepStaleLaunchDirs } from './cleanup.js';
 import { mintNatsBurstUser, natsCredsFile, natsUserTtlSeconds, type NatsAccountKey } from '../transport/nats-users.js';
 import { compileWorkerModule, isTypeScript } from '../module.js';
 
@@ -117,7 +118,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
   // What flares whose launcher and packs were all killed at once (SIGKILL to the group) left behind.
   sweepStaleLaunchDirs(tmpdir());
   const dir = mkdtempSync(join(tmpdir(), LAUNCH_DIR_PREFIX));
-  writeFileSync(join(dir, LAUNCHER_PID_FILE), String(process.pid));
+  writeFileSync(join(dir, LAUNCHER_FILE), launcherRecord());
   const started = Date.now();
   try {
     // The direct transport's local default: a Unix socket per pack in this flare's temp dir; the liveness
@@ -131,9 +132,9 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     }
     const paramsFile = join(dir, 'params.json');
     writeFileSync(paramsFile, JSON.stringify(o.params ?? { value: null }));
-    // The flare's secret (and the burst's NATS user) never touch the disk: each pack reads them from a
-    // socket pair on its descriptors SECRET_FD and CREDS_FD that the launcher writes and closes at once, so
-    // a flare killed whole leaves no key behind.
+    // The flare's secret (and the burst's NATS user) never touch the disk: the launcher writes each as one
+    // record on a socket pair on the pack's descriptors SECRET_FD and CREDS_FD, and the pack reads it and
+    // closes it (security/handoff.ts), so a flare killed whole leaves no key behind.
     const secret = newSecret();
     const deadline = o.wallTimeoutMs ?? DEFAULT_LOCAL_DEADLINE_MS;
     let creds: string | undefined;
@@ -153,13 +154,13 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       [ENV.function]: o.modulePath,
       ...(compiled !== undefined ? { [ENV.functionCompiled]: compiled } : {}),
       [ENV.paramsFile]: paramsFile,
-      [ENV.secretFile]: `/dev/fd/${SECRET_FD}`,
+      ...(layout.packCount > 1 ? { [ENV.secretFd]: String(SECRET_FD) } : {}),
       [ENV.linkUrl]: `unix://${join(dir, 'l{pack}.sock')}`,
       // A pack whose launcher dies removes this dir (nothing else would).
       [ENV.launchDir]: dir,
       ...(transportUrl ? { [ENV.transportUrl]: transportUrl } : {}),
       ...(o.transport.urlSource ? { [ENV.transportUrlSource]: o.transport.urlSource } : {}),
-      ...(creds !== undefined ? { [ENV.transportCredsFile]: `/dev/fd/${CREDS_FD}` } : {}),
+      ...(creds !== undefined ? { [ENV.transportCredsFd]: String(CREDS_FD) } : {}),
       ...(o.transport.chunkBytes ? { [ENV.chunkBytes]: String(o.transport.chunkBytes) } : {}),
       ...(o.transport.encryption ? { [ENV.transportEncrypt]: 'true' } : {}),
       ...(o.joinTimeoutMs ? { [ENV.joinTimeoutMs]: String(o.joinTimeoutMs) } : {}),
@@ -169,6 +170,10 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       ...o.env,
     };
     const P = layout.packCount;
+    // What each pack is handed, by descriptor: the secret when there are packs to prove it to, the .creds if any.
+    const handoffs: Record<number, string> = {};
+    if (P > 1) handoffs[SECRET_FD] = secret;
+    if (creds !== undefined) handoffs[CREDS_FD] = creds;
     const relay = o.relayPackDeaths ?? true;
     const stderr: Record<number, string> = {};
     const children: ChildProcess[] = [];
@@ -184,17 +189,14 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     const exits = Array.from({ length: P }, (_, p) => {
       const child = fork(entry, [], {
         env: { ...process.env, ...base, [ENV.packIndex]: String(p), [ENV.resultFile]: join(dir, `pack-${p}.json`) },
-        stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe', 'pipe'],
+        stdio: ['ignore', 'inherit', 'pipe', 'ipc', handoffs[SECRET_FD] !== undefined ? 'pipe' : 'ignore', handoffs[CREDS_FD] !== undefined ? 'pipe' : 'ignore'],
         execArgv: o.execArgv ?? [],
       });
-      // Far below a socket's buffer: written whole at once, and the end is EOF for the pack's read.
-      for (const [fd, text] of [
-        [SECRET_FD, layout.packCount > 1 ? secret : ''],
-        [CREDS_FD, creds ?? ''],
-      ] as const) {
-        const pipe = (child.stdio as readonly unknown[])[fd] as Writable | null | undefined;
+      // Far below a socket's buffer: the record is there as soon as the pack reads.
+      for (const [fd, text] of Object.entries(handoffs)) {
+        const pipe = (child.stdio as readonly unknown[])[Number(fd)] as Writable | null | undefined;
         pipe?.on('error', () => {}); // a pack that died first: its exit says why
-        pipe?.end(text);
+        pipe?.end(handoffRecord(text));
       }
       children.push(child);
       alive.add(child);

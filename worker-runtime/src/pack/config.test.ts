@@ -82,6 +82,14 @@ describe('pack configuration from the environment', () => {
     expect(() => packConfigFromEnv({ ...base, KB_SECRET_FILE: short })).toThrow(/KB_SECRET_FILE: the flare secret must be at least 32 bytes \(got 8\)/);
     expect(() => packConfigFromEnv({ ...base, KB_LINK_URL: '' })).toThrow(/KB_LINK_URL: is required/);
     expect(() => packConfigFromEnv({ ...base, KB_LINK_URL: 'tcp://one-host:7101' })).toThrow(/KB_LINK_URL: .*one address for 3 packs/);
+    // A burst user's password comes from a file; a pod that sets the old variable says which side is too old.
+    const redis = { ...base, KB_TRANSPORT: 'redis', KB_TRANSPORT_URL: 'redis://h:6379', KB_TRANSPORT_USER: 'kb-b' };
+    expect(() => packConfigFromEnv({ ...redis, KB_TRANSPORT_PASSWORD: 'pw' })).toThrow(
+      /KB_TRANSPORT_PASSWORD_FILE: is required with KB_TRANSPORT_USER; this pod sets KB_TRANSPORT_PASSWORD instead.*operator is older than its pack image/,
+    );
+    const pw = join(secrets, 'broker-password');
+    writeFileSync(pw, 'p@ss w0rd\n');
+    expect(packConfigFromEnv({ ...redis, KB_TRANSPORT_PASSWORD_FILE: pw }).transport.url).toBe('redis://kb-b:p%40ss%20w0rd%0A@h:6379');
     // One pack talks to nobody: neither is needed.
     const { KB_SECRET_FILE: _s, KB_LINK_URL: _l, ...alone } = base;
     expect(packConfigFromEnv({ ...alone, KB_GRANULARITY: '7', KB_PACK_INDEX: '0' }).secret).toBeUndefined();

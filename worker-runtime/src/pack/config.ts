@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { readSecretFile, readSecretText } from '../security/keys.js';
+import { readHandoff } from '../security/handoff.js';
+import { parseSecret, readSecretFile } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import { parseDirectUrl } from '../transport/direct-address.js';
 import { parseNatsCreds } from '../transport/nats-users.js';
@@ -79,8 +80,10 @@ export const ENV = {
    * Secret): an unreachable broker's message points there. Default: KB_TRANSPORT_URL, or the default URL.
    */
   transportUrlSource: 'KB_TRANSPORT_URL_SOURCE',
-  /** A file holding the attempt's secret, base64 (the operator mounts a Secret; `kubeburst run` writes one). */
+  /** A file holding the attempt's secret, base64 (the operator mounts it from the attempt Secret). */
   secretFile: 'KB_SECRET_FILE',
+  /** Instead of KB_SECRET_FILE: a descriptor the local launcher hands the secret on (security/handoff.ts). */
+  secretFd: 'KB_SECRET_FD',
   /**
    * Where each pack listens for its neighbours' liveness links, in the direct transport's grammar:
    * `tcp://<job>-a<attempt>-{pack}.<headless-service>:7101` in pods, `unix:///tmp/kb/l{pack}.sock` locally.
@@ -99,9 +102,11 @@ export const ENV = {
   transportPasswordFile: 'KB_TRANSPORT_PASSWORD_FILE',
   /**
    * A NATS `.creds` file (user JWT + nkey seed): the burst's own NATS user, whatever the URL says. A file, not
-   * a variable: the operator mounts it from the attempt Secret (POD.natsCredsKey), `kubeburst run` writes one.
+   * a variable: the operator mounts it from the attempt Secret (POD.natsCredsKey).
    */
   transportCredsFile: 'KB_TRANSPORT_CREDS_FILE',
+  /** Instead of KB_TRANSPORT_CREDS_FILE: a descriptor the local launcher hands the `.creds` on. */
+  transportCredsFd: 'KB_TRANSPORT_CREDS_FD',
   function: 'KB_FUNCTION',
   functionCompiled: 'KB_FUNCTION_COMPILED',
   paramsFile: 'KB_PARAMS_FILE',
@@ -198,14 +203,26 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   let url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
   const urlSource = get(ENV.transportUrlSource) ?? (get(ENV.transportUrl) !== undefined ? ENV.transportUrl : `the default (${ENV.transportUrl} is unset)`);
   const user = get(ENV.transportUser);
-  if (user !== undefined && kind !== 'direct') url = withCredentials(url, user, readPassword(need(ENV.transportPasswordFile)), ENV.transportUrl);
+  if (user !== undefined && kind !== 'direct') {
+    if (get(ENV.transportPasswordFile) === undefined && get('KB_TRANSPORT_PASSWORD') !== undefined) {
+      throw new ConfigError(
+        ENV.transportPasswordFile,
+        'is required with KB_TRANSPORT_USER; this pod sets KB_TRANSPORT_PASSWORD instead, which packs of this version do not read: its operator is older than its pack image (upgrade them together)',
+      );
+    }
+    url = withCredentials(url, user, readPassword(need(ENV.transportPasswordFile)), ENV.transportUrl);
+  }
   const credsFile = get(ENV.transportCredsFile);
+  const credsFd = get(ENV.transportCredsFd);
   let natsUser: { jwt: string; seed: string; source: string } | undefined;
-  if (credsFile !== undefined) {
+  if (credsFd !== undefined) {
+    if (kind !== 'nats') throw new ConfigError(ENV.transportCredsFd, `is for the nats transport only (${ENV.transport} is ${kind})`);
+    natsUser = { ...parseNatsCreds(readHandoff(credsFd, ENV.transportCredsFd), ENV.transportCredsFd), source: `the .creds its launcher handed it (${ENV.transportCredsFd})` };
+  } else if (credsFile !== undefined) {
     if (kind !== 'nats') throw new ConfigError(ENV.transportCredsFile, `is for the nats transport only (${ENV.transport} is ${kind})`);
     let text: string;
     try {
-      text = readSecretText(credsFile);
+      text = readFileSync(credsFile, 'utf8');
     } catch (err) {
       throw new ConfigError(ENV.transportCredsFile, `cannot read the burst's NATS user from ${credsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -217,9 +234,10 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   let linkUrl: string | undefined;
   if (layout.packCount > 1) {
     const file = get(ENV.secretFile);
-    if (file === undefined)
-      throw new ConfigError(ENV.secretFile, 'is required when the burst has more than one pack: packs prove to each other that they belong to the flare with its secret');
-    secret = readSecretFile(file, ENV.secretFile);
+    const fd = get(ENV.secretFd);
+    if (fd !== undefined) secret = parseSecret(readHandoff(fd, ENV.secretFd), ENV.secretFd);
+    else if (file !== undefined) secret = readSecretFile(file, ENV.secretFile);
+    else throw new ConfigError(ENV.secretFile, 'is required when the burst has more than one pack: packs prove to each other that they belong to the flare with its secret');
     linkUrl = need(ENV.linkUrl);
     try {
       parseDirectUrl(linkUrl, layout.packCount, packId);
@@ -356,7 +374,7 @@ function pow2(n: number): number {
 function readPassword(path: string): string {
   let text: string;
   try {
-    text = readSecretText(path);
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(ENV.transportPasswordFile, `cannot read the burst user's password from ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

@@ -217,4 +217,5 @@ export function userEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
   return out;
 }
 
-const CREDENTIAL_ENV = [ENV.transportUrl];
+/** The URL, and the descriptors a launcher handed secrets on (read and closed by the pack: nothing there for a thread). */
+const CREDENTIAL_ENV = [ENV.transportUrl, ENV.secretFd, ENV.transportCredsFd];

@@ -1,10 +1,11 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { closeSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 
 /**
  * The flare's secret: 32 random bytes per attempt (the operator keeps them in a Secret it creates for the
- * attempt and mounts into every pack; `kubeburst run` makes them in memory and hands each pack a pipe).
+ * attempt and mounts into every pack; `kubeburst run` makes them in memory and hands them to each pack on
+ * a descriptor: security/handoff.ts).
  * Nothing without them can take part: connections between packs prove knowledge of a key derived from it
  * (protocol/hello.ts), and frames over a broker carry a MAC keyed by another (transport/sealed.ts).
  *
@@ -52,31 +53,11 @@ export function newSecret(): string {
 export function readSecretFile(path: string, field: string): Buffer {
   let text: string;
   try {
-    text = readSecretText(path);
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(field, `cannot read the flare's secret from ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return parseSecret(text, field);
-}
-
-/**
- * A secret file's text. `/dev/fd/N` (N ≥ 3) is the pack's descriptor N, read to its end and closed, so
- * nothing the pack starts inherits it: `kubeburst run` hands the secret over a socket pair there (on no
- * disk), which cannot be opened by that name.
- */
-export function readSecretText(path: string): string {
-  const fd = /^\/dev\/fd\/(\d+)$/.exec(path);
-  if (fd === null || Number(fd[1]) < 3) return readFileSync(path, 'utf8');
-  const n = Number(fd[1]);
-  try {
-    return readFileSync(n, 'utf8');
-  } finally {
-    try {
-      closeSync(n);
-    } catch {
-      // Already closed.
-    }
-  }
 }
 
 export function parseSecret(text: string, field: string): Buffer {
