@@ -3,6 +3,7 @@ import { PACK_POD as POD } from '@kubeburst/worker-runtime';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
 import type { JobView, ObservedPod, ObservedPodGroup, ObservedService, ObservedWorkload, PodPhase } from '../planner/types.js';
+import { parseTerminationReport } from '../planner/results.js';
 import type { Json } from './kube.js';
 
 /** Kubernetes objects → the planner's views. Pure; the controller calls these on informer objects. */
@@ -78,8 +79,11 @@ export function observePodGroup(g: Json): ObservedPodGroup {
 
 /**
  * A pod as the planner sees it. `redact` is applied to the text the pod's status quotes from the pack or
- * the kubelet (termination message, waiting and pod messages), which Kubernetes may have cut: before the
- * planner composes it into Events and status, so a secret cut there is masked where the cut is.
+ * the kubelet (a termination message that is not the pack's report, waiting and pod messages), which
+ * Kubernetes may have cut: before the planner composes it into Events and status, so a secret cut there is
+ * masked where the cut is. A pack's report is kept as it is: it holds the workers' results, which are
+ * theirs (a URL or a number in them is data), and it is written to fit, never cut; what the planner quotes
+ * of it (the abort reason) is redacted with the status.
  */
 export function observePod(pod: Json, redact: (text: string) => string = (t) => t): ObservedPod {
   const labels = pod.metadata?.labels ?? {};
@@ -103,7 +107,7 @@ export function observePod(pod: Json, redact: (text: string) => string = (t) => 
           terminated: {
             exitCode: term.exitCode ?? 0,
             ...(term.reason ? { reason: term.reason } : {}),
-            ...(term.message ? { message: redact(term.message) } : {}),
+            ...(term.message ? { message: parseTerminationReport(term.message) !== undefined ? term.message : redact(term.message) } : {}),
             ...(term.finishedAt ? { finishedAt: term.finishedAt } : {}),
           },
         }

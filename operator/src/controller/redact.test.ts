@@ -134,6 +134,19 @@ describe('the status written', () => {
     }
   });
 
+  test('a pack’s report is observed as written: results are data, however much they look like credentials', () => {
+    const log = new Logger('info', {}, () => {}, credentialsOf({ redisAdminUrl: 'redis://admin:123456@redis:6379' }));
+    const results = [{ site: 'https://example.com' }, { contact: 'ops@example.com' }, 'https://api.example.com/v1?token=abc123', 1234567];
+    const report = JSON.stringify({ v: 1, burst: 'b', pack: 0, ok: true, first: 0, results });
+    const pod: Json = {
+      metadata: { name: 'j-a0-0', labels: { [LABELS.attempt]: '0', [LABELS.packIndex]: '0' } },
+      status: { phase: 'Succeeded', containerStatuses: [{ name: 'pack', state: { terminated: { exitCode: 0, reason: 'Completed', message: report } } }] },
+    };
+    const seen = observePod(pod, (t) => log.redactCut(t)).terminated!.message!;
+    expect(seen).toBe(report);
+    expect((JSON.parse(seen) as { results: unknown[] }).results).toEqual(results);
+  });
+
   test('a message is redacted before it is cut: a URL cut before its @ keeps no password', () => {
     const long = `pack 1 failed: ${'x'.repeat(4000)} cannot connect to ${URL}`;
     const at = long.indexOf('@');
