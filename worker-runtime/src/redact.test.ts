@@ -79,6 +79,10 @@ describe('redactText', () => {
       const tail = line.slice(line.indexOf(secret) + secret.length - k);
       expect(redactText(tail, [secret], { cut: true })).toBe('*** refused');
     }
+    // Cut inside a multi-byte character: the kubelet's U+FFFD stands for it.
+    const umlaut = 'Grüße-Admin-Passwort-42';
+    expect(redactText('AUTH Grüße-Admin-P\uFFFD', [umlaut], { cut: true })).toBe('AUTH ***');
+    expect(redactText('\uFFFDsswort-42 at redis', [umlaut], { cut: true })).toBe('*** at redis');
     // Fewer than six stay: masking them would mask a port at the end of a line (`host:4222`) wherever a secret starts so.
     expect(redactText('pack 2 failed: AUTH S3cr3', [secret], { cut: true })).toBe('pack 2 failed: AUTH S3cr3');
     // Without cut, words that happen to begin like the secret stay: results and log lines are not cut.

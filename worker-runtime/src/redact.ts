@@ -44,20 +44,25 @@ export function redactText(text: string, secrets: readonly string[] = [], opts: 
  */
 function maskCutEnds(text: string, secret: string): string {
   let out = text;
-  for (let k = Math.min(secret.length - 1, out.length); k >= CUT_MIN; k--) {
-    if (out.endsWith(secret.slice(0, k))) {
-      out = `${out.slice(0, out.length - k)}***`;
+  // A cut inside a multi-byte character leaves U+FFFD (Go's encoder writes it for the broken bytes): it
+  // stands for the secret's next character.
+  const tail = out.endsWith(REPLACEMENT) ? 1 : 0;
+  for (let k = Math.min(secret.length - 1, out.length - tail); k >= CUT_MIN; k--) {
+    if (out.slice(0, out.length - tail).endsWith(secret.slice(0, k))) {
+      out = `${out.slice(0, out.length - tail - k)}***`;
       break;
     }
   }
-  for (let k = Math.min(secret.length - 1, out.length); k >= CUT_MIN; k--) {
-    if (out.startsWith(secret.slice(secret.length - k))) {
-      out = `***${out.slice(k)}`;
+  const head = out.startsWith(REPLACEMENT) ? 1 : 0;
+  for (let k = Math.min(secret.length - 1, out.length - head); k >= CUT_MIN; k--) {
+    if (out.startsWith(secret.slice(secret.length - k), head)) {
+      out = `***${out.slice(head + k)}`;
       break;
     }
   }
   return out;
 }
+const REPLACEMENT = '\uFFFD';
 
 /**
  * The secret parts of a broker URL (or server list): each password (and NATS token) as written, decoded

@@ -31,7 +31,7 @@ describe('sweepStaleLaunchDirs', () => {
   });
   afterEach(() => rmSync(base, { recursive: true, force: true }));
 
-  test("removes a dir whose launcher is gone; keeps a live launcher's, and one whose pid now names another process", () => {
+  test("removes a dir whose launcher is gone, or whose pid now names another process (another start time); keeps a live launcher's", () => {
     const dead = flareDir(base, 'dead', deadRecord());
     const live = flareDir(base, 'live', launcherRecord());
     const reused = flareDir(base, 'reused', JSON.stringify({ ...JSON.parse(launcherRecord()), start: '1' }));
@@ -45,6 +45,9 @@ describe('sweepStaleLaunchDirs', () => {
       flareDir(base, 'host', JSON.stringify({ ...dead, host: 'elsewhere' })),
       flareDir(base, 'boot', JSON.stringify({ ...dead, boot: 'another-boot' })),
       flareDir(base, 'pidns', JSON.stringify({ ...dead, pidns: 'pid:[1]' })),
+      flareDir(base, 'timens', JSON.stringify({ ...dead, timens: 'time:[1]' })),
+      // A live process whose start time was not known when it wrote the file: taken to be the launcher.
+      flareDir(base, 'nostart', JSON.stringify({ ...JSON.parse(launcherRecord()), start: '' })),
       flareDir(base, 'none', undefined),
       flareDir(base, 'garbage', 'not json'),
       flareDir(base, 'badpid', JSON.stringify({ ...dead, pid: -1 })),

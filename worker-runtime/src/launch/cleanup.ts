@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { TransportKind } from '../transport/types.js';
@@ -28,6 +28,8 @@ interface LauncherId {
   start: string;
   boot: string;
   pidns: string;
+  /** The time namespace: start times count from its boot, which another one may have moved. */
+  timens: string;
   host: string;
 }
 
@@ -37,17 +39,26 @@ export function launcherRecord(): string {
 }
 
 function selfId(): LauncherId {
-  return { pid: process.pid, start: startTimeOf(process.pid), boot: readOr('/proc/sys/kernel/random/boot_id').trim(), pidns: linkOr('/proc/self/ns/pid'), host: hostname() };
+  return {
+    pid: process.pid,
+    start: startTimeOf(process.pid) ?? '',
+    boot: readOr('/proc/sys/kernel/random/boot_id').trim(),
+    pidns: linkOr('/proc/self/ns/pid'),
+    timens: linkOr('/proc/self/ns/time'),
+    host: hostname(),
+  };
 }
 
 /**
  * Removes the temp dirs (`kubeburst-*` in `base`) of flares whose launcher is gone: a launcher and its packs
  * killed at once (SIGKILL to the process group) clean nothing up; one killed alone has its packs remove the
  * dir. Only a real directory (not a link) of this user's, mode 0700 as mkdtemp makes it, whose launcher
- * file is a small regular file naming a launcher on this host, boot and PID namespace that no longer runs
- * (no process with its pid, or one that started at another time). Anything else is left alone: a sweep
- * never removes a live flare's dir, and never blocks (the launcher file is opened without following links
- * and without waiting). Returns how many went.
+ * file is a small regular file naming a launcher on this host, boot, PID and time namespace that no longer
+ * runs (no process with its pid, or one whose start time, read, differs). Anything else is left alone: a
+ * process alive whose start time cannot be read (`hidepid`, too many open files) is taken to be the
+ * launcher. A sweep never removes a live flare's dir, and never blocks (the launcher file is opened without
+ * following links and without waiting). Dirs of an earlier boot or another host are not judged at all.
+ * Returns how many went.
  */
 export function sweepStaleLaunchDirs(base: string): number {
   let names: string[];
@@ -65,8 +76,12 @@ export function sweepStaleLaunchDirs(base: string): number {
       const st = lstatSync(dir);
       if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) continue;
       const id = readLauncherFile(join(dir, LAUNCHER_FILE));
-      if (id === undefined || id.host !== me.host || id.boot !== me.boot || id.pidns !== me.pidns) continue;
-      if (alive(id.pid) && startTimeOf(id.pid) === id.start) continue;
+      if (id === undefined || id.host !== me.host || id.boot !== me.boot || id.pidns !== me.pidns || id.timens !== me.timens) continue;
+      if (alive(id.pid)) {
+        // Alive: gone only if that pid is now provably another process (a start time read, and different).
+        const start = startTimeOf(id.pid);
+        if (start === undefined || id.start === '' || start === id.start) continue;
+      }
       rmSync(dir, { recursive: true, force: true });
       swept++;
     } catch {
@@ -90,7 +105,7 @@ function readLauncherFile(path: string): LauncherId | undefined {
     const n = readSync(fd, buf, 0, st.size, 0);
     const v = JSON.parse(buf.subarray(0, n).toString('utf8')) as Partial<LauncherId>;
     if (!Number.isInteger(v.pid) || v.pid! <= 0) return undefined;
-    return { pid: v.pid!, start: String(v.start ?? ''), boot: String(v.boot ?? ''), pidns: String(v.pidns ?? ''), host: String(v.host ?? '') };
+    return { pid: v.pid!, start: String(v.start ?? ''), boot: String(v.boot ?? ''), pidns: String(v.pidns ?? ''), timens: String(v.timens ?? ''), host: String(v.host ?? '') };
   } catch {
     return undefined;
   } finally {
@@ -98,12 +113,20 @@ function readLauncherFile(path: string): LauncherId | undefined {
   }
 }
 
-/** When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); '' where unknown. */
-function startTimeOf(pid: number): string {
-  const stat = readOr(`/proc/${pid}/stat`);
+/**
+ * When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); '' where there is no
+ * /proc (not Linux), undefined where it cannot be read (hidden by hidepid, no descriptor left).
+ */
+function startTimeOf(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' && !existsSync('/proc/self/stat') ? '' : undefined;
+  }
   // The command name (field 2) may hold spaces and parentheses: fields count from after its last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return rest[19] ?? '';
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }
 
 function readOr(path: string): string {

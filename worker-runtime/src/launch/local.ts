@@ -22,7 +22,7 @@ import { cleanupBurst, LAUNCHER_FILE, launcherRecord, sweepStaleLaunchDirs } fro
 import { mintNatsBurstUser, natsCredsFile, natsUserTtlSeconds, type NatsAccountKey } from '../transport/nats-users.js';
 import { compileWorkerModule, isTypeScript } from '../module.js';
 
-/** The pack's file descriptors the launcher hands the flare secret and the NATS user's `.creds` on (pipes). */
+/** The pack's descriptors the launcher hands the flare secret and the NATS user's `.creds` on (socket pairs). */
 const SECRET_FD = 4;
 const CREDS_FD = 5;
 /** A flare's temp dir: `<tmpdir>/kubeburst-XXXXXX`. */

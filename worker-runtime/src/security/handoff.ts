@@ -8,7 +8,9 @@ import { ConfigError } from '../errors.js';
  * The pack reads exactly one record (it does not wait for the end of the stream, which would wait on the
  * launcher's event loop) and then closes the descriptor; a second read in the same process returns what
  * the first read. Anything else on that descriptor number (nothing open, a file, a launcher that went away
- * before writing) is a ConfigError naming the variable.
+ * before writing) is a ConfigError naming the variable. The read blocks: the launcher writes the record
+ * right after the fork, and its end closing is an EOF, but a pack started by hand with a socket or pipe
+ * there that nobody writes to waits until it is killed (signals still end it).
  * @module
  */
 

@@ -25,16 +25,17 @@ export type { FrameSink, Transport } from './types.js';
  *
  * `epoch` is 8 random bytes a sending transport draws when it is made; small@epoch and gmac@epoch are
  * bytes 0..32 and 32..48 of HMAC-SHA-512 under the flare's frameMac key of it, enc@epoch bytes 0..32 of
- * the same under frameEnc (security/keys.ts runKeyBytes): each run of a pack seals under keys of its own. Counters start at 0 in
- * every run, so a pack that ran twice in one attempt (a pod made again under the same Secret) would
- * otherwise repeat nonces under one key, and two GMACs under one nonce give away the key's hash subkey: a
- * forger's way in. A receiver takes the epoch of the first frame from a pack that proves itself and drops
+ * the same under frameEnc (security/keys.ts runKeyBytes): each run of a pack seals under keys of its own.
+ * Counters start at 0 in every run, so a pack that ran twice in one attempt (a pod made again under the
+ * same Secret) would otherwise repeat nonces under one key, and two GMACs under one nonce give away the
+ * key's hash subkey: a forger's way in. A receiver takes the epoch of the first frame from a pack that proves itself and drops
  * (and counts) every frame of another epoch from that pack after it. (Each receiver pins on its own, by
  * arrival: if a pack did run twice, different receivers could pin different runs, and frames of either
  * would fail at the others; the flare then fails or times out, with no nonce repeated under any key.)
  *
  * The receiver picks the MAC by the frame's length as the sender did, so either is verified with the one
- * it was made with; the two keys are distinct (security/keys.ts), so no tag of one is a tag of the other.
+ * it was made with; the two keys are distinct (other bytes of the HMAC), so no tag of one is a tag of the
+ * other.
  *
  * Frames of up to BUNDLE_FRAME_BYTES (every frame of a message of up to 64 KiB) that one `send` gives for
  * one pack travel as bundles of up to BUNDLE_BYTES: one broker message, one counter, one tag for them all.
