@@ -10,7 +10,7 @@ import { basename, join, relative } from 'node:path';
  *
  *   <dir>/package.json                                  {"type":"module"}
  *   <dir>/node_modules/@kubeburst/worker-runtime/       package.json + dist/, copied
- *   <dir>/node_modules/<dependency>                     symlinks to the repository's installed dependencies
+ *   <dir>/node_modules/<package>                        symlinks to the repository's installed packages
  *   <dir>/modules/<name>.js                             the worker modules, copied
  *
  * so the copied modules' `import '@kubeburst/worker-runtime'` resolves to the copy, never to the live build.
@@ -61,6 +61,17 @@ function complete(js: string): boolean {
   return text.endsWith(`//# sourceMappingURL=${basename(js)}.map`);
 }
 
+/** The packages of a node_modules dir (`name`, `@scope/name`), but ours (`@kubeburst/*`, copied instead). */
+function installedPackages(nodeModules: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(nodeModules, { withFileTypes: true })) {
+    if (e.name.startsWith('.') || e.name === '@kubeburst') continue;
+    if (!e.name.startsWith('@')) out.push(e.name);
+    else for (const s of readdirSync(join(nodeModules, e.name))) out.push(`${e.name}/${s}`);
+  }
+  return out;
+}
+
 export async function snapshotRuntime(o: {
   repo: string;
   tmp: string;
@@ -95,8 +106,11 @@ export async function snapshotRuntime(o: {
       recursive: true,
       filter: (src) => !src.endsWith('.d.ts') && !src.endsWith('.d.ts.map') && !src.endsWith('.tsbuildinfo'),
     });
-    const pkg = JSON.parse(readFileSync(join(runtimeSrc, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    for (const dep of Object.keys(pkg.dependencies ?? {})) {
+    // Every installed package, not only the runtime's own dependencies: a dependency's dependencies
+    // (ioredis's @ioredis/commands) must resolve from the link too. Node resolves a linked package from
+    // its real path only sometimes (a pack importing ioredis late, after its start, looked it up under the
+    // link and found no @ioredis/commands there).
+    for (const dep of installedPackages(join(o.repo, 'node_modules'))) {
       const target = realpathSync(join(o.repo, 'node_modules', dep));
       mkdirSync(join(dir, 'node_modules', dep, '..'), { recursive: true });
       symlinkSync(target, join(dir, 'node_modules', dep), 'dir');
