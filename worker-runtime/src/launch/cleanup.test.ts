@@ -115,6 +115,36 @@ describe('readHandoff', () => {
     expect(r.out).toMatch(message);
   });
 
+  /** Runs receiveHandoff (the pack process's way, with a deadline of `timeoutMs`) on descriptor 3 of a child fed `write`. */
+  function receiving(write: (w: NodeJS.WritableStream) => void, timeoutMs: number): Promise<string> {
+    const script = `import { receiveHandoff, readHandoff } from ${HANDOFF}; const t0 = Date.now();
+      receiveHandoff('3', 'KB_SECRET_FD', ${timeoutMs}).then((t) => process.stdout.write('ok:' + t + '|' + readHandoff('3', 'KB_SECRET_FD')), (e) => process.stdout.write('error:' + e.message + ' after ' + (Date.now() - t0 >= ${timeoutMs} ? 'the deadline' : 'less'))).then(() => process.exit(0));`;
+    const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => (out += d));
+    const w = c.stdio[3] as NodeJS.WritableStream;
+    (w as unknown as { on(e: string, f: () => void): void }).on('error', () => {});
+    write(w);
+    return new Promise((resolve) => c.on('exit', () => resolve(out)));
+  }
+
+  test('the pack process receives a record within a deadline: in pieces, without the end; a silent socket fails at the deadline', async () => {
+    let stream: NodeJS.WritableStream | undefined;
+    const got = await receiving((w) => {
+      stream = w;
+      w.write('0012\nGrü');
+      setTimeout(() => w.write('ße-Welt'), 50);
+    }, 5000);
+    (stream as unknown as { destroy(): void }).destroy();
+    expect(got).toBe('ok:Grüße-Welt|Grüße-Welt');
+    const silent = await receiving((w) => void w, 300);
+    expect(silent).toMatch(
+      /^error:KB_SECRET_FD: descriptor 3 held no record after 300 ms: a pack with KB_SECRET_FD must be started by the kubeburst launcher.* after the deadline$/,
+    );
+    expect(await receiving((w) => w.end('12\nshort'), 5000)).toMatch(/^error:KB_SECRET_FD: descriptor 3 ended inside its record/);
+    expect(await receiving((w) => w.end('x\n'), 5000)).toMatch(/^error:KB_SECRET_FD: descriptor 3 does not hold a record \(it starts 'x'\)/);
+  });
+
   test('a descriptor that is not open, not a socket or pipe, or not a number is refused, and is not closed', async () => {
     expect((await child((w) => w.end(), '900')).out).toMatch(/^error:KB_SECRET_FD: descriptor 900 is not open: a pack with KB_SECRET_FD must be started by the kubeburst launcher/);
     // A regular file on that descriptor: refused, and still open after (readable again).

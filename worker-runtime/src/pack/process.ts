@@ -13,6 +13,7 @@ import { runPack, type RunPackOptions } from './run-pack.js';
 import type { PackEvent } from './reports.js';
 import type { AbortInfo } from '../communicator/messages.js';
 import { writeTerminationReport } from './termination.js';
+import { receiveHandoff } from '../security/handoff.js';
 import '../transport/register-direct.js';
 
 // performance.timeOrigin is when this process started, before module loading.
@@ -43,6 +44,12 @@ function log(level: string, msg: string, fields: Record<string, unknown> = {}): 
 async function main(options: PackProcessOptions): Promise<number> {
   let cfg;
   try {
+    // Secrets a local launcher hands over on descriptors: received within a deadline, before the
+    // configuration reads them (security/handoff.ts).
+    for (const name of [ENV.secretFd, ENV.transportCredsFd]) {
+      const fd = process.env[name];
+      if (fd !== undefined && fd !== '') await receiveHandoff(fd, name);
+    }
     cfg = packConfigFromEnv();
     // Read from files: the burst user's password (now in the URL) and NATS user's seed.
     fileSecrets = [...urlSecrets(cfg.transport.url), ...(cfg.transport.natsUser !== undefined ? [cfg.transport.natsUser.seed] : [])];
