@@ -31,16 +31,15 @@ const leaveInbox = (burstId: string, pack: number): Promise<number> => redis.rpu
 
 describe('broker cleanup (Redis transport)', () => {
   it('deletes a failed attempt’s keys, and every attempt’s keys before the finalizer lets the BurstJob go', async () => {
-    // A Secret holds the URL: pods get it through env, the operator reads it only to clean up.
+    // A Secret holds the URL: pods mount it as a file, the operator reads it only to clean up.
     await suite.kube.create(`/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'redis' }, stringData: { url: REDIS } });
     await flares.create('rj', { size: 4, granularity: 2, maxRestarts: 1, transport: { kind: 'redis', secretRef: { name: 'redis' } } });
     const running = await flares.waitPhase('rj', 'Running');
     expect(running.metadata.finalizers).toEqual([BROKER_FINALIZER]);
     const pod = (await flares.pods('rj'))[0]!;
-    expect(pod.spec.containers[0].env.find((e: Json) => e.name === 'KB_TRANSPORT_URL')).toEqual({
-      name: 'KB_TRANSPORT_URL',
-      valueFrom: { secretKeyRef: { name: 'redis', key: 'url' } },
-    });
+    expect(pod.spec.containers[0].env.find((e: Json) => e.name === 'KB_TRANSPORT_URL')).toBeUndefined();
+    expect(pod.spec.containers[0].env.find((e: Json) => e.name === 'KB_TRANSPORT_URL_FILE')).toEqual({ name: 'KB_TRANSPORT_URL_FILE', value: '/etc/kubeburst/transport/url' });
+    expect(pod.spec.volumes.find((v: Json) => v.name === 'transport')).toMatchObject({ secret: { secretName: 'redis', items: [{ key: 'url', path: 'url' }], optional: true } });
 
     const first = running.status.attempt.burstId as string;
     await leaveInbox(first, 1);

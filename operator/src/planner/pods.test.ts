@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintNatsBurstUser, natsCredsFile, packConfigFromEnv, PACK_POD } from '@kubeburst/worker-runtime';
@@ -96,7 +96,12 @@ describe('pack pods', () => {
     const j = burstJob('r')
       .with({ transport: { kind: 'redis', secretRef: { name: 'redis-cred', key: 'url' } } })
       .obj();
-    expect(envOf(packEnv(j, 0, 'b', 0, [4])).KB_TRANSPORT_URL).toEqual({ secretKeyRef: { name: 'redis-cred', key: 'url' } });
+    // A file from the Secret, mounted (optional: a missing Secret is the pack's error, naming it), not a variable.
+    expect(envOf(packEnv(j, 0, 'b', 0, [4])).KB_TRANSPORT_URL).toBeUndefined();
+    expect(envOf(packEnv(j, 0, 'b', 0, [4])).KB_TRANSPORT_URL_FILE).toBe('/etc/kubeburst/transport/url');
+    const pod = packPod(j, 0, 'b', 0, [4], { defaultImage: 'img' }) as any;
+    expect(pod.spec.volumes).toContainEqual({ name: 'transport', secret: { secretName: 'redis-cred', items: [{ key: 'url', path: 'url' }], defaultMode: 0o440, optional: true } });
+    expect(pod.spec.containers[0].volumeMounts).toContainEqual({ name: 'transport', mountPath: '/etc/kubeburst/transport', readOnly: true });
     // A broker that cannot be reached is blamed on where its URL came from.
     expect(envOf(packEnv(j, 0, 'b', 0, [4])).KB_TRANSPORT_URL_SOURCE).toBe('key url of Secret redis-cred (spec.transport.secretRef)');
     const inSpec = burstJob('r')
@@ -145,6 +150,7 @@ describe('a planned pack pod, read by the pack runtime', () => {
     const attempt = Number(pod.metadata.labels['kubeburst.io/attempt']);
     const job = { name: pod.metadata.labels['kubeburst.io/job-name'], uid: pod.metadata.labels['kubeburst.io/job-uid'], namespace: pod.metadata.namespace } as any;
     const sources: Record<string, Record<string, string>> = {
+      ...secrets,
       [cm.metadata.name]: cm.data,
       [attemptSecretName(job.name, attempt)]: (attemptSecretObj ?? attemptSecret({ ...job, spec: {} }, attempt)).stringData,
     };
@@ -153,11 +159,17 @@ describe('a planned pack pod, read by the pack runtime', () => {
       const v = pod.spec.volumes.find((x: any) => x.name === m.name);
       const source = v.configMap?.name ?? v.secret?.secretName;
       if (source === undefined) continue;
-      expect(sources[source]).toBeDefined();
-      const at = join(dir, m.name);
-      mkdirSync(at, { recursive: true });
-      for (const [key, text] of Object.entries(sources[source]!)) writeFileSync(join(at, key), text);
+      // A dir of its own per call: what an earlier pod mounted is not this one's.
+      const at = mkdtempSync(join(dir, `${m.name}-`));
       mounts.set(m.mountPath, at);
+      // An optional Secret that is not there mounts as an empty dir.
+      if (sources[source] === undefined && v.secret?.optional === true) continue;
+      expect(sources[source]).toBeDefined();
+      const items: { key: string; path: string }[] | undefined = v.secret?.items;
+      for (const [key, text] of Object.entries(sources[source]!)) {
+        const path = items === undefined ? key : items.find((i) => i.key === key)?.path;
+        if (path !== undefined) writeFileSync(join(at, path), text);
+      }
     }
     const env: NodeJS.ProcessEnv = { HOSTNAME: pod.spec.hostname };
     for (const e of c.env) {
@@ -263,7 +275,13 @@ describe('a planned pack pod, read by the pack runtime', () => {
       .granularity(4)
       .with({ transport: { kind: 'nats', secretRef: { name: 'nats-cred', key: 'url' } } })
       .obj();
-    const env = kubeletEnv(packPod(job, 0, 'b', 0, [4, 4], { defaultImage: 'img' }), paramsConfigMap(job), { 'nats-cred': { url: 'nats://u:p@nats:4222' } });
+    const pod = packPod(job, 0, 'b', 0, [4, 4], { defaultImage: 'img' });
+    // As `kubectl create secret --from-file` leaves it: a newline after the URL.
+    const env = kubeletEnv(pod, paramsConfigMap(job), { 'nats-cred': { url: 'nats://u:p@nats:4222\n', other: 'x' } });
     expect(packConfigFromEnv(env).transport).toMatchObject({ kind: 'nats', url: 'nats://u:p@nats:4222' });
+    // The Secret is not there (or lacks the key): the pack says which Secret and key it wanted.
+    expect(() => packConfigFromEnv(kubeletEnv(pod, paramsConfigMap(job)))).toThrow(
+      /KB_TRANSPORT_URL_FILE: cannot read the broker URL from .*url, key url of Secret nats-cred \(spec\.transport\.secretRef\): ENOENT/,
+    );
   });
 });

@@ -207,7 +207,9 @@ export function packEnv(
       directUrlTemplate((p) => `${packPodName(job.name, attempt, p)}.${serviceName(job.name)}`, POD.directPort),
     );
   } else if (s.transport.secretRef !== undefined) {
-    env.push({ name: ENV.transportUrl, valueFrom: { secretKeyRef: { name: s.transport.secretRef.name, key: s.transport.secretRef.key } } });
+    // A file from the Secret, not a variable: the URL's password stays out of the environment that the
+    // pack's child processes inherit (volume below).
+    set(ENV.transportUrlFile, `${POD.transportDir}/${POD.transportUrlKey}`);
     set(ENV.transportUrlSource, `key ${s.transport.secretRef.key} of Secret ${s.transport.secretRef.name} (spec.transport.secretRef)`);
   } else if (s.transport.url !== undefined) {
     set(ENV.transportUrl, s.transport.url);
@@ -275,6 +277,8 @@ export function packPod(
   meta.annotations = { ...t.annotations, [ANNOTATIONS.workers]: `${range.start}-${range.end - 1}`, [ANNOTATIONS.burstId]: burstId };
   if (gangBackend(backend).kueue) kueueGroupMeta(meta, job, attempt, sizes.length);
   const pullPolicy = s.function.imagePullPolicy ?? opts.imagePullPolicy;
+  // The broker URL's Secret, mounted (packEnv names the file); the direct transport has no broker.
+  const ref = s.transport.kind !== 'direct' ? s.transport.secretRef : undefined;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -323,6 +327,7 @@ export function packPod(
           volumeMounts: [
             { name: 'params', mountPath: POD.paramsDir, readOnly: true },
             { name: 'secret', mountPath: POD.secretDir, readOnly: true },
+            ...(ref !== undefined ? [{ name: 'transport', mountPath: POD.transportDir, readOnly: true }] : []),
             { name: 'tmp', mountPath: POD.tmpDir },
           ],
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -331,6 +336,9 @@ export function packPod(
       volumes: [
         { name: 'params', configMap: { name: paramsConfigMapName(job.name) } },
         { name: 'secret', secret: { secretName: attemptSecretName(job.name, attempt), defaultMode: 0o440 } },
+        ...(ref !== undefined
+          ? [{ name: 'transport', secret: { secretName: ref.name, items: [{ key: ref.key, path: POD.transportUrlKey }], defaultMode: 0o440, optional: true } }]
+          : []),
         { name: 'tmp', emptyDir: {} },
       ],
     },

@@ -75,6 +75,8 @@ export const ENV = {
    * 0.0.0.0:7100), or `host:port,host:port,…` (one per pack); `?listen=host:port` overrides where this pack listens.
    */
   transportUrl: 'KB_TRANSPORT_URL',
+  /** Instead of KB_TRANSPORT_URL: a file holding it (a Secret's key, as the operator mounts spec.transport.secretRef). */
+  transportUrlFile: 'KB_TRANSPORT_URL_FILE',
   /**
    * Where KB_TRANSPORT_URL came from, in the words of whoever set it (`--transport`, `spec.transport.url`, a
    * Secret): an unreachable broker's message points there. Default: KB_TRANSPORT_URL, or the default URL.
@@ -200,8 +202,11 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   if (kind === undefined) throw new ConfigError(ENV.transport, `is required when the burst has more than one pack: one of ${TRANSPORT_KINDS.join(', ')}`);
   if (!TRANSPORT_KINDS.includes(kind)) throw new ConfigError(ENV.transport, `must be one of ${TRANSPORT_KINDS.join(', ')} (got '${kind}')`);
 
-  let url = get(ENV.transportUrl) ?? DEFAULT_URLS[kind];
-  const urlSource = get(ENV.transportUrlSource) ?? (get(ENV.transportUrl) !== undefined ? ENV.transportUrl : `the default (${ENV.transportUrl} is unset)`);
+  const urlFile = get(ENV.transportUrlFile);
+  const urlSource =
+    get(ENV.transportUrlSource) ??
+    (urlFile !== undefined ? `${ENV.transportUrlFile} (${urlFile})` : get(ENV.transportUrl) !== undefined ? ENV.transportUrl : `the default (${ENV.transportUrl} is unset)`);
+  let url = urlFile !== undefined ? readUrlFile(urlFile, urlSource) : (get(ENV.transportUrl) ?? DEFAULT_URLS[kind]);
   const user = get(ENV.transportUser);
   if (user !== undefined && kind !== 'direct') {
     if (get(ENV.transportPasswordFile) === undefined && get('KB_TRANSPORT_PASSWORD') !== undefined) {
@@ -380,4 +385,17 @@ function readPassword(path: string): string {
   }
   if (text === '') throw new ConfigError(ENV.transportPasswordFile, `${path} is empty`);
   return text;
+}
+
+/** The broker URL from its file (KB_TRANSPORT_URL_FILE), whitespace around it dropped (a URL holds none unencoded). */
+function readUrlFile(path: string, source: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(ENV.transportUrlFile, `cannot read the broker URL from ${path}, ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const url = text.trim();
+  if (url === '') throw new ConfigError(ENV.transportUrlFile, `${path} is empty (${source})`);
+  return url;
 }

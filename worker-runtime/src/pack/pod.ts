@@ -25,6 +25,12 @@ export const POD = {
   natsCredsKey: 'nats.creds',
   /** With per-burst Redis users: the burst user's password in the same Secret (KB_TRANSPORT_PASSWORD_FILE). */
   brokerPasswordKey: 'broker-password',
+  /**
+   * spec.transport.secretRef's Secret, its one key mounted read-only (optional: a Secret that is not there
+   * is the pack's clear error, not a pod stuck mounting): KB_TRANSPORT_URL_FILE = transportDir/transportUrlKey.
+   */
+  transportDir: '/etc/kubeburst/transport',
+  transportUrlKey: 'url',
   /** The params ConfigMap's mount and key: KB_PARAMS_FILE = paramsDir/paramsKey. */
   paramsDir: '/etc/kubeburst/params',
   paramsKey: 'params.json',
