@@ -78,29 +78,43 @@ describe('sweepStaleLaunchDirs', () => {
 });
 
 describe('readHandoff', () => {
-  /** Runs readHandoff on descriptor 3 of a child process, fed `write` (then left open, or ended). */
-  function child(write: (w: NodeJS.WritableStream) => void, fdText = '3'): Promise<{ out: string; err: string }> {
-    const fd = JSON.stringify(fdText);
-    const script = `import { readHandoff } from ${HANDOFF}; try { const t = readHandoff(${fd}, 'KB_SECRET_FD'); process.stdout.write('ok:' + t + '|' + readHandoff(${fd}, 'KB_SECRET_FD')); } catch (e) { process.stdout.write('error:' + e.message); } process.exit(0);`;
-    const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  /** Runs `script` (an ES module, `HANDOFF` imported) in a child whose descriptor 3 is a socket fed `write`; its stdout. */
+  function inChild(script: string, write: (w: NodeJS.WritableStream) => void): Promise<string> {
+    const c = spawn(process.execPath, ['--input-type=module', '-e', `import { readHandoff, receiveHandoff } from ${HANDOFF}; ${script}`], {
+      stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+    });
     let out = '';
-    let err = '';
     c.stdout!.on('data', (d: Buffer) => (out += d));
-    c.stderr!.on('data', (d: Buffer) => (err += d));
     const w = c.stdio[3] as NodeJS.WritableStream;
     (w as unknown as { on(e: string, f: () => void): void }).on('error', () => {});
     write(w);
-    return new Promise((resolve) => c.on('exit', () => resolve({ out, err })));
+    return new Promise((resolve) => c.on('exit', () => resolve(out)));
+  }
+
+  /** readHandoff (blocking) on descriptor `fdText` of a child, twice: 'ok:<text>|<text>' or 'error:<message>'. */
+  const child = async (write: (w: NodeJS.WritableStream) => void, fdText = '3'): Promise<{ out: string }> => {
+    const fd = JSON.stringify(fdText);
+    const script = `try { const t = readHandoff(${fd}, 'KB_SECRET_FD'); process.stdout.write('ok:' + t + '|' + readHandoff(${fd}, 'KB_SECRET_FD')); } catch (e) { process.stdout.write('error:' + e.message); } process.exit(0);`;
+    return { out: await inChild(script, write) };
+  };
+
+  /** A writer that sends `first`, then `second` 50 ms later, and never ends the stream (`close` does, after). */
+  function inPieces(first: string, second: string): { write: (w: NodeJS.WritableStream) => void; close: () => void } {
+    let stream: NodeJS.WritableStream | undefined;
+    return {
+      write: (w) => {
+        stream = w;
+        w.write(first);
+        setTimeout(() => w.write(second), 50);
+      },
+      close: () => (stream as unknown as { destroy(): void } | undefined)?.destroy(),
+    };
   }
 
   test('reads one record without waiting for the end of the stream, and a second read returns it again', async () => {
-    let stream: NodeJS.WritableStream | undefined;
-    const r = await child((w) => {
-      stream = w;
-      w.write('11\nhello');
-      setTimeout(() => w.write(' world'), 50);
-    });
-    (stream as unknown as { destroy(): void }).destroy();
+    const pieces = inPieces('11\nhello', ' world');
+    const r = await child(pieces.write);
+    pieces.close();
     expect(r.out).toBe('ok:hello world|hello world');
   });
 
@@ -115,27 +129,17 @@ describe('readHandoff', () => {
     expect(r.out).toMatch(message);
   });
 
-  /** Runs receiveHandoff (the pack process's way, with a deadline of `timeoutMs`) on descriptor 3 of a child fed `write`. */
-  function receiving(write: (w: NodeJS.WritableStream) => void, timeoutMs: number): Promise<string> {
-    const script = `import { receiveHandoff, readHandoff } from ${HANDOFF}; const t0 = Date.now();
-      receiveHandoff('3', 'KB_SECRET_FD', ${timeoutMs}).then((t) => process.stdout.write('ok:' + t + '|' + readHandoff('3', 'KB_SECRET_FD')), (e) => process.stdout.write('error:' + e.message + ' after ' + (Date.now() - t0 >= ${timeoutMs} ? 'the deadline' : 'less'))).then(() => process.exit(0));`;
-    const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
-    let out = '';
-    c.stdout!.on('data', (d: Buffer) => (out += d));
-    const w = c.stdio[3] as NodeJS.WritableStream;
-    (w as unknown as { on(e: string, f: () => void): void }).on('error', () => {});
-    write(w);
-    return new Promise((resolve) => c.on('exit', () => resolve(out)));
-  }
+  /** receiveHandoff (the pack process's way, within `timeoutMs`) on descriptor 3 of a child, then readHandoff. */
+  const receiving = (write: (w: NodeJS.WritableStream) => void, timeoutMs: number): Promise<string> =>
+    inChild(
+      `const t0 = Date.now(); receiveHandoff('3', 'KB_SECRET_FD', ${timeoutMs}).then((t) => process.stdout.write('ok:' + t + '|' + readHandoff('3', 'KB_SECRET_FD')), (e) => process.stdout.write('error:' + e.message + ' after ' + (Date.now() - t0 >= ${timeoutMs} ? 'the deadline' : 'less'))).then(() => process.exit(0));`,
+      write,
+    );
 
   test('the pack process receives a record within a deadline: in pieces, without the end; a silent socket fails at the deadline', async () => {
-    let stream: NodeJS.WritableStream | undefined;
-    const got = await receiving((w) => {
-      stream = w;
-      w.write('0012\nGrü');
-      setTimeout(() => w.write('ße-Welt'), 50);
-    }, 5000);
-    (stream as unknown as { destroy(): void }).destroy();
+    const pieces = inPieces('0012\nGrü', 'ße-Welt');
+    const got = await receiving(pieces.write, 5000);
+    pieces.close();
     expect(got).toBe('ok:Grüße-Welt|Grüße-Welt');
     const silent = await receiving((w) => void w, 300);
     expect(silent).toMatch(
