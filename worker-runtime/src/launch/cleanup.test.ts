@@ -77,12 +77,17 @@ describe('sweepStaleLaunchDirs', () => {
   });
 });
 
-describe('readHandoff', () => {
-  /** Runs `script` (an ES module, `HANDOFF` imported) in a child whose descriptor 3 is a socket fed `write`; its stdout. */
-  function inChild(script: string, write: (w: NodeJS.WritableStream) => void): Promise<string> {
-    const c = spawn(process.execPath, ['--input-type=module', '-e', `import { readHandoff, receiveHandoff } from ${HANDOFF}; ${script}`], {
-      stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
-    });
+describe('receiveHandoff', () => {
+  /**
+   * receiveHandoff (as the pack process calls it, within `timeoutMs`) on descriptor `fdText` of a child whose
+   * descriptor 3 is a socket fed `write`, then readHandoff: 'ok:<text>|<text>', or 'error:<message> after
+   * the deadline|less'.
+   */
+  function receiving(write: (w: NodeJS.WritableStream) => void, timeoutMs = 5000, fdText = '3'): Promise<string> {
+    const fd = JSON.stringify(fdText);
+    const script = `import { readHandoff, receiveHandoff } from ${HANDOFF}; const t0 = Date.now();
+      receiveHandoff(${fd}, 'KB_SECRET_FD', ${timeoutMs}).then((t) => process.stdout.write('ok:' + t + '|' + readHandoff(${fd}, 'KB_SECRET_FD')), (e) => process.stdout.write('error:' + e.message + ' after ' + (Date.now() - t0 >= ${timeoutMs} ? 'the deadline' : 'less'))).then(() => process.exit(0));`;
+    const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
     let out = '';
     c.stdout!.on('data', (d: Buffer) => (out += d));
     const w = c.stdio[3] as NodeJS.WritableStream;
@@ -91,72 +96,44 @@ describe('readHandoff', () => {
     return new Promise((resolve) => c.on('exit', () => resolve(out)));
   }
 
-  /** readHandoff (blocking) on descriptor `fdText` of a child, twice: 'ok:<text>|<text>' or 'error:<message>'. */
-  const child = async (write: (w: NodeJS.WritableStream) => void, fdText = '3'): Promise<{ out: string }> => {
-    const fd = JSON.stringify(fdText);
-    const script = `try { const t = readHandoff(${fd}, 'KB_SECRET_FD'); process.stdout.write('ok:' + t + '|' + readHandoff(${fd}, 'KB_SECRET_FD')); } catch (e) { process.stdout.write('error:' + e.message); } process.exit(0);`;
-    return { out: await inChild(script, write) };
-  };
-
-  /** A writer that sends `first`, then `second` 50 ms later, and never ends the stream (`close` does, after). */
-  function inPieces(first: string, second: string): { write: (w: NodeJS.WritableStream) => void; close: () => void } {
+  test('receives one record in pieces without waiting for the end of the stream; readHandoff returns it after', async () => {
     let stream: NodeJS.WritableStream | undefined;
-    return {
-      write: (w) => {
-        stream = w;
-        w.write(first);
-        setTimeout(() => w.write(second), 50);
-      },
-      close: () => (stream as unknown as { destroy(): void } | undefined)?.destroy(),
-    };
-  }
-
-  test('reads one record without waiting for the end of the stream, and a second read returns it again', async () => {
-    const pieces = inPieces('11\nhello', ' world');
-    const r = await child(pieces.write);
-    pieces.close();
-    expect(r.out).toBe('ok:hello world|hello world');
+    const got = await receiving((w) => {
+      stream = w;
+      w.write('0012\nGrü');
+      setTimeout(() => w.write('ße-Welt'), 50);
+    });
+    (stream as unknown as { destroy(): void }).destroy();
+    expect(got).toBe('ok:Grüße-Welt|Grüße-Welt');
   });
 
   test.each([
+    [
+      'a silent socket',
+      (w: NodeJS.WritableStream) => void w,
+      /descriptor 3 held no record after 300 ms: a pack with KB_SECRET_FD must be started by the kubeburst launcher.* after the deadline$/,
+    ],
     ['nothing, then the end', (w: NodeJS.WritableStream) => w.end(), /descriptor 3 ended before a record: the launcher went away/],
-    ['a short record', (w: NodeJS.WritableStream) => w.end('10\nabc'), /descriptor 3 ended after 3 of 10 bytes/],
-    ['no record at all', (w: NodeJS.WritableStream) => w.end('GET / HTTP/1.1\r\n'), /descriptor 3 does not hold a record \(it starts 'G'\)/],
+    ['a short record', (w: NodeJS.WritableStream) => w.end('10\nabc'), /descriptor 3 ended inside its record/],
+    ['no record at all', (w: NodeJS.WritableStream) => w.end('GET / HTTP/1.1\r\n'), /descriptor 3 does not hold a record \(it starts 'GET \/ HT'\)/],
     ['a giant length', (w: NodeJS.WritableStream) => w.end('999999\n'), /announces 999999 bytes, over the 65536/],
   ])('%s: a ConfigError naming the variable', async (_, write, message) => {
-    const r = await child(write);
-    expect(r.out).toMatch(/^error:KB_SECRET_FD: /);
-    expect(r.out).toMatch(message);
+    const out = await receiving(write, 300);
+    expect(out).toMatch(/^error:KB_SECRET_FD: /);
+    expect(out).toMatch(message);
   });
 
-  /** receiveHandoff (the pack process's way, within `timeoutMs`) on descriptor 3 of a child, then readHandoff. */
-  const receiving = (write: (w: NodeJS.WritableStream) => void, timeoutMs: number): Promise<string> =>
-    inChild(
-      `const t0 = Date.now(); receiveHandoff('3', 'KB_SECRET_FD', ${timeoutMs}).then((t) => process.stdout.write('ok:' + t + '|' + readHandoff('3', 'KB_SECRET_FD')), (e) => process.stdout.write('error:' + e.message + ' after ' + (Date.now() - t0 >= ${timeoutMs} ? 'the deadline' : 'less'))).then(() => process.exit(0));`,
-      write,
+  test('a descriptor that is not open, not a socket or pipe, or not a number is refused, and is not closed; nothing received is an error', async () => {
+    expect(await receiving((w) => w.end(), 300, '900')).toMatch(
+      /^error:KB_SECRET_FD: descriptor 900 is not open: a pack with KB_SECRET_FD must be started by the kubeburst launcher/,
     );
-
-  test('the pack process receives a record within a deadline: in pieces, without the end; a silent socket fails at the deadline', async () => {
-    const pieces = inPieces('0012\nGrü', 'ße-Welt');
-    const got = await receiving(pieces.write, 5000);
-    pieces.close();
-    expect(got).toBe('ok:Grüße-Welt|Grüße-Welt');
-    const silent = await receiving((w) => void w, 300);
-    expect(silent).toMatch(
-      /^error:KB_SECRET_FD: descriptor 3 held no record after 300 ms: a pack with KB_SECRET_FD must be started by the kubeburst launcher.* after the deadline$/,
-    );
-    expect(await receiving((w) => w.end('12\nshort'), 5000)).toMatch(/^error:KB_SECRET_FD: descriptor 3 ended inside its record/);
-    expect(await receiving((w) => w.end('x\n'), 5000)).toMatch(/^error:KB_SECRET_FD: descriptor 3 does not hold a record \(it starts 'x'\)/);
-  });
-
-  test('a descriptor that is not open, not a socket or pipe, or not a number is refused, and is not closed', async () => {
-    expect((await child((w) => w.end(), '900')).out).toMatch(/^error:KB_SECRET_FD: descriptor 900 is not open: a pack with KB_SECRET_FD must be started by the kubeburst launcher/);
     // A regular file on that descriptor: refused, and still open after (readable again).
-    const script = `import { openSync, readSync } from 'node:fs'; import { readHandoff } from ${HANDOFF}; const fd = openSync(${JSON.stringify(join(DIST, 'security', 'handoff.js'))}, 'r');
-      try { readHandoff(String(fd), 'KB_SECRET_FD'); } catch (e) { process.stdout.write(e.message + '|' + readSync(fd, Buffer.alloc(6), 0, 6, 0)); }`;
+    const script = `import { openSync, readSync } from 'node:fs'; import { receiveHandoff, readHandoff } from ${HANDOFF}; const fd = openSync(${JSON.stringify(join(DIST, 'security', 'handoff.js'))}, 'r');
+      try { readHandoff(String(fd), 'KB_SECRET_FD'); } catch (e) { process.stdout.write(e.message + '|'); }
+      receiveHandoff(String(fd), 'KB_SECRET_FD').catch((e) => process.stdout.write(e.message + '|' + readSync(fd, Buffer.alloc(6), 0, 6, 0)));`;
     const file = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-    expect(file.stdout).toMatch(/^KB_SECRET_FD: descriptor \d+ is not a socket or pipe: .*\|6$/);
-    expect((await child((w) => w.end(), '1')).out).toMatch(/^error:KB_SECRET_FD: must be a descriptor number of 3 or more \(got '1'\)/);
-    expect((await child((w) => w.end(), '/dev/fd/3')).out).toMatch(/must be a descriptor number/);
+    expect(file.stdout).toMatch(/^KB_SECRET_FD: descriptor \d+ was not received: only the pack process .*\|KB_SECRET_FD: descriptor \d+ is not a socket or pipe: .*\|6$/);
+    expect(await receiving((w) => w.end(), 300, '1')).toMatch(/^error:KB_SECRET_FD: must be a descriptor number of 3 or more \(got '1'\)/);
+    expect(await receiving((w) => w.end(), 300, '/dev/fd/3')).toMatch(/must be a descriptor number/);
   });
 });

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, readSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { ConfigError } from '../errors.js';
 
@@ -6,20 +6,19 @@ import { ConfigError } from '../errors.js';
  * Secrets a local launcher hands a pack on one of its descriptors (a socket pair or pipe), so that they
  * are on no disk: `kubeburst run` writes each as one record, `<bytes>\n<text>`, right after the fork.
  *
- * The pack reads exactly one record (it does not wait for the end of the stream, which would wait on the
- * launcher's event loop) and then closes the descriptor; a second read in the same process returns what
- * the first read. Anything else on that descriptor number (nothing open, a file, a launcher that went away
- * before writing) is a ConfigError naming the variable. The pack process receives its records with
- * {@link receiveHandoff} before it reads its configuration: within a deadline, so a pack started by hand
- * with a socket there that nobody writes to fails instead of waiting forever; {@link readHandoff} (what
- * packConfigFromEnv calls) then returns them, and reads one itself, blocking, only if nothing did.
+ * The pack process receives its records with {@link receiveHandoff} before it reads its configuration:
+ * exactly one record (it does not wait for the end of the stream, which would wait on the launcher's event
+ * loop), on the event loop and within a deadline (a pack started by hand with a silent socket there fails
+ * instead of waiting forever), then it closes the descriptor. Anything else on that descriptor number
+ * (nothing open, a file, a launcher that went away before writing) is a ConfigError naming the variable.
+ * {@link readHandoff}, what packConfigFromEnv calls, returns what was received.
  * @module
  */
 
 /** A handed-off record holds at most this many bytes (a secret is 44, a NATS user's .creds about 1 KiB). */
 export const HANDOFF_MAX_BYTES = 64 * 1024;
 
-/** `text` as one record for {@link readHandoff}. */
+/** `text` as one record for {@link receiveHandoff}. */
 export function handoffRecord(text: string): string {
   return `${Buffer.byteLength(text)}\n${text}`;
 }
@@ -29,18 +28,11 @@ const read = new Map<number, string>();
 /** How long {@link receiveHandoff} waits for a record by default. */
 export const HANDOFF_TIMEOUT_MS = 10_000;
 
-/** The record on descriptor `fdText` (the value of variable `field`), read once and closed. */
+/** The record this process received on descriptor `fdText` (the value of variable `field`). */
 export function readHandoff(fdText: string, field: string): string {
-  // Once read, the descriptor is closed and its number may be another's: the record is kept by number.
-  const cached = read.get(descriptorOf(fdText, field));
-  if (cached !== undefined) return cached;
-  const { fd, who, notLaunched } = checkDescriptor(fdText, field);
-  try {
-    return readRecord(fd, who, field, notLaunched);
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(field, `${who} could not be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = read.get(descriptorOf(fdText, field));
+  if (text === undefined) throw new ConfigError(field, `descriptor ${fdText} was not received: only the pack process (pack.js) reads a launcher's handoff`);
+  return text;
 }
 
 /**
@@ -119,48 +111,4 @@ function checkDescriptor(fdText: string, field: string): { fd: number; who: stri
   }
   if (!st.isSocket() && !st.isFIFO()) throw new ConfigError(field, `${who} is not a socket or pipe: ${notLaunched}`);
   return { fd, who, notLaunched };
-}
-
-function readRecord(fd: number, who: string, field: string, notLaunched: string): string {
-  // The length line, a byte at a time (no read past it), then the text.
-  let header = '';
-  const one = Buffer.alloc(1);
-  for (;;) {
-    if (readFully(fd, one, 0, 1) === 0) throw new ConfigError(field, `${who} ended before a record: the launcher went away, or ${notLaunched}`);
-    if (one[0] === 0x0a) break;
-    header += String.fromCharCode(one[0]!);
-    if (!/^\d{1,6}$/.test(header)) throw new ConfigError(field, `${who} does not hold a record (it starts '${header.slice(0, 8).replace(/[^\x20-\x7e]/g, '?')}'): ${notLaunched}`);
-  }
-  const bytes = Number(header);
-  if (bytes > HANDOFF_MAX_BYTES) throw new ConfigError(field, `${who} announces ${bytes} bytes, over the ${HANDOFF_MAX_BYTES} a record may hold`);
-  const body = Buffer.alloc(bytes);
-  const got = readFully(fd, body, 0, bytes);
-  if (got < bytes) throw new ConfigError(field, `${who} ended after ${got} of ${bytes} bytes: the launcher went away`);
-  try {
-    closeSync(fd);
-  } catch {
-    // Closed meanwhile: nothing to keep.
-  }
-  const text = body.toString('utf8');
-  read.set(fd, text);
-  return text;
-}
-
-/** Reads until `length` bytes or the end; EAGAIN (a non-blocking descriptor) waits a millisecond and retries, for at most 10 s. */
-function readFully(fd: number, buf: Buffer, at: number, length: number): number {
-  let got = 0;
-  const deadline = Date.now() + 10_000;
-  while (got < length) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, at + got, length - got, null);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > deadline) throw err;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-      continue;
-    }
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
 }
