@@ -281,7 +281,7 @@ describe('a planned pack pod, read by the pack runtime', () => {
     expect(packConfigFromEnv(env).transport).toMatchObject({ kind: 'nats', url: 'nats://u:p@nats:4222' });
     // The Secret is not there (or lacks the key): the pack says which Secret and key it wanted.
     expect(() => packConfigFromEnv(kubeletEnv(pod, paramsConfigMap(job)))).toThrow(
-      /KB_TRANSPORT_URL_FILE: cannot read the broker URL from .*url, key url of Secret nats-cred \(spec\.transport\.secretRef\): ENOENT/,
+      /KB_TRANSPORT_URL_FILE: cannot read the broker URL \(key url of Secret nats-cred \(spec\.transport\.secretRef\)\) from .*url: ENOENT/,
     );
   });
 });

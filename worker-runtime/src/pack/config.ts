@@ -3,7 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { readHandoff } from '../security/handoff.js';
-import { parseSecret, readSecretFile } from '../security/keys.js';
+import { parseSecret } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import { parseDirectUrl } from '../transport/direct-address.js';
 import { parseNatsCreds } from '../transport/nats-users.js';
@@ -206,7 +206,8 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   const urlSource =
     get(ENV.transportUrlSource) ??
     (urlFile !== undefined ? `${ENV.transportUrlFile} (${urlFile})` : get(ENV.transportUrl) !== undefined ? ENV.transportUrl : `the default (${ENV.transportUrl} is unset)`);
-  let url = urlFile !== undefined ? readUrlFile(urlFile, urlSource) : (get(ENV.transportUrl) ?? DEFAULT_URLS[kind]);
+  // Whitespace around a URL from a file dropped (a URL holds none unencoded; --from-file adds a newline).
+  let url = urlFile !== undefined ? readConfigFile(ENV.transportUrlFile, urlFile, `the broker URL (${urlSource})`).trim() : (get(ENV.transportUrl) ?? DEFAULT_URLS[kind]);
   const user = get(ENV.transportUser);
   if (user !== undefined && kind !== 'direct') {
     if (get(ENV.transportPasswordFile) === undefined && get('KB_TRANSPORT_PASSWORD') !== undefined) {
@@ -215,7 +216,8 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
         'is required with KB_TRANSPORT_USER; this pod sets KB_TRANSPORT_PASSWORD instead, which packs of this version do not read: its operator is older than its pack image (upgrade them together)',
       );
     }
-    url = withCredentials(url, user, readPassword(need(ENV.transportPasswordFile)), ENV.transportUrl);
+    // As written: no byte trimmed.
+    url = withCredentials(url, user, readConfigFile(ENV.transportPasswordFile, need(ENV.transportPasswordFile), "the burst user's password"), ENV.transportUrl);
   }
   const credsFile = get(ENV.transportCredsFile);
   const credsFd = get(ENV.transportCredsFd);
@@ -225,12 +227,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     natsUser = { ...parseNatsCreds(readHandoff(credsFd, ENV.transportCredsFd), ENV.transportCredsFd), source: `the .creds its launcher handed it (${ENV.transportCredsFd})` };
   } else if (credsFile !== undefined) {
     if (kind !== 'nats') throw new ConfigError(ENV.transportCredsFile, `is for the nats transport only (${ENV.transport} is ${kind})`);
-    let text: string;
-    try {
-      text = readFileSync(credsFile, 'utf8');
-    } catch (err) {
-      throw new ConfigError(ENV.transportCredsFile, `cannot read the burst's NATS user from ${credsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+    const text = readConfigFile(ENV.transportCredsFile, credsFile, "the burst's NATS user");
     natsUser = { ...parseNatsCreds(text, ENV.transportCredsFile), source: `${ENV.transportCredsFile} (${credsFile})` };
   }
   // A bad direct-transport address list fails here, at start, not at the first send.
@@ -241,7 +238,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
     const file = get(ENV.secretFile);
     const fd = get(ENV.secretFd);
     if (fd !== undefined) secret = parseSecret(readHandoff(fd, ENV.secretFd), ENV.secretFd);
-    else if (file !== undefined) secret = readSecretFile(file, ENV.secretFile);
+    else if (file !== undefined) secret = parseSecret(readConfigFile(ENV.secretFile, file, "the flare's secret"), ENV.secretFile);
     else throw new ConfigError(ENV.secretFile, 'is required when the burst has more than one pack: packs prove to each other that they belong to the flare with its secret');
     linkUrl = need(ENV.linkUrl);
     try {
@@ -322,13 +319,7 @@ export function loadParams(env: NodeJS.ProcessEnv, burstSize: number, start: num
   const inline = env[ENV.params];
   let doc: unknown = { value: null };
   if (file !== undefined && file !== '') {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(ENV.paramsFile, `cannot read ${file}: ${(err as Error).message}`);
-    }
-    doc = parseJson(ENV.paramsFile, text);
+    doc = parseJson(ENV.paramsFile, readConfigFile(ENV.paramsFile, file, 'the params'));
   } else if (inline !== undefined && inline !== '') {
     doc = parseJson(ENV.params, inline);
   }
@@ -375,27 +366,14 @@ function pow2(n: number): number {
   return 2 ** Math.ceil(Math.log2(n));
 }
 
-/** The burst user's password from its file (KB_TRANSPORT_PASSWORD_FILE), as written: no byte trimmed. */
-function readPassword(path: string): string {
+/** The text of the file `path` that variable `field` names (`what` it holds, for the error); not empty. */
+function readConfigFile(field: string, path: string, what: string): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(ENV.transportPasswordFile, `cannot read the burst user's password from ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(field, `cannot read ${what} from ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (text === '') throw new ConfigError(ENV.transportPasswordFile, `${path} is empty`);
+  if (text === '') throw new ConfigError(field, `${path} is empty (${what})`);
   return text;
-}
-
-/** The broker URL from its file (KB_TRANSPORT_URL_FILE), whitespace around it dropped (a URL holds none unencoded). */
-function readUrlFile(path: string, source: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(ENV.transportUrlFile, `cannot read the broker URL from ${path}, ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const url = text.trim();
-  if (url === '') throw new ConfigError(ENV.transportUrlFile, `${path} is empty (${source})`);
-  return url;
 }

@@ -1,5 +1,4 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -49,17 +48,7 @@ export function newSecret(): string {
   return randomBytes(SECRET_BYTES).toString('base64');
 }
 
-/** Reads a secret file: base64 of at least 32 bytes (whitespace ignored). */
-export function readSecretFile(path: string, field: string): Buffer {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(field, `cannot read the flare's secret from ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return parseSecret(text, field);
-}
-
+/** A secret file's text as the secret: base64 of at least 32 bytes (whitespace ignored). */
 export function parseSecret(text: string, field: string): Buffer {
   const b64 = text.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new ConfigError(field, 'the flare secret must be base64');
