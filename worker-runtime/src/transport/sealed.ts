@@ -102,9 +102,8 @@ export class SealedTransport implements Transport {
   private readonly epoch: Uint8Array;
   /** What this run seals with. */
   private readonly own: RunKeys;
-  /** Per pack: the epoch its frames carry (from its first frame that proved itself) and its keys. */
-  private readonly peerEpochs: (Uint8Array | undefined)[];
-  private readonly peerKeys: (RunKeys | undefined)[];
+  /** Per pack: the run its frames come from (the epoch of its first frame that proved itself) and its keys. */
+  private readonly peers: ({ epoch: Buffer; keys: RunKeys } | undefined)[];
   /** The nonce of the frame being sealed or opened (native ciphers copy it in; no allocation per frame). */
   private readonly nonce = Buffer.alloc(12);
   /** Where chunks of large messages are verified before the reassembler copies them out (see open). */
@@ -118,8 +117,7 @@ export class SealedTransport implements Transport {
     if (o.epoch !== undefined && o.epoch.byteLength !== EPOCH_BYTES) throw new RangeError(`an epoch is ${EPOCH_BYTES} bytes (got ${o.epoch.byteLength})`);
     this.epoch = o.epoch ?? randomBytes(EPOCH_BYTES);
     this.own = this.runKeys(this.epoch);
-    this.peerEpochs = new Array<Uint8Array | undefined>(o.packCount).fill(undefined);
-    this.peerKeys = new Array<RunKeys | undefined>(o.packCount).fill(undefined);
+    this.peers = new Array<{ epoch: Buffer; keys: RunKeys } | undefined>(o.packCount).fill(undefined);
     this.sent = new Uint32Array(o.packCount);
     this.expected = new Uint32Array(o.packCount);
     const gather = inner.sendParts?.bind(inner);
@@ -251,13 +249,13 @@ export class SealedTransport implements Transport {
     const src = srcField & ~BUNDLE_FLAG;
     const ctr = getU32(sealed, n + CTR_AT);
     if (src >= this.o.packCount || src === this.o.packId) return this.reject(`a frame claiming to come from 'pack ${src}'`);
-    const epoch = sealed.subarray(n + EPOCH_AT, n + TAG_AT);
-    const known = this.peerEpochs[src];
-    if (known !== undefined && !sameBytes(known, epoch)) {
-      return this.reject(`a frame from another run of pack ${src} (epoch ${hex(epoch)}, its frames so far carried ${hex(known)})`);
+    const epoch = Buffer.from(sealed.buffer, sealed.byteOffset + n + EPOCH_AT, EPOCH_BYTES);
+    const known = this.peers[src];
+    if (known !== undefined && !known.epoch.equals(epoch)) {
+      return this.reject(`a frame from another run of pack ${src} (epoch ${epoch.toString('hex')}, its frames so far carried ${known.epoch.toString('hex')})`);
     }
     // Not yet known: the keys of the epoch it claims, kept once a frame under them proves itself.
-    const keys = this.peerKeys[src] ?? this.runKeys(epoch);
+    const keys = known?.keys ?? this.runKeys(epoch);
     const nonce = this.nonceOf(srcField, this.o.packId, ctr);
     const tag = sealed.subarray(n + TAG_AT, n + TAG_AT + TAG_BYTES);
     let frame: Uint8Array;
@@ -291,10 +289,7 @@ export class SealedTransport implements Transport {
     } catch {
       return this.reject(`a frame from 'pack ${src}' (counter ${ctr}) that failed verification`);
     }
-    if (known === undefined) {
-      this.peerEpochs[src] = Uint8Array.from(epoch);
-      this.peerKeys[src] = keys;
-    }
+    if (known === undefined) this.peers[src] = { epoch: Buffer.from(epoch), keys };
     const want = this.expected[src]!;
     if (ctr < want) return this.reject(`a replayed or duplicated frame from pack ${src} (counter ${ctr}, expected ${want})`);
     if (ctr > want) {
@@ -367,14 +362,6 @@ export class SealedTransport implements Transport {
 const EMPTY = Buffer.alloc(0);
 /** Stands in for the small-frame key where frames are encrypted (never used: encryption has one key). */
 const NO_SMALL_KEY = new ChachaPolyKey(Buffer.alloc(32));
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** Marks a bundle in the trailer's src field (see the top of this file). */
 const BUNDLE_FLAG = 0x8000_0000;
