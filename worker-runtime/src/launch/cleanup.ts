@@ -15,6 +15,9 @@ export async function cleanupBurst(kind: TransportKind, url: string | undefined,
   return deleteRedisBurstKeys(url ?? DEFAULT_REDIS, burstId);
 }
 
+/** A flare's temp dir: `<tmpdir>/kubeburst-XXXXXX` (mkdtemp). */
+export const LAUNCH_DIR_PREFIX = 'kubeburst-';
+
 /** A flare's temp dir says which launcher made it here (see sweepStaleLaunchDirs). */
 export const LAUNCHER_FILE = 'launcher.json';
 
@@ -63,7 +66,7 @@ function selfId(): LauncherId {
 export function sweepStaleLaunchDirs(base: string): number {
   let names: string[];
   try {
-    names = readdirSync(base).filter((n) => n.startsWith('kubeburst-'));
+    names = readdirSync(base).filter((n) => n.startsWith(LAUNCH_DIR_PREFIX));
   } catch {
     return 0;
   }

@@ -18,15 +18,13 @@ import { handoffRecord } from '../security/handoff.js';
 import { newSecret } from '../security/keys.js';
 import { PackLayout } from '../topology.js';
 import type { TransportKind } from '../transport/types.js';
-import { cleanupBurst, LAUNCHER_FILE, launcherRecord, sweepStaleLaunchDirs } from './cleanup.js';
+import { cleanupBurst, LAUNCH_DIR_PREFIX, LAUNCHER_FILE, launcherRecord, sweepStaleLaunchDirs } from './cleanup.js';
 import { mintNatsBurstUser, natsCredsFile, natsUserTtlSeconds, type NatsAccountKey } from '../transport/nats-users.js';
 import { compileWorkerModule, isTypeScript } from '../module.js';
 
 /** The pack's descriptors the launcher hands the flare secret and the NATS user's `.creds` on (socket pairs). */
 const SECRET_FD = 4;
 const CREDS_FD = 5;
-/** A flare's temp dir: `<tmpdir>/kubeburst-XXXXXX`. */
-const LAUNCH_DIR_PREFIX = 'kubeburst-';
 
 /** Options of {@link runLocalFlare}. */
 export interface LocalFlareOptions {
