@@ -40,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeClient, loadKubeConfig, paths, type Json } from '@kubeburst/operator/controller';
 import { KUEUE } from '@kubeburst/api';
+import { parseTerminationReport } from '@kubeburst/worker-runtime';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const NODES = 20;
@@ -500,7 +501,11 @@ async function runOnce(kube: KubeClient, setting: Setting, subject: Subject, rep
     );
     if (job.status.phase !== 'Succeeded') throw new Error(`${name} failed: ${JSON.stringify(job.status.lastFailure ?? job.status.conditions)}`);
     const pods = (await kube.get<{ items: Json[] }>(`${paths.pods(ns)}?labelSelector=${encodeURIComponent(selector)}`)).items;
-    const joined = pods.map((p) => JSON.parse(p.status.containerStatuses[0].state.terminated.message).joined as number);
+    const joined = pods.map((p) => {
+      const report = parseTerminationReport(p.status?.containerStatuses?.[0]?.state?.terminated?.message);
+      if (report === undefined) throw new Error(`pod ${p.metadata.name} of the succeeded ${name} has no pack report in its termination message`);
+      return report.joined;
+    });
     joinedS = (Math.max(...joined) - t0Epoch) / 1000;
   } else {
     await waitFor(`${packs} pods ready (G=${g})`, async () => ready.size >= packs, 600_000);

@@ -46,4 +46,4 @@ export { directUrlTemplate } from './transport/direct-address.js';
 export type { TransportKind } from './transport/types.js';
 export { cleanupBurst } from './launch/cleanup.js';
 export { redactText, redactUrl, urlSecrets } from './redact.js';
-export { TERMINATION_MESSAGE_MAX_BYTES, terminationReport, type TerminationReport } from './pack/termination.js';
+export { abortSummary, parseTerminationReport, TERMINATION_MESSAGE_MAX_BYTES, terminationReport, type TerminationReport } from './pack/termination.js';

@@ -27,7 +27,16 @@ const attempt1 = { index: 1, burstId: 'b-a1', layout: '3x2', startTime: '2026-01
 
 describe('statusView', () => {
   it('gives every pack of the current attempt a state from its pod, and lists packs without one', () => {
-    const report = JSON.stringify({ v: 1, pack: 1, ok: false, first: 2, abort: { reason: 'boom at redis://u:hunter22@r:6379', failedWorker: 3 } });
+    const report = JSON.stringify({
+      v: 1,
+      burst: 'b-a1',
+      pack: 1,
+      ok: false,
+      first: 2,
+      abort: { reason: 'boom at redis://u:hunter22@r:6379', failedWorker: 3 },
+      joined: 1,
+      finished: 2,
+    });
     const v = statusView(job({ phase: 'Running', attempt: attempt1, restarts: 1 }), [
       pod(0, 1, running),
       pod(1, 1, { phase: 'Failed', containerStatuses: [{ name: 'pack', restartCount: 0, state: { terminated: { exitCode: 1, reason: 'Error', message: report } } }] }),
@@ -57,7 +66,12 @@ describe('statusView', () => {
     ['creating', { phase: 'Pending', containerStatuses: [{ name: 'pack', state: { waiting: { reason: 'ContainerCreating' } } }] }, {}, 'Pending', 'ContainerCreating'],
     [
       'succeeded',
-      { phase: 'Succeeded', containerStatuses: [{ name: 'pack', state: { terminated: { exitCode: 0, reason: 'Completed', message: '{"v":1,"pack":0,"first":0,"ok":true}' } } }] },
+      {
+        phase: 'Succeeded',
+        containerStatuses: [
+          { name: 'pack', state: { terminated: { exitCode: 0, reason: 'Completed', message: '{"v":1,"burst":"b-a0","pack":0,"first":0,"ok":true,"joined":1,"finished":2}' } } },
+        ],
+      },
       {},
       'Succeeded',
       'Completed',

@@ -1,4 +1,4 @@
-import { PACK_POD, redactText } from '@kubeburst/worker-runtime';
+import { abortSummary, PACK_POD, parseTerminationReport, redactText } from '@kubeburst/worker-runtime';
 import { ANNOTATIONS, LABELS, readStatus, type Condition, type FailureInfo, type PackCounts, type Phase, type ResultsRef, type StartupLatency } from '@kubeburst/api';
 import type { Json } from './kube.js';
 
@@ -159,17 +159,9 @@ function packView(pack: number, pod: Json, range: string | null): PackView {
 /** A pack's termination message is its JSON report (worker-runtime/src/pack/termination.ts) or a log tail. */
 function terminationSummary(message: unknown): string | undefined {
   if (typeof message !== 'string' || message.trim() === '') return undefined;
-  try {
-    const r = JSON.parse(message) as Json;
-    if (r?.v === 1 && typeof r.pack === 'number') {
-      const a = r.abort;
-      if (a === undefined) return undefined;
-      const who = typeof a.failedWorker === 'number' ? `worker ${a.failedWorker}` : typeof a.failedPack === 'number' ? `pack ${a.failedPack}` : 'the burst';
-      return oneLine(`${who}: ${a.reason}`);
-    }
-  } catch {
-    // FallbackToLogsOnError: the tail of the pack's log.
-  }
+  const report = parseTerminationReport(message);
+  if (report !== undefined) return report.abort !== undefined ? oneLine(abortSummary(report.abort)) : undefined;
+  // FallbackToLogsOnError: the tail of the pack's log.
   return oneLine(message.trim().split('\n').slice(-1)[0]!);
 }
 

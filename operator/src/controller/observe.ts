@@ -1,9 +1,8 @@
 import { BurstJobSpec, describeIssues, GANG_SCHEDULING_GATE, KIND, KUEUE, LABELS, PODGROUP_SCHEDULED_CONDITION, readStatus } from '@kubeburst/api';
-import { PACK_POD as POD } from '@kubeburst/worker-runtime';
+import { PACK_POD as POD, parseTerminationReport, type TerminationReport } from '@kubeburst/worker-runtime';
 import { add, ZERO, type NodeView, type Resources } from '../planner/capacity.js';
 import { bytes, cpuMillis } from '../planner/quantity.js';
 import type { JobView, ObservedPod, ObservedPodGroup, ObservedService, ObservedWorkload, PodPhase } from '../planner/types.js';
-import { parseTerminationReport } from '../planner/results.js';
 import type { Json } from './kube.js';
 
 /** Kubernetes objects → the planner's views. Pure; the controller calls these on informer objects. */
@@ -78,8 +77,9 @@ export function observePodGroup(g: Json): ObservedPodGroup {
 }
 
 /**
- * A pod as the planner sees it. `redact` is applied to the text the pod's status quotes from the pack or
- * the kubelet (a termination message that is not the pack's report, waiting and pod messages), which
+ * A pod as the planner sees it, its pack's termination report parsed (once, here). `redact` is applied to
+ * the text the pod's status quotes from the pack or the kubelet (a termination message that is not the
+ * pack's report, waiting and pod messages), which
  * Kubernetes may have cut: before the planner composes it into Events and status, so a secret cut there is
  * masked where the cut is. A pack's report is kept as it is: it holds the workers' results, which are
  * theirs (a URL or a number in them is data), and it is written to fit, never cut; what the planner quotes
@@ -107,7 +107,7 @@ export function observePod(pod: Json, redact: (text: string) => string = (t) => 
           terminated: {
             exitCode: term.exitCode ?? 0,
             ...(term.reason ? { reason: term.reason } : {}),
-            ...(term.message ? { message: parseTerminationReport(term.message) !== undefined ? term.message : redact(term.message) } : {}),
+            ...terminationText(term.message, redact),
             ...(term.finishedAt ? { finishedAt: term.finishedAt } : {}),
           },
         }
@@ -118,6 +118,13 @@ export function observePod(pod: Json, redact: (text: string) => string = (t) => 
     ...(scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && scheduled.message ? { unschedulable: redact(scheduled.message) } : {}),
     ...(labels[KUEUE.groupLabel] !== undefined ? { kueue: kueuePod(pod) } : {}),
   };
+}
+
+/** A termination message as the pack's report, when it is one; else as text, redacted. */
+function terminationText(message: string | undefined, redact: (text: string) => string): { report?: TerminationReport; message?: string } {
+  const report = parseTerminationReport(message);
+  if (report !== undefined) return { report };
+  return message ? { message: redact(message) } : {};
 }
 
 function kueuePod(pod: Json): NonNullable<ObservedPod['kueue']> {

@@ -1,7 +1,7 @@
 import { BROKER_FINALIZER } from '@kubeburst/api';
 import type { GangDemand } from './capacity.js';
 import { plan, SECRET_DELETE_RETRY_MS } from './plan.js';
-import { burstJob, condition, GI, kinds, node, nodes, T0, TEST_POLICY, World } from '../testing/planner.js';
+import { burstJob, condition, GI, kinds, node, nodes, T0, termination, TEST_POLICY, World } from '../testing/planner.js';
 import type { Action } from './types.js';
 
 const act = <K extends Action['kind']>(p: { actions: Action[] }, kind: K) => p.actions.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
@@ -194,7 +194,7 @@ describe('a flare from creation to results', () => {
     w.reconcile();
     w.startAll().reconcile();
     w.succeedAll();
-    w.pods.get('j-a0-1')!.terminated!.message = '{"v":1,"pack":1,"first":2,"ok":true,"truncated":true,"fullBytes":5000}';
+    w.pods.get('j-a0-1')!.terminated = termination(0, 'Completed', '{"v":1,"burst":"b","pack":1,"first":2,"ok":true,"truncated":true,"fullBytes":5000,"joined":1,"finished":2}');
     w.reconcile();
     const why = 'results of 1 pack(s) were not collected: pack 1 (workers 2-3): its report with results takes 5000 bytes, over the 4096-byte termination message';
     expect(w.status.results).toMatchObject({ workers: 2, missing: 2, missingPacks: [1], message: expect.stringContaining(why) });
@@ -208,8 +208,8 @@ describe('a flare from creation to results', () => {
     w.reconcile();
     w.startAll().reconcile();
     w.succeedAll();
-    w.pods.get('j-a0-0')!.terminated!.message = 'node: out of memory';
-    w.pods.get('j-a0-2')!.terminated!.message = '{"v":1,"pack":2,"first":0,"ok":true,"results":[1,2]}';
+    w.pods.get('j-a0-0')!.terminated = termination(0, 'Completed', 'node: out of memory');
+    w.pods.get('j-a0-2')!.terminated = termination(0, 'Completed', '{"v":1,"burst":"b","pack":2,"first":0,"ok":true,"results":[1,2],"joined":1,"finished":2}');
     w.reconcile();
     expect(w.status.results).toMatchObject({ workers: 2, missing: 4, missingPacks: [0, 2] });
     expect(w.status.results!.message).toBe(

@@ -1,4 +1,4 @@
-import { redactText, TERMINATION_MESSAGE_MAX_BYTES, type TerminationReport } from '@kubeburst/worker-runtime';
+import { abortSummary, redactText, TERMINATION_MESSAGE_MAX_BYTES, type TerminationReport } from '@kubeburst/worker-runtime';
 import type { ResultsRef } from '@kubeburst/api';
 import { packRanges } from './layout.js';
 import { resultsConfigMapName } from './pods.js';
@@ -27,17 +27,6 @@ export interface CollectedResults {
   problem?: string;
 }
 
-export function parseTerminationReport(message: string | undefined): TerminationReport | undefined {
-  if (message === undefined || message === '') return undefined;
-  try {
-    const r = JSON.parse(message) as Partial<TerminationReport>;
-    if (r?.v === 1 && typeof r.pack === 'number' && typeof r.first === 'number') return r as TerminationReport;
-  } catch {
-    // Not a report (FallbackToLogsOnError puts the log tail here).
-  }
-  return undefined;
-}
-
 export function collectResults(jobName: string, attempt: number, burstId: string, pods: readonly ObservedPod[], sizes: readonly number[]): CollectedResults {
   const size = sizes.reduce((a, b) => a + b, 0);
   const workers: unknown[] = new Array(size).fill(null);
@@ -47,7 +36,7 @@ export function collectResults(jobName: string, attempt: number, burstId: string
   let collected = 0;
   for (let p = 0; p < sizes.length; p++) {
     const pod = pods.find((x) => x.pack === p && x.attempt === attempt);
-    const report = parseTerminationReport(pod?.terminated?.message);
+    const report = pod?.terminated?.report;
     const { start, end } = ranges[p]!;
     if (report?.results === undefined || report.first !== start || report.results.length !== end - start) {
       missingPacks.push(p);
@@ -91,7 +80,7 @@ export function collectResults(jobName: string, attempt: number, burstId: string
  * and the kubelet reports them in any order: the index or the order seen says nothing about the cause.
  */
 export function rootCause(failed: readonly ObservedPod[]): { pack: number; pod?: ObservedPod; witness?: ObservedPod } {
-  const reports = new Map(failed.map((p) => [p, parseTerminationReport(p.terminated?.message)]));
+  const reports = new Map(failed.map((p) => [p, p.terminated?.report]));
   const blames = new Map<number, ObservedPod[]>();
   for (const [pod, r] of reports) {
     const blamed = r?.abort?.failedPack;
@@ -112,12 +101,8 @@ export function rootCause(failed: readonly ObservedPod[]): { pack: number; pod?:
 
 /** Why a pack failed, for status and events: the pack's own abort reason, else what Kubernetes says. */
 export function failureMessage(pod: ObservedPod): string {
-  const report = parseTerminationReport(pod.terminated?.message);
-  if (report?.abort !== undefined) {
-    const who =
-      report.abort.failedWorker !== undefined ? `worker ${report.abort.failedWorker}` : report.abort.failedPack !== undefined ? `pack ${report.abort.failedPack}` : 'the burst';
-    return `${who}: ${report.abort.reason}`;
-  }
+  const abort = pod.terminated?.report?.abort;
+  if (abort !== undefined) return abortSummary(abort);
   const t = pod.terminated;
   const parts = [t ? `exit code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}` : undefined, pod.reason, t?.message?.trim() || pod.message].filter((x) => x);
   return clipRedacted(parts.join(': ') || 'failed', 1024);

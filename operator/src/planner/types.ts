@@ -1,4 +1,5 @@
 import type { AttemptStatus, BurstJobSpec, EventReason, BurstJobStatus, ResultsRef } from '@kubeburst/api';
+import type { TerminationReport } from '@kubeburst/worker-runtime';
 import type { GangDemand, NodeView } from './capacity.js';
 
 /** A BurstJob as the planner sees it: parsed spec (defaults applied), status, and the metadata it needs. */
@@ -34,8 +35,11 @@ export interface ObservedPod {
   ready: boolean;
   /** Has a deletionTimestamp. */
   deleting: boolean;
-  /** The pack container's termination, once it ended. */
-  terminated?: { exitCode: number; reason?: string; message?: string; finishedAt?: string };
+  /**
+   * The pack container's termination, once it ended: the pack's `report` when its termination message is
+   * one (as written: results are data), else the `message` (a log tail; redacted).
+   */
+  terminated?: { exitCode: number; reason?: string; report?: TerminationReport; message?: string; finishedAt?: string };
   /** Pod-level status reason/message (Evicted, NodeLost…). */
   reason?: string;
   message?: string;

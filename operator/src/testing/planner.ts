@@ -6,6 +6,7 @@
  * @module
  */
 import { BurstJobSpec, type BurstJobSpecInput, type BurstJobStatus } from '@kubeburst/api';
+import { parseTerminationReport } from '@kubeburst/worker-runtime';
 import type { NodeView, Resources, Taint } from '../planner/capacity.js';
 import { decodeLayout, packRanges } from '../planner/layout.js';
 import { plan } from '../planner/plan.js';
@@ -167,6 +168,12 @@ export function reportMessage(first: number, results: unknown[], ok = true): str
   return JSON.stringify({ v: 1, burst: 'b', pack: 0, ok, first, results, joined: 1, finished: 2 });
 }
 
+/** A pack container's termination as observePod files it: the report when `message` is one, else the text. */
+export function termination(exitCode: number, reason: string, message: string): NonNullable<ObservedPod['terminated']> {
+  const report = parseTerminationReport(message);
+  return { exitCode, reason, ...(report !== undefined ? { report } : { message }) };
+}
+
 /**
  * A cluster in miniature: pods as the planner sees them, nodes, and a clock. `reconcile()` runs the planner
  * and applies its actions like the executor: creates gated pods, lifts gates, deletes pods, keeps the status.
@@ -254,14 +261,14 @@ export class World {
       if (p.phase !== 'Running') continue;
       const r = ranges[p.pack]!;
       const results = Array.from({ length: r.end - r.start }, (_, i) => result(r.start + i));
-      Object.assign(p, { phase: 'Succeeded', ready: false, terminated: { exitCode: 0, reason: 'Completed', message: reportMessage(r.start, results) } });
+      Object.assign(p, { phase: 'Succeeded', ready: false, terminated: termination(0, 'Completed', reportMessage(r.start, results)) });
     }
     return this;
   }
 
   fail(pack: number, message = 'exit code 1'): this {
     const p = this.podList().find((x) => x.pack === pack && x.attempt === this.status.attempt!.index)!;
-    Object.assign(p, { phase: 'Failed', ready: false, terminated: { exitCode: 1, reason: 'Error', message } });
+    Object.assign(p, { phase: 'Failed', ready: false, terminated: termination(1, 'Error', message) });
     return this;
   }
 

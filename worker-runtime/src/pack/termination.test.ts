@@ -1,5 +1,5 @@
 import type { PackReport } from './reports.js';
-import { terminationReport, type TerminationReport } from './termination.js';
+import { abortSummary, parseTerminationReport, terminationReport, type TerminationReport } from './termination.js';
 
 const report = (results: unknown[], extra: Partial<PackReport> = {}): PackReport =>
   ({
@@ -35,5 +35,43 @@ describe('termination report', () => {
     const r = JSON.parse(text) as TerminationReport;
     expect(r.abort!.failedWorker).toBe(9);
     expect(r.abort!.reason.endsWith('...')).toBe(true);
+  });
+
+  it('is read back as written, whole or lean', () => {
+    const whole = terminationReport(report([1, { a: 2 }]), 8);
+    expect(parseTerminationReport(whole)).toEqual(JSON.parse(whole));
+    const lean = terminationReport(report(['x'.repeat(5000)], { ok: false, abort: { failedPack: 1, reason: 'boom' } }), 8);
+    expect(parseTerminationReport(lean)).toMatchObject({ truncated: true, abort: { failedPack: 1, reason: 'boom' } });
+  });
+
+  it('is no report when the message is a log tail, or any field is not what the writer writes', () => {
+    const good = JSON.parse(terminationReport(report([1], { ok: false, abort: { failedWorker: 9, reason: 'r' } }), 8)) as Record<string, unknown>;
+    const bad: Record<string, unknown>[] = [
+      { v: 2 },
+      { burst: 7 },
+      { pack: -1 },
+      { pack: 1.5 },
+      { pack: '1' },
+      { ok: 'yes' },
+      { first: null },
+      { results: 'abc' },
+      { results: { length: 1 } },
+      { truncated: false },
+      { fullBytes: -4 },
+      { abort: 'boom' },
+      { abort: { reason: 42 } },
+      { abort: { reason: 'r', failedPack: '2' } },
+      { abort: { reason: 'r', failedWorker: -1 } },
+      { joined: '1' },
+      { finished: undefined },
+    ];
+    for (const change of bad) expect(parseTerminationReport(JSON.stringify({ ...good, ...change }))).toBeUndefined();
+    for (const text of [undefined, '', 'Error: AUTH failed\n    at x', '[1,2]', 'null', '{"v":1', '1']) expect(parseTerminationReport(text)).toBeUndefined();
+  });
+
+  it('says who ended the burst: a worker before a pack before the burst', () => {
+    expect(abortSummary({ reason: 'r', failedWorker: 3, failedPack: 1 })).toBe('worker 3: r');
+    expect(abortSummary({ reason: 'r', failedPack: 1 })).toBe('pack 1: r');
+    expect(abortSummary({ reason: 'r' })).toBe('the burst: r');
   });
 });

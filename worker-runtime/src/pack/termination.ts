@@ -52,6 +52,58 @@ export function terminationReport(report: PackReport, first: number, maxBytes = 
   return text;
 }
 
+/**
+ * The report a termination message holds, or undefined when it holds none: a log's tail
+ * (FallbackToLogsOnError), or text that is not a report of exactly this shape. A pod's status says what
+ * anything running in the pod wrote, so every field is checked here, once, for what its readers (the
+ * operator's planner, `kubeburst status`) take it to be: text with a field of another type is no report,
+ * never a crash or a misreading further on.
+ */
+export function parseTerminationReport(text: string | undefined): TerminationReport | undefined {
+  if (text === undefined || text === '') return undefined;
+  let r: unknown;
+  try {
+    r = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return isReport(r) ? r : undefined;
+}
+
+/** Who ended the burst, and why, as a report's `abort` says it: "worker 3: TypeError: …". */
+export function abortSummary(abort: NonNullable<TerminationReport['abort']>): string {
+  const who = abort.failedWorker !== undefined ? `worker ${abort.failedWorker}` : abort.failedPack !== undefined ? `pack ${abort.failedPack}` : 'the burst';
+  return `${who}: ${abort.reason}`;
+}
+
+const isIndex = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+const isTime = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const absentOr = (x: unknown, is: (x: unknown) => boolean): boolean => x === undefined || is(x);
+
+function isReport(x: unknown): x is TerminationReport {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const r = x as Record<string, unknown>;
+  return (
+    r.v === 1 &&
+    typeof r.burst === 'string' &&
+    isIndex(r.pack) &&
+    typeof r.ok === 'boolean' &&
+    isIndex(r.first) &&
+    absentOr(r.results, Array.isArray) &&
+    absentOr(r.truncated, (t) => t === true) &&
+    absentOr(r.fullBytes, isIndex) &&
+    absentOr(r.abort, isAbort) &&
+    isTime(r.joined) &&
+    isTime(r.finished)
+  );
+}
+
+function isAbort(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const a = x as Record<string, unknown>;
+  return typeof a.reason === 'string' && absentOr(a.failedWorker, isIndex) && absentOr(a.failedPack, isIndex);
+}
+
 export function writeTerminationReport(path: string, report: PackReport, first: number): void {
   writeFileSync(path, terminationReport(report, first));
 }
