@@ -152,6 +152,7 @@ export const EVENT = {
   DeadlineExceeded: REASON.DeadlineExceeded,
   ResultsIncomplete: 'ResultsIncomplete',
   BrokerCleanupFailed: 'BrokerCleanupFailed',
+  CredentialsInSpec: 'CredentialsInSpec',
   ReconcileError: 'ReconcileError',
   InvalidSpec: REASON.InvalidSpec,
 } as const;

@@ -540,7 +540,8 @@ export function e2eScenarios(driver: () => Promise<E2EDriver>): void {
     expect([...natsSecrets.keys()]).toContain(attemptSecretName(p!.metadata.name, p!.status.attempt.index));
     const natsForms = secretForms('the NATS account seed', natsAccount.seed);
     for (const [name, data] of natsSecrets) {
-      expect(Object.keys(data).sort()).toEqual([PACK_POD.natsCredsKey, PACK_POD.secretKey].sort());
+      // The flare's URL (written into its spec) is there too: the packs read it from the Secret.
+      expect(Object.keys(data).sort()).toEqual([PACK_POD.brokerUrlKey, PACK_POD.natsCredsKey, PACK_POD.secretKey].sort());
       const userSeed = /\bSU[A-Z2-7]{56}\b/.exec(data[PACK_POD.natsCredsKey]!)?.[0];
       expect(userSeed).toBeDefined();
       natsForms.push(...secretForms(`the burst user's seed of ${name}`, userSeed!), ...secretForms(`the flare key of ${name}`, data[PACK_POD.secretKey]!, { binary: true }));

@@ -260,7 +260,7 @@ describe('executor: the attempt Secret of a NATS burst with brokers.natsAccount'
     expect(res.errors).toEqual([]);
     expect(created).toHaveLength(1);
     const data = created[0]!.stringData as Record<string, string>;
-    expect(Object.keys(data).sort()).toEqual(['nats.creds', 'secret']);
+    expect(Object.keys(data).sort()).toEqual(['broker-url', 'nats.creds', 'secret']);
     const { jwt, seed } = parseNatsCreds(data['nats.creds']!, 'nats.creds');
     const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
     const burst = burstIdOf('uid-n', 2);
@@ -276,7 +276,7 @@ describe('executor: the attempt Secret of a NATS burst with brokers.natsAccount'
   it('holds no NATS user without the account key, or for another transport', async () => {
     const plain = run({});
     await plain.result;
-    expect(Object.keys(plain.created[0]!.stringData as object)).toEqual(['secret']);
+    expect(Object.keys(plain.created[0]!.stringData as object)).toEqual(['secret', 'broker-url']);
     const redis = run({ natsAccount }, { ...burstJob('r').transport('redis').obj(), uid: 'uid-r' });
     await redis.result;
     expect(Object.keys(redis.created[0]!.stringData as object)).toEqual(['secret']);

@@ -188,6 +188,25 @@ describe('a flare from creation to results', () => {
     expect(w.advance(SECRET_DELETE_RETRY_MS).reconcile().actions).toEqual([]);
   });
 
+  it('warns, once, when spec.transport.url holds a password, and never quotes it', () => {
+    const w = new World(burstJob('j').size(4).granularity(2).transport('redis', 'redis://app:hunter2-Pa55@redis:6379').maxRestarts(1).obj());
+    w.reconcile();
+    w.reconcile();
+    const warned = w.events.filter((e) => e.reason === 'CredentialsInSpec');
+    expect(warned).toEqual([expect.objectContaining({ type: 'Warning', message: expect.stringContaining('spec.transport.secretRef') })]);
+    expect(JSON.stringify(w.events)).not.toContain('hunter2');
+    // Not again for a restart's attempt, nor for a URL without one.
+    w.startAll().reconcile();
+    w.fail(0).reconcile();
+    w.advance(60_000).reconcile();
+    w.finishDeletes().reconcile();
+    expect(w.status.attempt!.index).toBe(1);
+    expect(w.events.filter((e) => e.reason === 'CredentialsInSpec')).toHaveLength(1);
+    const plain = new World(burstJob('j').size(4).granularity(2).transport('redis', 'redis://redis:6379').obj());
+    plain.reconcile();
+    expect(plain.events.filter((e) => e.reason === 'CredentialsInSpec')).toEqual([]);
+  });
+
   it('reports results it could not collect instead of inventing them', () => {
     const w = new World(burstJob('j').size(4).granularity(2).obj());
     w.reconcile();

@@ -12,10 +12,11 @@ import {
   type BurstJobStatus,
   type PackCounts,
 } from '@kubeburst/api';
+import { urlSecrets } from '@kubeburst/worker-runtime';
 import { getCondition, setCondition } from './conditions.js';
 import { gangBackend, podGroupName, resolveGangBackend } from './gang.js';
 import { decodeLayout, encodeLayout, layoutFor, packRanges } from './layout.js';
-import { burstIdOf, gangDemand, perWorker } from './pods.js';
+import { burstIdOf, gangDemand, perWorker, specBrokerUrl } from './pods.js';
 import { clipRedacted, collectResults, failureMessage, rootCause } from './results.js';
 import type { Action, GangBackendName, JobView, Observed, ObservedPod, ObservedPodGroup, Plan, Policy } from './types.js';
 
@@ -168,6 +169,14 @@ class Planner {
     s.attempt = { index, burstId: burstIdOf(job.uid, index), layout: encodeLayout(sizes), gangBackend: resolved.backend, startTime: this.nowIso };
     // Again, in case deleting it when the last attempt ended failed (a missing one is no error).
     if (index > 0) this.act({ kind: 'deleteSecrets', attempts: [index - 1] });
+    else if (urlSecrets(specBrokerUrl(job)).length > 0) {
+      // The packs get it from the attempt Secret, but the BurstJob itself still holds it.
+      this.event(
+        'Warning',
+        EVENT.CredentialsInSpec,
+        'spec.transport.url holds a password, readable by whoever may read this BurstJob: name a Secret in spec.transport.secretRef instead',
+      );
+    }
     delete s.nextAttemptTime;
     s.phase = 'Pending';
     s.packs = emptyCounts(sizes.length);

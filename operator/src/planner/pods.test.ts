@@ -19,6 +19,7 @@ import {
   paramsConfigMap,
 } from './pods.js';
 import { burstJob } from '../testing/planner.js';
+import type { JobView } from './types.js';
 
 const envOf = (env: Record<string, unknown>[]) => Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom]));
 
@@ -145,14 +146,14 @@ describe('a planned pack pod, read by the pack runtime', () => {
    * The env a container of `pod` would see. Its params ConfigMap and attempt Secret are "mounted" into
    * `dir` (each volume's files, by key), and env values naming a file under a mount point follow them.
    */
-  function kubeletEnv(pod: any, cm: any, secrets: Record<string, Record<string, string>> = {}, attemptSecretObj?: any): NodeJS.ProcessEnv {
+  function kubeletEnv(job: JobView, pod: any, secrets: Record<string, Record<string, string>> = {}, attemptSecretObj?: any): NodeJS.ProcessEnv {
     const c = pod.spec.containers[0];
     const attempt = Number(pod.metadata.labels['kubeburst.io/attempt']);
-    const job = { name: pod.metadata.labels['kubeburst.io/job-name'], uid: pod.metadata.labels['kubeburst.io/job-uid'], namespace: pod.metadata.namespace } as any;
+    const cm = paramsConfigMap(job) as any;
     const sources: Record<string, Record<string, string>> = {
       ...secrets,
       [cm.metadata.name]: cm.data,
-      [attemptSecretName(job.name, attempt)]: (attemptSecretObj ?? attemptSecret({ ...job, spec: {} }, attempt)).stringData,
+      [attemptSecretName(job.name, attempt)]: (attemptSecretObj ?? attemptSecret(job, attempt)).stringData,
     };
     const mounts = new Map<string, string>();
     for (const m of c.volumeMounts) {
@@ -188,7 +189,7 @@ describe('a planned pack pod, read by the pack runtime', () => {
       .obj();
     const sizes = [4, 4, 2];
     const pod = packPod(job, 1, burstIdOf(job.uid, 1), 1, sizes, { defaultImage: 'img' }) as any;
-    const cfg = packConfigFromEnv(kubeletEnv(pod, paramsConfigMap(job)));
+    const cfg = packConfigFromEnv(kubeletEnv(job, pod));
     const c = pod.spec.containers[0];
     expect(cfg.burstId).toBe(pod.metadata.annotations['kubeburst.io/burst-id']);
     expect([cfg.layout.burstSize, cfg.layout.packCount, cfg.packId]).toEqual([10, 3, 1]);
@@ -208,7 +209,7 @@ describe('a planned pack pod, read by the pack runtime', () => {
     const job = burstJob('pr').size(12).granularity(4).transport('redis', 'redis://r:6379').obj();
     const svc = headlessService(job) as any;
     const np = packNetworkPolicy(job) as any;
-    const cfg = packConfigFromEnv(kubeletEnv(packPod(job, 1, 'b', 0, [4, 4, 4], { defaultImage: 'img' }), paramsConfigMap(job)));
+    const cfg = packConfigFromEnv(kubeletEnv(job, packPod(job, 1, 'b', 0, [4, 4, 4], { defaultImage: 'img' })));
     const links = parseDirectUrl(cfg.linkUrl!, 3, 0);
     const port = svc.spec.ports.find((p: any) => p.name === 'kb-link').port;
     expect(links.peer(1)).toEqual({ kind: 'tcp', host: `${packPodName('pr', 1, 1)}.pr`, port });
@@ -221,7 +222,7 @@ describe('a planned pack pod, read by the pack runtime', () => {
   it('over the direct transport, reaches pack p at the DNS name of pack p’s pod under the job’s Service', () => {
     const job = burstJob('pr').size(12).granularity(4).obj();
     const svc = headlessService(job) as any;
-    const cfg = packConfigFromEnv(kubeletEnv(packPod(job, 3, 'b', 2, [4, 4, 4], { defaultImage: 'img' }), paramsConfigMap(job)));
+    const cfg = packConfigFromEnv(kubeletEnv(job, packPod(job, 3, 'b', 2, [4, 4, 4], { defaultImage: 'img' })));
     const addrs = parseDirectUrl(cfg.transport.url, cfg.layout.packCount, cfg.packId);
     for (let p = 0; p < 3; p++) {
       const peer = packPod(job, 3, 'b', p, [4, 4, 4], { defaultImage: 'img' }) as any;
@@ -235,12 +236,12 @@ describe('a planned pack pod, read by the pack runtime', () => {
   it('with per-burst Redis users, connects as the burst’s user with the password from the attempt Secret, whatever the URL says', () => {
     const job = burstJob('r').size(8).granularity(4).transport('redis', 'redis://other:pw@redis.infra:6379/0').obj();
     const pod = packPod(job, 2, burstIdOf(job.uid, 2), 0, [4, 4], { defaultImage: 'img', redisUsers: true }) as any;
-    const env = kubeletEnv(pod, paramsConfigMap(job), {}, attemptSecret(job, 2, { password: 's3cr3t/+=' }));
+    const env = kubeletEnv(job, pod, {}, attemptSecret(job, 2, { password: 's3cr3t/+=' }));
     expect(envOf(pod.spec.containers[0].env).KB_TRANSPORT_PASSWORD_FILE).toBe('/etc/kubeburst/secret/broker-password');
     expect(envOf(pod.spec.containers[0].env).KB_TRANSPORT_PASSWORD).toBeUndefined();
     expect(packConfigFromEnv(env).transport.url).toBe(`redis://kb-${burstIdOf(job.uid, 2)}:s3cr3t%2F%2B%3D@redis.infra:6379/0`);
     // Without the option the URL is the job's own.
-    const plain = packConfigFromEnv(kubeletEnv(packPod(job, 2, 'b', 0, [4, 4], { defaultImage: 'img' }), paramsConfigMap(job)));
+    const plain = packConfigFromEnv(kubeletEnv(job, packPod(job, 2, 'b', 0, [4, 4], { defaultImage: 'img' })));
     expect(plain.transport.url).toBe('redis://other:pw@redis.infra:6379/0');
   });
 
@@ -249,14 +250,14 @@ describe('a planned pack pod, read by the pack runtime', () => {
     const burstId = burstIdOf(job.uid, 1);
     const user = await mintNatsBurstUser({ seed: new TextDecoder().decode(createAccount().getSeed()) }, burstId, { expiresInSeconds: 60 });
     const secret = attemptSecret(job, 1, { natsCreds: natsCredsFile(user) }) as any;
-    expect(Object.keys(secret.stringData).sort()).toEqual(['nats.creds', 'secret']);
+    expect(Object.keys(secret.stringData).sort()).toEqual(['broker-url', 'nats.creds', 'secret']);
     expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'BurstJob', uid: job.uid, controller: true })]);
     const pod = packPod(job, 1, burstId, 0, [4, 4], { defaultImage: 'img', natsUsers: true }) as any;
     // The creds are a file in the Secret volume the pod already mounts, not a variable.
     expect(envOf(pod.spec.containers[0].env).KB_TRANSPORT_CREDS_FILE).toBe('/etc/kubeburst/secret/nats.creds');
     expect(pod.spec.containers[0].env.some((e: any) => e.valueFrom?.secretKeyRef?.key === 'nats.creds')).toBe(false);
     expect(pod.spec.volumes.find((v: any) => v.name === 'secret').secret.secretName).toBe(secret.metadata.name);
-    const cfg = packConfigFromEnv(kubeletEnv(pod, paramsConfigMap(job), {}, secret));
+    const cfg = packConfigFromEnv(kubeletEnv(job, pod, {}, secret));
     expect(cfg.transport).toMatchObject({ kind: 'nats', url: 'nats://other:pw@nats.infra:4222', natsUser: { jwt: user.jwt, seed: user.seed } });
     // Without the option (or on another transport), no creds.
     expect(envOf((packPod(job, 1, burstId, 0, [4, 4], { defaultImage: 'img' }) as any).spec.containers[0].env).KB_TRANSPORT_CREDS_FILE).toBeUndefined();
@@ -269,6 +270,17 @@ describe('a planned pack pod, read by the pack runtime', () => {
     expect(natsUserLifetime(burstJob('n').with({ activeDeadlineSeconds: 3600 }).obj())).toBe(3600 + 600);
   });
 
+  it('takes a broker URL written into the spec from the attempt Secret: its password is nowhere in the pod', () => {
+    const url = 'redis://app:hunter2-Pa55@redis.brokers:6379/2';
+    const job = burstJob('r').size(4).granularity(2).transport('redis', url).obj();
+    const pod = packPod(job, 0, 'b', 0, [2, 2], { defaultImage: 'img' });
+    expect(JSON.stringify(pod)).not.toContain('hunter2');
+    const env = kubeletEnv(job, pod);
+    expect(env.KB_TRANSPORT_URL).toBeUndefined();
+    expect(packConfigFromEnv(env).transport).toMatchObject({ kind: 'redis', url });
+    expect(env.KB_TRANSPORT_URL_SOURCE).toBe('spec.transport.url');
+  });
+
   it('takes its broker URL from the Secret the spec names', () => {
     const job = burstJob('r')
       .size(8)
@@ -277,10 +289,10 @@ describe('a planned pack pod, read by the pack runtime', () => {
       .obj();
     const pod = packPod(job, 0, 'b', 0, [4, 4], { defaultImage: 'img' });
     // As `kubectl create secret --from-file` leaves it: a newline after the URL.
-    const env = kubeletEnv(pod, paramsConfigMap(job), { 'nats-cred': { url: 'nats://u:p@nats:4222\n', other: 'x' } });
+    const env = kubeletEnv(job, pod, { 'nats-cred': { url: 'nats://u:p@nats:4222\n', other: 'x' } });
     expect(packConfigFromEnv(env).transport).toMatchObject({ kind: 'nats', url: 'nats://u:p@nats:4222' });
     // The Secret is not there (or lacks the key): the pack says which Secret and key it wanted.
-    expect(() => packConfigFromEnv(kubeletEnv(pod, paramsConfigMap(job)))).toThrow(
+    expect(() => packConfigFromEnv(kubeletEnv(job, pod))).toThrow(
       /KB_TRANSPORT_URL_FILE: cannot read the broker URL \(key url of Secret nats-cred \(spec\.transport\.secretRef\)\) from .*url: ENOENT/,
     );
   });

@@ -120,9 +120,12 @@ export function paramsConfigMap(job: JobView): K8sObject {
 /**
  * The attempt's secret: fresh random bytes every time it is built (creating it twice keeps the first), and
  * the credentials of the burst's broker user when there is one (the Redis user's password, the NATS user's
- * `.creds`). Owned by the BurstJob and deleted when the attempt ends.
+ * `.creds`), and a broker URL written into spec.transport.url (which may hold a password: out of the pod
+ * spec, its variables and every child process's environment, as a secretRef URL is). Owned by the
+ * BurstJob and deleted when the attempt ends.
  */
 export function attemptSecret(job: JobView, attempt: number, broker: BrokerUserSecrets = {}): K8sObject {
+  const url = specBrokerUrl(job);
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -132,8 +135,15 @@ export function attemptSecret(job: JobView, attempt: number, broker: BrokerUserS
       [POD.secretKey]: newSecret(),
       ...(broker.password !== undefined ? { [POD.brokerPasswordKey]: broker.password } : {}),
       ...(broker.natsCreds !== undefined ? { [POD.natsCredsKey]: broker.natsCreds } : {}),
+      ...(url !== undefined ? { [POD.brokerUrlKey]: url } : {}),
     },
   };
+}
+
+/** The broker URL the spec writes out (not a secretRef's): the attempt Secret carries it to the packs. */
+export function specBrokerUrl(job: JobView): string | undefined {
+  const t = job.spec.transport;
+  return t.kind !== 'direct' && t.secretRef === undefined ? t.url : undefined;
 }
 
 /**
@@ -211,8 +221,8 @@ export function packEnv(
     // pack's child processes inherit (volume below).
     set(ENV.transportUrlFile, `${POD.transportDir}/${POD.transportUrlKey}`);
     set(ENV.transportUrlSource, `key ${s.transport.secretRef.key} of Secret ${s.transport.secretRef.name} (spec.transport.secretRef)`);
-  } else if (s.transport.url !== undefined) {
-    set(ENV.transportUrl, s.transport.url);
+  } else if (specBrokerUrl(job) !== undefined) {
+    set(ENV.transportUrlFile, `${POD.secretDir}/${POD.brokerUrlKey}`);
     set(ENV.transportUrlSource, 'spec.transport.url');
   } else {
     set(ENV.transportUrlSource, 'the default: spec.transport has no url or secretRef');

@@ -217,7 +217,12 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
       );
     }
     // As written: no byte trimmed.
-    url = withCredentials(url, user, readConfigFile(ENV.transportPasswordFile, need(ENV.transportPasswordFile), "the burst user's password"), ENV.transportUrl);
+    url = withCredentials(
+      url,
+      user,
+      readConfigFile(ENV.transportPasswordFile, need(ENV.transportPasswordFile), "the burst user's password"),
+      urlFile !== undefined ? ENV.transportUrlFile : ENV.transportUrl,
+    );
   }
   const credsFile = get(ENV.transportCredsFile);
   const credsFd = get(ENV.transportCredsFd);

@@ -25,6 +25,8 @@ export const POD = {
   natsCredsKey: 'nats.creds',
   /** With per-burst Redis users: the burst user's password in the same Secret (KB_TRANSPORT_PASSWORD_FILE). */
   brokerPasswordKey: 'broker-password',
+  /** A broker URL written into spec.transport.url, in the same Secret (KB_TRANSPORT_URL_FILE): a password in it stays out of the pod. */
+  brokerUrlKey: 'broker-url',
   /**
    * spec.transport.secretRef's Secret, its one key mounted read-only (optional: a Secret that is not there
    * is the pack's clear error, not a pod stuck mounting): KB_TRANSPORT_URL_FILE = transportDir/transportUrlKey.
