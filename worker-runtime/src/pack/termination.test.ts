@@ -37,6 +37,15 @@ describe('termination report', () => {
     expect(r.abort!.reason.endsWith('...')).toBe(true);
   });
 
+  it('shortens a reason to fit wherever the cut falls, a character of two code units included', () => {
+    for (let pad = 3900; pad < 3990; pad++) {
+      const reason = 'a'.repeat(pad) + '\u{1F600}'.repeat(20) + 'b'.repeat(40);
+      const text = terminationReport(report([], { ok: false, abort: { failedWorker: 9, reason } }), 8);
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
+      expect(parseTerminationReport(text)!.abort!.reason).toMatch(/^a+(\u{1F600})*\.\.\.$/u);
+    }
+  });
+
   it('is read back as written, whole or lean', () => {
     const whole = terminationReport(report([1, { a: 2 }]), 8);
     expect(parseTerminationReport(whole)).toEqual(JSON.parse(whole));

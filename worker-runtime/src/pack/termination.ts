@@ -45,12 +45,18 @@ export function terminationReport(report: PackReport, first: number, maxBytes = 
   const lean: TerminationReport = { ...base, truncated: true, fullBytes };
   let text = JSON.stringify(lean);
   if (Buffer.byteLength(text) > maxBytes && lean.abort !== undefined) {
-    // Only a huge abort reason can overflow what is left: shorten it.
-    lean.abort.reason = lean.abort.reason.slice(0, Math.max(0, lean.abort.reason.length - (Buffer.byteLength(text) - maxBytes) - 3)) + '...';
+    // Only a huge abort reason can overflow what is left: shorten it. Every code unit cut takes at least
+    // one byte with it, but not half a surrogate pair: the half left would be written as a 6-byte escape.
+    const reason = lean.abort.reason;
+    let keep = Math.max(0, reason.length - (Buffer.byteLength(text) - maxBytes) - 3);
+    if (keep > 0 && isHighSurrogate(reason.charCodeAt(keep - 1))) keep--;
+    lean.abort.reason = reason.slice(0, keep) + '...';
     text = JSON.stringify(lean);
   }
   return text;
 }
+
+const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
 
 /**
  * The report a termination message holds, or undefined when it holds none: a log's tail
