@@ -65,9 +65,6 @@ export const GANG_SCHEDULING_GATE = `${API_GROUP}/gang`;
 /** Held only while broker state outside the cluster (Redis keys) may need deleting. */
 export const BROKER_FINALIZER = `${API_GROUP}/broker-cleanup`;
 
-/** The operator's field manager name for server-side apply and updates. */
-export const FIELD_MANAGER = 'kubeburst-operator';
-
 /**
  * Pending: pods being created, or all created and gated, waiting for room. Starting: gates lifted, packs being
  * scheduled and started. Running: every pack runs. Restarting: an attempt ended early; the next starts after a

@@ -150,6 +150,37 @@ describe('a BurstJob on the local control plane', () => {
     await flares.delete('svc-other');
   });
 
+  it('a NetworkPolicy or ConfigMap of a job’s names that is not the job’s is left as it is, and the job waits until it goes', async () => {
+    const flares = await poolOf('squat', 1, 16);
+    // The namespace's own objects, which happen to have the names the operator gives a job's: before, the
+    // operator's forced apply took them over (and made the job their owner, so they went with it).
+    const policy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'sq' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } };
+    const params = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sq-params' }, data: { theirs: 'yes' } };
+    await suite.kube.create(`/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`, policy);
+    await suite.kube.create(`/api/v1/namespaces/${ns}/configmaps`, params);
+    const job = await flares.create('sq', { size: 2, granularity: 1 });
+    const refused = await waitFor(
+      'the operator saying the NetworkPolicy is not the job’s',
+      async () => (await flares.events('sq')).find((e) => /NetworkPolicy .*\/sq exists and is not this BurstJob's/.test(e.message)),
+      30_000,
+    );
+    expect(refused.type).toBe('Warning');
+    await sleep(2_000);
+    const policyNow = await suite.kube.get<Json>(paths.networkPolicy(ns, 'sq'));
+    expect([policyNow.spec, policyNow.metadata.ownerReferences]).toEqual([policy.spec, undefined]);
+    const paramsNow = await suite.kube.get<Json>(paths.configmap(ns, 'sq-params'));
+    expect([paramsNow.data, paramsNow.metadata.ownerReferences]).toEqual([params.data, undefined]);
+    expect(await flares.pods('sq')).toEqual([]);
+    // Gone: the job makes its own and runs.
+    await suite.kube.delete(paths.networkPolicy(ns, 'sq'));
+    await suite.kube.delete(paths.configmap(ns, 'sq-params'));
+    await flares.waitPhase('sq', 'Running', 60_000);
+    const own = await suite.kube.get<Json>(paths.networkPolicy(ns, 'sq'));
+    expect(own.metadata.ownerReferences?.[0]?.uid).toBe(job.metadata.uid);
+    expect(JSON.parse((await suite.kube.get<Json>(paths.configmap(ns, 'sq-params'))).data['params.json'])).toEqual({ value: null });
+    await flares.delete('sq');
+  });
+
   it('a pod that only carries a job’s labels is not the job’s: one it does not own, or one in another namespace', async () => {
     const flares = await poolOf('imposter', 1, 16);
     const job = await flares.create('imp', { size: 2, granularity: 1 });

@@ -62,7 +62,7 @@ watchNamespaces is empty.
 - apiGroups: [""]
   resources: [services]
   verbs: [list, watch, get, create, delete]
-# Params and results ConfigMaps (server-side apply).
+# Params and results ConfigMaps: created, or patched with a JSON patch that first tests the job owns it.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [create, patch]
@@ -83,7 +83,7 @@ watchNamespaces is empty.
   resources: [workloads]
   verbs: [list, watch]
 {{- if .Values.networkPolicy.enabled }}
-# The packs' NetworkPolicy (server-side apply).
+# The packs' NetworkPolicy: likewise.
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [create, patch]

@@ -15,7 +15,7 @@ function fakeKube(on: (verb: string, path: string, body?: Json) => Promise<Json>
     calls.push(`${verb} ${path}${verb === 'DELETE' && body?.preconditions ? ` uid=${body.preconditions.uid}` : ''}`);
     return on(verb, path, body);
   };
-  const kube = { create: call('POST'), get: call('GET'), patch: call('PATCH'), delete: call('DELETE'), apply: call('APPLY'), replace: call('PUT') } as unknown as KubeClient;
+  const kube = { create: call('POST'), get: call('GET'), patch: call('PATCH'), delete: call('DELETE'), replace: call('PUT') } as unknown as KubeClient;
   return { kube, calls };
 }
 
@@ -93,6 +93,44 @@ describe('executor expectations', () => {
     expect(calls).toEqual(['PATCH /api/v1/namespaces/ns/pods/j-a0-0']);
     ex.ungates.observed('ns/j-a0-0');
     expect(ex.ungates.isPending('ns/j-a0-0')).toBe(false);
+  });
+});
+
+describe('executor: objects named after the job (params, results, NetworkPolicy)', () => {
+  const exists = (verb: string, path: string) => new ApiError(409, 'AlreadyExists', 'already exists', verb, path);
+  const withPolicy = (kube: KubeClient): Executor =>
+    new Executor(kube, recorder, metrics, { podCreateConcurrency: 4, pod: { defaultImage: 'w:1' }, networkPolicy: true }, () => gated, new Logger('error'));
+
+  it('creates them; where one of the name is there, updates it only through a patch that first tests the job owns it', async () => {
+    const bodies: Json[] = [];
+    const { kube, calls } = fakeKube(async (verb, path, body) => {
+      if (verb === 'POST') throw exists(verb, path);
+      bodies.push(body!);
+      return {};
+    });
+    const res = await withPolicy(kube).apply(job, { metadata: {} }, [{ kind: 'ensureParams' }, { kind: 'ensureNetworkPolicy' }]);
+    expect(res.errors).toEqual([]);
+    expect(calls).toEqual([
+      'POST /api/v1/namespaces/ns/configmaps',
+      'PATCH /api/v1/namespaces/ns/configmaps/j-params',
+      'POST /apis/networking.k8s.io/v1/namespaces/ns/networkpolicies',
+      'PATCH /apis/networking.k8s.io/v1/namespaces/ns/networkpolicies/j',
+    ]);
+    for (const [i, field] of ['data', 'spec'].entries())
+      expect(bodies[i]).toEqual([
+        { op: 'test', path: '/metadata/ownerReferences/0/uid', value: 'uid-new' },
+        { op: 'add', path: `/${field}`, value: expect.any(Object) },
+      ]);
+  });
+
+  it('leaves anyone else’s as it is, and says so', async () => {
+    const { kube, calls } = fakeKube(async (verb, path) => {
+      if (verb === 'POST') throw exists(verb, path);
+      throw new ApiError(422, 'Invalid', 'the server rejected our request due to an error in our request', verb, path);
+    });
+    const res = await withPolicy(kube).apply(job, { metadata: {} }, [{ kind: 'ensureNetworkPolicy' }]);
+    expect(res.errors.map((e) => e.message)).toEqual([expect.stringContaining("NetworkPolicy ns/j exists and is not this BurstJob's")]);
+    expect(calls.filter((c) => c.startsWith('DELETE'))).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { cleanupBurst, createRedisBurstUser, deleteRedisBurstUser, mintNatsBurstUser, natsCredsFile, type NatsAccountKey } from '@kubeburst/worker-runtime';
-import { BROKER_FINALIZER, EVENT, FIELD_MANAGER, GANG_SCHEDULING_GATE } from '@kubeburst/api';
+import { BROKER_FINALIZER, EVENT, GANG_SCHEDULING_GATE } from '@kubeburst/api';
 import { decodeLayout } from '../planner/layout.js';
 import { controllerOf } from './observe.js';
 import {
@@ -18,11 +18,12 @@ import {
   paramsConfigMapName,
   resultsConfigMap,
   serviceName,
+  type K8sObject,
   type PodOptions,
 } from '../planner/pods.js';
 import type { Action, JobView } from '../planner/types.js';
 import type { EventRecorder } from './events.js';
-import { ApiError, isAlreadyExists, isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
+import { ApiError, isAlreadyExists, isConflict, isNotFound, PATCH, paths, type Json, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -154,18 +155,12 @@ export class Executor {
           await attempt('ensure the headless Service', () => this.ensureService(job));
           break;
         case 'ensureParams':
-          await attempt('create params ConfigMap', () =>
-            this.kube.apply(paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), FIELD_MANAGER).then(() => undefined),
-          );
+          await attempt('create params ConfigMap', () => this.ensureOwned(job, paths.configmap(ns, paramsConfigMapName(job.name)), paramsConfigMap(job), 'data'));
           break;
         case 'ensureNetworkPolicy':
           // Blocking: the packs' ports are open to the whole cluster network without it.
           if (this.opts.networkPolicy)
-            await attempt(
-              'apply the NetworkPolicy',
-              () => this.kube.apply(paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), FIELD_MANAGER).then(() => undefined),
-              true,
-            );
+            await attempt('apply the NetworkPolicy', () => this.ensureOwned(job, paths.networkPolicy(ns, networkPolicyName(job.name)), packNetworkPolicy(job), 'spec'), true);
           break;
         case 'ensureSecret':
           // Pods cannot start without it: the pods wait for it (blocking). Once a pod of the attempt exists, the
@@ -327,11 +322,7 @@ export class Executor {
           break;
         }
         case 'writeResults':
-          await attempt(
-            'write results ConfigMap',
-            () => this.kube.apply(paths.configmap(ns, a.ref.configMap), resultsConfigMap(job, a.data), FIELD_MANAGER).then(() => undefined),
-            true,
-          );
+          await attempt('write results ConfigMap', () => this.ensureOwned(job, paths.configmap(ns, a.ref.configMap), resultsConfigMap(job, a.data), 'data'), true);
           break;
         case 'cleanupBroker': {
           const failed = await this.cleanupBroker(job, a.burstIds);
@@ -398,6 +389,36 @@ export class Executor {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }
     await this.kube.create(paths.services(ns), want);
+  }
+
+  /**
+   * Creates `want` at `path`, or, where an object of its name is there, sets its `field` to want's, but
+   * only if it is this job's: one JSON patch that first tests that its first owner reference (the
+   * controller one the operator writes, and its only) carries the job's uid, so that for anyone else's the
+   * patch changes nothing and fails. (Server-side apply took any object of the name: a BurstJob named
+   * like the namespace's own NetworkPolicy rewrote it, and made itself its owner, so the garbage collector
+   * deleted it with the job.) Without `get`: the operator may not read ConfigMaps.
+   */
+  private async ensureOwned(job: JobView, path: string, want: K8sObject, field: 'data' | 'spec'): Promise<void> {
+    try {
+      await this.kube.create(path.slice(0, path.lastIndexOf('/')), want);
+      return;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    const ops = [
+      { op: 'test', path: '/metadata/ownerReferences/0/uid', value: job.uid },
+      { op: 'add', path: `/${field}`, value: want[field] },
+    ];
+    try {
+      await this.kube.patch(path, ops, PATCH.json);
+    } catch (err) {
+      // 422 is the failed test (the ops are well-formed, and the content is what a create accepts).
+      if (!(err instanceof ApiError && err.status === 422)) throw err;
+      throw new Error(
+        `${String(want.kind)} ${job.namespace}/${String(want.metadata.name)} exists and is not this BurstJob's (someone else's, or an earlier BurstJob's of this name that the garbage collector has yet to remove): the operator changes nothing in it; delete it, or rename the BurstJob`,
+      );
+    }
   }
 
   /**

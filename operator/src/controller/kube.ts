@@ -47,7 +47,6 @@ export type Json = Record<string, any>;
 export const PATCH = {
   merge: 'application/merge-patch+json',
   json: 'application/json-patch+json',
-  apply: 'application/apply-patch+yaml',
 } as const;
 
 /** Token bucket: `qps` tokens a second, at most `burst` saved up. */
@@ -206,10 +205,6 @@ export class KubeClient {
   }
   patch<T = Json>(path: string, body: unknown, type: (typeof PATCH)[keyof typeof PATCH] = PATCH.merge): Promise<T> {
     return this.request<T>('PATCH', path, body, type);
-  }
-  /** Server-side apply: create or update to exactly `body` for the fields this manager owns. */
-  apply<T = Json>(path: string, body: unknown, fieldManager: string): Promise<T> {
-    return this.request<T>('PATCH', `${path}?fieldManager=${encodeURIComponent(fieldManager)}&force=true`, body, PATCH.apply);
   }
   delete<T = Json>(path: string, body?: unknown): Promise<T> {
     return this.request<T>('DELETE', path, body);

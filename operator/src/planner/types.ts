@@ -123,9 +123,9 @@ export const DEFAULT_POLICY: Policy = { backoffBaseMs: 10_000, backoffMaxMs: 300
 export type Action =
   /** Headless Service (stable pack DNS names): create it, or replace one an earlier job of the same name left. */
   | { kind: 'ensureService' }
-  /** The params ConfigMap: create or update (server-side apply). */
+  /** The params ConfigMap: created, or updated where the job's own is there (executor ensureOwned). */
   | { kind: 'ensureParams' }
-  /** The NetworkPolicy that opens the packs' ports to the job's own packs only (server-side apply). */
+  /** The NetworkPolicy that opens the packs' ports to the job's own packs only (created, or updated where the job's own is there). */
   | { kind: 'ensureNetworkPolicy' }
   /** The attempt's Secret (its packs authenticate each other with it): create unless it exists. */
   /**
