@@ -228,16 +228,16 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
         });
       });
     });
-    let wallTimer: NodeJS.Timeout | undefined;
-    if (deadline > 0) {
-      wallTimer = setTimeout(() => {
-        const info = { reason: `the flare ran past its deadline of ${deadline / 1000} s` };
-        for (const c of alive) if (c.connected) c.send({ type: 'abort', info }, undefined, {}, () => {});
-        failing();
-      }, deadline);
-    }
+    const wallTimer =
+      deadline > 0
+        ? longTimeout(() => {
+            const info = { reason: `the flare ran past its deadline of ${deadline / 1000} s` };
+            for (const c of alive) if (c.connected) c.send({ type: 'abort', info }, undefined, {}, () => {});
+            failing();
+          }, deadline)
+        : undefined;
     const exitCodes = await Promise.all(exits);
-    if (wallTimer) clearTimeout(wallTimer);
+    wallTimer?.cancel();
     if (stopTimer) clearTimeout(stopTimer);
 
     const packs: PackReport[] = [];
@@ -284,4 +284,22 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Node's timers hold at most 2^31 - 1 ms (about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * `fn` after `ms`, however long (spec.activeDeadlineSeconds allows a year): past what one timer holds, a
+ * timer that sets the next. Counted on the monotonic clock, so a wall-clock step moves nothing.
+ */
+export function longTimeout(fn: () => void, ms: number): { cancel(): void } {
+  const due = performance.now() + ms;
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const left = due - performance.now();
+    timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+  };
+  arm();
+  return { cancel: () => clearTimeout(timer) };
 }
