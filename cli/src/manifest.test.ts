@@ -97,8 +97,20 @@ describe('manifest loading', () => {
     ['spec: [1, 2\n', /^job\.yaml:\d+:\d+: not valid YAML: /],
     ['- a\n- b\n', /every YAML document must be a Kubernetes object/],
     [`${JOB}---\n${JOB.replace('name: demo', 'name: demo2')}`, /holds 2 BurstJobs \(demo, demo2\): choose one with --name/],
+    ['spec: *nowhere\n', /^job\.yaml: not valid YAML: .*nowhere/],
+    // An expansion attack: ten levels of ten aliases each.
+    [
+      ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`)].join('\n') + '\n',
+      /^job\.yaml: not valid YAML: /,
+    ],
   ])('file-level problem %#', (text, message) => {
     expect(errorOf(() => pickBurstJob('job.yaml', text))).toMatch(message);
+  });
+
+  test('params may repeat one anchored map per worker, as far as the largest burst goes', () => {
+    const workers = 2_000;
+    const text = JOB.replace('  size: 6\n', `  size: ${workers}\n`) + `  params:\n    list:\n      - &p {lr: 0.1}\n${'      - *p\n'.repeat(workers - 1)}`;
+    expect(load(text).job.spec.params?.list).toHaveLength(workers);
   });
 
   test('--name picks among several BurstJobs', () => {
@@ -116,5 +128,8 @@ describe('manifest loading', () => {
     expect(errorOf(() => resolveModule(m))).toMatch(/^spec\.function\.module: .*worker\.js does not exist \(a relative module is resolved against the manifest's directory/);
     writeFileSync(join(dir, 'worker.js'), 'export default 1;\n');
     expect(resolveModule(m)).toBe(join(dir, 'worker.js'));
+    // A directory is no module (an import of it fails in every thread).
+    const inDir = load(JOB.replace('./worker.js', '.'));
+    expect(errorOf(() => resolveModule(inDir))).toMatch(/^spec\.function\.module: .* is not a file/);
   });
 });

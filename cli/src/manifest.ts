@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { InvalidBurstJobError, KIND, parseBurstJob, type BurstJobManifest } from '@kubeburst/api';
@@ -44,6 +44,12 @@ export function loadManifest(file: string, cwd: string, o: { name?: string; over
   }
 }
 
+/**
+ * Nodes that YAML aliases may expand to in one document: as many as a params.list of the largest burst
+ * (100 000 workers) that repeats one anchored map per worker, and far below an expansion attack's billions.
+ */
+const MAX_ALIAS_NODES = 1_000_000;
+
 /** The one BurstJob among the file's documents (or the one named `name`). */
 export function pickBurstJob(file: string, text: string, name?: string): Record<string, unknown> {
   const docs = parseAllDocuments(text);
@@ -54,7 +60,13 @@ export function pickBurstJob(file: string, text: string, name?: string): Record<
       const at = first.linePos?.[0];
       throw new ManifestError(`${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`);
     }
-    const value: unknown = d.toJS();
+    let value: unknown;
+    try {
+      value = d.toJS({ maxAliasCount: MAX_ALIAS_NODES });
+    } catch (err) {
+      // An alias without its anchor, or aliases expanding past the bound.
+      throw new ManifestError(`${file}: not valid YAML: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+    }
     if (value !== null && value !== undefined) {
       if (typeof value !== 'object' || Array.isArray(value))
         throw new ManifestError(`${file}: every YAML document must be a Kubernetes object (a mapping with apiVersion and kind)`);
@@ -127,5 +139,6 @@ export function resolveModule(m: LoadedManifest): string {
       `spec.function.module: ${path} does not exist (a relative module is resolved against the manifest's directory, ${dirname(m.path)}; build the worker first if it is compiled)`,
     );
   }
+  if (!statSync(path).isFile()) throw new ManifestError(`spec.function.module: ${path} is not a file (name the worker's module itself, not its directory)`);
   return path;
 }

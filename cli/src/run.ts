@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
@@ -103,8 +103,12 @@ function positiveInt(flag: string, text: string): number {
   return n;
 }
 
-/** `--output FILE` can be written: its directory exists and is writable, and FILE, if it exists, is a writable file. */
-function checkWritable(path: string, given: string): void {
+/**
+ * `--output FILE` can be written: its directory exists and is writable, and FILE, if it exists, is a
+ * writable file and none of the flare's own inputs (`inputs`: the manifest, the worker's module), through
+ * a link or not: results written over them would lose them.
+ */
+function checkWritable(path: string, given: string, inputs: Record<string, string>): void {
   const refuse = (why: string): never => {
     throw new CliUsageError(`--output ${given}: ${why}`, 'run');
   };
@@ -114,6 +118,10 @@ function checkWritable(path: string, given: string): void {
   if (!d!.isDirectory()) refuse(`${dir} is not a directory`);
   const f = statSync(path, { throwIfNoEntry: false });
   if (f?.isDirectory()) refuse(`${path} is a directory`);
+  if (f !== undefined) {
+    const real = realpathSync(path);
+    for (const [what, input] of Object.entries(inputs)) if (real === realpathSync(input)) refuse(`that is ${what} (${input}): the results would be written over it`);
+  }
   try {
     accessSync(f !== undefined ? path : dir, constants.W_OK);
   } catch {
@@ -172,7 +180,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const opts = flareOptions(m, o);
   // A results file that cannot be written is refused now, not after the flare ran (its results lost).
   const out = o.output !== undefined ? resolve(io.cwd, o.output) : undefined;
-  if (out !== undefined) checkWritable(out, o.output!);
+  if (out !== undefined) checkWritable(out, o.output!, { 'the manifest': m.path, "the worker's module": opts.modulePath });
   // The broker URL's password, in every form: no line, summary or results file shows it (its packs'
   // logs, a client's error, a worker's result would otherwise carry it out).
   const secrets = urlSecrets(opts.transport.url);

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { compileWorkerModule, moduleKind } from '@kubeburst/worker-runtime/module';
 import type { Command } from './command.js';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
-import { loadManifest, modulePath } from './manifest.js';
+import { loadManifest, modulePath, resolveModule } from './manifest.js';
 
 const HELP = `Usage: kubeburst validate <job.yaml> [--name NAME]
 
@@ -28,11 +28,12 @@ async function validate(args: string[], io: CliIO): Promise<number> {
       ? `automatic packing${s.packing?.maxGranularity ? ` (at most ${s.packing.maxGranularity} per pack)` : ''}`
       : `${Math.ceil(s.size / g)} pack${Math.ceil(s.size / g) === 1 ? '' : 's'} of ${s.size % g === 0 ? '' : '≤'}${g}`;
   io.stdout.write(`${positionals[0]}: BurstJob ${m.job.metadata.name} is valid: ${s.size} workers, ${packing}, transport ${s.transport.kind}\n`);
-  const module = modulePath(m);
-  if (!existsSync(module)) {
-    io.stdout.write(`note: spec.function.module ${module} does not exist here: \`kubeburst run\` needs it (a cluster run looks for it in the image)\n`);
+  if (!existsSync(modulePath(m))) {
+    io.stdout.write(`note: spec.function.module ${modulePath(m)} does not exist here: \`kubeburst run\` needs it (a cluster run looks for it in the image)\n`);
     return EXIT.ok;
   }
+  // What `kubeburst run` would take: a file (not a directory) where the manifest says.
+  const module = resolveModule(m);
   const kind = moduleKind(module);
   io.stdout.write(`spec.function.module ${module}: ${kind.detail}\n`);
   if (kind.kind === 'typescript') {

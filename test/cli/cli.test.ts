@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlareResult } from '../../worker-runtime/src/launch/local.js';
@@ -123,6 +123,24 @@ describe('kubeburst run', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`kubeburst: --output ${output}: ${why}`);
       expect(r.stderr).not.toContain('running hello');
+    }
+  });
+
+  test('an --output that is the manifest or the worker module, directly or through a link, is refused and both are left as they were', async () => {
+    const module = join(dir, 'w.mjs');
+    writeFileSync(module, 'export default async () => 1;\n');
+    const path = manifest(`  size: 2\n  function:\n    module: ${module}\n`, 'self');
+    const link = join(dir, 'results.json');
+    symlinkSync(module, link);
+    for (const [output, what] of [
+      [path, 'the manifest'],
+      [link, "the worker's module"],
+    ] as const) {
+      const before = readFileSync(output, 'utf8');
+      const r = await kubeburst(['run', path, '-o', output]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`kubeburst: --output ${output}: that is ${what}`);
+      expect(readFileSync(output, 'utf8')).toBe(before);
     }
   });
 
