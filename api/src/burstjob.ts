@@ -73,10 +73,35 @@ export const FunctionSpec = z
   })
   .describe('The function every worker runs: a module whose default export is defineWorker(...).');
 
+/**
+ * Where `v` is not plain JSON, what is wrong and where in it (`at`, a path like `.a[2]`): a YAML manifest
+ * can hold what JSON cannot (`.nan`, `.inf`, an alias inside its own anchor), which the packs would get as
+ * null, or a run would crash on.
+ */
+export function jsonProblem(v: unknown, at = '', above: readonly object[] = []): string | undefined {
+  const where = at === '' ? '' : ` at ${at}`;
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `holds ${v}${where}, which is no JSON number`;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
+  if (typeof v !== 'object') return `holds a ${typeof v}${where}, which is not JSON`;
+  if (above.includes(v)) return `refers to itself${where} (a YAML alias inside its own anchor)`;
+  const inside = [...above, v];
+  const entries: [string, unknown][] = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x]) : Object.entries(v).map(([k, x]) => [`.${k}`, x]);
+  for (const [k, x] of entries) {
+    const p = jsonProblem(x, `${at}${k}`, inside);
+    if (p !== undefined) return p;
+  }
+  return undefined;
+}
+
+const JsonValue = z.unknown().superRefine((v, ctx) => {
+  const p = jsonProblem(v);
+  if (p !== undefined) ctx.addIssue({ code: 'custom', message: p });
+});
+
 export const ParamsSpec = z
   .strictObject({
-    list: z.array(z.unknown()).max(100_000).optional().describe('One entry per worker (length must equal spec.size).'),
-    value: z.unknown().optional().describe('The same value for every worker; each knows its own id.'),
+    list: z.array(JsonValue).max(100_000).optional().describe('One entry per worker (length must equal spec.size).'),
+    value: JsonValue.optional().describe('The same value for every worker; each knows its own id.'),
   })
   .refine((p) => !(p.list !== undefined && p.value !== undefined), { message: 'set either list or value, not both' })
   // CEL cannot see untyped fields (list items and value are any JSON), so the API server checks this one

@@ -107,6 +107,14 @@ describe('manifest loading', () => {
     expect(errorOf(() => pickBurstJob('job.yaml', text))).toMatch(message);
   });
 
+  test('params that JSON cannot hold are refused, naming where: .nan, .inf, an alias inside its own anchor', () => {
+    expect(errorOf(() => load(`${JOB}  params:\n    value: {lr: .nan}\n`))).toMatch(/spec\.params\.value: holds NaN at \.lr, which is no JSON number/);
+    expect(errorOf(() => load(`${JOB}  params:\n    list: [1, 2, 3, 4, 5, [-.inf]]\n`))).toMatch(/spec\.params\.list\[5\]: holds -Infinity at \[0\], which is no JSON number/);
+    expect(errorOf(() => load(`${JOB}  params:\n    value: &v {me: *v}\n`))).toMatch(/spec\.params\.value: refers to itself at \.me/);
+    // One anchor used twice is no cycle.
+    expect(load(`${JOB}  params:\n    value: {a: &x {k: 1}, b: *x}\n`).job.spec.params?.value).toEqual({ a: { k: 1 }, b: { k: 1 } });
+  });
+
   test('params may repeat one anchored map per worker, as far as the largest burst goes', () => {
     const workers = 2_000;
     const text = JOB.replace('  size: 6\n', `  size: ${workers}\n`) + `  params:\n    list:\n      - &p {lr: 0.1}\n${'      - *p\n'.repeat(workers - 1)}`;
