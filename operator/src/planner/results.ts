@@ -10,6 +10,7 @@ import type { ObservedPod } from './types.js';
  *
  *   results.json   {"workers": [result of worker 0, 1, …]}   null where a result was not collected
  *   summary.json   {"burstId", "attempt", "packs", "workers", "collected", "missing", "missingPacks"}
+ *                  (missingPacks: the first 100; `missing` counts them all)
  *
  * No pod needs API access and no extra RBAC is involved; the price is Kubernetes' 4 KiB per termination
  * message and 1 MiB per ConfigMap. Results larger than that belong in the function's own storage; they
@@ -19,6 +20,8 @@ export const RESULTS_KEY = 'results.json';
 export const SUMMARY_KEY = 'summary.json';
 /** ConfigMaps hold at most 1 MiB; leave room for the summary and metadata. */
 export const MAX_RESULTS_BYTES = 900 * 1024;
+/** Packs named in status.results.missingPacks and summary.json (their count is given in full). */
+const MAX_LISTED_PACKS = 100;
 
 export interface CollectedResults {
   data: Record<string, string>;
@@ -34,8 +37,9 @@ export function collectResults(jobName: string, attempt: number, burstId: string
   const missingPacks: number[] = [];
   const why: string[] = [];
   let collected = 0;
+  const byPack = new Map(pods.filter((x) => x.attempt === attempt).map((x) => [x.pack, x]));
   for (let p = 0; p < sizes.length; p++) {
-    const pod = pods.find((x) => x.pack === p && x.attempt === attempt);
+    const pod = byPack.get(p);
     const report = pod?.terminated?.report;
     const { start, end } = ranges[p]!;
     if (report?.results === undefined || report.first !== start || report.results.length !== end - start) {
@@ -57,7 +61,8 @@ export function collectResults(jobName: string, attempt: number, burstId: string
     collected = 0;
   }
   const missing = size - collected;
-  const summary = { burstId, attempt, packs: sizes.length, workers: size, collected, missing, missingPacks };
+  // At most as many packs as the status names: a ConfigMap holds 1 MiB, and 100 000 pack numbers take most of it.
+  const summary = { burstId, attempt, packs: sizes.length, workers: size, collected, missing, missingPacks: missingPacks.slice(0, MAX_LISTED_PACKS) };
   return {
     data: { [RESULTS_KEY]: resultsJson, [SUMMARY_KEY]: JSON.stringify(summary) },
     ref: {
@@ -65,7 +70,7 @@ export function collectResults(jobName: string, attempt: number, burstId: string
       key: RESULTS_KEY,
       workers: collected,
       missing,
-      ...(missingPacks.length > 0 ? { missingPacks: missingPacks.slice(0, 100) } : {}),
+      ...(missingPacks.length > 0 ? { missingPacks: missingPacks.slice(0, MAX_LISTED_PACKS) } : {}),
       ...(problem !== undefined ? { message: problem.slice(0, 4096) } : {}),
     },
     ...(problem !== undefined ? { problem } : {}),
