@@ -187,9 +187,10 @@ describe('the Helm chart', () => {
     kubectl(['apply', '-f', '-'], { input: OperatorUnderTest.manifests('kb', ns) });
     try {
       const sa = `system:serviceaccount:${ns}:kb-kubeburst`;
+      // resource/subresource, or resource:name for one object of it.
       const can = (verb: string, resource: string, where = ns): string => {
-        const [res, sub] = resource.split('/');
-        return kubectl(['auth', 'can-i', verb, res!, ...(sub ? [`--subresource=${sub}`] : []), '-n', where, `--as=${sa}`], { check: false }).stdout.trim();
+        const [res, sub] = resource.replace(':', '\0').split('/');
+        return kubectl(['auth', 'can-i', verb, res!.replace('\0', '/'), ...(sub ? [`--subresource=${sub}`] : []), '-n', where, `--as=${sa}`], { check: false }).stdout.trim();
       };
       const check = (list: [string, string, string?][]) => list.map(([v, r, w]) => `${v} ${r}${w ? ` in ${w}` : ''}: ${can(v, r, w)}`);
       const expected = (list: [string, string, string?][], answer: string) => list.map(([v, r, w]) => `${v} ${r}${w ? ` in ${w}` : ''}: ${answer}`);
@@ -224,9 +225,9 @@ describe('the Helm chart', () => {
         ['watch', 'podgroups.scheduling.k8s.io'],
         ['create', 'podgroups.scheduling.k8s.io'],
         ['delete', 'podgroups.scheduling.k8s.io'],
-        ['get', 'leases.coordination.k8s.io'],
+        ['get', 'leases.coordination.k8s.io:kb-kubeburst'],
         ['create', 'leases.coordination.k8s.io'],
-        ['update', 'leases.coordination.k8s.io'],
+        ['update', 'leases.coordination.k8s.io:kb-kubeburst'],
       ];
       const denied: [string, string, string?][] = [
         ['get', 'burstjobs.kubeburst.io'],
@@ -247,6 +248,9 @@ describe('the Helm chart', () => {
         ['create', 'pods/exec'],
         ['update', 'pods/status'],
         ['update', 'leases.coordination.k8s.io', 'default'],
+        // Only its own Lease: not kube-scheduler's, were it installed in kube-system.
+        ['get', 'leases.coordination.k8s.io:kube-scheduler'],
+        ['update', 'leases.coordination.k8s.io:kube-scheduler'],
         ['create', 'deployments.apps'],
         // Outside the watched namespaces: nothing but reading pods.
         ['create', 'pods', 'default'],
