@@ -11,7 +11,12 @@ const node = (name: string, cpu: string): Json => ({
   status: { allocatable: { cpu, memory: '64Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True' }] },
 });
 const pod = (job: JobView, attempt: number, pack: number, extra: Json = {}): Json => ({
-  metadata: { namespace: 'ns', name: `${job.name}-a${attempt}-${pack}`, labels: { [LABELS.jobUid]: job.uid, [LABELS.jobName]: job.name, [LABELS.attempt]: String(attempt) } },
+  metadata: {
+    namespace: 'ns',
+    name: `${job.name}-a${attempt}-${pack}`,
+    labels: { [LABELS.jobUid]: job.uid, [LABELS.jobName]: job.name, [LABELS.attempt]: String(attempt) },
+    ownerReferences: [{ apiVersion: 'kubeburst.io/v1alpha1', kind: 'BurstJob', name: job.name, uid: job.uid, controller: true }],
+  },
   spec: { containers: [{ name: 'pack', resources: { requests: { cpu: '4', memory: '1Gi' } } }], ...extra.spec },
   status: { phase: 'Pending', ...extra.status },
 });
@@ -84,6 +89,25 @@ describe('room for gang admission', () => {
       ['ns/b', [1]],
       ['ns/c', [1]],
     ]);
+  });
+
+  it('reserves nothing for pods that only carry a job’s labels: not controlled by it, or in another namespace', () => {
+    const admitted = burstJob('a')
+      .status({ phase: 'Starting', attempt: { index: 0, burstId: 'x', layout: '2x4', startTime: 'x', admittedTime: 'x' } })
+      .obj();
+    const unowned = pod(admitted, 0, 0);
+    unowned.metadata.ownerReferences = [];
+    const elsewhere = pod(admitted, 0, 1);
+    elsewhere.metadata.namespace = 'tenant';
+    const stray = pod(burstJob('gone').obj(), 0, 0); // no job of that uid is known, and none controls it
+    stray.metadata.ownerReferences = [];
+    const jobs = new Map([[admitted.uid, admitted]]);
+    expect(room([], [], [unowned, elsewhere, stray], [admitted]).reserved('none', jobs)).toEqual([]);
+    expect(
+      room([], [], [pod(admitted, 0, 0)], [admitted])
+        .reserved('none', jobs)
+        .map((g) => g.key),
+    ).toEqual(['ns/a']);
   });
 
   it('lists older jobs waiting for admission, oldest first, not the younger ones', () => {

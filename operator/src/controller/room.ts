@@ -4,7 +4,7 @@ import { decodeLayout } from '../planner/layout.js';
 import { gangDemand } from '../planner/pods.js';
 import type { JobView } from '../planner/types.js';
 import type { Json } from './kube.js';
-import { nodeView, podRequests, type BoundPod } from './observe.js';
+import { burstJobOwnerOf, nodeView, podRequests, type BoundPod } from './observe.js';
 
 /**
  * The cluster as gang admission sees it, assembled from the informer caches for one reconcile:
@@ -103,12 +103,18 @@ export class Room {
     return this.src.nodes.list().map((n) => nodeView(n, used.get(n.metadata.name) ?? ZERO, usedByOthers.get(n.metadata.name) ?? ZERO));
   }
 
-  /** Unbound pods of other jobs' admitted attempts, grouped per job. */
+  /**
+   * Unbound pods of other jobs' admitted attempts, grouped per job: pods the job controls (its uid in the
+   * label and the controller owner reference) in the job's namespace. A label alone is anyone's to set: a
+   * tenant's never-scheduled pods carrying some job's uid held room that no gang could then be admitted to.
+   */
   reserved(exceptUid: string, jobsByUid: Map<string, JobView>): GangDemand[] {
     const byJob = new Map<string, Json[]>();
     for (const p of this.src.ownPods.list()) {
       const uid = p.metadata.labels?.[LABELS.jobUid];
-      if (uid === undefined || uid === exceptUid) continue;
+      if (uid === undefined || uid === exceptUid || burstJobOwnerOf(p) !== uid) continue;
+      const known = jobsByUid.get(uid);
+      if (known !== undefined && p.metadata.namespace !== known.namespace) continue;
       const list = byJob.get(uid) ?? [];
       list.push(p);
       byJob.set(uid, list);
