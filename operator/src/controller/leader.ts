@@ -26,6 +26,13 @@ export interface LeaderOptions {
 
 const microTime = (ms = Date.now()): string => new Date(ms).toISOString().replace('Z', '000Z');
 
+/**
+ * Deadlines and what was seen when count on the monotonic clock: with the wall clock, a step back on the
+ * leader kept it leading past its renew deadline while renewals failed, and a step forward on a standby made
+ * it take over early, both at once. Only the Lease's own times (renewTime, acquireTime) are wall-clock.
+ */
+const clock = (): number => performance.now();
+
 /** `p`'s value, or false once `ms` have passed (the request may still complete; its result is ignored). */
 async function raceDeadline(p: Promise<boolean>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -55,7 +62,7 @@ export class LeaderElector {
     let announced = false;
     let sent = 0;
     while (!this.stopped) {
-      sent = Date.now();
+      sent = clock();
       if (await this.tryAcquireOrRenew()) break;
       if (!announced) {
         this.log.info('waiting for leadership', { lease: `${this.o.namespace}/${this.o.name}`, holder: this.observedHolder() });
@@ -78,16 +85,16 @@ export class LeaderElector {
     // When the last successful renewal was sent.
     let lastRenew = acquiredAt;
     while (!this.stopped && this.leading) {
-      await sleep(Math.min(this.o.retryPeriodMs, Math.max(0, lastRenew + this.o.renewDeadlineMs - Date.now())));
+      await sleep(Math.min(this.o.retryPeriodMs, Math.max(0, lastRenew + this.o.renewDeadlineMs - clock())));
       if (this.stopped) return;
-      const sent = Date.now();
+      const sent = clock();
       const left = lastRenew + this.o.renewDeadlineMs - sent;
       if (left > 0 && (await raceDeadline(this.tryAcquireOrRenew(), left))) {
         lastRenew = sent;
         continue;
       }
-      if (left > 0 && Date.now() - sent >= left) this.log.warn('lease renewal got no answer in time', { waitedMs: Date.now() - sent });
-      if (Date.now() - lastRenew >= this.o.renewDeadlineMs) {
+      if (left > 0 && clock() - sent >= left) this.log.warn('lease renewal got no answer in time', { waitedMs: clock() - sent });
+      if (clock() - lastRenew >= this.o.renewDeadlineMs) {
         this.leading = false;
         if (this.stopped) return;
         this.log.error('lost leadership: could not renew the lease', { renewDeadlineMs: this.o.renewDeadlineMs });
@@ -138,7 +145,7 @@ export class LeaderElector {
       const spec = lease.spec ?? {};
       const record = JSON.stringify({ holderIdentity: spec.holderIdentity, renewTime: spec.renewTime, leaseDurationSeconds: spec.leaseDurationSeconds });
       // Seen at the answer, not at the request: a slow GET must not move another holder's expiry earlier.
-      const seenAt = Date.now();
+      const seenAt = clock();
       if (this.observed?.record !== record) this.observed = { record, at: seenAt };
       const holder: string = spec.holderIdentity ?? '';
       const theirDuration = (spec.leaseDurationSeconds ?? leaseSeconds) * 1000;
