@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Informer } from '../../operator/src/controller/informer.js';
-import { KubeClient, type Json } from '../../operator/src/controller/kube.js';
+import { KubeClient, loadKubeConfig, type Json } from '../../operator/src/controller/kube.js';
 import { Logger } from '../../operator/src/controller/log.js';
 import { clusterEnv } from './harness/env.js';
 import { adminClient, createNamespace, deleteNamespace } from './harness/kube.js';
@@ -147,5 +147,29 @@ describe('informer', () => {
     inf.start();
     await inf.waitForSync(10_000);
     await waitFor('the watchdog to re-list', () => inf.relists >= 3, 15_000);
+  });
+
+  it('watches take none of the sockets requests need: with two sockets, four watches open and a GET still answers', async () => {
+    const small = await KubeClient.create(loadKubeConfig(clusterEnv().kubeconfig), { qps: 100, burst: 100, maxSockets: 2 });
+    const stop = new AbortController();
+    let events = 0;
+    const watches = Array.from({ length: 4 }, () =>
+      small.watch(`/api/v1/namespaces/${ns}/configmaps`, { timeoutSeconds: '60' }, () => void events++, stop.signal).catch(() => undefined),
+    );
+    try {
+      await kube.create(`/api/v1/namespaces/${ns}/configmaps`, cm('sockets', '1'));
+      await waitFor('every watch to see the ConfigMap', () => events >= 4, 10_000);
+      let timer: NodeJS.Timeout | undefined;
+      const answer = await Promise.race([
+        small.get<Json>(`/api/v1/namespaces/${ns}/configmaps/sockets`),
+        new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 10_000))),
+      ]);
+      clearTimeout(timer);
+      expect(answer?.data).toEqual({ v: '1' });
+    } finally {
+      stop.abort();
+      await Promise.all(watches);
+      small.close();
+    }
   });
 });

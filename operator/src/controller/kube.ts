@@ -101,6 +101,12 @@ export class RateLimiter {
 export class KubeClient {
   readonly server: URL;
   private readonly agent: Agent | HttpAgent;
+  /**
+   * Watches' own, without a socket limit: each holds a connection for minutes, and on the requests' agent
+   * enough of them (three or five per watched namespace) took every socket, so pod creates and status
+   * writes queued behind them with no deadline, while the leader's Lease (its own client) kept renewing.
+   */
+  private readonly watchAgent: Agent | HttpAgent;
   private readonly limiter: RateLimiter;
   private readonly tls: Pick<RequestOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
 
@@ -115,6 +121,7 @@ export class KubeClient {
     this.tls = tls;
     const maxSockets = opts.maxSockets ?? 64;
     this.agent = this.server.protocol === 'http:' ? new HttpAgent({ keepAlive: true, maxSockets }) : new Agent({ keepAlive: true, maxSockets, ...tls });
+    this.watchAgent = this.server.protocol === 'http:' ? new HttpAgent({ keepAlive: true }) : new Agent({ keepAlive: true, ...tls });
     this.limiter = new RateLimiter(opts.qps, opts.burst);
   }
 
@@ -222,7 +229,7 @@ export class KubeClient {
     return new Promise<void>((resolve, reject) => {
       const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(
         url,
-        { method: 'GET', agent: this.agent, headers: { ...headers, Accept: 'application/json' }, signal },
+        { method: 'GET', agent: this.watchAgent, headers: { ...headers, Accept: 'application/json' }, signal },
         (res) => {
           const status = res.statusCode ?? 0;
           this.opts.onResponse?.('WATCH', status);
@@ -269,6 +276,7 @@ export class KubeClient {
 
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 }
 
