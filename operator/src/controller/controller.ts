@@ -522,13 +522,16 @@ export class Controller {
     let latest = raw;
     if (changed && startsAttempt) {
       const written = await this.writeStatus(key, job, raw, p.status!, log);
+      if (written === 'conflict') return false;
       if (written === undefined) return true;
       latest = written;
     }
     const res = await this.executor.apply(job, latest, p.actions);
     const ok = res.errors.length === 0;
     if (changed && !startsAttempt && !res.blocking) {
-      if ((await this.writeStatus(key, job, res.latest, p.status!, log)) === undefined) return true;
+      const written = await this.writeStatus(key, job, res.latest, p.status!, log);
+      if (written === 'conflict') return false;
+      if (written === undefined) return true;
     }
     if (!ok) {
       const message = res.errors.map((e) => e.message).join('; ');
@@ -539,8 +542,12 @@ export class Controller {
     return ok;
   }
 
-  /** The one status write of a reconcile; undefined when it lost a race (the key is re-queued). */
-  private async writeStatus(key: string, job: JobView, latest: Json, planned: BurstJobStatus, log: Logger): Promise<Json | undefined> {
+  /**
+   * The one status write of a reconcile; 'conflict' when it lost a race (the caller re-queues the key with
+   * its backoff: while the cache lags, a fixed short retry re-ran the job's actions twenty times a second),
+   * undefined when the job is gone.
+   */
+  private async writeStatus(key: string, job: JobView, latest: Json, planned: BurstJobStatus, log: Logger): Promise<Json | 'conflict' | undefined> {
     const status = redactedStatus(planned, (t) => this.log.redact(t));
     try {
       const updated = await this.kube.replace<Json>(`${paths.burstjob(job.namespace, job.name)}/status`, { ...latest, status });
@@ -551,8 +558,7 @@ export class Controller {
     } catch (err) {
       if (isConflict(err)) {
         log.debug('status write conflict; retrying with the newer object');
-        this.queue.addAfter(key, 50);
-        return undefined;
+        return 'conflict';
       }
       if (isNotFound(err)) return undefined;
       throw err;
