@@ -7,16 +7,17 @@ const manifest = (template: unknown) => ({
   spec: { size: 2, function: { module: '/app/w.js' }, template },
 });
 
+const issues = (template: unknown) => {
+  try {
+    parseBurstJob(manifest(template));
+    return [];
+  } catch (err) {
+    return (err as InvalidBurstJobError).issues;
+  }
+};
+
 describe('spec.template: what the operator sets is not the template’s to set', () => {
   test('labels kubeburst.io/*, kueue.x-k8s.io/* and app.kubernetes.io/managed-by are refused, naming the label', () => {
-    const issues = (template: unknown) => {
-      try {
-        parseBurstJob(manifest(template));
-        return [];
-      } catch (err) {
-        return (err as InvalidBurstJobError).issues;
-      }
-    };
     expect(issues({ labels: { 'kubeburst.io/job-uid': 'x', 'app.kubernetes.io/managed-by': 'me', 'kueue.x-k8s.io/queue-name': 'q', team: 'a' } })).toEqual([
       { path: 'spec.template.labels.kubeburst.io/job-uid', rule: expect.stringContaining('is set by the operator') },
       { path: 'spec.template.labels.app.kubernetes.io/managed-by', rule: expect.stringContaining('is set by the operator') },
@@ -31,5 +32,31 @@ describe('spec.template: what the operator sets is not the template’s to set',
       }),
     ).toEqual([{ path: 'spec.template.env[1].name', rule: expect.stringContaining('is set by the operator (variables KB_* configure the pack') }]);
     expect(issues({ labels: { team: 'a', 'example.com/kubeburst.io': 'b' }, env: [{ name: 'MY_KB_', value: '1' }] })).toEqual([]);
+  });
+});
+
+describe('spec.template: what the API server or a process would refuse is refused when the manifest is read', () => {
+  test('labels and node selector terms that are no Kubernetes labels, naming the key', () => {
+    expect(
+      issues({
+        labels: { 'bad label': 'x', 'Example.com/a': 'b', team: 'has space', long: 'v'.repeat(64), ok: '', 'example.com/tier': 'gold-1' },
+        nodeSelector: { 'kubernetes.io/hostname': 'node-1', 'x/': 'y' },
+      }).map((i) => i.path),
+    ).toEqual(['spec.template.labels.bad label', 'spec.template.labels.Example.com/a', 'spec.template.labels.team', 'spec.template.labels.long', 'spec.template.nodeSelector.x/']);
+  });
+
+  test('an environment variable whose name holds = or whose value holds NUL', () => {
+    expect(
+      issues({
+        env: [
+          { name: 'A=B', value: 'x' },
+          { name: 'NUL', value: 'a\0b' },
+          { name: 'my.var-1', value: 'fine' },
+        ],
+      }),
+    ).toEqual([
+      { path: 'spec.template.env[0].name', rule: 'must be printable ASCII without =' },
+      { path: 'spec.template.env[1].value', rule: 'must not hold a NUL character' },
+    ]);
   });
 });

@@ -185,6 +185,29 @@ export const RESERVED_ENV_PREFIX = 'KB_';
 const reservedLabel = (k: string): boolean => RESERVED_LABEL_PREFIXES.some((p) => k.startsWith(p)) || RESERVED_LABELS.includes(k);
 const RESERVED_LABEL_WORDS = `${RESERVED_LABEL_PREFIXES.map((p) => `${p}*`).join(', ')} and ${RESERVED_LABELS.join(', ')}`;
 
+/**
+ * Why `key: value` is no Kubernetes label (or node selector term), if it is not: checked here, where the
+ * manifest is read, since the API server would refuse every pod of it, and the operator retry, forever.
+ */
+export function labelProblem(key: string, value: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(prefix)))
+    return "the key's prefix must be a DNS subdomain (lower-case letters, digits, - and ., at most 253 characters)";
+  if (name.length > 63 || !LABEL_NAME.test(name)) return "the key's name must be 1-63 letters, digits, -, _ or ., starting and ending with a letter or digit";
+  if (value.length > 63 || (value !== '' && !LABEL_NAME.test(value))) return 'the value must be at most 63 letters, digits, -, _ or ., starting and ending with a letter or digit';
+  return undefined;
+}
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+const labelMap = (labels: Record<string, string>, ctx: z.RefinementCtx): void => {
+  for (const [k, v] of Object.entries(labels)) {
+    const p = labelProblem(k, v);
+    if (p !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: p });
+  }
+};
+
 export const PodTemplateSpec = z
   .strictObject({
     labels: z
@@ -192,11 +215,16 @@ export const PodTemplateSpec = z
       .superRefine((labels, ctx) => {
         for (const k of Object.keys(labels))
           if (reservedLabel(k)) ctx.addIssue({ code: 'custom', path: [k], message: `is set by the operator (labels ${RESERVED_LABEL_WORDS} are reserved)` });
+        labelMap(labels, ctx);
       })
       .optional()
       .describe(`Extra labels on every pack pod (not ${RESERVED_LABEL_WORDS}: the operator sets those).`),
     annotations: z.record(z.string(), z.string()).optional().describe('Extra annotations on every pack pod.'),
-    nodeSelector: z.record(z.string(), z.string()).optional().describe('Pack pods only run on nodes with these labels (also limits where the gang looks for room).'),
+    nodeSelector: z
+      .record(z.string(), z.string())
+      .superRefine(labelMap)
+      .optional()
+      .describe('Pack pods only run on nodes with these labels (also limits where the gang looks for room).'),
     tolerations: z
       .array(
         z.strictObject({
@@ -224,8 +252,9 @@ export const PodTemplateSpec = z
           name: z
             .string()
             .min(1)
+            .refine((n) => /^[ -<>-~]+$/.test(n), 'must be printable ASCII without =')
             .refine((n) => !n.startsWith(RESERVED_ENV_PREFIX), `is set by the operator (variables ${RESERVED_ENV_PREFIX}* configure the pack: use the BurstJob's fields)`),
-          value: z.string(),
+          value: z.string().refine((v) => !v.includes('\0'), 'must not hold a NUL character'),
         }),
       )
       .optional()
