@@ -28,7 +28,7 @@ Options:
   --name NAME                 the BurstJob to run when the file holds several
   -o, --output FILE           write the full result (per-worker results, timestamps, counters) as JSON
   -q, --quiet                 no progress and no summary (exit code and errors only)
-  --json                      print the summary as JSON on stdout (progress, if any, stays on stderr)
+  --json                      print the summary as JSON on stdout (progress, and what workers print, on stderr)
   -h, --help                  show this help
 
 Progress goes to stderr: a live line on a terminal, plain lines otherwise. The summary goes to stdout.
@@ -164,6 +164,8 @@ export function flareOptions(m: LoadedManifest, o: RunOptions): LocalFlareOption
     operationTimeoutMs: s.timeouts.operationSeconds * 1000,
     ...(s.activeDeadlineSeconds !== undefined ? { wallTimeoutMs: s.activeDeadlineSeconds * 1000 } : {}),
     ...(Object.keys(env).length > 0 ? { env } : {}),
+    // With --json, stdout is the summary alone: what workers print goes to stderr.
+    ...(o.json ? { workerStdout: 'stderr' as const } : {}),
   };
 }
 

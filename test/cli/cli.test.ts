@@ -73,6 +73,20 @@ describe('kubeburst run', () => {
     expect(s.results.map((x) => (x as { sum: number }).sum)).toEqual(Array(5).fill(10));
   });
 
+  test('--json keeps stdout to the summary: what workers print goes to stderr; a failed pack’s stderr is quoted by its end', async () => {
+    const module = join(dir, 'chatty.mjs');
+    writeFileSync(
+      module,
+      'export default async (ctx) => { const w = ctx.info.workerId; console.log("hello from", w); await ctx.barrier(); if (w === 0) return 1; for (let i = 0; i < 5000; i++) console.error("line " + i + " of worker " + w); throw new Error("boom"); };\n',
+    );
+    const path = manifest(`  size: 2\n  granularity: 1\n  function:\n    module: ${module}\n`, 'chatty');
+    const r = await kubeburst(['run', path, '--json']);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.ok).toBe(false);
+    expect(r.stderr).toContain('hello from 0');
+    expect(JSON.stringify(s)).toContain('line 4999 of worker 1');
+  });
+
   test.each([
     ['redis', ['--transport', `redis=${REDIS_URL}`]],
     ['nats', ['--transport', 'nats']],

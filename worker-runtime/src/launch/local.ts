@@ -66,6 +66,11 @@ export interface LocalFlareOptions {
   /** Extra node flags for pack processes. */
   execArgv?: string[];
   /**
+   * Where what workers print to standard output goes: this process's stdout (default), or its stderr, so
+   * that stdout carries only what the caller writes there (`kubeburst run --json`).
+   */
+  workerStdout?: 'stdout' | 'stderr';
+  /**
    * Tell the other packs at once when a pack process dies (default true). Off, they find out from its
    * missing heartbeats alone, as packs in a cluster do.
    */
@@ -92,7 +97,7 @@ export interface FlareResult {
   exitCodes: (number | null)[];
   wallMs: number;
   counters: TrafficCounters;
-  /** Pack-side stderr of packs that failed, for diagnostics. */
+  /** Pack-side stderr of packs that failed (its last 64 KiB), for diagnostics. */
   stderr: Record<number, string>;
 }
 
@@ -187,7 +192,14 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     const exits = Array.from({ length: P }, (_, p) => {
       const child = fork(entry, [], {
         env: { ...process.env, ...base, [ENV.packIndex]: String(p), [ENV.resultFile]: join(dir, `pack-${p}.json`) },
-        stdio: ['ignore', 'inherit', 'pipe', 'ipc', handoffs[SECRET_FD] !== undefined ? 'pipe' : 'ignore', handoffs[CREDS_FD] !== undefined ? 'pipe' : 'ignore'],
+        stdio: [
+          'ignore',
+          o.workerStdout === 'stderr' ? 'pipe' : 'inherit',
+          'pipe',
+          'ipc',
+          handoffs[SECRET_FD] !== undefined ? 'pipe' : 'ignore',
+          handoffs[CREDS_FD] !== undefined ? 'pipe' : 'ignore',
+        ],
         execArgv: o.execArgv ?? [],
       });
       // Far below a socket's buffer: the record is there as soon as the pack reads.
@@ -200,9 +212,12 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       alive.add(child);
       // A pack that goes away while we write to it (EPIPE on its IPC channel): its exit says what happened.
       child.on('error', () => {});
+      child.stdout?.pipe(process.stderr, { end: false });
+      // The last of it: where a pack printed much and then failed, its end says why.
       let err = '';
       child.stderr!.on('data', (d: Buffer) => {
-        if (err.length < 64 * 1024) err += d.toString();
+        err += d.toString();
+        if (err.length > 2 * STDERR_KEPT) err = err.slice(-STDERR_KEPT);
       });
       child.on('message', (e: PackEvent) => {
         if (e.event === 'aborting') failing();
@@ -213,7 +228,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
         child.on('exit', (code, signal) => {
           alive.delete(child);
           if (code !== 0) {
-            stderr[p] = err + (signal ? `\n(killed by ${signal})` : '');
+            stderr[p] = err.slice(-STDERR_KEPT) + (signal ? `\n(killed by ${signal})` : '');
             failing();
           }
           // A pack that dies without reporting (crash, kill) is news the other packs would otherwise only
@@ -285,6 +300,9 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Characters of a failed pack's stderr kept for its diagnostics: the last ones. */
+const STDERR_KEPT = 64 * 1024;
 
 /** Node's timers hold at most 2^31 - 1 ms (about 24.8 days); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
