@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { longTimeout } from './local.js';
+import { longTimeout } from './timer.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
