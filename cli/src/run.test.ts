@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliUsageError } from './io.js';
 import { loadManifest } from './manifest.js';
-import { describeTransport, flareOptions, parseRunArgs } from './run.js';
+import { describeTransport, flareOptions, parseRunArgs, writeJson } from './run.js';
 import { transportInUse } from './summary.js';
 
 let dir: string;
@@ -86,5 +86,17 @@ describe('kubeburst run options', () => {
     const o = flareOptions(manifest('  size: 4\n  transport: {kind: redis, url: "redis://u:pw@h:1"}\n'), parseRunArgs(['job.yaml']));
     expect(transportInUse(o.transport.kind, 1, describeTransport(o))).toBe('redis (unused: one pack)');
     expect(transportInUse(o.transport.kind, 2, describeTransport(o))).toBe('redis (redis://u:***@h:1)');
+  });
+});
+
+describe('writeJson: results written in pieces', () => {
+  test('is the value as JSON, a top-level field a line and each element of a top-level array a line', () => {
+    const value = { burstId: 'b', ok: true, workers: [{ result: [1, 2] }, null, 'x'], packs: [], failure: undefined, counters: { a: 1 } };
+    const pieces: string[] = [];
+    writeJson(value, (t) => void pieces.push(t));
+    const text = pieces.join('');
+    expect(JSON.parse(text)).toEqual({ burstId: 'b', ok: true, workers: [{ result: [1, 2] }, null, 'x'], packs: [], counters: { a: 1 } });
+    expect(text.split('\n')).toContain('    {"result":[1,2]},');
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(40);
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
@@ -217,12 +217,39 @@ async function run(args: string[], io: CliIO): Promise<number> {
     summary.failure = { ...summary.failure, reason: `spec.activeDeadlineSeconds (${deadline / 1000} s) exceeded: every pack was killed` };
   }
   if (interrupted) summary.failure = { reason: 'interrupted: every pack was stopped' };
-  if (out !== undefined) writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  if (o.json) io.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+  if (out !== undefined) {
+    const fd = openSync(out, 'w');
+    try {
+      writeJson(result, (text) => void writeSync(fd, text));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  if (o.json) writeJson(summary, (text) => void io.stdout.write(text));
   else if (!o.quiet) io.stdout.write(formatSummary(summary, o.output !== undefined ? { output: o.output } : {}));
   else if (!result.ok) io.stderr.write(formatSummary(summary).split('\n').slice(0, 2).join('\n') + '\n');
   if (interrupted) return EXIT.interrupted;
   return result.ok ? EXIT.ok : EXIT.failed;
+}
+
+/**
+ * `value` (an object) as JSON, a top-level field a line and each element of a top-level array a line of
+ * its own: no one string holds it all. Results of many megabytes each fit no single string once
+ * pretty-printed (V8 caps strings at about 512 MiB), and the whole result was lost at the end of a flare.
+ */
+export function writeJson(value: object, write: (text: string) => void): void {
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  write('{\n');
+  entries.forEach(([k, v], i) => {
+    write(`  ${JSON.stringify(k)}: `);
+    if (Array.isArray(v) && v.length > 0) {
+      write('[\n');
+      v.forEach((x, j) => write(`    ${JSON.stringify(x) ?? 'null'}${j + 1 < v.length ? ',' : ''}\n`));
+      write('  ]');
+    } else write(JSON.stringify(v));
+    write(i + 1 < entries.length ? ',\n' : '\n');
+  });
+  write('}\n');
 }
 
 export function describeTransport(o: LocalFlareOptions): string {
