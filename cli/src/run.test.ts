@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliUsageError } from './io.js';
 import { loadManifest } from './manifest.js';
-import { describeTransport, flareOptions, parseRunArgs, writeJson } from './run.js';
+import { checkFitsHere, describeTransport, flareOptions, parseRunArgs, writeJson } from './run.js';
 import { transportInUse } from './summary.js';
 
 let dir: string;
@@ -98,5 +98,16 @@ describe('writeJson: results written in pieces', () => {
     expect(JSON.parse(text)).toEqual({ burstId: 'b', ok: true, workers: [{ result: [1, 2] }, null, 'x'], packs: [], counters: { a: 1 } });
     expect(text.split('\n')).toContain('    {"result":[1,2]},');
     expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(40);
+  });
+});
+
+describe('checkFitsHere: a burst sized for a cluster is refused on a laptop', () => {
+  const GiB = 1024 ** 3;
+  test('names what it would take and what the machine has', () => {
+    expect(() => checkFitsHere(100_000, 100_000, 16 * GiB)).toThrow(
+      /^100000 workers in 100000 packs need about 6543\.0 GiB here .* more than this machine's 16\.0 GiB: run fewer workers \(--size\) in fewer packs \(--granularity\)/,
+    );
+    expect(() => checkFitsHere(2000, 42, 16 * GiB)).toThrow(CliUsageError);
+    expect(() => checkFitsHere(64, 4, 16 * GiB)).not.toThrow();
   });
 });
