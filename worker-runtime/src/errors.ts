@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 /**
  * Every error the runtime raises is a KubeburstError: a stable `code`, a message that says what to change,
  * and structured fields a caller can branch on. Errors cross thread and process boundaries as plain
@@ -156,7 +157,18 @@ export function serializeError(err: unknown): SerializedError {
     if (Object.keys(fields).length > 0) out.fields = fields;
     return out;
   }
-  return { name: 'Error', message: typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)) };
+  return { name: 'Error', message: typeof err === 'string' ? err : thrownValue(err) };
+}
+
+/** A thrown value that is no Error, as text: JSON where it is JSON, else what inspect makes of it (a cycle, a BigInt). */
+function thrownValue(v: unknown): string {
+  try {
+    const json = JSON.stringify(v);
+    if (json !== undefined) return json;
+  } catch {
+    // A cycle, a BigInt: not the thrown value's fault to be reported as a TypeError of JSON's.
+  }
+  return inspect(v, { depth: 2, breakLength: Infinity }).slice(0, 1000);
 }
 
 /** One line naming the error, for logs and abort reasons. */
