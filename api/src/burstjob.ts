@@ -347,6 +347,11 @@ const NAME_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 /** Pack pods are named (and DNS-addressed) `<name>-a<attempt>-<pack>`, which must fit a 63-character label. */
 export const MAX_NAME_LENGTH = 48;
 const NAME_RULE = `must be at most ${MAX_NAME_LENGTH} lowercase letters, digits and -, starting with a letter (it names the job’s Service, and pack pods <name>-a<attempt>-<pack> must fit in 63 characters)`;
+/** Why `name` cannot name a BurstJob, if it cannot: NAME_RULE (what `kubeburst init` checks a name against). */
+export function nameProblem(name: string): string | undefined {
+  return name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name) ? undefined : NAME_RULE;
+}
+
 /** The same rule on metadata.name, for the CRD (CEL at the root may read metadata.name). */
 export const NAME_CEL: CelRule = {
   rule: `size(self.metadata.name) <= ${MAX_NAME_LENGTH} && self.metadata.name.matches('${NAME_PATTERN.source}')`,

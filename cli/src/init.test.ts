@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './cli.js';
@@ -39,13 +39,34 @@ test('overwrites nothing: every existing file is named and nothing is written', 
 test('a name that cannot name a BurstJob is refused', async () => {
   const t = io();
   expect(await runCli(['init', '--name', 'Bad Name'], t)).toBe(2);
-  expect(t.err).toContain('--name Bad Name: must be a DNS-1123 label');
+  expect(t.err).toContain('--name Bad Name: must be at most 48 lowercase letters, digits and -, starting with a letter');
+  // What the schema refuses, init refuses: a leading digit, 49 characters.
+  for (const name of ['2024-sweep', `a${'b'.repeat(48)}`]) {
+    const u = io();
+    expect(await runCli(['init', '--name', name], u)).toBe(2);
+  }
+});
+
+test('a directory that is a file, or a scaffold file that is a dangling link, is refused without a stack trace', async () => {
+  const t = io();
+  writeFileSync(join(dir, 'some-file.yaml'), 'x');
+  expect(await runCli(['init', 'some-file.yaml'], t)).toBe(2);
+  expect(t.err).toContain('is not a directory');
+  const u = io();
+  mkdirSync(join(dir, 'p'));
+  symlinkSync(join(dir, 'elsewhere.ts'), join(dir, 'p', 'worker.ts'));
+  expect(await runCli(['init', 'p'], u)).toBe(2);
+  expect(u.err).toMatch(/worker\.ts already exists: nothing was written/);
+  expect(() => readFileSync(join(dir, 'elsewhere.ts'))).toThrow();
+  expect(() => readFileSync(join(dir, 'p', 'package.json'))).toThrow();
 });
 
 test.each([
   ['/x/my-flare', 'my-flare'],
   ['/x/My Flare 2', 'my-flare-2'],
   ['/x/__', 'my-flare'],
+  ['/x/2024 Sweep', 'flare-2024-sweep'],
+  [`/x/${'a'.repeat(47)}-b`, 'a'.repeat(47)],
 ])('projectName(%s) = %s', (d, n) => expect(projectName(d)).toBe(n));
 
 test("the scaffold's Dockerfile builds on the worker image of the same version", () => {

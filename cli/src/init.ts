@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { MAX_NAME_LENGTH, nameProblem } from '@kubeburst/api';
 import { createRequire } from 'node:module';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -155,14 +156,15 @@ const NO_DEPENDENCIES_CHECK =
   'const d = Object.keys(require("./package.json").dependencies ?? {}); ' +
   'if (d.length > 0) { console.error(`package.json has dependencies (${d.join(", ")}) but no package-lock.json: run npm install`); process.exit(1); }';
 
-/** A DNS-1123 name (what metadata.name takes) from a directory name. */
+/** A name metadata.name takes (api nameProblem), from a directory name. */
 export function projectName(dir: string): string {
-  const n = basename(dir)
+  let n = basename(dir)
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 50);
-  return n === '' ? 'my-flare' : n;
+    .replace(/^-+|-+$/g, '');
+  if (n === '') return 'my-flare';
+  if (!/^[a-z]/.test(n)) n = `flare-${n}`;
+  return n.slice(0, MAX_NAME_LENGTH).replace(/-+$/, '');
 }
 
 async function init(args: string[], io: CliIO): Promise<number> {
@@ -170,12 +172,13 @@ async function init(args: string[], io: CliIO): Promise<number> {
   if (positionals.length > 1) throw new CliUsageError('init: one directory at most (kubeburst init my-flare)', 'init');
   const dir = resolve(io.cwd, positionals[0] ?? '.');
   const name = values.name ?? projectName(dir);
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 50) {
-    throw new CliUsageError(`init: --name ${name}: must be a DNS-1123 label of at most 50 characters (lowercase letters, digits, '-'): it names the BurstJob`, 'init');
-  }
+  const problem = nameProblem(name);
+  if (problem !== undefined) throw new CliUsageError(`init: --name ${name}: ${problem}`, 'init');
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new CliUsageError(`init: ${dir} is not a directory`, 'init');
   const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
   const files = scaffold(name, version);
-  const taken = Object.keys(files).filter((f) => existsSync(join(dir, f)));
+  // A link counts, dangling or not: a write would follow it out of the directory.
+  const taken = Object.keys(files).filter((f) => lstatSync(join(dir, f), { throwIfNoEntry: false }) !== undefined);
   if (taken.length > 0) {
     throw new CliUsageError(
       `init: ${taken.map((f) => join(dir, f)).join(', ')} already exist${taken.length === 1 ? 's' : ''}: nothing was written (init never overwrites; choose an empty directory)`,
@@ -183,7 +186,14 @@ async function init(args: string[], io: CliIO): Promise<number> {
     );
   }
   mkdirSync(dir, { recursive: true });
-  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  // 'wx': never through a link or over a file that appeared since the check above.
+  for (const [f, text] of Object.entries(files)) {
+    try {
+      writeFileSync(join(dir, f), text, { flag: 'wx' });
+    } catch (err) {
+      throw new CliUsageError(`init: cannot write ${join(dir, f)}: ${(err as Error).message}`, 'init');
+    }
+  }
   const rel = relative(io.cwd, dir);
   const where = rel === '' ? '.' : rel.startsWith('..') ? dir : rel;
   io.stdout.write(
