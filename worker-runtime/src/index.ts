@@ -11,7 +11,7 @@ export type { WorkerContext, BurstInfo, CallOptions, CollectiveOps, PackCollecti
 export type { TrafficCounters } from './communicator/stats.js';
 export { encodeJson, decodeJson, concatBytes, type Payload, type TypedArray } from './protocol/dtype.js';
 export type { ReduceOp, BuiltinOp, ReduceFn } from './ops.js';
-export { PackLayout, type PackRange } from './topology.js';
+export { decodeLayout, encodeLayout, PackLayout, type PackRange } from './topology.js';
 export { minimumRemote, COLLECTIVES, type CollectiveName } from './collectives/minimum.js';
 export {
   KubeburstError,

@@ -56,10 +56,9 @@ export class PackLayout {
     return new PackLayout(total, starts);
   }
 
-  /** Parses "48,48,16" (pack sizes). */
-  static parseSizes(text: string): PackLayout {
-    const sizes = text.split(',').map((s) => Number(s.trim()));
-    return PackLayout.fromSizes(sizes);
+  /** Parses pack sizes written as decodeLayout reads them ("2x48,1x16", or "48,48,16"). */
+  static parseSizes(text: string, field = 'packSizes'): PackLayout {
+    return PackLayout.fromSizes(decodeLayout(text, field));
   }
 
   get packCount(): number {
@@ -130,4 +129,40 @@ export class PackLayout {
 
 function checkCount(field: string, n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(field, `must be an integer >= 1 (got ${n})`);
+}
+
+/** Most packs a layout text may expand to: far past a burst's 100 000 workers, far below harm. */
+const MAX_LAYOUT_PACKS = 1_000_000;
+
+/**
+ * Pack sizes as runs, "count x size": [48, 48, 16] → "2x48,1x16". How a layout is written between the
+ * operator and the pods (KB_PACK_SIZES) and in status.attempt.layout: a dozen bytes for 100 000 packs,
+ * where one number per pack, in every pod, was megabytes.
+ */
+export function encodeLayout(sizes: readonly number[]): string {
+  const runs: string[] = [];
+  for (let i = 0; i < sizes.length;) {
+    let j = i;
+    while (j < sizes.length && sizes[j] === sizes[i]) j++;
+    runs.push(`${j - i}x${sizes[i]}`);
+    i = j;
+  }
+  return runs.join(',');
+}
+
+/**
+ * "2x48,1x16" → [48, 48, 16]; a run without a count is one pack ("48,48,16", how packs were sized before
+ * runs). Throws a ConfigError naming `field` for anything else, or for more than a million packs.
+ */
+export function decodeLayout(text: string, field: string): number[] {
+  const out: number[] = [];
+  for (const run of text.split(',')) {
+    const m = /^(?:(\d+)x)?(\d+)$/.exec(run.trim());
+    const count = m === null ? 0 : m[1] === undefined ? 1 : Number(m[1]);
+    const size = m === null ? 0 : Number(m[2]);
+    if (count < 1 || size < 1 || !Number.isSafeInteger(size)) throw new ConfigError(field, `'${text}' is not a layout like "20x48" or "2x48,1x16"`);
+    if (out.length + count > MAX_LAYOUT_PACKS) throw new ConfigError(field, `'${text.slice(0, 100)}' is more than ${MAX_LAYOUT_PACKS} packs`);
+    for (let k = 0; k < count; k++) out.push(size);
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { abortSummary, PACK_POD, parseTerminationReport, redactText } from '@kubeburst/worker-runtime';
+import { abortSummary, decodeLayout as decodeRuns, PACK_POD, parseTerminationReport, redactText } from '@kubeburst/worker-runtime';
 import { ANNOTATIONS, LABELS, readStatus, type Condition, type FailureInfo, type PackCounts, type Phase, type ResultsRef, type StartupLatency } from '@kubeburst/api';
 import type { Json } from './kube.js';
 
@@ -169,13 +169,11 @@ const oneLine = (s: string): string => redactText(s.replace(/\s+/g, ' ').trim())
 
 /** "2x48,1x16" → [48, 48, 16]; undefined for anything else (a status edited by hand). */
 export function decodeLayout(text: string): number[] | undefined {
-  const out: number[] = [];
-  for (const run of text.split(',')) {
-    const m = /^(\d+)x(\d+)$/.exec(run.trim());
-    if (m === null || Number(m[1]) < 1 || Number(m[2]) < 1 || out.length + Number(m[1]) > 1_000_000) return undefined;
-    for (let k = 0; k < Number(m[1]); k++) out.push(Number(m[2]));
+  try {
+    return decodeRuns(text, 'status.attempt.layout');
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
 /** Pack sizes before the operator chose a layout: known only for a fixed granularity. */

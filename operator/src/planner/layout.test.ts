@@ -43,7 +43,11 @@ describe('layout encoding', () => {
       { start: 96, end: 112 },
     ]);
   });
-  it('rejects a layout that is not one', () => expect(() => decodeLayout('48,48')).toThrow('status.attempt.layout'));
+  it('rejects a layout that is not one, naming the field', () => {
+    for (const bad of ['48,,48', '0x4', '2x', 'x48', '2x48;1x16', '2000000x1']) expect(() => decodeLayout(bad)).toThrow('status.attempt.layout');
+    // Sizes without a count, as pods of an earlier operator carry them: one pack each.
+    expect(decodeLayout('48,48,16')).toEqual([48, 48, 16]);
+  });
   it('knows when one granularity describes the packs', () => {
     expect(uniformGranularity([48, 48, 16])).toBe(48);
     expect(uniformGranularity([16, 48])).toBeUndefined();

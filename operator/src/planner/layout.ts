@@ -1,4 +1,5 @@
 import type { BurstJobSpec } from '@kubeburst/api';
+import { decodeLayout as decodeRuns, encodeLayout } from '@kubeburst/worker-runtime';
 import { fitCount, ineligible, type NodeView, type Resources } from './capacity.js';
 
 /**
@@ -61,27 +62,11 @@ export function layoutFor(spec: BurstJobSpec, perWorker: Resources, nodes: reado
   return fixedLayout(spec.size, spec.granularity ?? spec.size);
 }
 
-/** [48, 48, 16] → "2x48,1x16". */
-export function encodeLayout(sizes: readonly number[]): string {
-  const runs: string[] = [];
-  for (let i = 0; i < sizes.length;) {
-    let j = i;
-    while (j < sizes.length && sizes[j] === sizes[i]) j++;
-    runs.push(`${j - i}x${sizes[i]}`);
-    i = j;
-  }
-  return runs.join(',');
-}
+export { encodeLayout };
 
-/** "2x48,1x16" → [48, 48, 16]; throws on anything else (a status edited by hand). */
+/** A status.attempt.layout as pack sizes; throws naming the field (a status edited by hand). */
 export function decodeLayout(text: string): number[] {
-  const out: number[] = [];
-  for (const run of text.split(',')) {
-    const m = /^(\d+)x(\d+)$/.exec(run.trim());
-    if (m === null || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`status.attempt.layout: '${text}' is not a layout like "20x48" or "2x48,1x16"`);
-    for (let k = 0; k < Number(m[1]); k++) out.push(Number(m[2]));
-  }
-  return out;
+  return decodeRuns(text, 'status.attempt.layout');
 }
 
 /** Worker id range [start, end) of every pack. */

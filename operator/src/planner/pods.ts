@@ -2,7 +2,7 @@ import { directUrlTemplate, natsUserTtlSeconds, newSecret, PACK_ENV as ENV, PACK
 import { API_GROUP, API_VERSION, KIND, ANNOTATIONS, COMPONENTS, KUEUE, LABELS, PODGROUP_API } from '@kubeburst/api';
 import type { GangDemand, Resources } from './capacity.js';
 import { gangBackend, podGroupName } from './gang.js';
-import { packRanges, uniformGranularity } from './layout.js';
+import { encodeLayout, packRanges, uniformGranularity } from './layout.js';
 import { bytes, cpuMillis, formatBytes, formatCpu } from './quantity.js';
 import type { GangBackendName, JobView } from './types.js';
 
@@ -207,7 +207,7 @@ export function packEnv(
   set(ENV.burstSize, s.size);
   const g = uniformGranularity(sizes);
   if (g !== undefined) set(ENV.granularity, g);
-  else set(ENV.packSizes, sizes.join(','));
+  else set(ENV.packSizes, encodeLayout(sizes));
   set(ENV.packIndex, pack);
   set(ENV.transport, s.transport.kind);
   if (s.transport.kind === 'direct') {

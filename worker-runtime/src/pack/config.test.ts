@@ -62,6 +62,9 @@ describe('pack configuration from the environment', () => {
 
   test('explicit pack sizes win and must add up to the burst size', () => {
     expect(packConfigFromEnv({ ...base, KB_PACK_SIZES: '4,2,1' }).layout.packSizes()).toEqual([4, 2, 1]);
+    expect(packConfigFromEnv({ ...base, KB_PACK_SIZES: '1x4,1x2,1x1' }).layout.packSizes()).toEqual([4, 2, 1]);
+    expect(packConfigFromEnv({ ...base, KB_BURST_SIZE: '9', KB_PACK_SIZES: '2x4,1x1' }).layout.packSizes()).toEqual([4, 4, 1]);
+    expect(() => packConfigFromEnv({ ...base, KB_PACK_SIZES: '4,x,1' })).toThrow(/KB_PACK_SIZES: '4,x,1' is not a layout/);
     expect(() => packConfigFromEnv({ ...base, KB_PACK_SIZES: '4,2' })).toThrow(/KB_PACK_SIZES: pack sizes add up to 6, but KB_BURST_SIZE is 7/);
   });
 

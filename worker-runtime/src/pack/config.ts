@@ -188,7 +188,7 @@ export function packConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PackCon
   let layout: PackLayout;
   const sizes = get(ENV.packSizes);
   if (sizes !== undefined) {
-    layout = PackLayout.parseSizes(sizes);
+    layout = PackLayout.parseSizes(sizes, ENV.packSizes);
     const n = get(ENV.burstSize);
     if (n !== undefined && Number(n) !== layout.burstSize) throw new ConfigError(ENV.packSizes, `pack sizes add up to ${layout.burstSize}, but ${ENV.burstSize} is ${n}`);
   } else {
