@@ -11,7 +11,7 @@ import { Informer, keyOf } from './informer.js';
 import { isConflict, isNotFound, paths, type Json, type KubeClient } from './kube.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { burstJobOwnerOf, jobView, observePod, observePodGroup, observeService, observeWorkload, slimBoundPod, type BoundPod } from './observe.js';
+import { burstJobOwnerOf, jobView, observePod, observePodGroup, observeService, observeWorkload, slimBoundPod, slimPackPod, type BoundPod } from './observe.js';
 import { AdmissionLedger, Room, waitingForAdmission, type Listing } from './room.js';
 import { WorkQueue } from './queue.js';
 
@@ -97,7 +97,8 @@ export class Controller {
     const informerOpts = { watchdogMs: cfg.watchdog };
     this.jobs = scopes.map((ns) => new Informer<Json>(kube, { name: `burstjobs${ns ? `/${ns}` : ''}`, path: paths.burstjobs(ns), ...informerOpts }, log));
     this.ownPods = scopes.map(
-      (ns) => new Informer<Json>(kube, { name: `pack-pods${ns ? `/${ns}` : ''}`, path: paths.pods(ns), labelSelector: LABELS.jobUid, ...informerOpts }, log),
+      (ns) =>
+        new Informer<Json>(kube, { name: `pack-pods${ns ? `/${ns}` : ''}`, path: paths.pods(ns), labelSelector: LABELS.jobUid, transform: slimPackPod, ...informerOpts }, log),
     );
     this.services = scopes.map(
       (ns) =>

@@ -1,4 +1,6 @@
-import { jobView, observePod, observeService, observeWorkload } from './observe.js';
+import { burstIdOf, packPod } from '../planner/pods.js';
+import { burstJob } from '../testing/planner.js';
+import { controllerOf, jobView, observePod, observeService, observeWorkload, podRequests, slimPackPod } from './observe.js';
 
 describe('what the planner sees of Kubernetes objects', () => {
   it('keeps a valid ttlSecondsAfterFinished of a spec that fails validation, so the failed job still expires', () => {
@@ -60,5 +62,29 @@ describe('what the planner sees of Kubernetes objects', () => {
     const svc = { metadata: { name: 'j', ownerReferences: [{ kind: 'BurstJob', uid: 'u1', controller: true }] } };
     expect(observeService(svc)).toEqual({ ownerUid: 'u1', deleting: false });
     expect(observeService({ metadata: { name: 'j', deletionTimestamp: '2026-01-01T00:00:00Z' } })).toEqual({ ownerUid: undefined, deleting: true });
+  });
+});
+
+describe('the pack-pod cache', () => {
+  it('keeps of a pod what the operator reads, and a fraction of its bytes', () => {
+    const job = burstJob('j').size(8).granularity(4).transport('redis', 'redis://r:6379').obj();
+    const pod = packPod(job, 0, burstIdOf(job.uid, 0), 1, [4, 4], { defaultImage: 'img' }) as Record<string, any>;
+    pod.metadata.managedFields = Array.from({ length: 3 }, (_, i) => ({
+      manager: `m${i}`,
+      operation: 'Update',
+      fieldsV1: { 'f:spec': { 'f:containers': { x: 'y'.repeat(800) } } },
+    }));
+    pod.spec.nodeName = 'n1';
+    pod.status = {
+      phase: 'Failed',
+      conditions: [{ type: 'PodScheduled', status: 'True' }],
+      containerStatuses: [{ name: 'pack', state: { terminated: { exitCode: 1, reason: 'Error', message: 'boom' } } }],
+    };
+    const slim = slimPackPod(pod);
+    expect(observePod(slim)).toEqual(observePod(pod));
+    expect(podRequests(slim)).toEqual(podRequests(pod));
+    expect(controllerOf(slim)).toEqual(controllerOf(pod));
+    expect(slim.spec.schedulingGates).toEqual(pod.spec.schedulingGates);
+    expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(pod).length / 3);
   });
 });
