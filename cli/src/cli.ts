@@ -32,6 +32,7 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
   // Messages may quote an argument: a URL's password in one is masked however it is written.
   const secrets = argSecrets(argv);
   const redactText = (text: string): string => redactWith(text, secrets);
+  const shown = (text: string): string => escapeControls(redactText(text));
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
     io.stdout.write(topic ? topic.help : globalHelp(commands));
@@ -44,7 +45,7 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
   }
   const command = commands.find((c) => c.name === first);
   if (command === undefined) {
-    io.stderr.write(`${PROGRAM}: unknown command '${redactText(first)}': use one of ${commands.map((c) => c.name).join(', ')} (see ${PROGRAM} --help)\n`);
+    io.stderr.write(`${PROGRAM}: unknown command '${shown(first)}': use one of ${commands.map((c) => c.name).join(', ')} (see ${PROGRAM} --help)\n`);
     return EXIT.usage;
   }
   if (rest.includes('-h') || rest.includes('--help')) {
@@ -56,22 +57,32 @@ export async function runCli(argv: string[], io: CliIO, commands: readonly Comma
   } catch (err) {
     // A message may quote the command line or a client's error: a broker URL in it is shown redacted.
     if (err instanceof CliUsageError) {
-      io.stderr.write(`${PROGRAM}: ${redactText(err.message)}\n`);
+      io.stderr.write(`${PROGRAM}: ${shown(err.message)}\n`);
       if (err.command !== undefined) io.stderr.write(`(see ${PROGRAM} ${err.command} --help)\n`);
       return EXIT.usage;
     }
     // parseArgs' own errors (unknown option, missing value) are usage errors too.
     if (isParseArgsError(err)) {
-      io.stderr.write(`${PROGRAM} ${command.name}: ${redactText((err as Error).message)} (see ${PROGRAM} ${command.name} --help)\n`);
+      io.stderr.write(`${PROGRAM} ${command.name}: ${shown((err as Error).message)} (see ${PROGRAM} ${command.name} --help)\n`);
       return EXIT.usage;
     }
     // The runtime's own errors (a missing build, a bad setting) say what to fix: no stack trace.
     if (err instanceof KubeburstError) {
-      io.stderr.write(`${PROGRAM} ${command.name}: ${redactText(err.message)}\n`);
+      io.stderr.write(`${PROGRAM} ${command.name}: ${shown(err.message)}\n`);
       return EXIT.usage;
     }
     throw err;
   }
+}
+
+/**
+ * Text for the terminal: control characters shown as escapes (\x1b…), so a manifest's
+ * or an argument's own text quoted in an error can neither recolour, retitle nor rewrite the terminal.
+ * Line breaks and tabs stay.
+ */
+export function escapeControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function isParseArgsError(err: unknown): boolean {

@@ -167,6 +167,16 @@ describe('kubeburst run', () => {
 });
 
 describe('invalid manifests and usage errors exit 2 with the field and the rule', () => {
+  test('a manifest’s control characters are shown as escapes, never sent to the terminal', async () => {
+    const path = join(dir, 'ansi.yaml');
+    writeFileSync(path, 'apiVersion: v1\nkind: "\\e[31mRED\\e[0m\\e]0;pwned\\a"\n');
+    const r = await kubeburst(['run', path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('\\x1b[31mRED\\x1b[0m\\x1b]0;pwned\\x07');
+    // eslint-disable-next-line no-control-regex
+    expect(r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+  });
+
   test.each([
     ['size 0', '  size: 0\n  function:\n    module: ./w.js\n', /spec\.size: .*>=1/],
     ['granularity above size', '  size: 2\n  granularity: 3\n  function:\n    module: ./w.js\n', /spec\.granularity: must be <= size \(2\)/],
