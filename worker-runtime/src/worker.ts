@@ -1,6 +1,10 @@
 import type { WorkerContext } from './context.js';
 
-/** The function a burst runs on every worker. Its resolved value is the worker's result (JSON-serializable). */
+/**
+ * The function a burst runs on every worker. Its resolved value is the worker's result, carried as JSON:
+ * typed arrays and Sets become arrays, Maps objects (or [key, value] arrays), Errors {name, message}, bigints
+ * strings; NaN and Infinity become null.
+ */
 export type WorkerFn<P = unknown, R = unknown> = (ctx: WorkerContext, params: P) => Promise<R> | R;
 
 const WORKER_BRAND = Symbol.for('kubeburst.worker');

@@ -3,7 +3,8 @@ import { Communicator } from '../context.js';
 import { Endpoint, type PortLike } from '../communicator/endpoint.js';
 import { envelopeOf } from '../communicator/envelope.js';
 import { ProgressBoard } from '../communicator/progress.js';
-import { serializeError, describeError } from '../errors.js';
+import { serializeError } from '../errors.js';
+import { toJsonSafe } from './result-json.js';
 import { Ring } from '../shm/ring.js';
 import { PackLayout } from '../topology.js';
 import { resolveWorker } from '../worker.js';
@@ -118,20 +119,6 @@ async function main(): Promise<void> {
   const timings = { processStart: data.processStart, loaded, joined, functionStart, functionEnd: Date.now() };
   const collectives = { burst: ep.collectivesCalled(0), pack: ep.collectivesCalled(1) };
   post({ t: 'done', report: { ...report, timings, counters: { ...ep.counters }, collectives } });
-}
-
-/** Results travel as JSON: typed arrays become plain arrays, bigints strings. */
-function toJsonSafe(v: unknown): unknown {
-  if (v === undefined) return null;
-  try {
-    return JSON.parse(
-      JSON.stringify(v, (_k, x: unknown) =>
-        typeof x === 'bigint' ? x.toString() : ArrayBuffer.isView(x) && !(x instanceof DataView) ? Array.from(x as unknown as ArrayLike<number>) : x,
-      ),
-    );
-  } catch (err) {
-    throw new Error(`the worker's result is not JSON-serializable: ${describeError(err)}`);
-  }
 }
 
 void main();
