@@ -60,3 +60,25 @@ describe('spec.template: what the API server or a process would refuse is refuse
     ]);
   });
 });
+
+describe('spec.params: any JSON, within bounds a reader can walk', () => {
+  const withParams = (params: unknown) => ({ ...manifest(undefined), spec: { size: 2, function: { module: '/app/w.js' }, params } });
+  const issuesOf = (params: unknown) => {
+    try {
+      parseBurstJob(withParams(params));
+      return [];
+    } catch (err) {
+      return (err as InvalidBurstJobError).issues;
+    }
+  };
+
+  test('a value nested 4000 deep (as the API server can hold it) is a spec error, not a stack overflow', () => {
+    const deep = Array.from({ length: 4000 }).reduce<unknown>((inner) => ({ a: inner }), 1);
+    expect(issuesOf({ value: deep })).toEqual([{ path: 'spec.params.value', rule: expect.stringMatching(/^nests deeper than 1000 levels at (\.a){1000}$/) }]);
+  });
+
+  test('one object shared by every entry is walked once', () => {
+    const shared = { weights: Array.from({ length: 2000 }, (_, i) => i) };
+    expect(issuesOf({ list: [shared, shared] })).toEqual([]);
+  });
+});

@@ -73,22 +73,54 @@ export const FunctionSpec = z
   })
   .describe('The function every worker runs: a module whose default export is defineWorker(...).');
 
+/** How deep a params value may nest: far past any real one, and within what every reader can walk. */
+const MAX_JSON_DEPTH = 1000;
+
 /**
- * Where `v` is not plain JSON, what is wrong and where in it (`at`, a path like `.a[2]`): a YAML manifest
- * can hold what JSON cannot (`.nan`, `.inf`, an alias inside its own anchor), which the packs would get as
- * null, or a run would crash on.
+ * Where `v` is not plain JSON, what is wrong and where in it (a path like `.a[2]`): a YAML manifest can
+ * hold what JSON cannot (`.nan`, `.inf`, an alias inside its own anchor), which the packs would get as
+ * null, or a run would crash on. Iterative, each shared subtree (a YAML anchor used again) walked once, and
+ * at most MAX_JSON_DEPTH deep: a deeply nested value must be a spec error, not a stack overflow where the
+ * operator parses every job.
  */
-export function jsonProblem(v: unknown, at = '', above: readonly object[] = []): string | undefined {
-  const where = at === '' ? '' : ` at ${at}`;
-  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `holds ${v}${where}, which is no JSON number`;
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
-  if (typeof v !== 'object') return `holds a ${typeof v}${where}, which is not JSON`;
-  if (above.includes(v)) return `refers to itself${where} (a YAML alias inside its own anchor)`;
-  const inside = [...above, v];
-  const entries: [string, unknown][] = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x]) : Object.entries(v).map(([k, x]) => [`.${k}`, x]);
-  for (const [k, x] of entries) {
-    const p = jsonProblem(x, `${at}${k}`, inside);
-    if (p !== undefined) return p;
+export function jsonProblem(v: unknown): string | undefined {
+  interface Frame {
+    v: unknown;
+    key: string;
+    parent: Frame | undefined;
+    depth: number;
+    leaving?: boolean;
+  }
+  const pathOf = (f: Frame): string => {
+    const keys: string[] = [];
+    for (let g: Frame | undefined = f; g !== undefined; g = g.parent) keys.push(g.key);
+    const at = keys.reverse().join('');
+    return at === '' ? '' : ` at ${at}`;
+  };
+  const walked = new WeakSet<object>();
+  const open = new WeakSet<object>();
+  const stack: Frame[] = [{ v, key: '', parent: undefined, depth: 0 }];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    const x = f.v;
+    if (f.leaving) {
+      open.delete(x as object);
+      walked.add(x as object);
+      continue;
+    }
+    if (typeof x === 'number') {
+      if (!Number.isFinite(x)) return `holds ${x}${pathOf(f)}, which is no JSON number`;
+      continue;
+    }
+    if (x === null || typeof x === 'string' || typeof x === 'boolean') continue;
+    if (typeof x !== 'object') return `holds a ${typeof x}${pathOf(f)}, which is not JSON`;
+    if (open.has(x)) return `refers to itself${pathOf(f)} (a YAML alias inside its own anchor)`;
+    if (walked.has(x)) continue;
+    if (f.depth >= MAX_JSON_DEPTH) return `nests deeper than ${MAX_JSON_DEPTH} levels${pathOf(f)}`;
+    open.add(x);
+    stack.push({ ...f, leaving: true });
+    const entries: [string, unknown][] = Array.isArray(x) ? x.map((y, i) => [`[${i}]`, y]) : Object.entries(x).map(([k, y]) => [`.${k}`, y]);
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ v: entries[i]![1], key: entries[i]![0], parent: f, depth: f.depth + 1 });
   }
   return undefined;
 }

@@ -135,9 +135,9 @@ function checkCount(field: string, n: number): void {
 const MAX_LAYOUT_PACKS = 1_000_000;
 
 /**
- * Pack sizes as runs, "count x size": [48, 48, 16] → "2x48,1x16". How a layout is written between the
- * operator and the pods (KB_PACK_SIZES) and in status.attempt.layout: a dozen bytes for 100 000 packs,
- * where one number per pack, in every pod, was megabytes.
+ * Pack sizes as runs, "count x size": [48, 48, 16] → "2x48,1x16". How status.attempt.layout is written,
+ * and KB_PACK_SIZES past 1000 packs: a dozen bytes for 100 000 packs, where one number per pack, in every
+ * pod, was megabytes.
  */
 export function encodeLayout(sizes: readonly number[]): string {
   const runs: string[] = [];

@@ -9,12 +9,22 @@ import type { Json } from './kube.js';
 
 export function jobView(obj: Json): JobView {
   const m = obj.metadata ?? {};
-  const parsed = BurstJobSpec.safeParse(obj.spec ?? {});
+  // A spec the schema itself cannot get through (it throws) is an invalid spec too: one job's spec must not
+  // take down the reconcile of every job that lists it.
+  let parsed: ReturnType<typeof BurstJobSpec.safeParse>;
+  let thrown: string | undefined;
+  try {
+    parsed = BurstJobSpec.safeParse(obj.spec ?? {});
+  } catch (err) {
+    parsed = { success: false } as ReturnType<typeof BurstJobSpec.safeParse>;
+    thrown = `spec: cannot be read (${(err as Error).message})`;
+  }
   const specError = parsed.success
     ? undefined
-    : describeIssues(parsed.error, BurstJobSpec, 'spec')
+    : (thrown ??
+      describeIssues(parsed.error, BurstJobSpec, 'spec')
         .map((i) => `${i.path}: ${i.rule}`)
-        .join('; ');
+        .join('; '));
   return {
     name: m.name,
     namespace: m.namespace,

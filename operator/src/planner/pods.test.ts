@@ -90,7 +90,7 @@ describe('pack pods', () => {
       KB_HTTP_PORT: '8080',
       KB_TERMINATION_LOG: '/dev/termination-log',
     });
-    expect(envOf(packEnv(job, 0, 'b', 0, [40, 48, 12])).KB_PACK_SIZES).toBe('1x40,1x48,1x12');
+    expect(envOf(packEnv(job, 0, 'b', 0, [40, 48, 12])).KB_PACK_SIZES).toBe('40,48,12');
     // 100 000 packs of 2 around one of 1 at each end: a dozen bytes in every pod, not one number per pack.
     expect(envOf(packEnv(job, 0, 'b', 0, [1, ...new Array<number>(99_998).fill(2), 1])).KB_PACK_SIZES).toBe('1x1,99998x2,1x1');
   });

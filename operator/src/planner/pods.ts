@@ -190,6 +190,9 @@ export function resultsConfigMap(job: JobView, data: Record<string, string>): K8
  * pods.test.ts feeds this to that parser). One function, so a transport's addressing convention changes
  * in one place.
  */
+/** Packs up to which KB_PACK_SIZES is a plain list (a few kilobytes at most). */
+const PLAIN_PACK_SIZES_MAX = 1000;
+
 export function packEnv(
   job: JobView,
   attempt: number,
@@ -207,7 +210,9 @@ export function packEnv(
   set(ENV.burstSize, s.size);
   const g = uniformGranularity(sizes);
   if (g !== undefined) set(ENV.granularity, g);
-  else set(ENV.packSizes, encodeLayout(sizes));
+  // As a list while it is short (what runtimes before runs read: a worker image may be older than its
+  // operator), as runs past that (a number per pack, in every pod, was megabytes for 100 000 packs).
+  else set(ENV.packSizes, sizes.length <= PLAIN_PACK_SIZES_MAX ? sizes.join(',') : encodeLayout(sizes));
   set(ENV.packIndex, pack);
   set(ENV.transport, s.transport.kind);
   if (s.transport.kind === 'direct') {
