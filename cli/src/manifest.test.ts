@@ -115,7 +115,8 @@ describe('manifest loading', () => {
     expect(load(`${JOB}  params:\n    value: {a: &x {k: 1}, b: *x}\n`).job.spec.params?.value).toEqual({ a: { k: 1 }, b: { k: 1 } });
   });
 
-  test('params may repeat one anchored map per worker, as far as the largest burst goes', () => {
+  test('params may repeat one anchored map per worker, up to 10 000 aliases', () => {
+    expect(errorOf(() => load(JOB + `  params:\n    list:\n      - &p {lr: 0.1}\n${'      - *p\n'.repeat(10_001)}`))).toMatch(/more than 10000 YAML aliases/);
     const workers = 2_000;
     const text = JOB.replace('  size: 6\n', `  size: ${workers}\n`) + `  params:\n    list:\n      - &p {lr: 0.1}\n${'      - *p\n'.repeat(workers - 1)}`;
     expect(load(text).job.spec.params?.list).toHaveLength(workers);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { isAlias, parseAllDocuments, visit } from 'yaml';
 import { InvalidBurstJobError, KIND, parseBurstJob, type BurstJobManifest } from '@kubeburst/api';
 import { CliUsageError } from './io.js';
 
@@ -49,6 +49,8 @@ export function loadManifest(file: string, cwd: string, o: { name?: string; over
  * (100 000 workers) that repeats one anchored map per worker, and far below an expansion attack's billions.
  */
 const MAX_ALIAS_NODES = 1_000_000;
+/** Aliases in one document: the yaml library resolves each by a scan of the document (30 000 took 8 s). */
+const MAX_ALIASES = 10_000;
 
 /** The one BurstJob among the file's documents (or the one named `name`). */
 export function pickBurstJob(file: string, text: string, name?: string): Record<string, unknown> {
@@ -59,6 +61,16 @@ export function pickBurstJob(file: string, text: string, name?: string): Record<
     if (first !== undefined) {
       const at = first.linePos?.[0];
       throw new ManifestError(`${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`);
+    }
+    let aliases = 0;
+    visit(d, (_key, node) => {
+      if (isAlias(node) && ++aliases > MAX_ALIASES) return visit.BREAK;
+      return undefined;
+    });
+    if (aliases > MAX_ALIASES) {
+      throw new ManifestError(
+        `${file}: more than ${MAX_ALIASES} YAML aliases (resolving them takes time that grows with their square): give workers one params.value and let each use its id, or write the list out`,
+      );
     }
     let value: unknown;
     try {

@@ -105,7 +105,7 @@ describe('checkFitsHere: a burst sized for a cluster is refused on a laptop', ()
   const GiB = 1024 ** 3;
   test('names what it would take and what the machine has', () => {
     expect(() => checkFitsHere(100_000, 100_000, 16 * GiB)).toThrow(
-      /^100000 workers in 100000 packs need about 6543\.0 GiB here .* more than this machine's 16\.0 GiB: run fewer workers \(--size\) in fewer packs \(--granularity\)/,
+      /^100000 workers in 100000 packs need about 6543\.0 GiB here .* more than the 16\.0 GiB of memory here .*: run fewer workers \(--size\) in fewer packs \(--granularity\)/,
     );
     expect(() => checkFitsHere(2000, 42, 16 * GiB)).toThrow(CliUsageError);
     expect(() => checkFitsHere(64, 4, 16 * GiB)).not.toThrow();

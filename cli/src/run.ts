@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, openSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -145,7 +145,7 @@ export function checkFitsHere(size: number, packs: number, machineBytes: number)
   if (need <= machineBytes) return;
   const gib = (b: number): string => (b / 1024 / MiB).toFixed(1);
   throw new CliUsageError(
-    `${size} workers in ${packs} pack${packs === 1 ? '' : 's'} need about ${gib(need)} GiB here (about 55 MiB a pack and 12 MiB a worker before the function's data), more than this machine's ${gib(machineBytes)} GiB: run fewer workers (--size) in fewer packs (--granularity), or in a cluster`,
+    `${size} workers in ${packs} pack${packs === 1 ? '' : 's'} need about ${gib(need)} GiB here (about 55 MiB a pack and 12 MiB a worker before the function's data), more than the ${gib(machineBytes)} GiB of memory here (the machine's, or its container's limit): run fewer workers (--size) in fewer packs (--granularity), or in a cluster`,
     'run',
   );
 }
@@ -208,7 +208,8 @@ async function run(args: string[], io: CliIO): Promise<number> {
   // logs, a client's error, a worker's result would otherwise carry it out).
   const secrets = urlSecrets(opts.transport.url);
   const packs = Math.ceil(opts.size / (opts.granularity ?? opts.size));
-  checkFitsHere(opts.size, packs, totalmem());
+  const limit = process.constrainedMemory();
+  checkFitsHere(opts.size, packs, Math.min(totalmem(), limit > 0 ? limit : Infinity));
   const mode: ProgressMode = o.quiet ? 'off' : io.stderr.isTTY ? 'tty' : 'plain';
   const launchedAt = io.now();
   const name = m.job.metadata.name;
@@ -240,12 +241,18 @@ async function run(args: string[], io: CliIO): Promise<number> {
   }
   if (interrupted) summary.failure = { reason: 'interrupted: every pack was stopped' };
   if (out !== undefined) {
-    const fd = openSync(out, 'w');
+    // Beside it first: a write that fails leaves the file that was there as it was.
+    const part = `${out}.part-${process.pid}`;
+    const fd = openSync(part, 'wx');
     try {
       writeJson(result, (text) => void writeSync(fd, text));
-    } finally {
+    } catch (err) {
       closeSync(fd);
+      rmSync(part, { force: true });
+      throw err;
     }
+    closeSync(fd);
+    renameSync(part, out);
   }
   if (o.json) writeJson(summary, (text) => void io.stdout.write(text));
   else if (!o.quiet) io.stdout.write(formatSummary(summary, o.output !== undefined ? { output: o.output } : {}));

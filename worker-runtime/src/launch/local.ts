@@ -213,7 +213,7 @@ export async function runLocalFlare(o: LocalFlareOptions): Promise<FlareResult> 
       alive.add(child);
       // A pack that goes away while we write to it (EPIPE on its IPC channel): its exit says what happened.
       child.on('error', () => {});
-      child.stdout?.pipe(process.stderr, { end: false });
+      child.stdout?.on('data', (d: Buffer) => process.stderr.write(d));
       // The last of it: where a pack printed much and then failed, its end says why.
       let err = '';
       child.stderr!.on('data', (d: Buffer) => {
