@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { runLocalFlare, type FlareResult, type LocalFlareOptions } from '@kubeburst/worker-runtime/launch';
-import { redactText, redactUrl, urlSecrets } from '@kubeburst/worker-runtime';
+import { memoryHere, redactText, redactUrl, urlSecrets } from '@kubeburst/worker-runtime';
 import type { Command } from './command.js';
 import { CliUsageError, EXIT, type CliIO } from './io.js';
 import { loadManifest, ManifestError, resolveModule, type LoadedManifest } from './manifest.js';
@@ -135,8 +134,8 @@ function checkWritable(path: string, given: string, inputs: Record<string, strin
 /**
  * A local flare runs a process per pack and a thread per worker: on one machine a burst sized for a
  * cluster (spec.size allows 100 000) would fork until memory ran out. What a pack and a worker take here
- * was measured with the hello example (maximum RSS of a pack of 8 and of 32 workers, Node 20): about
- * 55 MiB a pack and 12 MiB a worker, before the function's own data. A flare that needs more than the
+ * was measured with the hello example (maximum RSS of packs of 8, 32 and 64 workers, Node 20:
+ * bench/results/local-memory): about 55 MiB a pack and 12 MiB a worker, before the function's own data. A flare that needs more than the
  * machine has is refused before anything starts.
  */
 export function checkFitsHere(size: number, packs: number, machineBytes: number): void {
@@ -208,8 +207,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
   // logs, a client's error, a worker's result would otherwise carry it out).
   const secrets = urlSecrets(opts.transport.url);
   const packs = Math.ceil(opts.size / (opts.granularity ?? opts.size));
-  const limit = process.constrainedMemory();
-  checkFitsHere(opts.size, packs, Math.min(totalmem(), limit > 0 ? limit : Infinity));
+  checkFitsHere(opts.size, packs, memoryHere());
   const mode: ProgressMode = o.quiet ? 'off' : io.stderr.isTTY ? 'tty' : 'plain';
   const launchedAt = io.now();
   const name = m.job.metadata.name;

@@ -12,6 +12,7 @@ export type { TrafficCounters } from './communicator/stats.js';
 export { encodeJson, decodeJson, concatBytes, type Payload, type TypedArray } from './protocol/dtype.js';
 export type { ReduceOp, BuiltinOp, ReduceFn } from './ops.js';
 export { decodeLayout, encodeLayout, PackLayout, type PackRange } from './topology.js';
+export { memoryHere } from './memory.js';
 export { minimumRemote, COLLECTIVES, type CollectiveName } from './collectives/minimum.js';
 export {
   KubeburstError,

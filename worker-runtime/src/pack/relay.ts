@@ -1,7 +1,7 @@
-import { totalmem } from 'node:os';
 import { envelopeFromHeader } from '../communicator/envelope.js';
 import { INFLIGHT_KIB, inflightKiB } from '../communicator/endpoint.js';
 import { describeError } from '../errors.js';
+import { memoryHere } from '../memory.js';
 import { chunkHeaders, DEFAULT_MAX_PENDING_BYTES, HEADER_BYTES, MsgKind, Reassembler, readHeader, writeHeader, type MessageHeader } from '../protocol/frame.js';
 import type { Transport } from '../transport/types.js';
 import type { PackConfig } from './config.js';
@@ -29,7 +29,7 @@ export class Relay {
    * worker; messages still missing chunks hold at most the pack's memory between them, so one announced
    * larger than that fails the flare naming its sender, where allocating it would get the pack killed.
    */
-  private readonly reassembler = new Reassembler((n) => Buffer.allocUnsafeSlow(n), { maxPendingBytes: packMemoryBytes() });
+  private readonly reassembler = new Reassembler((n) => Buffer.allocUnsafeSlow(n), { maxPendingBytes: Math.min(DEFAULT_MAX_PENDING_BYTES, memoryHere()) });
   /**
    * Frames waiting for this turn's send, by destination pack (see sendFrames), with their bytes and the
    * send budget they hold: the KiB each message took, summed (each was rounded up on its own).
@@ -164,13 +164,4 @@ export class Relay {
     Atomics.sub(this.packCounters, INFLIGHT_KIB, kib);
     Atomics.notify(this.packCounters, INFLIGHT_KIB);
   }
-}
-
-/**
- * The memory this pack may use: its cgroup's limit (a container's), else the machine's, and never more
- * than the reassembler's default (Node's largest buffer).
- */
-export function packMemoryBytes(limit = process.constrainedMemory(), machine = totalmem()): number {
-  // Node 20 says 0 or 2^64 where no limit is known.
-  return Math.min(DEFAULT_MAX_PENDING_BYTES, machine, limit > 0 ? limit : Infinity);
 }
