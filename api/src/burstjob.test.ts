@@ -1,15 +1,16 @@
 import { parseBurstJob, type InvalidBurstJobError } from './burstjob.js';
 
-const manifest = (template: unknown) => ({
+const manifest = (template: unknown, spec: object = {}) => ({
   apiVersion: 'kubeburst.io/v1alpha1',
   kind: 'BurstJob',
   metadata: { name: 'j' },
-  spec: { size: 2, function: { module: '/app/w.js' }, template },
+  spec: { size: 2, function: { module: '/app/w.js' }, template, ...spec },
 });
 
-const issues = (template: unknown) => {
+/** The problems of a BurstJob with this template (and these other spec fields). */
+const issues = (template: unknown, spec: object = {}) => {
   try {
-    parseBurstJob(manifest(template));
+    parseBurstJob(manifest(template, spec));
     return [];
   } catch (err) {
     return (err as InvalidBurstJobError).issues;
@@ -62,15 +63,7 @@ describe('spec.template: what the API server or a process would refuse is refuse
 });
 
 describe('spec.params: any JSON, within bounds a reader can walk', () => {
-  const withParams = (params: unknown) => ({ ...manifest(undefined), spec: { size: 2, function: { module: '/app/w.js' }, params } });
-  const issuesOf = (params: unknown) => {
-    try {
-      parseBurstJob(withParams(params));
-      return [];
-    } catch (err) {
-      return (err as InvalidBurstJobError).issues;
-    }
-  };
+  const issuesOf = (params: unknown) => issues(undefined, { params });
 
   test('a value nested 4000 deep (as the API server can hold it) is a spec error, not a stack overflow', () => {
     const deep = Array.from({ length: 4000 }).reduce<unknown>((inner) => ({ a: inner }), 1);

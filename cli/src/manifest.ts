@@ -49,7 +49,7 @@ export function loadManifest(file: string, cwd: string, o: { name?: string; over
  * (100 000 workers) that repeats one anchored map per worker, and far below an expansion attack's billions.
  */
 const MAX_ALIAS_NODES = 1_000_000;
-/** Aliases in one document: the yaml library resolves each by a scan of the document (30 000 took 8 s). */
+/** Aliases in one document: the yaml library resolves each by a scan of the document, so time grows with their square. */
 const MAX_ALIASES = 10_000;
 
 /** The one BurstJob among the file's documents (or the one named `name`). */
